@@ -1,0 +1,33 @@
+# Every target creates the virtual environment it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: start the embedded simulator and run tagger against it (no credentials needed)
+demo: $(STAMP)
+	$(BIN)/python -m tagger.demo
+
+## test: lint, type-check and run the whole test suite
+test: check
+	$(BIN)/pytest -q
+
+## check: ruff (lint + format check) and mypy --strict on the package
+check: $(STAMP)
+	$(BIN)/ruff check tagger tests bench
+	$(BIN)/ruff format --check tagger tests bench
+	$(BIN)/mypy tagger
+
+bench: $(STAMP)
+	$(BIN)/python bench/rules_eval.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

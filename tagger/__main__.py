@@ -1,0 +1,5 @@
+"""Allow ``python -m tagger``."""
+
+from tagger.cli.main import main
+
+raise SystemExit(main())

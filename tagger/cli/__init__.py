@@ -1,0 +1,1 @@
+"""Command-line interface: the one composition root of tagger."""

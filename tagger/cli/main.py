@@ -1,0 +1,64 @@
+"""``tagger`` entry point: argument parsing, dispatch, and user-error handling.
+
+Each command lives in its own module under ``tagger.cli`` exposing
+``register(subparsers, parent)`` which adds its sub-parser and sets
+``handler`` (a callable taking the parsed namespace and returning an exit
+code). Only this module catches :class:`~tagger.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tagger import __version__
+from tagger.errors import UserError
+
+# Modules that register a sub-command, in the order shown by ``--help``.
+COMMAND_MODULES: tuple[str, ...] = ("tagger.cli.simulate",)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every available sub-command registered."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $TAGGER_CONFIG or /etc/tagger/config.yaml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="tagger",
+        description="Rule-driven auto-tagging daemon for Mimecast Smart Tags.",
+    )
+    parser.add_argument("--version", action="version", version=f"tagger {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (0 ok, 2 user error, 1 other)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UserError as exc:
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
