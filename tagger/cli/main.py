@@ -15,9 +15,21 @@ from collections.abc import Sequence
 
 from tagger import __version__
 from tagger.errors import UserError
+from tagger.mimecast.errors import MimecastError
+from tagger.state import StateError
 
 # Modules that register a sub-command, in the order shown by ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("tagger.cli.simulate",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "tagger.cli.simulate",
+    "tagger.cli.validate",
+    "tagger.cli.test_rules",
+    "tagger.cli.explain",
+    "tagger.cli.run",
+    "tagger.cli.once",
+    "tagger.cli.backfill",
+    "tagger.cli.status",
+    "tagger.cli.tags",
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -55,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         return EXIT_USER_ERROR
+    except (StateError, MimecastError) as exc:
+        print(f"tagger: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
     return code

@@ -1,0 +1,77 @@
+"""``tagger explain``: show how every rule evaluates one message.
+
+Given ``--message FILE.json`` (get-message-info JSON, envelope or
+``data[0]``, or ``{"info": ..., "summary": ...}``) and optionally
+``--summary FILE.json`` (the message-finder search item), prints each rule's
+evaluation tree with ✓ (held), ✗ (failed) or ? (unknown without message
+info) and the values seen, in evaluation order, then the decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.errors import Problem, UserError
+from tagger.rules import check_rule_files, evaluate, explain_message, render
+from tagger.rules.messages import load_message
+from tagger.yamlsource import did_you_mean
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``explain`` sub-command."""
+    parser = sub.add_parser(
+        "explain", parents=[parent], help="show how the rules evaluate one message"
+    )
+    parser.add_argument("--message", required=True, metavar="FILE", help="message info JSON")
+    parser.add_argument("--summary", metavar="FILE", help="search result item JSON")
+    parser.add_argument("--rule", metavar="ID", action="append", help="only show these rules")
+    parser.add_argument("--json", action="store_true", help="print the traces as JSON")
+    add_rule_paths(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Print the evaluation of every rule for the message; 0, or 2 on invalid input."""
+    message = load_message(Path(args.message), Path(args.summary) if args.summary else None)
+    ruleset, problems = check_rule_files(rule_paths_from_args(args))
+    errors, _ = print_problems(problems)
+    if ruleset is None:
+        print(f"invalid: {errors} error(s)")
+        return EXIT_INVALID
+    traces = explain_message(ruleset, message)
+    known = [r.id for r in ruleset.all_rules()]
+    for wanted in args.rule or ():
+        if wanted not in known:
+            raise UserError(
+                [Problem(f"no rule with id {wanted!r}", hint=did_you_mean(wanted, known))]
+            )
+    if args.rule:
+        traces = [t for t in traces if t.rule_id in set(args.rule)]
+    decisions = evaluate(ruleset, message)
+    if args.json:
+        out = {
+            "message": message.id,
+            "info": message.info is not None,
+            "decisions": [
+                {"rule": d.rule_id, "tags": list(d.tags), "mode": d.mode} for d in decisions
+            ],
+            "rules": [t.to_dict() for t in traces],
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    source = "search summary and message info" if message.info else "search summary only"
+    print(f"message {message.id} ({source})\n")
+    for trace in traces:
+        print(render(trace) + "\n")
+    if not decisions:
+        print("decisions: none")
+    for decision in decisions:
+        print(f"decision: {decision.rule_id} [{decision.mode}] → {', '.join(decision.tags)}")
+    return EXIT_OK

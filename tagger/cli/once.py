@@ -1,0 +1,60 @@
+"""``tagger once``: run one cycle over every account, then exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from tagger.cli.context import add_dry_run, load
+from tagger.config import Config
+from tagger.engine.audit import print_summary, write_entries
+from tagger.engine.report import CycleReport
+from tagger.service.daemon import utc_now
+from tagger.service.runtime import cycle_options, open_runtime, run_cycle
+from tagger.state import OverlayState, StateStore
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``once`` sub-command."""
+    parser = sub.add_parser("once", parents=[parent], help="run one cycle now and exit")
+    add_dry_run(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run one cycle; exit 0 when every account completed, 1 otherwise."""
+    config = load(args)
+    dry_run = bool(args.dry_run or config.dry_run)
+    reports = asyncio.run(run_once(config, dry_run))
+    audit = Path(args.audit) if args.audit else config.audit_path
+    finish(reports, audit)
+    return 0 if all(not r.errors for r in reports) else 1
+
+
+async def run_once(config: Config, dry_run: bool) -> list[CycleReport]:
+    """Run one cycle against live state, or a throw-away overlay of it in a dry run."""
+    store = StateStore.open(config.state_path)
+    try:
+        runtime = await open_runtime(config)
+        try:
+            state = OverlayState(store) if dry_run else store
+            options = cycle_options(config, dry_run=dry_run)
+            return await run_cycle(runtime, state, options, utc_now, kind="once")
+        finally:
+            await runtime.close()
+    finally:
+        store.close()
+
+
+def finish(reports: list[CycleReport], audit: Path | None) -> None:
+    """Print the per-rule summary and write the audit report when asked."""
+    print_summary(reports, sys.stdout)
+    for report in reports:
+        for error in report.errors:
+            print(f"account {report.account}: error: {error}", file=sys.stderr)
+    if audit is not None:
+        count = write_entries(audit, reports)
+        print(f"audit report: {count} entries appended to {audit}")

@@ -1,0 +1,99 @@
+"""``tagger validate``: check rule files and report every problem at once.
+
+Each problem prints as ``file:line:col: error: message [path] (hint)``,
+then a summary line. Exit 0 when there is no error (warnings allowed), 2
+otherwise. ``--tags-from FILE`` (a saved Smart Tag list, e.g. the JSON of
+get-smart-tags) or ``--tags-from-account`` (ask every configured account)
+also checks that each tag the rules name exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.errors import Problem, UserError
+from tagger.mimecast.models import SmartTag
+from tagger.rules import RuleSet, check_rule_files, check_tags
+from tagger.rules.messages import read_json
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``validate`` sub-command."""
+    parser = sub.add_parser(
+        "validate", parents=[parent], help="check rule files and report every problem"
+    )
+    add_rule_paths(parser)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--tags-from-account",
+        action="store_true",
+        help="check that every tag exists in each configured account (needs -c)",
+    )
+    source.add_argument(
+        "--tags-from",
+        metavar="FILE",
+        help="check tags against a saved Smart Tag list (JSON list or get-smart-tags response)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def tags_from_file(path: Path) -> list[SmartTag]:
+    """Read Smart Tags from a JSON list of tag objects or a response envelope.
+
+    Raises:
+        UserError: the file is unreadable, not JSON, or holds no tag list.
+    """
+    data = read_json(path)
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise UserError.single("expected a JSON list of Smart Tags", file=str(path))
+    return [tag for tag in (SmartTag.parse(item) for item in items) if tag is not None]
+
+
+async def _account_tags(args: argparse.Namespace) -> list[tuple[str, list[SmartTag]]]:
+    # Imported here: only this option needs the configuration and the HTTP client.
+    from tagger.cli.context import load
+    from tagger.mimecast.client import MimecastClient
+
+    out = []
+    for account in load(args).accounts:
+        async with MimecastClient(account.to_settings()) as client:
+            out.append((account.name, await client.list_smart_tags()))
+    return out
+
+
+def _tag_problems(args: argparse.Namespace, ruleset: RuleSet) -> list[Problem]:
+    if args.tags_from:
+        return check_tags(ruleset, tags_from_file(Path(args.tags_from)))
+    if not args.tags_from_account:
+        return []
+    problems = []
+    for name, tags in asyncio.run(_account_tags(args)):
+        for problem in check_tags(ruleset, tags):
+            message = f"account {name}: {problem.message}"
+            problems.append(dataclasses.replace(problem, message=message))
+    return problems
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Validate the rule files; return 0 when valid, 2 otherwise."""
+    paths = rule_paths_from_args(args)
+    ruleset, problems = check_rule_files(paths)
+    if ruleset is not None:
+        problems = problems + _tag_problems(args, ruleset)
+    errors, warnings = print_problems(problems)
+    rules = len(ruleset.all_rules()) if ruleset is not None else 0
+    files = len(ruleset.files) if ruleset is not None else len(paths)
+    if errors:
+        print(f"invalid: {errors} error(s), {warnings} warning(s)")
+        return EXIT_INVALID
+    print(f"ok: {rules} rule(s) in {files} file(s), {warnings} warning(s)")
+    return EXIT_OK

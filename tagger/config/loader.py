@@ -1,0 +1,203 @@
+"""Load ``config.yaml``: schema first, then values, paths, secrets and cross-checks.
+
+Every problem in the file is reported at once, each located at its
+``file:line:column``. The only I/O is reading the file itself, secret files,
+and listing rule files.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import stat
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts
+from tagger.config.durations import DurationError, parse_duration
+from tagger.config.model import (
+    DEFAULT_STATE_PATH,
+    Config,
+    LoggingConfig,
+    MetricsConfig,
+    ScheduleConfig,
+    WindowConfig,
+)
+from tagger.config.problems import Collector, PathLike
+from tagger.errors import UserError, raise_if_errors
+from tagger.yamlsource import load_yaml_file, schema_problems
+
+__all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_config"]
+
+DEFAULT_CONFIG_PATH = Path("/etc/tagger/config.yaml")
+AUDIT_FILE_NAME = "tagger-audit.jsonl"
+_SUMMARY = "invalid configuration"
+_log = structlog.get_logger(__name__)
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("tagger.config").joinpath("config.schema.json").read_text("utf-8")
+
+
+def config_schema() -> dict[str, Any]:
+    """Return (a fresh copy of) the JSON Schema shipped for ``config.yaml``."""
+    schema: dict[str, Any] = json.loads(_schema_text())
+    return schema
+
+
+def default_config_path(env: Mapping[str, str] | None = None, given: str | None = None) -> Path:
+    """Return the config file: ``given`` (``-c``), else ``$TAGGER_CONFIG``, else the default."""
+    if given:
+        return Path(given)
+    found = (os.environ if env is None else env).get("TAGGER_CONFIG")
+    return Path(found) if found else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and build the configuration in ``path``.
+
+    ``env`` supplies environment variables for ``{env: VAR}`` secrets and
+    ``CREDENTIALS_DIRECTORY`` (default: the process environment). Returns the
+    :class:`Config`, whose ``warnings`` hold non-fatal problems. Raises
+    :class:`UserError` listing every problem when the file is unreadable or
+    invalid.
+    """
+    environment = os.environ if env is None else env
+    doc = load_yaml_file(path)
+    if doc.data is None:
+        raise UserError.single("the configuration file is empty", file=doc.file)
+    out = Collector(doc, schema_problems(doc, config_schema()))
+    raise_if_errors(out.problems, _SUMMARY)
+    data: dict[str, Any] = doc.data
+    base_dir = path.parent
+    accounts, inline = build_accounts(
+        data["accounts"],
+        out,
+        base_dir=base_dir,
+        env=environment,
+        default_concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
+    )
+    rule_paths = _rule_paths(data["rules"], out, base_dir)
+    schedule = _schedule(data.get("schedule", {}), out)
+    window = _window(data.get("window", {}), out)
+    if inline:
+        _warn_if_exposed(path, inline, out)
+    raise_if_errors(out.problems, _SUMMARY)
+    return Config(
+        accounts=accounts,
+        rule_paths=rule_paths,
+        state_path=_path(data, "state_path", base_dir) or DEFAULT_STATE_PATH,
+        schedule=schedule,
+        window=window,
+        max_failures=data.get("max_failures", 5),
+        dry_run=data.get("dry_run", False),
+        audit_path=_audit_path(data.get("audit", {}), base_dir),
+        logging=LoggingConfig(**data.get("logging", {})),
+        metrics=MetricsConfig(**data.get("metrics", {})),
+        source=path,
+        warnings=tuple(p for p in out.problems if p.severity == "warning"),
+    )
+
+
+def _path(section: Mapping[str, Any], key: str, base_dir: Path) -> Path | None:
+    """Return ``section[key]`` as a path resolved against ``base_dir`` (None if absent)."""
+    return base_dir / str(section[key]) if key in section else None
+
+
+def _audit_path(section: Mapping[str, Any], base_dir: Path) -> Path | None:
+    """Return the audit report file; a directory (or a path ending in /) gets a default name."""
+    path = _path(section, "path", base_dir)
+    if path is None:
+        return None
+    try:
+        is_dir = str(section["path"]).endswith(("/", os.sep)) or path.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    return path / AUDIT_FILE_NAME if is_dir else path
+
+
+def _durations(
+    section: Mapping[str, Any], where: str, defaults: Mapping[str, timedelta], out: Collector
+) -> dict[str, timedelta]:
+    """Parse the duration fields of one section, reporting bad values at their position."""
+    values = dict(defaults)
+    for key in defaults:
+        if key in section:
+            try:
+                values[key] = parse_duration(section[key])
+            except DurationError as exc:
+                out.add((where, key), str(exc))
+    return values
+
+
+def _schedule(section: Mapping[str, Any], out: Collector) -> ScheduleConfig:
+    """Build the schedule; the interval must be positive and longer than the jitter."""
+    defaults = ScheduleConfig()
+    values = _durations(section, "schedule", vars(defaults), out)
+    if values["interval"] <= timedelta(0):
+        out.add(("schedule", "interval"), "interval must be longer than 0s")
+    elif values["jitter"] >= values["interval"]:
+        out.add(("schedule", "jitter"), "jitter must be shorter than interval")
+    return ScheduleConfig(**values)
+
+
+def _window(section: Mapping[str, Any], out: Collector) -> WindowConfig:
+    """Build the window settings; the smallest split must be positive."""
+    defaults = {k: v for k, v in vars(WindowConfig()).items() if isinstance(v, timedelta)}
+    values = _durations(section, "window", defaults, out)
+    if values["split_min"] <= timedelta(0):
+        out.add(("window", "split_min"), "split_min must be longer than 0s")
+    return WindowConfig(**values, search_cap=section.get("search_cap", WindowConfig.search_cap))
+
+
+def _rule_paths(given: str | list[str], out: Collector, base_dir: Path) -> tuple[Path, ...]:
+    """Expand rule paths, directories and globs (each sorted); each must match a file."""
+    found: dict[Path, None] = {}
+    located = (
+        [(("rules",), given)]
+        if isinstance(given, str)
+        else [(("rules", index), pattern) for index, pattern in enumerate(given)]
+    )
+    for where, pattern in located:
+        target = base_dir / pattern
+        try:
+            if glob.has_magic(pattern):
+                matches = [Path(p) for p in glob.glob(str(target), recursive=True)]
+                matches = [p for p in matches if p.is_file()]
+            elif target.is_dir():
+                matches = [p for p in target.iterdir() if p.suffix in {".yaml", ".yml"}]
+            else:
+                matches = [target] if target.is_file() else []
+        except (OSError, ValueError):
+            matches = []
+        if not matches:
+            what = "matches no files" if glob.has_magic(pattern) else "is not a rule file"
+            out.add(where, f"'{pattern}' {what} (looked in {target})")
+        found.update(dict.fromkeys(sorted(matches)))
+    return tuple(found)
+
+
+def _warn_if_exposed(path: Path, inline: list[PathLike], out: Collector) -> None:
+    """Warn when a file holding inline secrets can be read by group or others."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if not mode & 0o077:
+        return
+    _log.warning("config_inline_secret_readable", file=str(path), mode=f"{mode:04o}")
+    for where in inline:
+        out.add(
+            where,
+            f"inline secret in a file readable by group or others (mode {mode:04o})",
+            severity="warning",
+            hint=f"chmod 600 {path}, or use {{env: VAR}}, {{file: path}} or {{credential: name}}",
+        )

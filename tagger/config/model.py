@@ -1,0 +1,120 @@
+"""The loaded configuration: immutable data, secrets kept out of every repr."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from tagger.errors import Problem
+from tagger.mimecast.settings import AccountSettings, OAuthCredentials
+
+__all__ = [
+    "DEFAULT_STATE_PATH",
+    "AccountConfig",
+    "Config",
+    "LoggingConfig",
+    "MetricsConfig",
+    "ScheduleConfig",
+    "WindowConfig",
+]
+
+DEFAULT_STATE_PATH = Path("/var/lib/tagger/state.db")
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One Mimecast account: its name and the client settings built from the file.
+
+    The credentials inside ``settings`` print redacted.
+    """
+
+    name: str
+    settings: AccountSettings
+
+    def to_settings(self) -> AccountSettings:
+        """Return the settings the Mimecast client is built from."""
+        return self.settings
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Return the secret credential values (for the log redactor; never print them)."""
+        creds = self.settings.credentials
+        if isinstance(creds, OAuthCredentials):
+            return (creds.client_secret,)
+        return (creds.access_key, creds.secret_key, creds.app_key)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When cycles start: every ``interval`` plus up to ``jitter``."""
+
+    interval: timedelta = timedelta(minutes=5)
+    jitter: timedelta = timedelta(seconds=30)
+    misfire_grace: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How each cycle's search window is planned.
+
+    ``search_cap`` is the result count at which a search is taken to be
+    truncated (the window is then split).
+    """
+
+    overlap: timedelta = timedelta(minutes=10)
+    ingestion_delay: timedelta = timedelta(minutes=2)
+    initial_lookback: timedelta = timedelta(hours=24)
+    max_catchup: timedelta = timedelta(days=7)
+    split_min: timedelta = timedelta(minutes=1)
+    search_cap: int = 500
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Log format (``auto`` = console on a terminal, else JSON) and level."""
+
+    format: LogFormat = "auto"
+    level: LogLevel = "info"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The optional Prometheus listener."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything ``config.yaml`` says, validated, with paths made absolute.
+
+    ``source`` is the file it was loaded from; ``warnings`` holds problems of
+    severity ``warning`` found while loading (the caller decides how to show
+    them).
+    """
+
+    accounts: tuple[AccountConfig, ...]
+    rule_paths: tuple[Path, ...]
+    state_path: Path
+    schedule: ScheduleConfig
+    window: WindowConfig
+    max_failures: int
+    dry_run: bool
+    audit_path: Path | None
+    logging: LoggingConfig
+    metrics: MetricsConfig
+    source: Path
+    warnings: tuple[Problem, ...] = ()
+
+    def account(self, name: str) -> AccountConfig:
+        """Return the account called ``name``; raises ``KeyError`` if there is none."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)

@@ -1,0 +1,1 @@
+"""Mimecast API: typed models, the HTTP client, authentication and errors."""

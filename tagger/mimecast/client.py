@@ -1,0 +1,265 @@
+"""The asynchronous Mimecast API client the daemon talks through.
+
+``MimecastClient`` turns the endpoints tagger uses into typed calls returning
+the parsed models of :mod:`tagger.mimecast.models`. Authentication, rate
+limits, retries and error mapping are shared by every call (see
+:mod:`tagger.mimecast.requester`). TLS certificates are always verified;
+``AccountSettings.ca_bundle`` adds a custom CA file, nothing turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tagger import __version__
+from tagger.mimecast.errors import ConfigurationError, FailItem, MalformedResponse
+from tagger.mimecast.models import MessageInfo, SearchCriteria, SmartTag, TrackedEmail
+from tagger.mimecast.requester import Requester
+from tagger.mimecast.retry import default_uniform
+from tagger.mimecast.settings import AccountSettings
+from tagger.mimecast.stats import ClientStats
+
+# A server that keeps handing out pages past this is broken; stop rather than spin.
+MAX_PAGES = 10_000
+DEFAULT_PAGE_SIZE = 100
+
+# fail[] codes meaning "this message already has this tag": applying is idempotent.
+ALREADY_APPLIED_MARKERS = ("already_applied", "already_tagged", "already_exists")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The tracked emails of one search window; ``skipped`` items had no usable id."""
+
+    emails: tuple[TrackedEmail, ...]
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a paginated call: its ``data[]`` items and the reported total."""
+
+    items: tuple[Any, ...]
+    number: int
+    total_count: int | None = None
+
+
+def is_already_applied(item: FailItem) -> bool:
+    """Return True if a ``fail[]`` item only says the tag is already on the message."""
+    codes = [e.code.lower() for e in item.errors]
+    return bool(codes) and all(any(m in c for m in ALREADY_APPLIED_MARKERS) for c in codes)
+
+
+def _verify(settings: AccountSettings) -> ssl.SSLContext | bool:
+    """Return httpx's ``verify``: the system defaults, or a context trusting ``ca_bundle``."""
+    if settings.ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"account {settings.name!r}: cannot load ca_bundle {settings.ca_bundle!r}: {exc}"
+        ) from None
+
+
+class MimecastClient:
+    """Typed calls to one Mimecast account; use as ``async with MimecastClient(...)``.
+
+    ``clock`` (monotonic seconds) and ``sleep`` are injectable for tests;
+    ``utcnow`` gives the wall-clock time signed into API 1.0 requests;
+    ``uniform`` is the jitter source; ``transport`` replaces httpx's network
+    transport. Raises :class:`ConfigurationError` if ``ca_bundle`` cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        settings: AccountSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        utcnow: Callable[[], datetime] = lambda: datetime.now(UTC),
+        uniform: Callable[[], float] = default_uniform,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = settings.endpoints
+        self.stats = ClientStats()
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            verify=_verify(settings),
+            timeout=httpx.Timeout(settings.timeout_s),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency + 1,
+                max_keepalive_connections=settings.concurrency + 1,
+            ),
+            headers={"User-Agent": f"tagger/{__version__}"},
+            follow_redirects=False,
+            transport=transport,
+        )
+        self._requester = Requester(
+            settings,
+            self._http,
+            clock=clock,
+            sleep=sleep,
+            utcnow=utcnow,
+            uniform=uniform,
+            stats=self.stats,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"MimecastClient(account={self.settings.name!r}, base_url={self.settings.base_url!r})"
+        )
+
+    async def __aenter__(self) -> MimecastClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def call(self, path: str, item: Mapping[str, Any] | None = None) -> list[Any]:
+        """POST ``{"data": [item]}`` to ``path``; returns the response ``data[]``.
+
+        Raises a :class:`~tagger.mimecast.errors.MimecastError` subclass on failure.
+        """
+        body: dict[str, Any] = {"data": [dict(item)] if item is not None else []}
+        envelope = await self._requester.call(path, body)
+        return envelope.data
+
+    async def pages(
+        self,
+        path: str,
+        item: Mapping[str, Any] | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[Page]:
+        """Yield every page of a paginated call, following ``meta.pagination.next``.
+
+        Each iterator starts without a token and only ever sends tokens this
+        same query returned. Raises :class:`MalformedResponse` if the service
+        repeats a token or exceeds :data:`MAX_PAGES`, and any
+        :class:`~tagger.mimecast.errors.MimecastError` a page raises.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        data = [dict(item)] if item is not None else []
+        token: str | None = None
+        seen: set[str] = set()
+        for number in range(1, MAX_PAGES + 1):
+            pagination: dict[str, Any] = {"pageSize": page_size}
+            if token is not None:
+                pagination["pageToken"] = token
+            envelope = await self._requester.call(
+                path, {"meta": {"pagination": pagination}, "data": data}
+            )
+            yield Page(tuple(envelope.data), number, envelope.total_count)
+            token = envelope.next_token
+            if token is None:
+                return
+            if token in seen:
+                raise MalformedResponse(
+                    f"pagination loop: page {number} returned a page token already used",
+                    endpoint=path,
+                    request_id=envelope.request_id,
+                )
+            seen.add(token)
+        raise MalformedResponse(f"more than {MAX_PAGES} pages: stopping", endpoint=path)
+
+    async def search(
+        self, criteria: SearchCriteria, start: datetime, end: datetime
+    ) -> SearchResult:
+        """Search message-finder for one window; returns the parsed tracked emails.
+
+        Items without an id are skipped and counted (``SearchResult.skipped``
+        and ``stats``). Raises :class:`MalformedResponse` if ``data[0]`` or
+        ``trackedEmails`` is not the expected shape.
+        """
+        path = self.endpoints.search
+        data = await self.call(path, criteria.to_request(start, end))
+        if not data:
+            return SearchResult(emails=())
+        first = data[0]
+        if not isinstance(first, Mapping):
+            raise MalformedResponse("search response data[0] is not an object", endpoint=path)
+        tracked = first.get("trackedEmails")
+        if tracked is None:
+            tracked = []
+        if not isinstance(tracked, list):
+            raise MalformedResponse(
+                "search response data[0].trackedEmails is not an array", endpoint=path
+            )
+        emails = []
+        for raw in tracked:
+            email = TrackedEmail.parse(raw)
+            if email is not None:
+                emails.append(email)
+        skipped = len(tracked) - len(emails)
+        self.stats.endpoint(path).skipped_items += skipped
+        return SearchResult(emails=tuple(emails), skipped=skipped)
+
+    async def get_message_info(self, message_id: str) -> MessageInfo:
+        """Return get-message-info for ``message_id``.
+
+        Raises :class:`MalformedResponse` when the response holds no item with an id.
+        """
+        path = self.endpoints.message_info
+        data = await self.call(path, {"id": message_id})
+        info = MessageInfo.parse(data[0]) if data else None
+        if info is None:
+            raise MalformedResponse(
+                "get-message-info returned no message item with an id", endpoint=path
+            )
+        return info
+
+    async def list_smart_tags(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[SmartTag]:
+        """Return every Smart Tag of the account (all pages); items without id are skipped."""
+        path = self.endpoints.list_smart_tags
+        tags: list[SmartTag] = []
+        async for page in self.pages(path, None, page_size=page_size):
+            for raw in page.items:
+                tag = SmartTag.parse(raw)
+                if tag is None:
+                    self.stats.endpoint(path).skipped_items += 1
+                else:
+                    tags.append(tag)
+        return tags
+
+    async def apply_smart_tag(self, message_id: str, tag_id: str) -> None:
+        """Apply Smart Tag ``tag_id`` to ``message_id``; "already applied" is success.
+
+        Raises :class:`~tagger.mimecast.errors.ApiFailure` when ``fail[]`` reports
+        anything else, or another :class:`~tagger.mimecast.errors.MimecastError`.
+        """
+        body = {"data": [{"id": message_id, "smartTagId": tag_id}]}
+        await self._requester.call(self.endpoints.apply_smart_tag, body, is_already_applied)
+
+    async def search_smart_tag(
+        self, tag_id: str, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[str]:
+        """Yield the id of every message carrying Smart Tag ``tag_id`` (all pages)."""
+        path = self.endpoints.search_smart_tag
+        async for page in self.pages(path, {"smartTagId": tag_id}, page_size=page_size):
+            for raw in page.items:
+                ident = raw.get("id") if isinstance(raw, Mapping) else None
+                if isinstance(ident, str) and ident:
+                    yield ident
+                else:
+                    self.stats.endpoint(path).skipped_items += 1

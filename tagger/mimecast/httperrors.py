@@ -1,0 +1,91 @@
+"""Mapping of HTTP outcomes (status codes, transport failures) to typed client errors."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import httpx
+
+from tagger.mimecast.envelope import error_detail
+from tagger.mimecast.errors import (
+    ApiFailure,
+    AuthenticationError,
+    KeyBindingExpired,
+    MimecastError,
+    RateLimited,
+    ServerError,
+    TransportError,
+    describe_failures,
+    parse_failures,
+)
+from tagger.mimecast.ratelimit import RateLimitInfo
+
+KEY_BINDING_MESSAGE = (
+    "the API key binding has expired: re-create the API 1.0 access key and secret key for"
+    " this application in the Mimecast Administration Console, update the credentials,"
+    " then restart tagger"
+)
+
+
+def transport_error(exc: httpx.TransportError, path: str, request_id: str | None) -> TransportError:
+    """Map an httpx transport failure; certificate failures are not worth retrying."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return TransportError(
+                "TLS certificate verification failed: if a proxy re-signs traffic,"
+                " set ca_bundle to its CA certificate file",
+                endpoint=path,
+                request_id=request_id,
+            )
+        cause = cause.__cause__ or cause.__context__
+    kind = type(exc).__name__
+    return TransportError(
+        f"connection failed ({kind}): {str(exc)[:160] or 'no detail'}",
+        endpoint=path,
+        retryable=True,
+        request_id=request_id,
+    )
+
+
+def http_error(
+    status: int, body: Any, ctx: dict[str, Any], hmac_mode: bool, rate: RateLimitInfo
+) -> MimecastError:
+    """Map a non-2xx status (and its body, if JSON) to a typed error."""
+    failures = parse_failures(body.get("fail")) if isinstance(body, dict) else ()
+    codes = [e.code for f in failures for e in f.errors if e.code]
+    code = codes[0] if codes else None
+    detail = error_detail(body) or (describe_failures(failures) if failures else "")
+    suffix = f": {detail}" if detail else ""
+    if status == 418:
+        return KeyBindingExpired(KEY_BINDING_MESSAGE, code=code, **ctx)
+    if status == 401:
+        hint = (
+            "check the access key, secret key, application id and application key, and"
+            " that this host's clock is correct (signatures are time-stamped)"
+            if hmac_mode
+            else "check client_id and client_secret"
+        )
+        return AuthenticationError(f"authentication failed{suffix}: {hint}", code=code, **ctx)
+    if status == 403:
+        return AuthenticationError(
+            f"permission denied{suffix}: the API application's role lacks access to this"
+            " endpoint or product",
+            code=code,
+            **ctx,
+        )
+    if status == 429:
+        return RateLimited(
+            f"rate limited by Mimecast{suffix}", reset_s=rate.wait_s() or None, code=code, **ctx
+        )
+    if status >= 500:
+        return ServerError(f"Mimecast server error{suffix}", code=code, retryable=True, **ctx)
+    if status == 404:
+        return ApiFailure(
+            f"endpoint not found{suffix}: check the configured endpoint path and base URL",
+            failures=failures,
+            code=code,
+            **ctx,
+        )
+    return ApiFailure(f"request refused{suffix}", failures=failures, code=code, **ctx)

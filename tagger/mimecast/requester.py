@@ -1,0 +1,335 @@
+"""One authenticated, rate-limited, retried POST to Mimecast: the client's engine room.
+
+:class:`Requester` owns the policy every endpoint shares: authentication
+(HMAC or OAuth2 with one shared refresh), the per-endpoint rate-limit gate,
+bounded concurrency, mapping HTTP outcomes to typed errors, and retries with
+backoff. It never logs or raises a header value, a token or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+
+from tagger.mimecast.auth import HmacSigner, TokenCache
+from tagger.mimecast.envelope import Envelope, decode_json, parse_envelope
+from tagger.mimecast.errors import (
+    ApiFailure,
+    AuthenticationError,
+    FailItem,
+    MalformedResponse,
+    MimecastError,
+    RateLimited,
+    TransportError,
+    describe_failures,
+)
+from tagger.mimecast.httperrors import http_error, transport_error
+from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
+from tagger.mimecast.retry import RetryBudget, backoff_delay
+from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
+from tagger.mimecast.stats import ClientStats, EndpointStats
+
+log = structlog.get_logger("tagger.mimecast")
+
+T = TypeVar("T")
+Accept = Callable[[FailItem], bool]
+
+TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a password
+# Bound on "gate open, but the window ran out while queued" rounds of one attempt.
+_MAX_GATE_ROUNDS = 20
+# Used when the token response has no usable expires_in (Mimecast issues ~30 min).
+DEFAULT_TOKEN_LIFETIME_S = 600.0
+
+
+class _TokenRejected(Exception):
+    """Internal: the service refused our bearer token (401 or ``token_expired``)."""
+
+    def __init__(self, token: str, status: int, request_id: str | None) -> None:
+        super().__init__("access token rejected")
+        self.token = token
+        self.status = status
+        self.request_id = request_id
+
+
+class _TokenFetchFailed(Exception):
+    """Internal: obtaining a token failed for good (its own retries are spent)."""
+
+    def __init__(self, error: MimecastError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Requester:
+    """Sends envelope requests for one account; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: AccountSettings,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        utcnow: Callable[[], datetime],
+        uniform: Callable[[], float],
+        stats: ClientStats,
+    ) -> None:
+        self.settings = settings
+        self._http = http
+        self._clock = clock
+        self._sleep = sleep
+        self._uniform = uniform
+        self.stats = stats
+        self._sem = asyncio.Semaphore(settings.concurrency)
+        self._gates: dict[str, RateLimitGate] = {}
+        creds = settings.credentials
+        self._signer = HmacSigner(creds, utcnow) if isinstance(creds, HmacCredentials) else None
+        self._tokens = TokenCache(self._fetch_token, clock)
+
+    def gate(self, path: str) -> RateLimitGate:
+        """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
+        gate = self._gates.get(path)
+        if gate is None:
+            gate = self._gates[path] = RateLimitGate(self._clock, self._sleep)
+        return gate
+
+    async def call(self, path: str, body: dict[str, Any], accept: Accept | None = None) -> Envelope:
+        """POST ``body`` as JSON to ``path`` and return the checked envelope.
+
+        ``accept`` marks ``fail[]`` items that count as success (e.g. "already
+        applied"). Raises a :class:`MimecastError` subclass when the call fails
+        for good (retries exhausted or not retryable).
+        """
+        content = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        return await self._with_retries(path, lambda: self._attempt(path, content, accept))
+
+    async def _with_retries(self, path: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds, a failure is final, or the budget is spent."""
+        stats = self.stats.endpoint(path)
+        stats.calls += 1
+        budget = RetryBudget(self.settings.retry, self._clock())
+        refreshed = False
+        while True:
+            budget.attempts += 1
+            try:
+                return await attempt()
+            except _TokenFetchFailed as failed:
+                # The token request already had its own retries: do not multiply them.
+                stats.errors[type(failed.error).__name__] += 1
+                stats.failed += 1
+                raise failed.error from None
+            except _TokenRejected as rejected:
+                if refreshed or self._signer is not None:
+                    err: MimecastError = AuthenticationError(
+                        "the access token was rejected again right after a refresh: check"
+                        " that the API application is enabled and has this product",
+                        endpoint=path,
+                        status=rejected.status,
+                        request_id=rejected.request_id,
+                    )
+                    stats.errors[type(err).__name__] += 1
+                    stats.failed += 1
+                    raise err from None
+                # An expired token is not a failed attempt: refresh once, try again.
+                refreshed = True
+                budget.attempts -= 1
+                stats.token_refreshes += 1
+                self._tokens.invalidate(rejected.token)
+                log.info("mimecast_token_refresh", endpoint=path, status=rejected.status)
+            except MimecastError as err:
+                stats.errors[type(err).__name__] += 1
+                delay = self._retry_delay(err, budget.attempts)
+                if not err.retryable or not budget.allows(self._clock(), delay):
+                    stats.failed += 1
+                    raise
+                stats.retries += 1
+                event = "mimecast_rate_limited" if err.status == 429 else "mimecast_retry"
+                log.warning(
+                    event,
+                    endpoint=path,
+                    status=err.status,
+                    code=err.code,
+                    error=type(err).__name__,
+                    attempt=budget.attempts,
+                    delay_s=round(delay, 3),
+                )
+                # Sleep outside the semaphore so waiting calls do not block others.
+                await self._sleep(delay)
+
+    def _retry_delay(self, err: MimecastError, attempt: int) -> float:
+        """Return the wait before the next attempt: jittered backoff, at least the reset."""
+        delay = backoff_delay(self.settings.retry, attempt, self._uniform)
+        if isinstance(err, RateLimited) and err.reset_s is not None:
+            delay = max(delay, err.reset_s)
+        return delay
+
+    async def _bearer(self) -> str | None:
+        """Return the current OAuth2 token (fetching one when due), or None for HMAC."""
+        if self._signer is not None:
+            return None
+        try:
+            return await self._tokens.get()
+        except MimecastError as err:
+            raise _TokenFetchFailed(err) from None
+
+    def _headers(self, path: str, token: str | None) -> dict[str, str]:
+        """Return the request headers: a bearer token, or a fresh HMAC signature."""
+        if self._signer is not None:
+            headers = self._signer.headers(path)
+        elif token is not None:
+            headers = {"Authorization": f"Bearer {token}"}
+        else:
+            headers = {}
+        headers["Accept"] = "application/json"
+        return headers
+
+    async def _wait_gate(self, path: str, stats: EndpointStats) -> None:
+        """Wait until the endpoint has capacity again.
+
+        Raises :class:`RateLimited` at once when that is further away than a
+        whole call may take: waiting could not make this call succeed in time.
+        """
+        gate = self.gate(path)
+        pending = gate.delay()
+        if pending > self.settings.retry.max_total_s:
+            raise RateLimited(
+                f"the API quota of this endpoint is used up; capacity returns in {pending:.0f} s",
+                reset_s=pending,
+                endpoint=path,
+            )
+        waited = await gate.wait()
+        if waited > 0:
+            stats.gate_waits += 1
+            log.info("mimecast_rate_limit_pause", endpoint=path, delay_s=round(waited, 3))
+
+    async def _post(
+        self, path: str, stats: EndpointStats, token: str | None, **kw: Any
+    ) -> tuple[httpx.Response, str | None]:
+        """POST within the concurrency bound; returns the response and the request id sent.
+
+        Headers are built inside the bound so an HMAC date is never stale when
+        sent. Raises :class:`TransportError` when no response arrives.
+        """
+        gate = self.gate(path)
+        for _ in range(_MAX_GATE_ROUNDS):
+            await self._wait_gate(path, stats)
+            async with self._sem:
+                # Checked again with a slot held: the window may have run out while
+                # this call queued for the slot; if so, wait again without the slot.
+                if not gate.take():
+                    continue
+                headers = self._headers(path, token)
+                if "content" in kw:
+                    headers["Content-Type"] = "application/json"
+                request_id = headers.get("x-mc-req-id")
+                stats.requests += 1
+                try:
+                    response = await self._http.post(path, headers=headers, **kw)
+                except httpx.TimeoutException:
+                    raise TransportError(
+                        f"no response within {self.settings.timeout_s:g} s",
+                        endpoint=path,
+                        retryable=True,
+                        request_id=request_id,
+                    ) from None
+                except httpx.TransportError as exc:
+                    raise transport_error(exc, path, request_id) from None
+                break
+        else:
+            raise RateLimited("the rate-limit window kept closing; giving up", endpoint=path)
+        return response, response.headers.get("x-mc-req-id") or request_id
+
+    async def _attempt(self, path: str, content: bytes, accept: Accept | None) -> Envelope:
+        """Make one HTTP attempt of an API call and interpret the response."""
+        stats = self.stats.endpoint(path)
+        token = await self._bearer()
+        response, request_id = await self._post(path, stats, token, content=content)
+        status = response.status_code
+        ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
+        body = self._observe(path, stats, response)
+        if status == 401 and token is not None:
+            raise _TokenRejected(token, status, request_id)
+        if status < 200 or status >= 300:
+            raise http_error(status, body, ctx, self._signer is not None, self._rate(response))
+        if body is _NOT_JSON:
+            raise MalformedResponse("response body is not JSON", retryable=True, **ctx)
+        envelope = parse_envelope(body, endpoint=path, status=status, request_id=request_id)
+        failed = [f for f in envelope.fail if accept is None or not accept(f)]
+        if not failed:
+            return envelope
+        codes = {e.code for f in failed for e in f.errors}
+        if TOKEN_EXPIRED in codes and token is not None:
+            raise _TokenRejected(token, status, request_id)
+        errors = [e for f in failed for e in f.errors]
+        raise ApiFailure(
+            describe_failures(tuple(failed)),
+            failures=tuple(failed),
+            code=errors[0].code if errors else None,
+            retryable=bool(errors) and all(e.retryable for e in errors),
+            **ctx,
+        )
+
+    def _rate(self, response: httpx.Response) -> RateLimitInfo:
+        return RateLimitInfo.from_headers(response.headers)
+
+    def _observe(self, path: str, stats: EndpointStats, response: httpx.Response) -> Any:
+        """Feed the rate-limit headers to the gate; return the decoded body or _NOT_JSON."""
+        throttled = response.status_code == 429
+        if throttled:
+            stats.throttled += 1
+        self.gate(path).observe(self._rate(response), throttled)
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            return _NOT_JSON
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """Obtain an OAuth2 access token (retried like any call); returns (token, expires_in)."""
+        path = self.settings.endpoints.token
+        token, expires_in = await self._with_retries(path, lambda: self._token_attempt(path))
+        self.stats.tokens_issued += 1
+        log.debug("mimecast_token_issued", endpoint=path, expires_in=expires_in)
+        return token, expires_in
+
+    async def _token_attempt(self, path: str) -> tuple[str, float]:
+        creds = self.settings.credentials
+        assert isinstance(creds, OAuthCredentials)
+        stats = self.stats.endpoint(path)
+        form = {
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "grant_type": "client_credentials",
+        }
+        response, request_id = await self._post(path, stats, None, data=form)
+        status = response.status_code
+        ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
+        body = self._observe(path, stats, response)
+        if status in (400, 401, 403):
+            code = body.get("error") if isinstance(body, dict) else None
+            raise AuthenticationError(
+                f"account {self.settings.name!r}: the OAuth token request was rejected:"
+                " check client_id and client_secret and that the API 2.0 application is enabled",
+                code=code if isinstance(code, str) else None,
+                **ctx,
+            )
+        if status < 200 or status >= 300:
+            raise http_error(status, body, ctx, False, self._rate(response))
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            # A 200 without a token is most likely a broken proxy: transient.
+            raise MalformedResponse(
+                "token response has no access_token", retryable=body is _NOT_JSON, **ctx
+            )
+        expires = body.get("expires_in")
+        if isinstance(expires, str) and expires.isdigit():
+            expires = int(expires)
+        lifetime = float(expires) if isinstance(expires, (int, float)) and expires > 0 else None
+        return token, lifetime or DEFAULT_TOKEN_LIFETIME_S
+
+
+_NOT_JSON: Any = object()

@@ -1,0 +1,40 @@
+"""Retry timing: exponential backoff with full jitter, bounded by a per-call budget."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tagger.mimecast.settings import RetryPolicy
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int, uniform: Callable[[], float]) -> float:
+    """Return the jittered delay before retry number ``attempt`` (1 = first retry).
+
+    ``uniform`` returns a float in [0, 1). The delay is uniform in
+    ``[0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))]`` ("full jitter"),
+    which spreads concurrent retries out instead of synchronising them.
+    """
+    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2.0 ** max(attempt - 1, 0)))
+    return ceiling * uniform()
+
+
+@dataclass(slots=True)
+class RetryBudget:
+    """Tracks one call's attempts and elapsed time against a :class:`RetryPolicy`."""
+
+    policy: RetryPolicy
+    started: float
+    attempts: int = 0
+
+    def allows(self, now: float, delay: float) -> bool:
+        """Return True if another attempt after waiting ``delay`` s stays within budget."""
+        if self.attempts >= self.policy.max_attempts:
+            return False
+        return (now + delay) - self.started <= self.policy.max_total_s
+
+
+def default_uniform() -> float:
+    """Return a jitter sample in [0, 1) (not for cryptography)."""
+    return random.random()

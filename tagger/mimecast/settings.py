@@ -1,0 +1,153 @@
+"""Per-account settings of the Mimecast client (immutable, validated on construction).
+
+Secrets are kept out of ``repr()``: every secret field is declared with
+``repr=False`` and each credentials class prints a redacted form, so settings
+can be logged or shown in an error without leaking anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from tagger.mimecast.endpoints import EndpointPaths
+from tagger.mimecast.errors import ConfigurationError
+from tagger.mimecast.regions import resolve_base_url
+
+__all__ = [
+    "AccountSettings",
+    "Credentials",
+    "EndpointPaths",
+    "HmacCredentials",
+    "OAuthCredentials",
+    "RetryPolicy",
+]
+
+_REDACTED = "'<redacted>'"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthCredentials:
+    """API 2.0 client credentials (``client_secret`` is secret)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.client_id or not self.client_secret:
+            raise ConfigurationError("API 2.0 credentials need both client_id and client_secret")
+
+    def __repr__(self) -> str:
+        return f"OAuthCredentials(client_id={self.client_id!r}, client_secret={_REDACTED})"
+
+
+@dataclass(frozen=True, slots=True)
+class HmacCredentials:
+    """API 1.0 keys. ``access_key``, ``secret_key`` and ``app_key`` are secret.
+
+    Raises :class:`ConfigurationError` on construction if a field is empty or
+    ``secret_key`` is not valid base64 (the message never contains the key).
+    """
+
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    app_id: str
+    app_key: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        missing = [
+            n for n in ("access_key", "secret_key", "app_id", "app_key") if not getattr(self, n)
+        ]
+        if missing:
+            raise ConfigurationError(f"API 1.0 credentials are missing: {', '.join(missing)}")
+        decode_secret_key(self.secret_key)
+
+    def __repr__(self) -> str:
+        return (
+            f"HmacCredentials(access_key={_REDACTED}, secret_key={_REDACTED}, "
+            f"app_id={self.app_id!r}, app_key={_REDACTED})"
+        )
+
+
+Credentials = OAuthCredentials | HmacCredentials
+
+
+def decode_secret_key(secret_key: str) -> bytes:
+    """Decode an API 1.0 secret key (standard base64).
+
+    Returns the raw HMAC key bytes. Raises :class:`ConfigurationError` when the
+    key is not valid base64; the message says so without quoting the key.
+    """
+    try:
+        key = base64.b64decode(secret_key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            "the API 1.0 secret key is not valid base64: copy it again from the Mimecast"
+            " Administration Console (Services | API and Platform Integrations)"
+        ) from None
+    if not key:
+        raise ConfigurationError("the API 1.0 secret key is empty")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to retry transient failures (429, 5xx, network errors, bad JSON).
+
+    ``max_attempts`` counts every HTTP attempt of one call; ``max_total_s``
+    bounds the time one call may spend including waits. Delays grow
+    exponentially from ``base_delay_s`` up to ``max_delay_s`` with full jitter.
+    """
+
+    max_attempts: int = 6
+    max_total_s: float = 120.0
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("retry.max_attempts must be at least 1")
+        if self.max_total_s <= 0 or self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ConfigurationError("retry durations must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """Everything the client needs to talk to one Mimecast account.
+
+    ``base_url`` may be given as a region name or a URL; after construction it
+    always holds the resolved base URL (see
+    :func:`tagger.mimecast.regions.resolve_base_url`). Raises
+    :class:`ConfigurationError` (a ``ValueError``) when a value cannot work.
+    """
+
+    name: str
+    api_version: str
+    base_url: str
+    credentials: Credentials
+    endpoints: EndpointPaths = field(default_factory=EndpointPaths)
+    ca_bundle: str | None = None
+    concurrency: int = 8
+    timeout_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        try:
+            resolved = resolve_base_url(self.base_url, self.api_version)
+        except ValueError as exc:
+            raise ConfigurationError(f"account {self.name!r}: {exc}") from None
+        # Frozen: store the resolved URL once so every consumer sees the same value.
+        object.__setattr__(self, "base_url", resolved)
+        if self.api_version == "2.0" and not isinstance(self.credentials, OAuthCredentials):
+            raise ConfigurationError(
+                f"account {self.name!r}: API 2.0 needs client_id and client_secret"
+            )
+        if self.api_version == "1.0" and not isinstance(self.credentials, HmacCredentials):
+            raise ConfigurationError(
+                f"account {self.name!r}: API 1.0 needs access_key, secret_key, app_id and app_key"
+            )
+        if self.concurrency < 1:
+            raise ConfigurationError(f"account {self.name!r}: concurrency must be at least 1")
+        if self.timeout_s <= 0:
+            raise ConfigurationError(f"account {self.name!r}: timeout_s must be positive")

@@ -1,0 +1,218 @@
+"""Compile one rule mapping into a :class:`~tagger.rules.model.CompiledRule`.
+
+The JSON Schema has already described the structure; this module turns the
+data into closures and reports what the schema cannot see (unknown fields,
+operators that do not fit a field, operands, regexes, durations, examples).
+It never raises on bad input: problems go to the :class:`Reporter` and a
+rule that cannot be built yields None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+from tagger.mimecast.models import SearchCriteria
+from tagger.rules.conditions import ConditionCompiler, leaf_label
+from tagger.rules.durations import parse_duration
+from tagger.rules.examples_load import compile_examples
+from tagger.rules.fields import FIELDS
+from tagger.rules.model import CompiledRule
+from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
+from tagger.rules.nodes import Path as NodePath
+from tagger.rules.operators import OPERATORS, Options
+from tagger.rules.reporter import Reporter
+from tagger.yamlsource import format_path
+
+RULE_KEYS = (
+    "id",
+    "description",
+    "enabled",
+    "mode",
+    "priority",
+    "stop",
+    "schedule",
+    "search",
+    "match",
+    "unless",
+    "tags",
+    "examples",
+)
+SEARCH_KEYS = (
+    "route",
+    "status",
+    "attachments",
+    "from",
+    "to",
+    "subject",
+    "senderIP",
+    "url",
+    "lookback",
+)
+
+
+def _recheck(field: str, op: str, value: Any, path: NodePath) -> Node:
+    """A search re-check: like a condition, but a value the message lacks passes."""
+    spec = FIELDS[field]
+    operator = OPERATORS[op]
+    leaf = Leaf(spec, operator, operator.parse(value, spec, Options()), value, absent_passes=True)
+    return leaf_node(leaf, path, "search: " + leaf_label(leaf))
+
+
+def _search_node(criteria: SearchCriteria, path: NodePath) -> Node:
+    """Build the re-checks of the search criteria a message can be held against."""
+    checks: list[Node] = []
+    routes = set(criteria.routes)
+    if routes and "all" not in routes:
+        if "external" in routes:
+            routes |= {"inbound", "outbound"}
+        checks.append(_recheck("route", "in", sorted(routes), (*path, "route")))
+    if criteria.statuses:
+        checks.append(_recheck("status", "in", list(criteria.statuses), (*path, "status")))
+    if criteria.attachments:
+        checks.append(_recheck("attachments.present", "equals", True, (*path, "attachments")))
+    if criteria.from_:
+        parts = [
+            _recheck(f, "contains", criteria.from_, (*path, "from"))
+            for f in ("sender.address", "from.address")
+        ]
+        checks.append(group("any", parts, (*path, "from")))
+    if criteria.to:
+        checks.append(_recheck("recipients.address", "contains", criteria.to, (*path, "to")))
+    if criteria.subject:
+        checks.append(_recheck("subject", "contains", criteria.subject, (*path, "subject")))
+    if criteria.sender_ip:
+        checks.append(_recheck("sender.ip", "equals", criteria.sender_ip, (*path, "senderIP")))
+    if not checks:
+        return always_true(path)
+    return group("all", checks, path)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def compile_criteria(
+    data: Any, path: NodePath, reporter: Reporter
+) -> tuple[SearchCriteria, Any, bool]:
+    """Return (criteria, lookback or None, ok) for a rule's ``search`` mapping."""
+    search = data if isinstance(data, dict) else {}
+    ok = True
+    routes = search.get("route", [])
+    statuses = search.get("status", [])
+    routes = routes if isinstance(routes, list) else [routes]
+    statuses = statuses if isinstance(statuses, list) else [statuses]
+    sender_ip = _str(search.get("senderIP"))
+    if sender_ip is not None:
+        try:
+            ipaddress.ip_address(sender_ip)
+        except ValueError:
+            reporter.report(
+                (*path, "senderIP"), f"{sender_ip!r} is not an IP address", at_value=True
+            )
+            sender_ip, ok = None, False
+    lookback = None
+    if "lookback" in search:
+        try:
+            lookback = parse_duration(search["lookback"])
+        except ValueError as exc:
+            reporter.report((*path, "lookback"), str(exc), at_value=True)
+            ok = False
+    attachments = search.get("attachments")
+    criteria = SearchCriteria(
+        routes=tuple(sorted({str(r) for r in routes})),
+        statuses=tuple(sorted({str(s) for s in statuses})),
+        attachments=attachments if isinstance(attachments, bool) else None,
+        from_=_str(search.get("from")),
+        to=_str(search.get("to")),
+        subject=_str(search.get("subject")),
+        sender_ip=sender_ip,
+        url=_str(search.get("url")),
+    )
+    return criteria, lookback, ok
+
+
+def _hash(canonical: Any) -> str:
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compile_rule(
+    data: Any, path: NodePath, reporter: Reporter, base_dir: Path
+) -> CompiledRule | None:
+    """Compile the rule mapping ``data`` found at ``path`` of the reporter's document.
+
+    ``base_dir`` is where example fixture paths are resolved from. Returns
+    None when the rule has errors (all of them reported).
+    """
+    if not isinstance(data, dict):
+        return None  # the schema reports the wrong type
+    before = len([p for p in reporter.problems if p.severity == "error"])
+    conditions = ConditionCompiler(reporter)
+    given_id = data.get("id")
+    rule_id = given_id if isinstance(given_id, str) else f"rules[{path[-1]}]"
+    criteria, lookback, _ = compile_criteria(data.get("search"), (*path, "search"), reporter)
+    search = _search_node(criteria, (*path, "search"))
+    match = (
+        conditions.compile(data["match"], (*path, "match"))
+        if "match" in data
+        else always_true((*path, "match"))
+    )
+    unless = conditions.compile(data["unless"], (*path, "unless")) if "unless" in data else None
+    schedule = data.get("schedule")
+    if schedule is not None:
+        try:
+            parse_duration(schedule)
+        except ValueError as exc:
+            reporter.report((*path, "schedule"), str(exc), at_value=True)
+    raw_tags = data.get("tags")
+    tags = tuple(t for t in raw_tags if isinstance(t, str)) if isinstance(raw_tags, list) else ()
+    examples = compile_examples(
+        data.get("examples"), (*path, "examples"), rule_id, tags, reporter, base_dir
+    )
+    errors = len([p for p in reporter.problems if p.severity == "error"])
+    if errors > before or match is None or ("unless" in data and unless is None):
+        return None
+    mode = data.get("mode", "enforce")
+    priority = data.get("priority", 0)
+    used = search.fields() | match.fields() | (unless.fields() if unless else frozenset())
+    canonical = {
+        "id": rule_id,
+        "mode": mode,
+        "priority": priority,
+        "stop": bool(data.get("stop", False)),
+        "enabled": bool(data.get("enabled", True)),
+        "schedule": schedule,
+        "search": criteria.key(),
+        "lookback": lookback.total_seconds() if lookback else None,
+        "match": match.canonical(),
+        "unless": unless.canonical() if unless else None,
+        "tags": list(tags),
+    }
+    doc = reporter.doc
+    return CompiledRule(
+        id=rule_id,
+        description=data.get("description", "") if isinstance(data.get("description"), str) else "",
+        enabled=bool(data.get("enabled", True)),
+        mode="audit" if mode == "audit" else "enforce",
+        priority=priority if isinstance(priority, int) else 0,
+        stop=bool(data.get("stop", False)),
+        tags=tags,
+        criteria=criteria,
+        lookback=lookback,
+        schedule=schedule if isinstance(schedule, str) else None,
+        search=search,
+        match=match,
+        unless=unless,
+        needs_info=any(FIELDS[name].source == "info" for name in used),
+        content_hash=_hash(canonical),
+        source=(doc.file, doc.position(path)[0]),
+        tag_sources=tuple(
+            (doc.file, *doc.value_position((*path, "tags", i)), format_path((*path, "tags", i)))
+            for i in range(len(tags))
+        ),
+        examples=examples,
+    )

@@ -1,0 +1,208 @@
+"""Prometheus metrics, exposed on an optional loopback HTTP listener.
+
+The metrics live in their own ``CollectorRegistry`` (not prometheus_client's
+global one) so several daemons in one test process, or a library user's own
+metrics, never collide. The listener is off unless configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import start_http_server
+
+from tagger.errors import UserError
+
+CYCLE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class CycleLike(Protocol):
+    """The parts of one account's cycle report that :meth:`Metrics.observe_cycle` reads."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def scanned(self) -> int: ...
+
+    @property
+    def info_calls(self) -> int: ...
+
+    @property
+    def errors(self) -> Sequence[str]: ...
+
+    @property
+    def watermarks(self) -> Mapping[str, datetime]: ...
+
+
+class MetricsServer:
+    """A running listener: ``port`` is the bound port, :meth:`close` stops it."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.host: str = server.server_address[0]
+        self.port: int = server.server_address[1]
+
+    def close(self) -> None:
+        """Stop serving and wait for the serving thread (idempotent)."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.shutdown()
+            server.server_close()
+            self._thread.join(timeout=10)
+
+
+class Metrics:
+    """The daemon's counters, gauges and histogram (names are the public contract)."""
+
+    def __init__(self) -> None:
+        self._servers: list[MetricsServer] = []
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self._scanned = Counter(
+            "tagger_messages_scanned", "Messages returned by searches.", ["account"], registry=reg
+        )
+        self._info = Counter(
+            "tagger_info_calls", "get-message-info calls made.", ["account"], registry=reg
+        )
+        self._applied = Counter(
+            "tagger_tags_applied",
+            "Smart Tags applied.",
+            ["account", "rule", "tag"],
+            registry=reg,
+        )
+        self._errors = Counter(
+            "tagger_api_errors",
+            "Failed API calls by endpoint and error kind.",
+            ["account", "endpoint", "kind"],
+            registry=reg,
+        )
+        self._limited = Counter(
+            "tagger_rate_limited",
+            "Responses with HTTP 429.",
+            ["account", "endpoint"],
+            registry=reg,
+        )
+        self._cycle = Histogram(
+            "tagger_cycle_duration_seconds",
+            "Duration of one polling cycle.",
+            ["account"],
+            buckets=CYCLE_BUCKETS,
+            registry=reg,
+        )
+        self._lag = Gauge(
+            "tagger_watermark_lag_seconds",
+            "Now minus the oldest watermark of the account.",
+            ["account"],
+            registry=reg,
+        )
+        self._success = Gauge(
+            "tagger_last_cycle_success_timestamp_seconds",
+            "Unix time of the last cycle that completed without error.",
+            ["account"],
+            registry=reg,
+        )
+
+    def messages_scanned(self, account: str, count: int = 1) -> None:
+        """Count ``count`` messages returned by search for ``account``."""
+        self._scanned.labels(account).inc(count)
+
+    def info_calls(self, account: str, count: int = 1) -> None:
+        """Count get-message-info calls."""
+        self._info.labels(account).inc(count)
+
+    def tag_applied(self, account: str, rule: str, tag: str, count: int = 1) -> None:
+        """Count applied Smart Tags for ``rule`` and ``tag``."""
+        self._applied.labels(account, rule, tag).inc(count)
+
+    def api_error(self, account: str, endpoint: str, kind: str) -> None:
+        """Count one failed call of ``endpoint`` (``kind`` e.g. ``http_500``, ``timeout``)."""
+        self._errors.labels(account, endpoint, kind).inc()
+
+    def rate_limited(self, account: str, endpoint: str) -> None:
+        """Count one 429 response."""
+        self._limited.labels(account, endpoint).inc()
+
+    def cycle_finished(self, account: str, seconds: float) -> None:
+        """Observe the duration of one cycle."""
+        self._cycle.labels(account).observe(seconds)
+
+    def watermark_lag(self, account: str, seconds: float) -> None:
+        """Set how far behind real time the account's watermark is."""
+        self._lag.labels(account).set(seconds)
+
+    def cycle_succeeded(self, account: str, at: datetime) -> None:
+        """Record the time of the latest successful cycle (aware datetime)."""
+        self._success.labels(account).set(at.timestamp())
+
+    def observe_cycle(self, report: CycleLike, seconds: float, now: datetime) -> None:
+        """Update the per-account figures from one finished cycle.
+
+        Given the account's report, the cycle duration and the current time:
+        counts scanned messages and info calls, observes the duration, sets the
+        watermark lag from the oldest watermark, and the success time when the
+        cycle had no errors. Applied tags are counted by :meth:`tag_applied` as
+        they happen (the report does not keep the rule of each tag).
+        """
+        account = report.account
+        self.messages_scanned(account, report.scanned)
+        self.info_calls(account, report.info_calls)
+        self.cycle_finished(account, seconds)
+        if report.watermarks:
+            oldest = min(report.watermarks.values())
+            self.watermark_lag(account, max(0.0, (now - oldest).total_seconds()))
+        if not report.errors:
+            self.cycle_succeeded(account, now)
+
+    def render(self) -> bytes:
+        """Return the registry in the Prometheus text exposition format."""
+        data: bytes = generate_latest(self.registry)
+        return data
+
+    def start_server(
+        self, host: str = "127.0.0.1", port: int = 9464, *, allow_remote: bool = False
+    ) -> MetricsServer:
+        """Serve ``/metrics`` on ``host:port`` in a background thread (port 0: any).
+
+        Raises UserError for a non-loopback host without ``allow_remote`` (the
+        listener has no authentication) and when the address cannot be bound.
+        """
+        if not allow_remote and not is_loopback(host):
+            raise UserError.single(
+                f"metrics listener on {host} would be reachable from other machines and has "
+                "no authentication",
+                hint="listen on 127.0.0.1, or set metrics.allow_remote: true behind a firewall",
+            )
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise UserError.single(
+                f"cannot listen for metrics on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
+        handle = MetricsServer(server, thread)
+        with contextlib.suppress(AttributeError):
+            thread.name = f"metrics-{handle.port}"
+        self._servers.append(handle)
+        return handle
+
+    def close(self) -> None:
+        """Stop every listener started by :meth:`start_server` (idempotent)."""
+        while self._servers:
+            self._servers.pop().close()

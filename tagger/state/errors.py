@@ -1,0 +1,15 @@
+"""Errors raised by the state store.
+
+The messages are written for an operator: what went wrong with which file and
+what to do about it. They never carry message bodies or credentials.
+"""
+
+from __future__ import annotations
+
+
+class StateError(Exception):
+    """The state file cannot be used (corrupt, too new, read-only, unreadable)."""
+
+
+class StateLocked(StateError):
+    """Another process holds the single-writer lock of the state file."""
