@@ -94,10 +94,12 @@ def main() -> int:
             failures += _run(["status", "-c", str(config)], env) != 0
             with urllib.request.urlopen(f"{url}/_sim/stats", timeout=10) as resp:  # noqa: S310
                 stats = json.load(resp)
-            applied = stats.get("applied", {})
-            repeats = sum(1 for v in applied.values() if v > 1) if isinstance(applied, dict) else 0
+            applies = stats.get("applies", {})
             _banner("simulator's view")
-            print(f"apply calls per (message, tag) above one: {repeats}")
+            print(
+                f"apply calls: {applies.get('calls')}, distinct (message, tag) pairs: "
+                f"{applies.get('distinct')}, repeated applies: {applies.get('repeats')}"
+            )
     except KeyboardInterrupt:
         print("\ninterrupted; stopping the simulator", file=sys.stderr)
         failures += 1

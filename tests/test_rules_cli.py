@@ -84,7 +84,8 @@ def test_explain_text_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, out, _ = run(capsys, "explain", "--message", PHISH, str(RULES_DIR))
     assert code == 0
     assert "✓ phishing-suspect [enforce, priority 100]: MATCH → Security/Phishing" in out
-    assert "- spoofed-own-domain [enforce, priority 90]: not evaluated: phishing-suspect" in out
+    assert "✗ spoofed-own-domain [enforce, priority 110]: no match" in out
+    assert "- risky-attachment [enforce, priority 80]: not evaluated: phishing-suspect" in out
     assert (
         out.strip().splitlines()[-1] == "decision: phishing-suspect [enforce] → Security/Phishing"
     )
