@@ -1,20 +1,18 @@
-"""Durations as rules write them: ``90s``, ``15m``, ``2h``, ``7d``, ``1w``, ``1h30m``."""
+"""Durations in rules (``lookback``, ``schedule``): the config's syntax, but positive and sane."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-DURATION_PATTERN = r"^\s*(\d+\s*[smhdw]\s*)+$"
-_PART = re.compile(r"(\d+)\s*([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+from tagger.config.durations import parse_duration as _parse
+
 # Longer than any retention a message-finder search can reach; larger values
-# are surely typos (``700d`` for ``70d``) and would make timedelta overflow.
+# are surely typos (``700d`` for ``70d``).
 MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a duration such as ``1h30m``.
+    """Parse a rule duration such as ``1h30m`` with the one duration parser of tagger.
 
     Given the text; returns a positive :class:`~datetime.timedelta`.
 
@@ -22,11 +20,11 @@ def parse_duration(text: str) -> timedelta:
         ValueError: the text is not a duration, is zero, or exceeds ten years;
         the message says which.
     """
-    if not isinstance(text, str) or not re.match(DURATION_PATTERN, text):
+    if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a duration (write e.g. 90s, 15m, 2h, 7d or 1h30m)")
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
-    if seconds == 0:
+    value = _parse(text)
+    if not value:
         raise ValueError(f"duration {text!r} is zero")
-    if seconds > MAX_DURATION.total_seconds():
+    if value > MAX_DURATION:
         raise ValueError(f"duration {text!r} is longer than ten years")
-    return timedelta(seconds=seconds)
+    return value
