@@ -7,12 +7,19 @@ is a real SQLite file.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -167,3 +174,128 @@ def applied_pairs(sim: Simulator) -> set[tuple[str, str]]:
 def repeated_applies(sim: Simulator) -> dict[tuple[str, str], int]:
     """Return the pairs applied more than once, with their apply-call counts."""
     return {pair: n for pair, n in sim.applied().items() if n > 1}
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Running:
+    """A tagger process started in the background, with its output collected as it comes.
+
+    stdout and stderr are read by threads (so the pipes never fill); JSON log
+    lines on stderr are parsed into :attr:`events`.
+    """
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.proc = start_tagger(*args, env=env)
+        self.pid = self.proc.pid
+        self._lock = threading.Lock()
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str] | None, into: list[str]) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            with self._lock:
+                into.append(line)
+
+    @property
+    def stdout(self) -> str:
+        """Return everything written to stdout so far."""
+        with self._lock:
+            return "".join(self.out)
+
+    @property
+    def stderr(self) -> str:
+        """Return everything written to stderr so far."""
+        with self._lock:
+            return "".join(self.err)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Return the JSON log records written to stderr so far, in order."""
+        with self._lock:
+            lines = list(self.err)
+        out = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    out.append(record)
+        return out
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        """Return the log records whose ``event`` is ``event``."""
+        return [e for e in self.events if e.get("event") == event]
+
+    def wait_event(self, event: str, count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
+        """Wait until ``event`` was logged ``count`` times; return those records."""
+
+        def enough() -> bool:
+            if self.proc.poll() is not None and len(self.named(event)) < count:
+                raise AssertionError(
+                    f"tagger exited ({self.proc.returncode}) before logging {event!r}:\n"
+                    + self.stderr[-4000:]
+                )
+            return len(self.named(event)) >= count
+
+        wait_until(enough, timeout, f"{count} x {event!r} in the log")
+        return self.named(event)
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process."""
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Wait for the process to exit (bounded) and for its output; return the exit code."""
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM the process if it still runs, then :meth:`wait`; kill it if that times out."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def file_digest(path: Path) -> str | None:
+    """Return the SHA-256 of a file's bytes, or None when it does not exist."""
+    if not path.exists():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def audit_records(path: Path) -> list[dict[str, Any]]:
+    """Return the JSON Lines records of an audit report (empty when it does not exist)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

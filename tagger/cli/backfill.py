@@ -15,13 +15,18 @@ from tagger.cli.context import add_dry_run, load
 from tagger.cli.once import finish
 from tagger.config import Config
 from tagger.config.durations import parse_duration
-from tagger.engine.report import CycleReport
+from tagger.engine.report import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.models import parse_time
 from tagger.service.daemon import utc_now
-from tagger.service.runtime import cycle_options, open_runtime, run_cycle
-from tagger.state import OverlayState, StateStore
+from tagger.service.runtime import (
+    cycle_options,
+    open_runtime,
+    open_state,
+    run_cycle,
+    stop_on_signals,
+)
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -50,7 +55,11 @@ def _when(text: str, option: str) -> datetime:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run the backfill; exit 0 when every slice completed for every account."""
+    """Run the backfill; exit 0 when every slice completed for every account, else 1.
+
+    Prints one merged summary per account. Interrupted (SIGTERM/SIGINT), it
+    stops after the applies in flight are recorded; the same command resumes.
+    """
     config = load(args)
     since = _when(args.since, "--since")
     until = (
@@ -60,46 +69,65 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError.single("--until must be after --since", file="<command line>")
     step = parse_duration(args.slice)
     dry_run = bool(args.dry_run or config.dry_run)
-    reports = asyncio.run(backfill(config, since, until, step, dry_run))
+    reports = merge_reports(asyncio.run(backfill(config, since, until, step, dry_run)))
     finish(reports, Path(args.audit) if args.audit else config.audit_path)
+    if any(r.interrupted for r in reports):
+        print("backfill interrupted: run the same command again to resume", file=sys.stderr)
+        return 1
     return 0 if all(not r.errors and not r.failed for r in reports) else 1
 
 
 async def backfill(
     config: Config, since: datetime, until: datetime, step: timedelta, dry_run: bool
 ) -> list[CycleReport]:
-    """Search ``[since, until)`` slice by slice; returns one merged report per slice run.
+    """Search ``[since, until)`` slice by slice; returns the report of every slice run.
 
     The cursor of the job (per account, keyed by the period) is saved in state
     after each slice that completed without errors, so an interrupted backfill
     resumes from where it stopped. Watermarks of the daemon are not touched.
+    SIGTERM/SIGINT stop it after the applies in flight are recorded.
     """
     job = f"backfill:{since.isoformat()}:{until.isoformat()}"
-    store = StateStore.open(config.state_path)
     out: list[CycleReport] = []
-    try:
-        state = OverlayState(store) if dry_run else store
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    with open_state(config.state_path, dry_run=dry_run) as state:
         runtime = await open_runtime(config)
         try:
             names = [a.name for a in runtime.accounts]
             cursors = [state.get_backfill_progress(n, job) or since for n in names]
             start = min(cursors) if cursors else until
+            if start >= until:
+                print("backfill of this period already complete (saved progress): nothing to do")
+            elif start > since:
+                print(f"resuming backfill from {start:%Y-%m-%dT%H:%M:%S}Z (saved progress)")
             slices = _slices(start, until, step)
             bar = tqdm(total=len(slices), unit="slice", disable=not sys.stderr.isatty())
+            incomplete: set[str] = set()
+            stopped = False
             for window in slices:
+                if stop.is_set():
+                    stopped = True
+                    break
                 options = cycle_options(config, dry_run=dry_run, window=window)
-                reports = await run_cycle(runtime, state, options, utc_now, kind="backfill")
+                reports = await run_cycle(runtime, state, options, utc_now, stop, "backfill")
                 out.extend(reports)
                 for report in reports:
-                    if not report.errors and not report.failed:
+                    # The cursor only moves over contiguous completed slices: a slice
+                    # left incomplete is where the next run must start again.
+                    if report.errors or report.failed or report.interrupted:
+                        incomplete.add(report.account)
+                    elif report.account not in incomplete:
                         state.set_backfill_progress(report.account, job, window.end, utc_now())
                 bar.update(1)
                 bar.set_postfix_str(f"{window.end:%Y-%m-%d %H:%M}Z")
             bar.close()
+            if stopped and not any(r.interrupted for r in out):
+                # Stopped between slices: say so, so the caller reports it.
+                for name in names:
+                    out.append(CycleReport(name, dry_run, utc_now(), utc_now(), interrupted=True))
         finally:
             await runtime.close()
-    finally:
-        store.close()
     return out
 
 

@@ -13,8 +13,13 @@ from tagger.config import Config
 from tagger.engine.audit import print_summary, write_entries
 from tagger.engine.report import CycleReport
 from tagger.service.daemon import utc_now
-from tagger.service.runtime import cycle_options, open_runtime, run_cycle
-from tagger.state import OverlayState, StateStore
+from tagger.service.runtime import (
+    cycle_options,
+    open_runtime,
+    open_state,
+    run_cycle,
+    stop_on_signals,
+)
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -25,28 +30,32 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run one cycle; exit 0 when every account completed, 1 otherwise."""
+    """Run one cycle; exit 0 when every account completed, 1 otherwise (or when stopped)."""
     config = load(args)
     dry_run = bool(args.dry_run or config.dry_run)
     reports = asyncio.run(run_once(config, dry_run))
     audit = Path(args.audit) if args.audit else config.audit_path
     finish(reports, audit)
+    if any(r.interrupted for r in reports):
+        print("stopped before the cycle completed; the next run continues", file=sys.stderr)
+        return 1
     return 0 if all(not r.errors for r in reports) else 1
 
 
 async def run_once(config: Config, dry_run: bool) -> list[CycleReport]:
-    """Run one cycle against live state, or a throw-away overlay of it in a dry run."""
-    store = StateStore.open(config.state_path)
-    try:
+    """Run one cycle against live state, or a throw-away overlay of it in a dry run.
+
+    SIGTERM/SIGINT stop the cycle after the applies in flight are recorded.
+    """
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    with open_state(config.state_path, dry_run=dry_run) as state:
         runtime = await open_runtime(config)
         try:
-            state = OverlayState(store) if dry_run else store
             options = cycle_options(config, dry_run=dry_run)
-            return await run_cycle(runtime, state, options, utc_now, kind="once")
+            return await run_cycle(runtime, state, options, utc_now, stop, kind="once")
         finally:
             await runtime.close()
-    finally:
-        store.close()
 
 
 def finish(reports: list[CycleReport], audit: Path | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from tagger.cli.context import add_dry_run, config_path, load
 from tagger.service.daemon import Daemon, DaemonOptions
 from tagger.service.notify import Notifier
-from tagger.state import StateStore
+from tagger.service.runtime import open_state
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -24,20 +24,34 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stop after N cycles (for trials; the service runs until stopped)",
     )
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="on SIGTERM, wait this long for the cycle in flight (default 60; keep it below "
+        "the service's TimeoutStopSec)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run the daemon; returns 0 after a clean stop."""
+    """Run the daemon; returns 0 after a clean stop.
+
+    A live daemon holds the state file's single-writer lock (a second one
+    refuses to start, naming the file and the holder's pid); a dry-run daemon
+    reads the state without the lock and never writes it.
+    """
     config = load(args)
     options = DaemonOptions(
-        config_path(args), dry_run=bool(args.dry_run), max_cycles=args.max_cycles
+        config_path(args),
+        dry_run=bool(args.dry_run),
+        max_cycles=args.max_cycles,
+        stop_timeout_s=max(0.0, args.stop_timeout),
     )
     if args.audit:
         config = replace(config, audit_path=Path(args.audit))
-    store = StateStore.open(config.state_path)
-    try:
-        daemon = Daemon(config, store, options, Notifier.from_env())
+    dry_run = options.dry_run or config.dry_run
+    with open_state(config.state_path, dry_run=dry_run) as state:
+        daemon = Daemon(config, state, options, Notifier.from_env())
         return asyncio.run(daemon.serve())
-    finally:
-        store.close()

@@ -9,28 +9,45 @@ through the injected client and state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 import structlog
 
 from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, present_tag_ids
-from tagger.engine.ports import ApiClient
+from tagger.engine.ports import ApiClient, CycleObserver, NullObserver
+from tagger.engine.queries import Query, group_queries
 from tagger.engine.report import CycleReport
-from tagger.engine.search import search_window
+from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.mimecast.errors import KeyBindingExpired, MimecastError
-from tagger.mimecast.models import Message, MessageInfo, SearchCriteria, TrackedEmail
-from tagger.rules import CompiledRule, RuleSet, evaluate, prefilter
+from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
+from tagger.rules import CompiledRule, Decision, RuleSet, evaluate, prefilter
 from tagger.state.api import StateAPI
 
+__all__ = ["Account", "CycleOptions", "Query", "Stopped", "group_queries", "run_account_cycle"]
+
 log = structlog.get_logger("tagger.engine")
+
+# How many chunks are in flight at once.
+OVERLAP = 2
 
 
 @dataclass(frozen=True, slots=True)
 class CycleOptions:
-    """How one cycle runs. ``window`` fixes the span (backfill) instead of the watermark."""
+    """How one cycle runs.
+
+    ``window`` fixes the span (backfill) instead of the watermark;
+    ``skip_queries`` holds the keys of queries not searched this time (a rule
+    schedule that is not due); ``verify_present`` reads message info before
+    every apply, even when the search summary alone decides, so tags already
+    on a message are skipped (set after a run was cut off: its last applies
+    may have reached Mimecast without being recorded).
+    """
 
     policy: WindowPolicy
     search_cap: int = 500
@@ -39,6 +56,8 @@ class CycleOptions:
     chunk: int = 256
     window: Window | None = None
     advance_watermark: bool = True
+    skip_queries: frozenset[str] = frozenset()
+    verify_present: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,36 +69,6 @@ class Account:
     ruleset: RuleSet
     tag_ids: Mapping[str, str]
     state: StateAPI
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """One distinct search: the criteria shared by a group of rules."""
-
-    criteria: SearchCriteria
-    lookback: timedelta | None
-    rules: tuple[CompiledRule, ...]
-
-    @property
-    def key(self) -> str:
-        """Return the watermark key of this query."""
-        return self.criteria.key()
-
-
-def group_queries(ruleset: RuleSet) -> list[Query]:
-    """Group the rule set's rules by their search criteria (pure).
-
-    Rules with equal criteria share one search; the group looks back as far as
-    its furthest-looking rule (None when no rule sets a look-back).
-    """
-    groups: dict[SearchCriteria, list[CompiledRule]] = {}
-    for rule in ruleset.rules:
-        groups.setdefault(rule.criteria, []).append(rule)
-    out = []
-    for criteria, rules in groups.items():
-        lookbacks = [r.lookback for r in rules if r.lookback is not None]
-        out.append(Query(criteria, max(lookbacks) if lookbacks else None, tuple(rules)))
-    return out
 
 
 @dataclass
@@ -98,6 +87,7 @@ async def run_account_cycle(
     options: CycleOptions,
     now: Callable[[], datetime],
     stop: asyncio.Event | None = None,
+    observer: CycleObserver | None = None,
 ) -> CycleReport:
     """Run one cycle for ``account`` and return its report.
 
@@ -108,36 +98,55 @@ async def run_account_cycle(
     never past a message that failed and is not yet set aside. Raises
     :class:`KeyBindingExpired` (fatal for the account); other API errors are
     counted per message or per query and reported.
+
+    When ``stop`` is set the cycle ends early (``report.interrupted``): the
+    searches and message-info reads in flight are cancelled (they only read),
+    no further chunk or message starts, and applies already started finish
+    and are recorded. An interrupted cycle moves no watermark.
+    ``observer`` is told of each applied tag and each step completed.
     """
+    watcher = observer if observer is not None else NullObserver()
     started = now()
     report = CycleReport(account=account.name, dry_run=options.dry_run, started=started)
     state = account.state
     ruleset = account.ruleset
-    queries = group_queries(ruleset)
+    queries = [q for q in group_queries(ruleset) if q.key not in options.skip_queries]
+    report.queries_skipped = len(options.skip_queries)
     candidates: dict[str, _Candidate] = {}
     windows: dict[str, Window] = {}
     failed_queries: set[str] = set()
 
-    for query in queries:
-        window = options.window or plan_window(
-            state.get_watermark(account.name, query.key), started, options.policy, query.lookback
-        )
-        windows[query.key] = window
-        report.windows[query.key] = window
-        try:
-            outcome = await search_window(
-                account.client,
-                query.criteria,
-                window,
-                cap=options.search_cap,
-                split_min_s=options.policy.split_min.total_seconds(),
+    outcomes: list[SearchOutcome | str] = []
+    if stop is not None and stop.is_set():
+        report.interrupted = True
+    else:
+        for query in queries:
+            window = options.window or plan_window(
+                state.get_watermark(account.name, query.key),
+                started,
+                options.policy,
+                query.lookback,
             )
-        except KeyBindingExpired:
-            raise
-        except MimecastError as exc:
+            windows[query.key] = window
+            report.windows[query.key] = window
+        # Every query is searched at once (the client bounds concurrency); searches
+        # only read, so a stop request cancels them safely.
+        searching = asyncio.ensure_future(
+            gather_or_cancel(_search(account, options, q, windows[q.key]) for q in queries)
+        )
+        if await _done_before_stop(searching, stop):
+            outcomes = searching.result()
+        else:
+            searching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await searching
+            report.interrupted = True
+
+    for query, outcome in zip(queries, outcomes, strict=False):
+        if isinstance(outcome, str):
             failed_queries.add(query.key)
-            report.errors.append(f"search {query.key}: {exc}")
-            log.error("search_failed", account=account.name, query=query.key, error=str(exc))
+            report.errors.append(f"search {query.key}: {outcome}")
+            log.error("search_failed", account=account.name, query=query.key, error=outcome)
             continue
         report.search_calls += outcome.calls
         report.window_splits += outcome.splits
@@ -145,6 +154,7 @@ async def run_account_cycle(
             cand = candidates.setdefault(email.id, _Candidate(email))
             cand.rule_ids.update(r.id for r in query.rules)
             cand.queries.add(query.key)
+        watcher.progress(account.name)
 
     report.messages_found = len(candidates)
     ids = list(candidates)
@@ -155,17 +165,38 @@ async def run_account_cycle(
     report.set_aside_skipped = sum(1 for i in ids if i in aside and i not in done)
     held_back: dict[str, list[datetime]] = {}
 
-    for offset in range(0, len(todo), options.chunk):
-        if stop is not None and stop.is_set():
-            report.interrupted = True
-            break
-        chunk = todo[offset : offset + options.chunk]
-        failed = await _process_chunk(account, options, chunk, report, now)
+    # Chunks overlap: the next one starts reading while the previous one
+    # finishes its last applies, so the client never idles at a chunk boundary.
+    running: deque[tuple[Sequence[_Candidate], asyncio.Future[set[str]]]] = deque()
+
+    async def finish_oldest() -> None:
+        chunk, task = running[0]
+        failed = await task
+        running.popleft()
+        watcher.progress(account.name)
         for cand in chunk:
             if cand.summary.id in failed:
                 received = cand.summary.received or started
                 for key in cand.queries:
                     held_back.setdefault(key, []).append(received)
+
+    try:
+        for offset in range(0, len(todo), options.chunk):
+            if report.interrupted or (stop is not None and stop.is_set()):
+                report.interrupted = True
+                break
+            chunk = todo[offset : offset + options.chunk]
+            work = _process_chunk(account, options, chunk, report, now, stop, watcher)
+            running.append((chunk, asyncio.ensure_future(work)))
+            if len(running) >= OVERLAP:
+                await finish_oldest()
+        while running:
+            await finish_oldest()
+    finally:
+        # Only after a failure (e.g. KeyBindingExpired) is anything left running.
+        for _, task in running:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
 
     if options.advance_watermark and not report.interrupted:
         for query in queries:
@@ -178,19 +209,64 @@ async def run_account_cycle(
     return report
 
 
+async def _search(
+    account: Account, options: CycleOptions, query: Query, window: Window
+) -> SearchOutcome | str:
+    """Search one query's window; returns what it found, or the error text when it failed.
+
+    Raises :class:`KeyBindingExpired`, which no retry can cure.
+    """
+    try:
+        return await search_window(
+            account.client,
+            query.criteria,
+            window,
+            cap=options.search_cap,
+            split_min_s=options.policy.split_min.total_seconds(),
+        )
+    except KeyBindingExpired:
+        raise
+    except MimecastError as exc:
+        return str(exc)
+
+
+async def _done_before_stop(work: asyncio.Future[Any], stop: asyncio.Event | None) -> bool:
+    """Wait until ``work`` is done or ``stop`` is set; True when ``work`` is done."""
+    if stop is None:
+        await asyncio.wait({work})
+        return True
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return work.done()
+
+
 async def _process_chunk(
     account: Account,
     options: CycleOptions,
     chunk: Sequence[_Candidate],
     report: CycleReport,
     now: Callable[[], datetime],
+    stop: asyncio.Event | None,
+    observer: CycleObserver,
 ) -> set[str]:
-    """Process one chunk of candidates; returns the ids that failed and were not set aside."""
+    """Process one chunk of candidates; returns the ids that failed and were not set aside.
+
+    Each message goes its own way as soon as it can: its info is read (when a
+    rule needs it), its rules are evaluated and its tags applied while other
+    messages still wait for their info, so the client's concurrency stays busy
+    instead of idling at a barrier between reading and applying. When ``stop``
+    is set, the reads still outstanding are cancelled and no further message
+    starts applying; applies already started finish and are recorded, nothing
+    of the chunk is marked processed (the next run does it) and the report is
+    marked interrupted.
+    """
     ruleset = account.ruleset
     rules_by_id = {r.id: r for r in ruleset.rules}
-    tag_ids = account.tag_ids
     eligible: dict[str, list[CompiledRule]] = {}
-    need_info: list[str] = []
+    need_info: set[str] = set()
     for cand in chunk:
         live = []
         unknown = False
@@ -200,41 +276,89 @@ async def _process_chunk(
             if verdict is False:
                 continue
             live.append(rule)
-            unknown = unknown or verdict is None
+            unknown = unknown or verdict is None or options.verify_present
         eligible[cand.summary.id] = live
         report.scanned += 1
         if unknown:
-            need_info.append(cand.summary.id)
-
-    infos, info_errors = await _fetch_infos(account.client, need_info)
+            need_info.add(cand.summary.id)
     report.info_calls += len(need_info)
-    failures: dict[str, str] = dict(info_errors)
 
-    plans: list[tuple[_Candidate, MessagePlan]] = []
     recorded = account.state.applied_pairs(account.name, [c.summary.id for c in chunk])
-    for cand in chunk:
+    failures: dict[str, str] = {}
+    planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
+    reading: set[asyncio.Future[None]] = set()
+
+    async def one(cand: _Candidate) -> None:
         mid = cand.summary.id
-        if mid in failures:
-            continue
-        info = infos.get(mid)
-        message = Message(cand.summary, info)
-        allowed = {r.id for r in eligible[mid]}
-        decisions = [d for d in evaluate(ruleset, message) if d.rule_id in allowed]
-        wanted = [
-            Wanted(d.rule_id, rules_by_id[d.rule_id].content_hash, d.mode, ref, tag_ids[ref])
-            for d in decisions
-            for ref in d.tags
-        ]
-        present = _present(info, account.tag_ids)
-        plan = plan_message(mid, wanted, recorded, present)
-        plans.append((cand, plan))
-        report.add_decisions(cand.summary, decisions, plan)
+        info: MessageInfo | None = None
+        if mid in need_info:
+            try:
+                info = await account.client.get_message_info(mid)
+            except KeyBindingExpired:
+                raise
+            except MimecastError as exc:
+                failures[mid] = str(exc) or "empty message info"
+                return
+            finally:
+                reading.discard(tasks[mid])
+        # No await since the read: a stop seen here cannot race a cancellation.
+        if stop is not None and stop.is_set():
+            return
+        decisions, plan = _plan(account, rules_by_id, eligible[mid], cand, info, recorded)
+        planned[mid] = (decisions, plan)
+        if not options.dry_run:
+            failures.update(await _execute(account, [plan], report, now, observer))
 
-    if not options.dry_run:
-        apply_errors = await _execute(account, [p for _, p in plans], report, now)
-        failures.update(apply_errors)
-
+    tasks: dict[str, asyncio.Future[None]] = {}
+    for cand in chunk:
+        tasks[cand.summary.id] = asyncio.ensure_future(one(cand))
+        if cand.summary.id in need_info:
+            reading.add(tasks[cand.summary.id])
+    work = asyncio.gather(*tasks.values(), return_exceptions=True)
+    interrupted = not await _done_before_stop(work, stop)
+    if interrupted:
+        for task in list(reading):
+            task.cancel()
+    outcomes = await work
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            raise outcome
+    # Reported in chunk order, whatever order the messages finished in.
+    for cand in chunk:
+        if cand.summary.id in planned:
+            decisions, plan = planned[cand.summary.id]
+            report.add_decisions(cand.summary, decisions, plan)
+    if interrupted or (stop is not None and stop.is_set()):
+        report.interrupted = True
+        return set()
     return _settle(account, options, chunk, failures, report, now)
+
+
+def _plan(
+    account: Account,
+    rules_by_id: Mapping[str, CompiledRule],
+    eligible: Sequence[CompiledRule],
+    cand: _Candidate,
+    info: MessageInfo | None,
+    recorded: Set[tuple[str, str]],
+) -> tuple[list[Decision], MessagePlan]:
+    """Evaluate one message and plan its tags (pure).
+
+    Given the rules that survived the pre-filter, the message's summary and
+    info (None when no rule needed it) and the pairs already recorded; returns
+    the decisions of those rules and the plan.
+    """
+    message = Message(cand.summary, info)
+    allowed = {r.id for r in eligible}
+    decisions = [d for d in evaluate(account.ruleset, message) if d.rule_id in allowed]
+    tag_ids = account.tag_ids
+    wanted = [
+        Wanted(d.rule_id, rules_by_id[d.rule_id].content_hash, d.mode, ref, tag_ids[ref])
+        for d in decisions
+        for ref in d.tags
+    ]
+    present = _present(info, tag_ids)
+    return decisions, plan_message(cand.summary.id, wanted, recorded, present)
 
 
 def _present(info: MessageInfo | None, tag_ids: Mapping[str, str]) -> set[str]:
@@ -244,38 +368,12 @@ def _present(info: MessageInfo | None, tag_ids: Mapping[str, str]) -> set[str]:
     return present_tag_ids(((t.id, t.name, t.path) for t in info.smart_tags), tag_ids)
 
 
-async def _fetch_infos(
-    client: ApiClient, ids: Sequence[str]
-) -> tuple[dict[str, MessageInfo], dict[str, str]]:
-    """Fetch message info for ``ids`` concurrently (the client bounds concurrency).
-
-    Returns the infos fetched and, per failed id, the error text. Raises
-    :class:`KeyBindingExpired`, which no retry can cure.
-    """
-
-    async def one(mid: str) -> tuple[str, MessageInfo | None, str]:
-        try:
-            return mid, await client.get_message_info(mid), ""
-        except KeyBindingExpired:
-            raise
-        except MimecastError as exc:
-            return mid, None, str(exc)
-
-    infos: dict[str, MessageInfo] = {}
-    errors: dict[str, str] = {}
-    for mid, info, error in await asyncio.gather(*(one(m) for m in ids)):
-        if info is not None:
-            infos[mid] = info
-        else:
-            errors[mid] = error or "empty message info"
-    return infos, errors
-
-
 async def _execute(
     account: Account,
     plans: Sequence[MessagePlan],
     report: CycleReport,
     now: Callable[[], datetime],
+    observer: CycleObserver,
 ) -> dict[str, str]:
     """Apply every enforce-mode action and record each success at once.
 
@@ -302,6 +400,7 @@ async def _execute(
         )
         report.applied += 1
         report.per_rule(action.rule_id).applied += 1
+        observer.tag_applied(account.name, action.rule_id, action.tag_ref)
         log.info(
             "tag_applied",
             account=account.name,

@@ -80,6 +80,7 @@ class CycleReport:
     watermarks: dict[str, datetime] = field(default_factory=dict)
     search_calls: int = 0
     window_splits: int = 0
+    queries_skipped: int = 0
     messages_found: int = 0
     already_processed: int = 0
     set_aside_skipped: int = 0
@@ -141,6 +142,8 @@ class CycleReport:
             f"account {self.account}: {self.messages_found} found, {self.scanned} scanned, "
             f"{self.already_processed} already processed, {self.info_calls} info calls, "
             f"{self.matched} matched, {applied} tags {verb}, {self.failed} failed"
+            + (f", {self.window_splits} window splits" if self.window_splits else "")
+            + (f", {len(self.set_aside)} set aside" if self.set_aside else "")
             + (", interrupted" if self.interrupted else "")
         ]
         for rule_id in sorted(self.rules):
@@ -151,3 +154,54 @@ class CycleReport:
                 f"{f.skipped} already present"
             )
         return lines
+
+
+def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
+    """Merge the reports of several cycles into one per account, in first-seen order.
+
+    Given reports (e.g. one per backfill slice); returns one report per account
+    whose counts, per-rule figures, entries, plan, errors and set-aside ids are
+    the sums and concatenations of that account's reports, spanning from the
+    first start to the last finish, interrupted if any part was. Windows and
+    watermarks keep the latest value per query.
+    """
+    merged: dict[str, CycleReport] = {}
+    for r in reports:
+        m = merged.get(r.account)
+        if m is None:
+            m = merged[r.account] = CycleReport(r.account, r.dry_run, r.started)
+        m.started = min(m.started, r.started)
+        if r.finished is not None:
+            m.finished = r.finished if m.finished is None else max(m.finished, r.finished)
+        m.windows.update(r.windows)
+        m.watermarks.update(r.watermarks)
+        for name in _COUNTS:
+            setattr(m, name, getattr(m, name) + getattr(r, name))
+        m.interrupted = m.interrupted or r.interrupted
+        m.set_aside.extend(r.set_aside)
+        m.errors.extend(r.errors)
+        m.entries.extend(r.entries)
+        m.plan.extend(r.plan)
+        for rule_id, figures in r.rules.items():
+            into = m.per_rule(rule_id)
+            into.matched += figures.matched
+            into.planned += figures.planned
+            into.applied += figures.applied
+            into.skipped += figures.skipped
+    return list(merged.values())
+
+
+_COUNTS = (
+    "search_calls",
+    "window_splits",
+    "queries_skipped",
+    "messages_found",
+    "already_processed",
+    "set_aside_skipped",
+    "scanned",
+    "info_calls",
+    "matched",
+    "planned",
+    "applied",
+    "failed",
+)

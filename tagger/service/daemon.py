@@ -4,17 +4,21 @@ APScheduler 3 decides when a cycle runs (``coalesce``, ``max_instances=1``,
 an explicit misfire grace, jitter); what a cycle covers comes from the saved
 watermarks, so time missed while the service was down is recovered by the
 first cycle after it starts. SIGTERM/SIGINT stop it after in-flight applies
-are recorded; SIGHUP reloads config and rules all-or-nothing.
+are recorded (bounded by ``stop_timeout_s``); SIGHUP reloads config and rules
+all-or-nothing. A query whose rules all set a longer ``schedule`` is searched
+only when that schedule is due.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,12 +26,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from tagger.config import Config, load_config
 from tagger.engine.audit import write_entries
+from tagger.engine.queries import group_queries, not_due
 from tagger.engine.report import CycleReport
 from tagger.errors import UserError
+from tagger.logs import register_secret
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
 from tagger.service.runtime import Runtime, cycle_options, open_runtime, run_cycle
-from tagger.state import StateStore
+from tagger.state.api import StateAPI
 
 log = structlog.get_logger("tagger.service")
 
@@ -47,13 +53,34 @@ class DaemonOptions:
     stop_timeout_s: float = 60.0
 
 
+class _Observer:
+    """Feeds the metrics and the watchdog from inside a running cycle."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def tag_applied(self, account: str, rule: str, tag: str) -> None:
+        """Count the applied tag per rule when metrics are on."""
+        if self._daemon.metrics is not None:
+            self._daemon.metrics.tag_applied(account, rule, tag)
+
+    def progress(self, account: str) -> None:
+        """Note progress (a long catch-up cycle keeps the watchdog fed)."""
+        self._daemon.progressed()
+
+
 class Daemon:
-    """Runs cycles on a schedule until stopped; owns the state file lock."""
+    """Runs cycles on a schedule until stopped.
+
+    Given the loaded config, the state to work on (the locked store, or an
+    overlay of it in a dry run: the caller chooses, since a dry run never
+    takes the lock), the options, the notifier and a clock.
+    """
 
     def __init__(
         self,
         config: Config,
-        state: StateStore,
+        state: StateAPI,
         options: DaemonOptions,
         notifier: Notifier,
         now: Callable[[], datetime] = utc_now,
@@ -63,60 +90,86 @@ class Daemon:
         self.options = options
         self.notifier = notifier
         self.now = now
+        # Fixed for the life of the process: the state given matches it.
+        self.dry_run = options.dry_run or config.dry_run
         self.runtime: Runtime | None = None
         self.stop_event = asyncio.Event()
         self.cycles = 0
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
         self.last_success: datetime | None = None
+        self.last_progress: datetime | None = None
+        self._observer = _Observer(self)
+        self._last_searched: dict[str, datetime] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_task: asyncio.Task[None] | None = None
-
-    @property
-    def dry_run(self) -> bool:
-        """True when no tag is applied (flag or config)."""
-        return self.options.dry_run or self.config.dry_run
+        self._cycle_task: asyncio.Task[Any] | None = None
 
     async def serve(self) -> int:
-        """Start, run cycles until a stop signal (or ``max_cycles``), stop; returns exit code."""
+        """Start, run cycles until a stop signal (or ``max_cycles``), stop; returns exit code.
+
+        Raises UserError (rules, unknown tags, metrics address) and
+        MimecastError (an account unreachable) when it cannot start.
+        """
         self.runtime = await open_runtime(self.config)
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        if self.config.metrics.enabled:
-            self.metrics = Metrics()
-            self.metrics.start_server(self.config.metrics.host, self.config.metrics.port)
-        self._schedule()
-        self.notifier.ready()
-        self.notifier.status("started; first cycle running")
-        log.info(
-            "daemon_started",
-            accounts=[a.name for a in self.runtime.accounts],
-            rules=len(self.runtime.ruleset.rules),
-            dry_run=self.dry_run,
-            interval_s=self.config.schedule.interval.total_seconds(),
-        )
-        watchdog = asyncio.create_task(self._watchdog())
+        watchdog: asyncio.Task[None] | None = None
         try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+            loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+            if self.config.metrics.enabled:
+                self.metrics = Metrics()
+                server = self.metrics.start_server(
+                    self.config.metrics.host, self.config.metrics.port
+                )
+                log.info("metrics_listening", host=server.host, port=server.port)
+            self._schedule()
+            self.notifier.ready()
+            self.notifier.status("started; first cycle running")
+            log.info(
+                "daemon_started",
+                accounts=[a.name for a in self.runtime.accounts],
+                rules=len(self.runtime.ruleset.rules),
+                dry_run=self.dry_run,
+                interval_s=self.config.schedule.interval.total_seconds(),
+                state=str(self.config.state_path),
+            )
+            watchdog = asyncio.create_task(self._watchdog())
             await self.stop_event.wait()
         finally:
             self.notifier.stopping()
             log.info("daemon_stopping")
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
-            try:
-                async with asyncio.timeout(self.options.stop_timeout_s):
-                    async with self.cycle_lock:
-                        pass
-            except TimeoutError:
-                log.error("daemon_stop_timeout", timeout_s=self.options.stop_timeout_s)
-            watchdog.cancel()
+            await self._drain()
+            if watchdog is not None:
+                watchdog.cancel()
             if self.metrics is not None:
                 self.metrics.close()
             await self.runtime.close()
             log.info("daemon_stopped", cycles=self.cycles)
         return 0
+
+    async def _drain(self) -> None:
+        """Let the cycle in flight finish (it stops at its next step) within the stop timeout.
+
+        Past the timeout the cycle is cancelled: applies still waiting for an
+        answer are then unrecorded, which the next run re-checks.
+        """
+        if self._reload_task is not None and not self._reload_task.done():
+            self._reload_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload_task
+        task = self._cycle_task
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=self.options.stop_timeout_s)
+        if not done:
+            log.error("daemon_stop_timeout", timeout_s=self.options.stop_timeout_s)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def _schedule(self) -> None:
         """(Re)create the scheduler with the config's interval, jitter and misfire grace."""
@@ -147,29 +200,47 @@ class Daemon:
 
     def request_reload(self) -> None:
         """Reload config and rules in the background (SIGHUP handler)."""
+        if self.stop_event.is_set():
+            return
         if self._reload_task is None or self._reload_task.done():
             self._reload_task = asyncio.create_task(self.reload())
 
     async def reload(self) -> None:
-        """Reload config and rules all-or-nothing; on any problem keep the old set."""
+        """Reload config and rules all-or-nothing; on any problem keep the old set.
+
+        A rejected reload is logged as ``reload_rejected`` with every problem,
+        located in its file. The state file and the dry-run mode cannot change
+        without a restart (the state in use was opened for them).
+        """
         self.notifier.reloading()
         log.info("reload_started", config=str(self.options.config_path))
         try:
             config = load_config(self.options.config_path)
-            if config.state_path != self.config.state_path:
-                log.warning("reload_state_path_ignored", state_path=str(config.state_path))
+            for account in config.accounts:
+                for secret in account.secret_values():
+                    register_secret(secret)
             runtime = await open_runtime(config)
         except UserError as exc:
-            for problem in exc.problems:
-                log.error("reload_problem", problem=str(problem))
-            log.error("reload_rejected", kept="previous configuration and rules")
+            problems = [str(p) for p in exc.problems]
+            log.error(
+                "reload_rejected",
+                summary=exc.summary,
+                problems=problems,
+                kept="previous configuration and rules",
+            )
             self.notifier.ready()
-            self.notifier.status("reload rejected; running previous rules")
+            first = problems[0] if problems else exc.summary
+            self.notifier.status(f"reload rejected ({first}); running previous rules")
             return
         except Exception as exc:
             log.error("reload_rejected", error=str(exc), kept="previous configuration and rules")
             self.notifier.ready()
+            self.notifier.status(f"reload rejected ({exc}); running previous rules")
             return
+        if config.state_path != self.config.state_path:
+            log.warning("reload_state_path_ignored", state_path=str(config.state_path))
+        if (self.options.dry_run or config.dry_run) != self.dry_run:
+            log.warning("reload_dry_run_ignored", dry_run=self.dry_run, hint="restart to change")
         async with self.cycle_lock:
             old = self.runtime
             self.runtime = runtime
@@ -178,28 +249,64 @@ class Daemon:
             await old.close()
         self._schedule()
         self.notifier.ready()
+        self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
         log.info(
             "reload_done", rules=len(runtime.ruleset.rules), ruleset=runtime.ruleset.content_hash
         )
 
     async def cycle(self) -> None:
-        """Run one cycle over every account (the scheduled job)."""
+        """Run one cycle over every account (the scheduled job).
+
+        The cycle runs in its own task, shielded: shutting the scheduler down
+        (on stop or reload) cancels the job, and must not cut off applies in
+        flight; :meth:`serve` waits for the task instead.
+        """
         if self.stop_event.is_set() or self.runtime is None:
             return
+        task = asyncio.create_task(self._cycle())
+        self._cycle_task = task
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # The scheduler was shut down under the job; the cycle goes on and is
+            # awaited by serve() (re-raising would only log a spurious job error).
+            return
+
+    async def _cycle(self) -> None:
+        """The body of :meth:`cycle`, serialised by ``cycle_lock``."""
         async with self.cycle_lock:
+            runtime = self.runtime
+            if self.stop_event.is_set() or runtime is None:
+                return
             started = self.now()
-            options = cycle_options(self.config, dry_run=self.dry_run)
+            queries = group_queries(runtime.ruleset)
+            interval = self.config.schedule.interval
+            skip = not_due(queries, self._last_searched, started, interval)
+            options = cycle_options(self.config, dry_run=self.dry_run, skip_queries=skip)
             try:
                 reports = await run_cycle(
-                    self.runtime, self.state, options, self.now, self.stop_event, "run"
+                    runtime, self.state, options, self.now, self.stop_event, "run", self._observer
                 )
             except Exception as exc:
                 log.exception("cycle_crashed", error=str(exc))
                 return
             self.cycles += 1
+            for query in queries:
+                if (
+                    query.key not in skip
+                    and reports
+                    and all(query.key in r.watermarks for r in reports)
+                ):
+                    self._last_searched[query.key] = started
             self._after_cycle(reports, started)
         if self.options.max_cycles is not None and self.cycles >= self.options.max_cycles:
             self.request_stop("max_cycles")
+
+    def progressed(self) -> None:
+        """Record that a cycle made progress, and feed the watchdog when it is on."""
+        self.last_progress = self.now()
+        if self.notifier.watchdog_interval() is not None:
+            self.notifier.watchdog()
 
     def _after_cycle(self, reports: list[CycleReport], started: datetime) -> None:
         """Log, audit, update metrics and notify systemd after a cycle."""
@@ -218,21 +325,35 @@ class Daemon:
         applied = sum(r.applied for r in reports)
         planned = sum(r.planned for r in reports)
         scanned = sum(r.scanned for r in reports)
+        failed = sum(r.failed for r in reports)
+        log.info(
+            "cycle_finished",
+            cycle=self.cycles,
+            started=started.isoformat(),
+            duration_s=round(duration, 3),
+            scanned=scanned,
+            planned=planned,
+            applied=applied,
+            failed=failed,
+            window_splits=sum(r.window_splits for r in reports),
+            queries_skipped=max((r.queries_skipped for r in reports), default=0),
+            interrupted=any(r.interrupted for r in reports),
+            errors=sum(len(r.errors) for r in reports),
+        )
         verb = f"{planned} planned (dry run)" if self.dry_run else f"{applied} applied"
         self.notifier.status(
             f"cycle {self.cycles} at {started:%H:%M:%S}Z: {scanned} scanned, {verb}, "
-            f"{sum(r.failed for r in reports)} failed"
+            f"{failed} failed"
         )
 
     async def _watchdog(self) -> None:
-        """Ping the watchdog while cycles keep succeeding on schedule."""
+        """Ping the watchdog while cycles keep succeeding on schedule or making progress."""
         interval = self.notifier.watchdog_interval()
         if interval is None:
             return
         allowed = self.config.schedule.interval + self.config.schedule.misfire_grace
         while not self.stop_event.is_set():
             await asyncio.sleep(interval / 2)
-            if self.last_success and self.now() - self.last_success <= allowed + timedelta(
-                seconds=interval
-            ):
+            marks = [t for t in (self.last_success, self.last_progress) if t is not None]
+            if marks and self.now() - max(marks) <= allowed + timedelta(seconds=interval):
                 self.notifier.watchdog()

@@ -8,15 +8,20 @@ raises :class:`~tagger.errors.UserError` and the caller keeps what it had.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import signal
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import structlog
 
 from tagger.config import Config
 from tagger.engine.cycle import Account, CycleOptions, run_account_cycle
+from tagger.engine.ports import CycleObserver
 from tagger.engine.report import CycleReport
 from tagger.engine.window import Window, WindowPolicy
 from tagger.errors import Problem, UserError
@@ -24,6 +29,7 @@ from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import KeyBindingExpired, MimecastError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
+from tagger.state import OverlayState, StateStore
 from tagger.state.api import StateAPI
 
 log = structlog.get_logger("tagger.service")
@@ -101,8 +107,14 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     return Runtime(config, rules, accounts, stack)
 
 
-def cycle_options(config: Config, *, dry_run: bool, window: Window | None = None) -> CycleOptions:
-    """Return the cycle options the config asks for."""
+def cycle_options(
+    config: Config,
+    *,
+    dry_run: bool,
+    window: Window | None = None,
+    skip_queries: frozenset[str] = frozenset(),
+) -> CycleOptions:
+    """Return the cycle options the config asks for (``window``: a fixed span, no watermarks)."""
     w = config.window
     policy = WindowPolicy(
         overlap=w.overlap,
@@ -118,6 +130,7 @@ def cycle_options(config: Config, *, dry_run: bool, window: Window | None = None
         dry_run=dry_run,
         window=window,
         advance_watermark=window is None,
+        skip_queries=skip_queries,
     )
 
 
@@ -128,6 +141,7 @@ async def run_cycle(
     now: Callable[[], datetime],
     stop: asyncio.Event | None = None,
     kind: str = "cycle",
+    observer: CycleObserver | None = None,
 ) -> list[CycleReport]:
     """Run one cycle for every active account concurrently; returns their reports.
 
@@ -138,11 +152,16 @@ async def run_cycle(
 
     async def one(acct: AccountRuntime) -> CycleReport:
         store = state
+        opts = options
+        if cut_off(store, acct.name):
+            # Its last applies may have reached Mimecast unrecorded: look before applying.
+            opts = replace(options, verify_present=True)
+            log.info("previous_run_cut_off", account=acct.name, check="tags already present")
         run_id = store.start_run(kind, acct.name, now(), options.dry_run)
         account = Account(acct.name, acct.client, runtime.ruleset, acct.tag_ids, store)
         status, error = "ok", None
         try:
-            report = await run_account_cycle(account, options, now, stop)
+            report = await run_account_cycle(account, opts, now, stop, observer)
         except KeyBindingExpired as exc:
             acct.stopped_reason = str(exc)
             log.error("account_stopped", account=acct.name, error=str(exc))
@@ -156,11 +175,27 @@ async def run_cycle(
             status, error = "failed", str(exc)
         if status == "ok" and (report.errors or report.failed):
             status = "partial"
+        if status == "ok" and report.interrupted:
+            status = "interrupted"
         store.finish_run(run_id, now(), _counts(report), status, error)
         return report
 
     active = [a for a in runtime.accounts if a.stopped_reason is None]
     return list(await asyncio.gather(*(one(a) for a in active)))
+
+
+def cut_off(state: StateAPI, account: str) -> bool:
+    """Return True when the latest run of ``account`` did not complete.
+
+    A run left unfinished (the process was killed, or the cycle crashed) may
+    have applied tags it never recorded; an interrupted one stopped before
+    re-checking them. Either way the next cycle must look at the tags already
+    on a message before applying.
+    """
+    return any(
+        r.account == account and (r.finished_at is None or r.status == "interrupted")
+        for r in state.last_runs()
+    )
 
 
 def _counts(report: CycleReport) -> Mapping[str, int]:
@@ -175,6 +210,7 @@ def _counts(report: CycleReport) -> Mapping[str, int]:
         "failed": report.failed,
         "set_aside": len(report.set_aside),
         "search_calls": report.search_calls,
+        "window_splits": report.window_splits,
     }
 
 
@@ -185,3 +221,48 @@ def all_tag_refs(ruleset: RuleSet) -> Sequence[str]:
         for ref in rule.tags:
             seen.setdefault(ref, None)
     return list(seen)
+
+
+@contextlib.contextmanager
+def open_state(path: Path, *, dry_run: bool) -> Iterator[StateAPI]:
+    """Open the state a command works on, and close it afterwards.
+
+    Live: the store, holding the single-writer lock (raises StateLocked when
+    another process has it). Dry run: an :class:`OverlayState` that keeps every
+    write in memory, over the file opened read-only and without the lock (so a
+    dry run works next to a running daemon), or over an empty throw-away store
+    when the file does not exist yet; a dry run never creates or changes the
+    state file. Raises StateError when the file is unusable.
+    """
+    if not dry_run:
+        store = StateStore.open(path)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    with contextlib.ExitStack() as stack:
+        if path.exists():
+            base = StateStore.open(path, lock=False, readonly=True)
+        else:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-dry-run-"))
+            base = StateStore.open(Path(scratch) / "state.db", lock=False)
+        stack.callback(base.close)
+        overlay = OverlayState(base)
+        stack.callback(overlay.close)
+        yield overlay
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Make SIGTERM and SIGINT set ``stop`` (call inside the running event loop).
+
+    Work in flight then finishes and is recorded instead of being cut off.
+    """
+    loop = asyncio.get_running_loop()
+
+    def requested(name: str) -> None:
+        log.info("stop_requested", signal=name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, requested, sig.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -120,6 +121,20 @@ class Api:
             APPLY_TAG: self._apply,
             SEARCH_TAG: self._search_tag,
         }
+        self._failing: dict[str, int] = {}
+        self._failing_lock = threading.Lock()
+
+    def fail_message(self, message_id: str, times: int) -> None:
+        """Make the next ``times`` get-message-info calls for one message fail (0 cancels)."""
+        with self._failing_lock:
+            self._failing[message_id] = max(0, times)
+
+    def _injected_failure(self, message_id: str) -> bool:
+        with self._failing_lock:
+            left = self._failing.get(message_id, 0)
+            if left > 0:
+                self._failing[message_id] = left - 1
+            return left > 0
 
     def handle(self, endpoint: str, body: Any, now: float) -> Result:
         """Run one call of ``endpoint`` (an API endpoint key) at clock reading ``now``."""
@@ -141,6 +156,8 @@ class Api:
     def _info(self, body: Any, now: float) -> Result:
         item = _items(body, 1, 1)[0]
         ident = _required(item, "id")
+        if self._injected_failure(ident):
+            return failed(item, "err_sim_injected_failure", "injected failure for this message")
         m = self._box.get(ident, now)
         if m is None:
             return failed(item, "err_message_not_found", "no message with this id")

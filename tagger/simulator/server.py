@@ -49,9 +49,9 @@ class Simulator:
         self._auth = Authenticator(cfg.credentials, cfg.token_lifetime_s, cfg.max_clock_skew_s)
         self._limiter = RateLimiter(cfg.rate_limit)
         self._faults = FaultInjector(cfg.faults)
-        api = Api(cfg, self._mailbox, self._stats)
+        self._api = Api(cfg, self._mailbox, self._stats)
         self._pipeline = Pipeline(
-            cfg, self._clock, api, self._auth, self._limiter, self._faults, self._stats
+            cfg, self._clock, self._api, self._auth, self._limiter, self._faults, self._stats
         )
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -170,6 +170,14 @@ class Simulator:
     def throttle(self, endpoint: str | None = None, calls: int = 1, reset_ms: int = 1000) -> None:
         """Answer the next ``calls`` requests to ``endpoint`` (None: any) with 429."""
         self._limiter.force(endpoint, calls, reset_ms)
+
+    def fail_message(self, message_id: str, times: int) -> None:
+        """Answer the next ``times`` get-message-info calls for ``message_id`` with a failure.
+
+        The failure is a non-retryable ``fail[]`` item (HTTP 200); ``times=0``
+        cancels what is left.
+        """
+        self._api.fail_message(message_id, times)
 
     def add_messages(self, n: int) -> list[SimMessage]:
         """Receive ``n`` new messages now; returns them."""

@@ -1,0 +1,109 @@
+"""A message whose get-message-info keeps failing: it blocks nothing, holds the watermark
+back, and is set aside (and reported) after ``max_failures`` attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from client_support import settings_for
+from daemon_support import (
+    RULES_DIR,
+    applied_pairs,
+    expected_pairs,
+    repeated_applies,
+    run_tagger,
+    sim_message,
+    write_config,
+)
+
+from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.errors import ApiFailure
+from tagger.rules import evaluate, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+
+
+def test_simulator_fail_message_fails_that_message_only_and_only_n_times() -> None:
+    with Simulator(SimulatorConfig(seed=3, messages=5)) as sim:
+        victim, other = (m.id for m in sim.messages()[:2])
+        sim.fail_message(victim, 2)
+
+        async def calls() -> list[str]:
+            out = []
+            async with MimecastClient(settings_for(sim.url, "2.0")) as client:
+                for mid in (victim, other, victim, victim):
+                    try:
+                        info = await client.get_message_info(mid)
+                        out.append(f"ok {info.id == mid}")
+                    except ApiFailure as exc:
+                        out.append(f"failed {exc.code}")
+            return out
+
+        assert asyncio.run(calls()) == [
+            "failed err_sim_injected_failure",
+            "ok True",
+            "failed err_sim_injected_failure",
+            "ok True",
+        ]
+
+
+def victim_needing_info(sim: Simulator) -> tuple[str, datetime]:
+    """Return the oldest message that gets a tag from a rule that needs message info."""
+    rules = load_rules([RULES_DIR])
+    by_id = {r.id: r for r in rules.rules}
+    for record in sim.messages():
+        message = sim_message(sim, record.id)
+        decisions = evaluate(rules, message)
+        if any(d.mode == "enforce" and by_id[d.rule_id].needs_info for d in decisions):
+            assert message.summary.received is not None
+            return record.id, message.summary.received
+    pytest.fail("no message needs info to be tagged")
+
+
+def watermarks(state: Path) -> list[datetime]:
+    with StateStore.open(state, lock=False, readonly=True) as store:
+        return [mark for _account, _key, mark in store.watermarks()]
+
+
+def test_failing_message_does_not_block_others_and_is_set_aside(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=21, messages=150)) as sim:
+        cfg = str(write_config(tmp_path, sim, max_failures=2))
+        state = tmp_path / "state.db"
+        victim, received = victim_needing_info(sim)
+        sim.fail_message(victim, 1_000)
+        expected = expected_pairs(sim)
+        of_victim = {p for p in expected if p[0] == victim}
+        assert of_victim
+
+        first = run_tagger("once", "-c", cfg)
+        assert first.returncode == 0, first.stderr
+        assert re.search(r"\b1 failed", first.stdout), first.stdout
+        assert applied_pairs(sim) == expected - of_victim
+        # The watermark of the victim's query stays at the victim, so it is searched again.
+        assert min(watermarks(state)) <= received < datetime.now(UTC)
+        assert max(watermarks(state)) > received
+
+        second = run_tagger("once", "-c", cfg)
+        assert second.returncode == 0, second.stderr
+        assert re.search(r"\b1 set aside", second.stdout), second.stdout
+        # Set aside: it no longer holds the watermark back.
+        assert min(watermarks(state)) > received
+
+        status = run_tagger("status", "-c", cfg)
+        assert status.returncode == 0, status.stderr
+        line = next((ln for ln in status.stdout.splitlines() if victim in ln), "")
+        assert "2 attempts (set aside)" in line and "err_sim_injected_failure" in line, (
+            status.stdout
+        )
+
+        # Later runs change nothing: no retry of the victim, no repeated apply.
+        info_calls = sim.stats()["endpoints"]["info"]["total"]
+        third = run_tagger("once", "-c", cfg)
+        assert third.returncode == 0, third.stderr
+        assert applied_pairs(sim) == expected - of_victim
+        assert repeated_applies(sim) == {}
+        assert sim.stats()["endpoints"]["info"]["total"] == info_calls
