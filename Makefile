@@ -26,8 +26,13 @@ check: $(STAMP)
 	$(BIN)/ruff format --check tagger tests bench
 	$(BIN)/mypy tagger
 
+## bench: every benchmark (prints figures; takes several minutes)
 bench: $(STAMP)
 	$(BIN)/python bench/rules_eval.py
+	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/state_growth.py
+	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/crash.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""The benchmark scripts run end to end in a tiny configuration and print their figures.
+
+Figures are not asserted (timing belongs to the benchmarks, not the tests);
+what is asserted is that each script completes, that its own correctness
+checks pass (the scripts exit non-zero otherwise) and that every figure the
+README quotes is printed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run_bench(script: str, *args: str) -> str:
+    """Run ``bench/SCRIPT ARGS`` to completion; returns its output, failing on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.timeout(60)
+def test_e2e_bench_prints_throughput_bound_speedup_and_economy() -> None:
+    out = run_bench(
+        "e2e.py",
+        "--messages",
+        "100",
+        "--baseline-messages",
+        "15",
+        "--calibration-calls",
+        "40",
+        "--no-targets",
+    )
+    assert re.search(r"\d+ messages/s", out), out
+    for endpoint in ("search", "get-message-info", "apply"):
+        assert re.search(rf"{endpoint}: +\d+ calls, [\d.]+ per message", out), out
+    assert re.search(r"ratio to the bound: [\d.]+", out), out
+    assert re.search(r"tagger is [\d.]+x faster", out), out
+    # Tagger, the baseline and the search-only run each applied exactly the expected tags.
+    assert out.count("identical: ok") == 3, out
+    assert re.search(r"second cycle.*0 get-message-info, 0 apply.*: ok", out), out
+    assert re.search(r"search-level rules only.* 0 get-message-info calls: ok", out), out
+
+
+@pytest.mark.timeout(60)
+def test_state_growth_bench_prints_rss_file_size_and_cycle_time_per_size() -> None:
+    out = run_bench("state_growth.py", "--sizes", "1000,10000", "--messages", "150")
+    for size in ("1,000", "10,000"):
+        line = next((x for x in out.splitlines() if x.strip().startswith(size)), "")
+        assert re.search(r"cycle [\d.]+ s for \d+ found", line), out
+        assert re.search(r"peak RSS \d+ MB", line), out
+        assert re.search(r"state file [\d.]+ MB before", line), out
+    assert "same work at every size: True" in out, out
+    assert re.search(r"cycle time ratio [\d.]+", out), out
