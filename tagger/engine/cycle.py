@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ async def run_account_cycle(
     for this rule set, fetches message info only when a rule still needs it,
     evaluates, plans and (unless dry-run) applies, recording each success in
     state. A query's watermark advances only when its whole window is done and
-    never past a message that failed and is not yet set aside. Raises
+    never past a message that failed and is not yet set aside; while any
+    query's search fails, no message is processed and no watermark moves. Raises
     :class:`KeyBindingExpired` (fatal for the account); other API errors are
     counted per message or per query and reported.
 
@@ -158,10 +160,15 @@ async def run_account_cycle(
 
     report.messages_found = len(candidates)
     ids = list(candidates)
-    done = state.processed_ids(account.name, ruleset.content_hash, ids)
+    done = _judged_before(state, account.name, ruleset, candidates)
     aside = state.set_aside_ids(account.name)
     report.already_processed = len(done)
     todo = [candidates[i] for i in ids if i not in done and i not in aside]
+    if failed_queries:
+        # A message is judged by all its rules at once (a stop rule must see the
+        # others): with a query's results missing any message may lack rules, so
+        # none is processed and no watermark moves; the next cycle searches again.
+        todo = []
     report.set_aside_skipped = sum(1 for i in ids if i in aside and i not in done)
     held_back: dict[str, list[datetime]] = {}
 
@@ -198,7 +205,7 @@ async def run_account_cycle(
             task.cancel()
         await asyncio.gather(*(task for _, task in running), return_exceptions=True)
 
-    if options.advance_watermark and not report.interrupted:
+    if options.advance_watermark and not report.interrupted and not failed_queries:
         for query in queries:
             if query.key in failed_queries:
                 continue
@@ -287,6 +294,7 @@ async def _process_chunk(
     failures: dict[str, str] = {}
     planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
     reading: set[asyncio.Future[None]] = set()
+    halted: list[str] = []
 
     async def one(cand: _Candidate) -> None:
         mid = cand.summary.id
@@ -302,16 +310,27 @@ async def _process_chunk(
             finally:
                 reading.discard(tasks[mid])
         # No await since the read: a stop seen here cannot race a cancellation.
-        if stop is not None and stop.is_set():
+        if halted or (stop is not None and stop.is_set()):
             return
         decisions, plan = _plan(account, rules_by_id, eligible[mid], cand, info, recorded)
         planned[mid] = (decisions, plan)
         if not options.dry_run:
             failures.update(await _execute(account, [plan], report, now, observer))
 
+    async def guarded(cand: _Candidate) -> None:
+        try:
+            await one(cand)
+        except KeyBindingExpired:
+            # Fatal for the account: as for a stop, the outstanding reads are
+            # cancelled and no further apply starts (those started finish).
+            halted.append(cand.summary.id)
+            for task in list(reading):
+                task.cancel()
+            raise
+
     tasks: dict[str, asyncio.Future[None]] = {}
     for cand in chunk:
-        tasks[cand.summary.id] = asyncio.ensure_future(one(cand))
+        tasks[cand.summary.id] = asyncio.ensure_future(guarded(cand))
         if cand.summary.id in need_info:
             reading.add(tasks[cand.summary.id])
     work = asyncio.gather(*tasks.values(), return_exceptions=True)
@@ -427,6 +446,42 @@ async def _execute(
     return errors
 
 
+def query_mark(ruleset: RuleSet, query_key: str) -> str:
+    """Return the key under which messages are marked processed for one query.
+
+    Given the rule set and the query's key: the rule set's content hash (a
+    changed rule set judges everything again) plus a digest of the query key.
+    """
+    digest = hashlib.sha256(query_key.encode("utf-8")).hexdigest()[:16]
+    return f"{ruleset.content_hash}:{digest}"
+
+
+def _judged_before(
+    state: StateAPI, account: str, ruleset: RuleSet, candidates: Mapping[str, _Candidate]
+) -> set[str]:
+    """Return the ids of candidates every query that found them has already judged.
+
+    Marks are kept per query, so mail found by other queries while a query's
+    search was skipped (its rule schedule not due) is still judged by that
+    query's rules when it runs. Each candidate's rules are widened to those of
+    every query that judged it before: evaluated together again, a
+    higher-priority ``stop`` rule still holds (its tags are recorded, so they
+    are not applied twice).
+    """
+    ids = list(candidates)
+    every = group_queries(ruleset)
+    marked = {q.key: state.processed_ids(account, query_mark(ruleset, q.key), ids) for q in every}
+    rules_of = {q.key: q.rules for q in every}
+    done: set[str] = set()
+    for mid, cand in candidates.items():
+        before = {key for key, judged in marked.items() if mid in judged}
+        for key in before:
+            cand.rule_ids.update(r.id for r in rules_of[key])
+        if cand.queries <= before:
+            done.add(mid)
+    return done
+
+
 def _settle(
     account: Account,
     options: CycleOptions,
@@ -443,10 +498,10 @@ def _settle(
     at = now()
     ok = [c for c in chunk if c.summary.id not in failures]
     received = {c.summary.id: c.summary.received for c in ok if c.summary.received is not None}
-    if ok:
-        state.mark_processed(
-            account.name, account.ruleset.content_hash, [c.summary.id for c in ok], at, received
-        )
+    for key in sorted({k for c in ok for k in c.queries}):
+        ids = [c.summary.id for c in ok if key in c.queries]
+        mark = query_mark(account.ruleset, key)
+        state.mark_processed(account.name, mark, ids, at, received)
     held: set[str] = set()
     for mid, error in failures.items():
         count = state.record_failure(account.name, mid, error, at)

@@ -81,7 +81,10 @@ class RateLimitGate:
         """Record a response's headers; close the gate when capacity is exhausted."""
         self.last = info
         now = self._clock()
-        if info.remaining is not None and info.reset_s is not None:
+        # Only answers that were served count the window's credit: a 429's reset
+        # may describe a shorter burst limit, and merging it with the window's
+        # would keep the gate shut until the whole (long) window ends.
+        if not throttled and info.remaining is not None and info.reset_s is not None:
             if now >= self.window_ends or self.credit is None:
                 self.credit = info.remaining
             else:
