@@ -107,3 +107,30 @@ def test_failing_message_does_not_block_others_and_is_set_aside(tmp_path: Path) 
         assert applied_pairs(sim) == expected - of_victim
         assert repeated_applies(sim) == {}
         assert sim.stats()["endpoints"]["info"]["total"] == info_calls
+
+
+def test_transient_failures_hold_the_watermark_but_never_set_a_message_aside(
+    tmp_path: Path,
+) -> None:
+    """An outage (5xx after the client's retries) longer than max_failures loses no tag."""
+    with Simulator(SimulatorConfig(seed=21, messages=150)) as sim:
+        cfg = str(write_config(tmp_path, sim, max_failures=2))
+        state = tmp_path / "state.db"
+        victim, received = victim_needing_info(sim)
+        sim.fail_message(victim, 1_000, transient=True)
+        expected = expected_pairs(sim)
+        of_victim = {p for p in expected if p[0] == victim}
+
+        for _ in range(3):  # more cycles than max_failures
+            run = run_tagger("once", "-c", cfg)
+            assert run.returncode == 0, run.stderr
+            assert re.search(r"\b1 failed", run.stdout), run.stdout
+            assert "set aside" not in run.stdout
+            assert min(watermarks(state)) <= received
+        assert applied_pairs(sim) == expected - of_victim
+
+        sim.fail_message(victim, 0)  # the outage ends
+        last = run_tagger("once", "-c", cfg)
+        assert last.returncode == 0, last.stderr
+        assert applied_pairs(sim) == expected
+        assert repeated_applies(sim) == {}

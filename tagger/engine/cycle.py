@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -30,7 +30,7 @@ from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
 from tagger.rules import CompiledRule, Decision, RuleSet, evaluate, prefilter
 from tagger.state.api import StateAPI
 
-__all__ = ["Account", "CycleOptions", "Query", "Stopped", "group_queries", "run_account_cycle"]
+__all__ = ["Account", "CycleOptions", "Query", "group_queries", "run_account_cycle"]
 
 log = structlog.get_logger("tagger.engine")
 
@@ -79,8 +79,15 @@ class _Candidate:
     queries: set[str] = field(default_factory=set)
 
 
-class Stopped(Exception):
-    """Raised inside a cycle when a stop was requested between chunks."""
+class Failure(NamedTuple):
+    """Why a message could not be finished this cycle.
+
+    ``transient`` is the client's ``retryable`` verdict on the last error: true
+    for 429s, 5xx and network errors that outlasted its retries.
+    """
+
+    error: str
+    transient: bool
 
 
 async def run_account_cycle(
@@ -291,7 +298,7 @@ async def _process_chunk(
     report.info_calls += len(need_info)
 
     recorded = account.state.applied_pairs(account.name, [c.summary.id for c in chunk])
-    failures: dict[str, str] = {}
+    failures: dict[str, Failure] = {}
     planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
     reading: set[asyncio.Future[None]] = set()
     halted: list[str] = []
@@ -305,7 +312,7 @@ async def _process_chunk(
             except KeyBindingExpired:
                 raise
             except MimecastError as exc:
-                failures[mid] = str(exc) or "empty message info"
+                failures[mid] = Failure(str(exc) or "empty message info", exc.retryable)
                 return
             finally:
                 reading.discard(tasks[mid])
@@ -393,21 +400,21 @@ async def _execute(
     report: CycleReport,
     now: Callable[[], datetime],
     observer: CycleObserver,
-) -> dict[str, str]:
+) -> dict[str, Failure]:
     """Apply every enforce-mode action and record each success at once.
 
-    Returns, per message with a failed apply, the error text. Every apply that
+    Returns, per message with a failed apply, the failure. Every apply that
     returned is recorded before this returns, so a stop request after it loses
     nothing.
     """
 
-    async def one(action: Action) -> tuple[Action, str]:
+    async def one(action: Action) -> tuple[Action, Failure | None]:
         try:
             await account.client.apply_smart_tag(action.message_id, action.tag_id)
         except KeyBindingExpired:
             raise
         except MimecastError as exc:
-            return action, str(exc)
+            return action, Failure(str(exc) or "apply failed", exc.retryable)
         account.state.record_applied(
             account.name,
             action.message_id,
@@ -428,12 +435,12 @@ async def _execute(
             tag=action.tag_ref,
             tag_id=action.tag_id,
         )
-        return action, ""
+        return action, None
 
     actions = [a for plan in plans for a in plan.executable()]
-    errors: dict[str, str] = {}
+    errors: dict[str, Failure] = {}
     for action, error in await asyncio.gather(*(one(a) for a in actions)):
-        if error:
+        if error is not None:
             errors.setdefault(action.message_id, error)
             log.error(
                 "tag_apply_failed",
@@ -486,13 +493,17 @@ def _settle(
     account: Account,
     options: CycleOptions,
     chunk: Sequence[_Candidate],
-    failures: Mapping[str, str],
+    failures: Mapping[str, Failure],
     report: CycleReport,
     now: Callable[[], datetime],
 ) -> set[str]:
     """Mark finished messages processed; count failures and set aside repeat offenders.
 
-    Returns the ids that failed and must hold the watermark back.
+    Only permanent failures (the service said retrying cannot help) count towards
+    set-aside: a transient one (429 quota, 5xx, network) after the client's own
+    retries holds the watermark back but never sets a message aside, so an
+    outage longer than ``max_failures`` cycles loses no tag. Returns the ids that
+    failed and must hold the watermark back.
     """
     state = account.state
     at = now()
@@ -503,10 +514,11 @@ def _settle(
         mark = query_mark(account.ruleset, key)
         state.mark_processed(account.name, mark, ids, at, received)
     held: set[str] = set()
-    for mid, error in failures.items():
+    for mid, failure in failures.items():
+        error = failure.error
         count = state.record_failure(account.name, mid, error, at)
         report.failed += 1
-        if count >= options.max_failures:
+        if count >= options.max_failures and not failure.transient:
             state.set_aside(account.name, mid, at)
             report.set_aside.append(mid)
             log.error(
@@ -519,6 +531,11 @@ def _settle(
         else:
             held.add(mid)
             log.warning(
-                "message_failed", account=account.name, message_id=mid, attempts=count, error=error
+                "message_failed",
+                account=account.name,
+                message_id=mid,
+                attempts=count,
+                transient=failure.transient,
+                error=error,
             )
     return held

@@ -121,20 +121,25 @@ class Api:
             APPLY_TAG: self._apply,
             SEARCH_TAG: self._search_tag,
         }
-        self._failing: dict[str, int] = {}
+        self._failing: dict[str, tuple[int, bool]] = {}
         self._failing_lock = threading.Lock()
 
-    def fail_message(self, message_id: str, times: int) -> None:
-        """Make the next ``times`` get-message-info calls for one message fail (0 cancels)."""
-        with self._failing_lock:
-            self._failing[message_id] = max(0, times)
+    def fail_message(self, message_id: str, times: int, transient: bool = False) -> None:
+        """Make the next ``times`` get-message-info calls for one message fail (0 cancels).
 
-    def _injected_failure(self, message_id: str) -> bool:
+        A transient failure is an HTTP 500 marked retryable; otherwise a
+        non-retryable ``fail[]`` item.
+        """
         with self._failing_lock:
-            left = self._failing.get(message_id, 0)
+            self._failing[message_id] = (max(0, times), transient)
+
+    def _injected_failure(self, message_id: str) -> tuple[bool, bool]:
+        """Return (fail this call, transiently) for one message, counting the call."""
+        with self._failing_lock:
+            left, transient = self._failing.get(message_id, (0, False))
             if left > 0:
-                self._failing[message_id] = left - 1
-            return left > 0
+                self._failing[message_id] = (left - 1, transient)
+            return left > 0, transient
 
     def handle(self, endpoint: str, body: Any, now: float) -> Result:
         """Run one call of ``endpoint`` (an API endpoint key) at clock reading ``now``."""
@@ -156,7 +161,11 @@ class Api:
     def _info(self, body: Any, now: float) -> Result:
         item = _items(body, 1, 1)[0]
         ident = _required(item, "id")
-        if self._injected_failure(ident):
+        fail, transient = self._injected_failure(ident)
+        if fail and transient:
+            error = {"code": "err_sim_injected_failure", "message": "injected", "retryable": True}
+            return 500, {"meta": {"status": 500}, "data": [], "fail": [{"errors": [error]}]}
+        if fail:
             return failed(item, "err_sim_injected_failure", "injected failure for this message")
         m = self._box.get(ident, now)
         if m is None:

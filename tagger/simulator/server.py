@@ -171,13 +171,14 @@ class Simulator:
         """Answer the next ``calls`` requests to ``endpoint`` (None: any) with 429."""
         self._limiter.force(endpoint, calls, reset_ms)
 
-    def fail_message(self, message_id: str, times: int) -> None:
+    def fail_message(self, message_id: str, times: int, transient: bool = False) -> None:
         """Answer the next ``times`` get-message-info calls for ``message_id`` with a failure.
 
-        The failure is a non-retryable ``fail[]`` item (HTTP 200); ``times=0``
-        cancels what is left.
+        The failure is a non-retryable ``fail[]`` item (HTTP 200), or with
+        ``transient`` an HTTP 500 that a client retries; ``times=0`` cancels
+        what is left.
         """
-        self._api.fail_message(message_id, times)
+        self._api.fail_message(message_id, times, transient)
 
     def add_messages(self, n: int) -> list[SimMessage]:
         """Receive ``n`` new messages now; returns them."""
