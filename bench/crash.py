@@ -57,7 +57,7 @@ from daemon_support import (  # noqa: E402
     write_config,
 )
 
-from tagger.engine.cycle import query_mark  # noqa: E402
+from tagger.engine.outcome import query_mark  # noqa: E402
 from tagger.engine.queries import group_queries  # noqa: E402
 from tagger.rules import RuleSet, load_rules  # noqa: E402
 from tagger.simulator import Simulator, SimulatorConfig  # noqa: E402

@@ -55,7 +55,7 @@ from simproc import SimHandle, child_simulator, sim_config
 from tagger.config import Config
 from tagger.engine.report import CycleReport
 from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.models import SearchCriteria
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
 from tagger.simulator import Simulator
 from tagger.simulator.config import APPLY_TAG, INFO, SEARCH

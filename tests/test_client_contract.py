@@ -11,8 +11,8 @@ import pytest
 from client_support import SecretWatch, run, settings_for, watch
 
 from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ApiFailure
-from tagger.mimecast.models import SearchCriteria
 from tagger.simulator import Simulator, SimulatorConfig
 
 __all__ = ["watch"]

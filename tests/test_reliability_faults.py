@@ -25,8 +25,9 @@ from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
 from tagger.engine.ports import SearchResultLike
 from tagger.engine.queries import group_queries
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ServerError
-from tagger.mimecast.models import MessageInfo, SearchCriteria
+from tagger.mimecast.models import MessageInfo
 from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
 from tagger.rules import load_rules
 from tagger.service.runtime import cycle_options, open_runtime

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from tagger.errors import UserError
 from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import MimecastError
-from tagger.mimecast.models import SearchCriteria
 from tagger.mimecast.settings import (
     AccountSettings,
     HmacCredentials,

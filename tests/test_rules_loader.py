@@ -9,7 +9,8 @@ import pytest
 from rules_support import RULES_DIR, rule, ruleset_of, write_rules
 
 from tagger.errors import UserError
-from tagger.mimecast.models import SearchCriteria, SmartTag
+from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.models import SmartTag
 from tagger.rules import check_rule_files, check_tags, load_rules, resolve_tags
 from tagger.rules.examples import run_examples
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import structlog
 
+from tagger.engine.outcome import Candidate, Failure, judged_before, settle
 from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, present_tag_ids
 from tagger.engine.ports import ApiClient, CycleObserver, NullObserver
 from tagger.engine.queries import Query, group_queries
@@ -26,7 +26,7 @@ from tagger.engine.report import CycleReport
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.mimecast.errors import KeyBindingExpired, MimecastError
-from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
+from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, RuleSet, evaluate, prefilter
 from tagger.state.api import StateAPI
 
@@ -72,24 +72,6 @@ class Account:
     state: StateAPI
 
 
-@dataclass
-class _Candidate:
-    summary: TrackedEmail
-    rule_ids: set[str] = field(default_factory=set)
-    queries: set[str] = field(default_factory=set)
-
-
-class Failure(NamedTuple):
-    """Why a message could not be finished this cycle.
-
-    ``transient`` is the client's ``retryable`` verdict on the last error: true
-    for 429s, 5xx and network errors that outlasted its retries.
-    """
-
-    error: str
-    transient: bool
-
-
 async def run_account_cycle(
     account: Account,
     options: CycleOptions,
@@ -121,7 +103,7 @@ async def run_account_cycle(
     ruleset = account.ruleset
     queries = [q for q in group_queries(ruleset) if q.key not in options.skip_queries]
     report.queries_skipped = len(options.skip_queries)
-    candidates: dict[str, _Candidate] = {}
+    candidates: dict[str, Candidate] = {}
     windows: dict[str, Window] = {}
     failed_queries: set[str] = set()
 
@@ -160,14 +142,14 @@ async def run_account_cycle(
         report.search_calls += outcome.calls
         report.window_splits += outcome.splits
         for email in outcome.emails.values():
-            cand = candidates.setdefault(email.id, _Candidate(email))
+            cand = candidates.setdefault(email.id, Candidate(email))
             cand.rule_ids.update(r.id for r in query.rules)
             cand.queries.add(query.key)
         watcher.progress(account.name)
 
     report.messages_found = len(candidates)
     ids = list(candidates)
-    done = _judged_before(state, account.name, ruleset, candidates)
+    done = judged_before(state, account.name, ruleset, candidates)
     aside = state.set_aside_ids(account.name)
     report.already_processed = len(done)
     todo = [candidates[i] for i in ids if i not in done and i not in aside]
@@ -181,7 +163,7 @@ async def run_account_cycle(
 
     # Chunks overlap: the next one starts reading while the previous one
     # finishes its last applies, so the client never idles at a chunk boundary.
-    running: deque[tuple[Sequence[_Candidate], asyncio.Future[set[str]]]] = deque()
+    running: deque[tuple[Sequence[Candidate], asyncio.Future[set[str]]]] = deque()
 
     async def finish_oldest() -> None:
         chunk, task = running[0]
@@ -260,7 +242,7 @@ async def _done_before_stop(work: asyncio.Future[Any], stop: asyncio.Event | Non
 async def _process_chunk(
     account: Account,
     options: CycleOptions,
-    chunk: Sequence[_Candidate],
+    chunk: Sequence[Candidate],
     report: CycleReport,
     now: Callable[[], datetime],
     stop: asyncio.Event | None,
@@ -303,7 +285,7 @@ async def _process_chunk(
     reading: set[asyncio.Future[None]] = set()
     halted: list[str] = []
 
-    async def one(cand: _Candidate) -> None:
+    async def one(cand: Candidate) -> None:
         mid = cand.summary.id
         info: MessageInfo | None = None
         if mid in need_info:
@@ -324,7 +306,7 @@ async def _process_chunk(
         if not options.dry_run:
             failures.update(await _execute(account, [plan], report, now, observer))
 
-    async def guarded(cand: _Candidate) -> None:
+    async def guarded(cand: Candidate) -> None:
         try:
             await one(cand)
         except KeyBindingExpired:
@@ -357,14 +339,23 @@ async def _process_chunk(
     if interrupted or (stop is not None and stop.is_set()):
         report.interrupted = True
         return set()
-    return _settle(account, options, chunk, failures, report, now)
+    return settle(
+        account.state,
+        account.name,
+        account.ruleset,
+        chunk,
+        failures,
+        options.max_failures,
+        report,
+        now(),
+    )
 
 
 def _plan(
     account: Account,
     rules_by_id: Mapping[str, CompiledRule],
     eligible: Sequence[CompiledRule],
-    cand: _Candidate,
+    cand: Candidate,
     info: MessageInfo | None,
     recorded: Set[tuple[str, str]],
 ) -> tuple[list[Decision], MessagePlan]:
@@ -451,91 +442,3 @@ async def _execute(
                 error=error,
             )
     return errors
-
-
-def query_mark(ruleset: RuleSet, query_key: str) -> str:
-    """Return the key under which messages are marked processed for one query.
-
-    Given the rule set and the query's key: the rule set's content hash (a
-    changed rule set judges everything again) plus a digest of the query key.
-    """
-    digest = hashlib.sha256(query_key.encode("utf-8")).hexdigest()[:16]
-    return f"{ruleset.content_hash}:{digest}"
-
-
-def _judged_before(
-    state: StateAPI, account: str, ruleset: RuleSet, candidates: Mapping[str, _Candidate]
-) -> set[str]:
-    """Return the ids of candidates every query that found them has already judged.
-
-    Marks are kept per query, so mail found by other queries while a query's
-    search was skipped (its rule schedule not due) is still judged by that
-    query's rules when it runs. Each candidate's rules are widened to those of
-    every query that judged it before: evaluated together again, a
-    higher-priority ``stop`` rule still holds (its tags are recorded, so they
-    are not applied twice).
-    """
-    ids = list(candidates)
-    every = group_queries(ruleset)
-    marked = {q.key: state.processed_ids(account, query_mark(ruleset, q.key), ids) for q in every}
-    rules_of = {q.key: q.rules for q in every}
-    done: set[str] = set()
-    for mid, cand in candidates.items():
-        before = {key for key, judged in marked.items() if mid in judged}
-        for key in before:
-            cand.rule_ids.update(r.id for r in rules_of[key])
-        if cand.queries <= before:
-            done.add(mid)
-    return done
-
-
-def _settle(
-    account: Account,
-    options: CycleOptions,
-    chunk: Sequence[_Candidate],
-    failures: Mapping[str, Failure],
-    report: CycleReport,
-    now: Callable[[], datetime],
-) -> set[str]:
-    """Mark finished messages processed; count failures and set aside repeat offenders.
-
-    Only permanent failures (the service said retrying cannot help) count towards
-    set-aside: a transient one (429 quota, 5xx, network) after the client's own
-    retries holds the watermark back but never sets a message aside, so an
-    outage longer than ``max_failures`` cycles loses no tag. Returns the ids that
-    failed and must hold the watermark back.
-    """
-    state = account.state
-    at = now()
-    ok = [c for c in chunk if c.summary.id not in failures]
-    received = {c.summary.id: c.summary.received for c in ok if c.summary.received is not None}
-    for key in sorted({k for c in ok for k in c.queries}):
-        ids = [c.summary.id for c in ok if key in c.queries]
-        mark = query_mark(account.ruleset, key)
-        state.mark_processed(account.name, mark, ids, at, received)
-    held: set[str] = set()
-    for mid, failure in failures.items():
-        error = failure.error
-        count = state.record_failure(account.name, mid, error, at)
-        report.failed += 1
-        if count >= options.max_failures and not failure.transient:
-            state.set_aside(account.name, mid, at)
-            report.set_aside.append(mid)
-            log.error(
-                "message_set_aside",
-                account=account.name,
-                message_id=mid,
-                attempts=count,
-                error=error,
-            )
-        else:
-            held.add(mid)
-            log.warning(
-                "message_failed",
-                account=account.name,
-                message_id=mid,
-                attempts=count,
-                transient=failure.transient,
-                error=error,
-            )
-    return held

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from tagger.mimecast.models import MessageInfo, SearchCriteria, TrackedEmail
+from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.models import MessageInfo, TrackedEmail
 
 
 class SearchResultLike(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tagger.mimecast.models import SearchCriteria
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.rules import CompiledRule, RuleSet
 from tagger.rules.durations import parse_duration
 

@@ -19,7 +19,8 @@ import structlog
 
 from tagger.engine.ports import ApiClient
 from tagger.engine.window import Window
-from tagger.mimecast.models import SearchCriteria, TrackedEmail
+from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.models import TrackedEmail
 
 log = structlog.get_logger("tagger.engine")
 

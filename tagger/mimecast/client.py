@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 
 from tagger import __version__
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ConfigurationError, FailItem, MalformedResponse
-from tagger.mimecast.models import MessageInfo, SearchCriteria, SmartTag, TrackedEmail
+from tagger.mimecast.models import MessageInfo, SmartTag, TrackedEmail
 from tagger.mimecast.requester import Requester
 from tagger.mimecast.retry import default_uniform
 from tagger.mimecast.settings import AccountSettings

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tagger.mimecast.models import SearchCriteria
+from tagger.mimecast.criteria import SearchCriteria
 from tagger.rules.conditions import ConditionCompiler, leaf_label
 from tagger.rules.durations import parse_duration
 from tagger.rules.examples_load import compile_examples

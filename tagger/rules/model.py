@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from tagger.errors import Problem
-from tagger.mimecast.models import Message, SearchCriteria
+from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.models import Message
 from tagger.rules.context import Context
 from tagger.rules.nodes import Node
 
