@@ -25,6 +25,7 @@ from tagger.mimecast.errors import (
     RateLimited,
     ServerError,
 )
+from tagger.mimecast.ratelimit import RateLimitInfo
 from tagger.mimecast.retry import backoff_delay
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
 
@@ -330,3 +331,11 @@ def test_remaining_credit_is_shared_by_concurrent_calls() -> None:
     # Only the 2 remaining calls went out early; the others waited for the window.
     assert len([t for t in sent_at if t < 1010.0]) == 3
     assert len(sent_at) == 7
+
+
+@pytest.mark.parametrize("value", ["1e309", "inf", "-inf", "nan", "soon", ""])
+def test_garbled_rate_limit_headers_are_ignored(value: str) -> None:
+    info = RateLimitInfo.from_headers(
+        httpx.Headers({"X-RateLimit-Reset": value, "Retry-After": value})
+    )
+    assert info.reset_s is None and info.retry_after_s is None

@@ -24,7 +24,7 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return None
     try:
         value = int(float(raw.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # garbled, NaN or infinite ("1e309")
         return None
     return max(value, 0)
 
