@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz_support import set_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,16 +55,6 @@ def load_text(directory: Path, text: str) -> Config | None:
     except UserError as exc:
         assert exc.problems, "a UserError must say what is wrong"
         return None
-
-
-def set_path(data: Any, path: list[int], value: Any) -> Any:
-    """Replace the node reached by following ``path`` (indices modulo size) with ``value``."""
-    if not path or not isinstance(data, dict | list) or not data:
-        return value
-    keys = list(data) if isinstance(data, dict) else list(range(len(data)))
-    key = keys[path[0] % len(keys)]
-    data[key] = set_path(data[key], path[1:], value)
-    return data
 
 
 @FUZZ

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fuzz_support import set_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,16 +87,6 @@ def load_text(directory: Path, text: str) -> RuleSet | None:
             assert problem.file == str(path), problem
             assert isinstance(problem.line, int) and problem.line >= 1, problem
         return None
-
-
-def set_path(data: Any, path: list[int], value: Any) -> Any:
-    """Replace the node reached by following ``path`` (indices modulo size) with ``value``."""
-    if not path or not isinstance(data, dict | list) or not data:
-        return value
-    keys = list(data) if isinstance(data, dict) else list(range(len(data)))
-    key = keys[path[0] % len(keys)]
-    data[key] = set_path(data[key], path[1:], value)
-    return data
 
 
 @FUZZ
