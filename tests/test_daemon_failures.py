@@ -134,3 +134,6 @@ def test_transient_failures_hold_the_watermark_but_never_set_a_message_aside(
         assert last.returncode == 0, last.stderr
         assert applied_pairs(sim) == expected
         assert repeated_applies(sim) == {}
+        # Recovered: its failure record is gone from the status.
+        status = run_tagger("status", "-c", cfg)
+        assert status.returncode == 0 and victim not in status.stdout, status.stdout

@@ -105,6 +105,11 @@ def settle(
         ids = [c.summary.id for c in ok if key in c.queries]
         mark = query_mark(ruleset, key)
         state.mark_processed(account, mark, ids, at, received)
+    ok_ids = {c.summary.id for c in ok}
+    recovered = {f.message_id for f in state.failures(account) if f.set_aside_at is None} & ok_ids
+    for mid in sorted(recovered):
+        state.clear_failure(account, mid)
+        log.info("message_recovered", account=account, message_id=mid)
     held: set[str] = set()
     for mid, failure in failures.items():
         error = failure.error

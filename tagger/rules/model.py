@@ -117,10 +117,3 @@ class Decision:
     def explanation_json(self) -> dict[str, Any]:
         """Return the explanation as JSON-able data (for the audit report)."""
         return self.explanation.to_dict()
-
-    def explanation_text(self) -> str:
-        """Return the explanation rendered as indented text."""
-        # Imported here: the explain module imports this one.
-        from tagger.rules.explain import render
-
-        return render(self.explanation)

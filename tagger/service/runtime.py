@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -212,15 +212,6 @@ def _counts(report: CycleReport) -> Mapping[str, int]:
         "search_calls": report.search_calls,
         "window_splits": report.window_splits,
     }
-
-
-def all_tag_refs(ruleset: RuleSet) -> Sequence[str]:
-    """Return every tag reference the rule set uses, in first-use order."""
-    seen: dict[str, None] = {}
-    for rule in ruleset.rules:
-        for ref in rule.tags:
-            seen.setdefault(ref, None)
-    return list(seen)
 
 
 @contextlib.contextmanager
