@@ -32,10 +32,13 @@ from tagger.errors import UserError
 from tagger.logs import register_secret
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import Runtime, cycle_options, open_runtime, run_cycle
+from tagger.service.runtime import Runtime, cycle_options, open_runtime, retention, run_cycle
 from tagger.state.api import StateAPI
 
 log = structlog.get_logger("tagger.service")
+
+# State rows past the longest look-back are deleted at most this often.
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def utc_now() -> datetime:
@@ -98,6 +101,7 @@ class Daemon:
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
         self.last_success: datetime | None = None
+        self._last_prune: datetime | None = None
         self.last_progress: datetime | None = None
         self._observer = _Observer(self)
         self._last_searched: dict[str, datetime] = {}
@@ -340,11 +344,24 @@ class Daemon:
             interrupted=any(r.interrupted for r in reports),
             errors=sum(len(r.errors) for r in reports),
         )
+        self._prune()
         verb = f"{planned} planned (dry run)" if self.dry_run else f"{applied} applied"
         self.notifier.status(
             f"cycle {self.cycles} at {started:%H:%M:%S}Z: {scanned} scanned, {verb}, "
             f"{failed} failed"
         )
+
+    def _prune(self) -> None:
+        """Delete state rows older than the longest look-back, at most once an hour."""
+        now = self.now()
+        if self.runtime is None or (
+            self._last_prune is not None and now - self._last_prune < PRUNE_EVERY
+        ):
+            return
+        self._last_prune = now
+        keep = retention(self.config, self.runtime.ruleset)
+        counts = self.state.prune(now - keep)
+        log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
 
     async def _watchdog(self) -> None:
         """Ping the watchdog while cycles keep succeeding on schedule or making progress."""

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -105,6 +105,20 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
         await stack.aclose()
         raise
     return Runtime(config, rules, accounts, stack)
+
+
+def retention(config: Config, ruleset: RuleSet) -> timedelta:
+    """Return how long state rows are kept: the longest look-back any search can make.
+
+    That is the longest of the first-start look-back, the catch-up limit and
+    every rule's own look-back, plus the overlap; rows older than this can no
+    longer be reached by a scheduled cycle (a margin of a day covers clock
+    changes). Pure.
+    """
+    w = config.window
+    rule_lookbacks = [r.lookback for r in ruleset.rules if r.lookback is not None]
+    longest = max([w.initial_lookback, w.max_catchup, *rule_lookbacks])
+    return longest + w.overlap + timedelta(days=1)
 
 
 def cycle_options(

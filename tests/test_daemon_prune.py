@@ -1,0 +1,38 @@
+"""The daemon deletes state rows older than the longest look-back, and keeps the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from daemon_support import RULES_DIR, run_tagger, write_config
+
+from tagger.config import load_config
+from tagger.rules import load_rules
+from tagger.service.runtime import retention
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+
+
+def test_retention_is_the_longest_lookback_plus_overlap_and_a_day(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=2, messages=1)) as sim:
+        config = load_config(write_config(tmp_path, sim))
+    rules = load_rules([RULES_DIR])
+    # initial_lookback 24h, max_catchup 7d, rule look-backs <= 7d, overlap 10m.
+    assert retention(config, rules) == timedelta(days=8, minutes=10)
+
+
+def test_daemon_prunes_rows_older_than_retention(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=30), now - timedelta(days=2)
+    state = tmp_path / "state.db"
+    with StateStore.open(state) as store:
+        store.mark_processed("demo", "h", ["old-msg"], old, {"old-msg": old})
+        store.mark_processed("demo", "h", ["recent-msg"], recent, {"recent-msg": recent})
+    with Simulator(SimulatorConfig(seed=2, messages=20)) as sim:
+        cfg = write_config(tmp_path, sim)
+        done = run_tagger("run", "-c", str(cfg), "--max-cycles", "1")
+        assert done.returncode == 0, done.stderr
+    assert '"event": "state_pruned"' in done.stdout + done.stderr
+    with StateStore.open(state, lock=False, readonly=True) as store:
+        assert store.processed_ids("demo", "h", ["old-msg", "recent-msg"]) == {"recent-msg"}
