@@ -103,3 +103,17 @@ def test_port_in_use_is_a_clear_error() -> None:
             Metrics().start_server("127.0.0.1", server.port)
     finally:
         server.close()
+
+
+def test_client_errors_and_429s_are_counted_by_growth() -> None:
+    metrics = Metrics()
+    first = {"endpoints": {"/api/x": {"throttled": 2, "errors": {"ServerError": 3}}}}
+    second = {"endpoints": {"/api/x": {"throttled": 5, "errors": {"ServerError": 3, "Tr": 1}}}}
+    metrics.observe_client("acct", first)
+    metrics.observe_client("acct", second)
+    text = metrics.render().decode()
+    assert 'tagger_rate_limited_total{account="acct",endpoint="/api/x"} 5.0' in text
+    assert (
+        'tagger_api_errors_total{account="acct",endpoint="/api/x",kind="ServerError"} 3.0' in text
+    )
+    assert 'tagger_api_errors_total{account="acct",endpoint="/api/x",kind="Tr"} 1.0' in text

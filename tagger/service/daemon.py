@@ -323,6 +323,9 @@ class Daemon:
         if self.metrics is not None:
             for report in reports:
                 self.metrics.observe_cycle(report, duration, self.now())
+            if self.runtime is not None:
+                for acct in self.runtime.accounts:
+                    self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()

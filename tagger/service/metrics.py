@@ -74,6 +74,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self._servers: list[MetricsServer] = []
+        self._client_seen: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self._scanned = Counter(
@@ -139,6 +140,26 @@ class Metrics:
     def rate_limited(self, account: str, endpoint: str) -> None:
         """Count one 429 response."""
         self._limited.labels(account, endpoint).inc()
+
+    def observe_client(self, account: str, stats: Mapping[str, Any]) -> None:
+        """Count the API errors and 429s an account's client saw since the last call.
+
+        Given the client's cumulative counters (``ClientStats.as_dict()``), adds
+        the growth of each endpoint's ``throttled`` count and ``errors`` by kind.
+        """
+        for endpoint, figures in stats.get("endpoints", {}).items():
+            counts = {"throttled": int(figures.get("throttled", 0))}
+            counts.update({f"error:{k}": int(v) for k, v in figures.get("errors", {}).items()})
+            for name, total in counts.items():
+                key = (account, endpoint, name)
+                delta = total - self._client_seen.get(key, 0)
+                self._client_seen[key] = total
+                if delta <= 0:
+                    continue
+                if name == "throttled":
+                    self._limited.labels(account, endpoint).inc(delta)
+                else:
+                    self._errors.labels(account, endpoint, name[6:]).inc(delta)
 
     def cycle_finished(self, account: str, seconds: float) -> None:
         """Observe the duration of one cycle."""
