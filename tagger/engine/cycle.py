@@ -196,8 +196,6 @@ async def run_account_cycle(
 
     if options.advance_watermark and not report.interrupted and not failed_queries:
         for query in queries:
-            if query.key in failed_queries:
-                continue
             mark = next_watermark(windows[query.key], held_back.get(query.key, []))
             state.set_watermark(account.name, query.key, mark, now())
             report.watermarks[query.key] = mark
