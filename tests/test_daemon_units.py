@@ -81,3 +81,12 @@ def test_merge_reports_sums_one_report_per_account() -> None:
     assert a.errors == ["boom"] and a.plan == [("m1", "t1", "enforce")]
     assert (b.applied, b.failed, b.interrupted) == (1, 1, False)
     assert len(a.summary_lines()) == 3
+
+
+def test_status_shows_only_the_criteria_a_query_sets() -> None:
+    from tagger.cli.status import _criteria
+    from tagger.mimecast.criteria import SearchCriteria
+
+    key = SearchCriteria(routes=("inbound",), attachments=True).key()
+    assert _criteria(key) == "route=inbound; attachments=True"
+    assert _criteria(SearchCriteria().key()) == "all mail"

@@ -26,6 +26,12 @@ def _ago(value: datetime | None, now: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}Z ({seconds // 3600}h{seconds % 3600 // 60:02d}m ago)"
 
 
+def _criteria(key: str) -> str:
+    """Return a query key with its unset criteria left out (``route=inbound; attachments=True``)."""
+    parts = [p for p in key.split(";") if p.partition("=")[2] not in ("", "None")]
+    return "; ".join(parts) or "all mail"
+
+
 def handle(args: argparse.Namespace) -> int:
     """Print the status from the state file (read-only; safe while the daemon runs)."""
     config = load(args)
@@ -47,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
             for key, value in sorted(run.counts.items()):
                 print(f"  {key}: {value}")
         for account, key, mark in store.watermarks():
-            print(f"watermark {account} [{key}]: {_ago(mark, now)}")
+            print(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
         per_rule = store.tags_per_rule()
         if per_rule:
             print("tags applied per rule:")
