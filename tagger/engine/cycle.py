@@ -437,6 +437,7 @@ async def _execute(
                 message_id=action.message_id,
                 rule=action.rule_id,
                 tag=action.tag_ref,
-                error=error,
+                transient=error.transient,
+                error=error.error,
             )
     return errors
