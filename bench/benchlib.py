@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import daemon_support
+
 from tagger.config import Config, load_config
 from tagger.logs import configure_logging
-from tagger.mimecast.models import Message, MessageInfo, SmartTag, TrackedEmail
-from tagger.rules import RuleSet, evaluate, resolve_tags
+from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
 
@@ -77,29 +80,13 @@ def quiet_logging() -> io.TextIOBase:
     return sink
 
 
-def tag_ids(sim: Simulator, ruleset: RuleSet) -> dict[str, str]:
-    """Return the Smart Tag id of every tag reference of ``ruleset`` in ``sim``'s account."""
-    tags = [t for t in (SmartTag.parse(x) for x in sim.smart_tags()) if t is not None]
-    return {ref: tag.id for ref, tag in resolve_tags(ruleset, tags).items()}
-
-
 def expected_pairs(sim: Simulator, ruleset: RuleSet) -> set[tuple[str, str]]:
-    """Return the (message id, tag id) pairs a correct run applies to ``sim``'s mailbox.
+    """Return the (message id, tag id) pairs a correct run applies to ``sim``'s whole mailbox.
 
-    Computed message by message from the simulator's own data with the rule
-    evaluator alone (no search, window, state or client); enforce mode only.
-    ``sim`` need not be serving.
+    The tests' computation (the rule evaluator alone, enforce mode), over every
+    message whatever the simulator's clock; ``sim`` need not be serving.
     """
-    ids = tag_ids(sim, ruleset)
-    out: set[tuple[str, str]] = set()
-    for record in sim.messages():
-        summary = TrackedEmail.parse(sim.search_summary_json(record.id))
-        info = MessageInfo.parse(sim.message_info_json(record.id))
-        assert summary is not None and info is not None
-        for decision in evaluate(ruleset, Message(summary, info)):
-            if decision.mode == "enforce":
-                out.update((record.id, ids[ref]) for ref in decision.tags)
-    return out
+    return daemon_support.expected_pairs(sim, ruleset, visible_only=False)
 
 
 def delta(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
