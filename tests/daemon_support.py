@@ -176,14 +176,25 @@ def repeated_applies(sim: Simulator) -> dict[tuple[str, str], int]:
     return {pair: n for pair, n in sim.applied().items() if n > 1}
 
 
+# Waits in these tests only stop a hung test: they are this many times longer
+# than the wait takes on an idle machine, so a busy CI machine never fails them.
+HANG_GUARD_SLACK = 4.0
+
+
 def wait_until(
     condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
 ) -> None:
-    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after a hang guard.
+
+    ``timeout`` is what the wait takes on an idle machine; the guard is
+    :data:`HANG_GUARD_SLACK` times that, so a busy machine never trips it and
+    only a hang does.
+    """
+    guard = timeout * HANG_GUARD_SLACK
+    deadline = time.monotonic() + guard
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {guard:g} s waiting for {what}")
         time.sleep(interval)
 
 

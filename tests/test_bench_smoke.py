@@ -25,14 +25,14 @@ def run_bench(script: str, *args: str) -> str:
         cwd=BENCH,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=280,
         check=False,
     )
     assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
 def test_e2e_bench_prints_throughput_bound_speedup_and_economy() -> None:
     out = run_bench(
         "e2e.py",
@@ -55,13 +55,18 @@ def test_e2e_bench_prints_throughput_bound_speedup_and_economy() -> None:
     assert re.search(r"search-level rules only.* 0 get-message-info calls: ok", out), out
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
 def test_state_growth_bench_prints_rss_file_size_and_cycle_time_per_size() -> None:
-    out = run_bench("state_growth.py", "--sizes", "1000,10000", "--messages", "150")
+    out = run_bench("state_growth.py", "--sizes", "1000,10000", "--messages", "150", "--no-targets")
     for size in ("1,000", "10,000"):
         line = next((x for x in out.splitlines() if x.strip().startswith(size)), "")
         assert re.search(r"cycle [\d.]+ s for \d+ found", line), out
         assert re.search(r"peak RSS \d+ MB", line), out
         assert re.search(r"state file [\d.]+ MB before", line), out
+        assert re.search(r"tags \d+ applied, \d+ expected", line), out
+    # The correctness checks held (the script exits 1 otherwise, figures aside).
     assert "same work at every size: True" in out, out
+    assert "tags applied equal expected: True" in out, out
+    assert "correctness: ok" in out, out
+    # The figures are printed; judging them is the benchmark's job, not the suite's.
     assert re.search(r"cycle time ratio [\d.]+", out), out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -209,15 +208,17 @@ def test_glob(glob: str, text: str, expected: bool) -> None:
     assert glob_to_regex(glob).startswith("(?s)")
 
 
+@pytest.mark.timeout(60)
 def test_catastrophic_regex_cannot_hang() -> None:
-    """``(a+)+$`` backtracks exponentially in Python's re; RE2 is linear, input is cut."""
+    """``(a+)+$`` backtracks exponentially in Python's re; RE2 is linear, input is cut.
+
+    Backtracking would take longer than the age of the universe, so finishing
+    at all (within the hang guard) is the proof; no speed is asserted.
+    """
     node = compile_condition({"field": "subject", "regex": "(a+)+$"})
     evil = Context(message({}, subject="a" * (MAX_MATCH_INPUT - 1) + "!"))
-    started = time.perf_counter()
     assert node.test(evil) is False
-    # Generous bound: linear time over 64 KiB is a few milliseconds; backtracking
-    # would take longer than the age of the universe.
-    assert time.perf_counter() - started < 2.0
+    assert node.test(Context(message({}, subject="a" * 1000))) is True
 
 
 def test_match_input_is_cut_to_the_bound() -> None:
