@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tagger.config.model import AccountConfig
+from tagger.config.domains import parse_domains
+from tagger.config.model import AccountConfig, SearchScopeMode
 from tagger.config.problems import Collector, PathLike
 from tagger.config.secrets import SecretError, read_secret, secret_source
 from tagger.mimecast.regions import resolve_base_url
@@ -83,6 +84,8 @@ def _build_one(
         item.get("credentials", {}), path, version, out, base_dir, env, inline
     )
     ca_bundle = _ca_bundle(item.get("ca_bundle"), path, out, base_dir)
+    domains = parse_domains(item.get("domains", []), (*path, "domains"), out)
+    scope = _search_scope(item, path, out)
     for key in ("timeout_s",):
         if key in item and not math.isfinite(item[key]):
             out.add((*path, key), "must be a finite number")
@@ -107,7 +110,21 @@ def _build_one(
     except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
         out.add(path, str(exc), at_value=False)
         return None
-    return AccountConfig(name, settings)
+    return AccountConfig(name, settings, domains, scope)
+
+
+def _search_scope(
+    item: Mapping[str, Any], path: tuple[str | int, ...], out: Collector
+) -> SearchScopeMode:
+    """Return the account's ``search_scope``; ``domains`` needs a non-empty ``domains`` list."""
+    scope: SearchScopeMode = "domains" if item.get("search_scope") == "domains" else "auto"
+    if scope == "domains" and not item.get("domains"):
+        out.add(
+            (*path, "search_scope"),
+            "search_scope: domains needs the account's domains",
+            hint="add domains: [example.com, ...] (the organisation's own mail domains)",
+        )
+    return scope
 
 
 def _retry(raw: Mapping[str, Any]) -> RetryPolicy:

@@ -32,6 +32,7 @@ from tagger.config.model import (
 )
 from tagger.config.problems import Collector, PathLike
 from tagger.errors import UserError, raise_if_errors
+from tagger.mimecast.retention import beyond_tracking, retention_note
 from tagger.yamlsource import load_yaml_file, schema_problems
 
 __all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_config"]
@@ -150,11 +151,20 @@ def _schedule(section: Mapping[str, Any], out: Collector) -> ScheduleConfig:
 
 
 def _window(section: Mapping[str, Any], out: Collector) -> WindowConfig:
-    """Build the window settings; the smallest split must be positive."""
+    """Build the window settings; the smallest split must be positive.
+
+    A first-start look-back longer than Mimecast keeps tracking data is a warning.
+    """
     defaults = {k: v for k, v in vars(WindowConfig()).items() if isinstance(v, timedelta)}
     values = _durations(section, "window", defaults, out)
     if values["split_min"] <= timedelta(0):
         out.add(("window", "split_min"), "split_min must be longer than 0s")
+    if beyond_tracking(values["initial_lookback"]):
+        out.add(
+            ("window", "initial_lookback"),
+            retention_note("initial_lookback", values["initial_lookback"]),
+            severity="warning",
+        )
     return WindowConfig(**values, search_cap=section.get("search_cap", WindowConfig.search_cap))
 
 

@@ -23,18 +23,25 @@ __all__ = [
 DEFAULT_STATE_PATH = Path("/var/lib/tagger/state.db")
 
 LogFormat = Literal["auto", "json", "console"]
+SearchScopeMode = Literal["auto", "domains"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 @dataclass(frozen=True)
 class AccountConfig:
-    """One Mimecast account: its name and the client settings built from the file.
+    """One Mimecast account: its name, the client settings built from the file, and its domains.
 
-    The credentials inside ``settings`` print redacted.
+    ``domains`` are the organisation's own mail domains (lower case);
+    ``search_scope`` says when searches without from/to/subject/senderIP/
+    messageId are scoped by them: ``auto`` once the service refuses a search
+    by time window alone, ``domains`` always. The credentials inside
+    ``settings`` print redacted.
     """
 
     name: str
     settings: AccountSettings
+    domains: tuple[str, ...] = ()
+    search_scope: SearchScopeMode = "auto"
 
     def to_settings(self) -> AccountSettings:
         """Return the settings the Mimecast client is built from."""

@@ -23,6 +23,7 @@ from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, presen
 from tagger.engine.ports import ApiClient, CycleObserver, NullObserver
 from tagger.engine.queries import Query, group_queries
 from tagger.engine.report import CycleReport
+from tagger.engine.scope import SearchScope, scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.mimecast.errors import KeyBindingExpired, MimecastError
@@ -70,6 +71,7 @@ class Account:
     ruleset: RuleSet
     tag_ids: Mapping[str, str]
     state: StateAPI
+    scope: SearchScope | None = None
 
 
 async def run_account_cycle(
@@ -211,12 +213,16 @@ async def _search(
     Raises :class:`KeyBindingExpired`, which no retry can cure.
     """
     try:
-        return await search_window(
-            account.client,
+        return await scoped_search(
+            lambda criteria: search_window(
+                account.client,
+                criteria,
+                window,
+                cap=options.search_cap,
+                split_min_s=options.policy.split_min.total_seconds(),
+            ),
             query.criteria,
-            window,
-            cap=options.search_cap,
-            split_min_s=options.policy.split_min.total_seconds(),
+            account.scope,
         )
     except KeyBindingExpired:
         raise

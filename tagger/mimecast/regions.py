@@ -15,9 +15,11 @@ REGIONS_V2: dict[str, str] = {
     "us": "https://us-api.services.mimecast.com",
 }
 
-# API 1.0 regional hosts (confirmed for these; others are not documented).
+# API 1.0 regional hosts: eu, us, de, au, za and jer are documented; ca (Canada)
+# is used by several public clients. The official list is not public, so any
+# full https URL is accepted as well.
 REGIONS_V1: dict[str, str] = {
-    r: f"https://{r}-api.mimecast.com" for r in ("eu", "us", "de", "au", "za", "jer")
+    r: f"https://{r}-api.mimecast.com" for r in ("eu", "us", "de", "au", "za", "jer", "ca")
 }
 
 _LOOPBACK_NAMES = ("localhost",)
@@ -37,10 +39,11 @@ def resolve_base_url(value: str, api_version: str) -> str:
     """Turn a region name or a URL into the base URL requests are sent to.
 
     Given a region name (``global``/``uk``/``us`` for 2.0; ``eu``/``us``/``de``/
-    ``au``/``za``/``jer`` for 1.0) or a full URL and the API version; returns the
-    base URL without a trailing slash. Plain ``http`` is accepted only for a
-    loopback host (the local simulator). Raises ``ValueError`` for an unknown
-    version or region (with a "did you mean" hint), or a URL that is not https.
+    ``au``/``za``/``jer``/``ca`` for 1.0) or a full URL and the API version;
+    returns the base URL without a trailing slash. Plain ``http`` is accepted
+    only for a loopback host (the local simulator). Raises ``ValueError`` for an
+    unknown version or region (with a "did you mean" hint, or the note that the
+    name is a region of the other API version), or a URL that is not https.
     """
     if api_version not in API_VERSIONS:
         raise ValueError(f"unknown API version {api_version!r}: expected one of 1.0, 2.0")
@@ -53,6 +56,10 @@ def resolve_base_url(value: str, api_version: str) -> str:
         known = ", ".join(regions)
         close = difflib.get_close_matches(name, list(regions), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        if name in REGIONS_V1 or name in REGIONS_V2:
+            other = "1.0" if api_version == "2.0" else "2.0"
+            instead = "; for API 2.0 use global" if api_version == "2.0" else ""
+            hint = f"; {text!r} is an API {other} region{instead}"
         raise ValueError(
             f"unknown API {api_version} region {text!r} (known: {known}){hint}"
             " — or give a full https:// URL"

@@ -23,11 +23,13 @@ from tagger.config import Config
 from tagger.engine.cycle import Account, CycleOptions, run_account_cycle
 from tagger.engine.ports import CycleObserver
 from tagger.engine.report import CycleReport
+from tagger.engine.scope import SearchScope
 from tagger.engine.window import Window, WindowPolicy
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import KeyBindingExpired, MimecastError
 from tagger.mimecast.models import SmartTag
+from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
 from tagger.state import OverlayState, StateStore
 from tagger.state.api import StateAPI
@@ -37,13 +39,14 @@ log = structlog.get_logger("tagger.service")
 
 @dataclass
 class AccountRuntime:
-    """One account's live client and resolved tag ids."""
+    """One account's live client, resolved tag ids and search scope (what it learned)."""
 
     name: str
     client: MimecastClient
     tag_ids: dict[str, str]
     tags: list[SmartTag]
     stopped_reason: str | None = None
+    scope: SearchScope | None = None
 
 
 @dataclass
@@ -74,6 +77,8 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     :class:`MimecastError` when an account cannot be reached.
     """
     rules = ruleset if ruleset is not None else load_ruleset(config)
+    lookbacks = [(r.id, r.lookback) for r in rules.rules if r.lookback is not None]
+    warn_long_lookbacks(config.window.initial_lookback, lookbacks)
     stack = AsyncExitStack()
     accounts: list[AccountRuntime] = []
     problems: list[Problem] = []
@@ -98,7 +103,8 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
                 continue
             resolved = resolve_tags(rules, tags)
             ids = {ref: tag.id for ref, tag in resolved.items()}
-            accounts.append(AccountRuntime(account.name, client, ids, list(tags)))
+            scope = SearchScope(account.name, account.domains, account.search_scope)
+            accounts.append(AccountRuntime(account.name, client, ids, list(tags), scope=scope))
         if any(p.severity == "error" for p in problems):
             raise UserError(problems, "rules name Smart Tags the account does not have")
     except BaseException:
@@ -172,7 +178,9 @@ async def run_cycle(
             opts = replace(options, verify_present=True)
             log.info("previous_run_cut_off", account=acct.name, check="tags already present")
         run_id = store.start_run(kind, acct.name, now(), options.dry_run)
-        account = Account(acct.name, acct.client, runtime.ruleset, acct.tag_ids, store)
+        account = Account(
+            acct.name, acct.client, runtime.ruleset, acct.tag_ids, store, scope=acct.scope
+        )
         status, error = "ok", None
         try:
             report = await run_account_cycle(account, opts, now, stop, observer)
