@@ -56,7 +56,7 @@ def test_test_command_passes_and_fails(capsys: pytest.CaptureFixture[str], tmp_p
     code, out, _ = run(capsys, "test", str(RULES_DIR))
     assert code == 0
     assert "PASS phishing-suspect example#1 (lookalike PayPal domain" in out
-    assert out.strip().splitlines()[-1] == "17 passed, 0 failed"
+    assert out.strip().splitlines()[-1] == "18 passed, 0 failed"
     # Break one rule: its examples must now fail, with the expected and actual tags.
     broken = tmp_path / "rules"
     shutil.copytree(RULES_DIR, broken)

@@ -39,6 +39,19 @@ def test_field_table_matches_the_catalogue() -> None:
         assert (row[1], row[2]) == (field.type_name, field.source), field.name
         assert row[3].startswith(field.description)
         assert row[4].startswith("`")  # every field has an example
+        assert field.json and row[5].replace("`", "") == field.json, field.name
+
+
+def test_every_field_says_where_it_comes_from_in_the_json() -> None:
+    for field in FIELDS.values():
+        sources = [part.split(": ", 1)[0] for part in field.json.split("; ")]
+        if field.base is not None:
+            assert field.json == FIELDS[field.base].json, field.name
+        # A search-level field names its search path first; an info field only info.
+        expected = ["search", "info"] if field.source == "search" else ["info"]
+        if field.name == "status.detail":
+            expected = ["search"]  # not available from message info
+        assert sources == expected, field.name
 
 
 def test_operator_table_matches_the_operators() -> None:

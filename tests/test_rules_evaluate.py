@@ -105,7 +105,7 @@ def test_explanations_render_and_serialise() -> None:
     text = render(decisions[0].explanation)
     assert "✓ phishing-suspect [enforce, priority 100]: MATCH → Security/Phishing" in text
     assert "✓ dmarc.result equals 'fail'    (seen: 'fail')" in text
-    assert "✗ permitted_sender.allow equals true    (seen: false)" in text
+    assert "✗ permitted_sender.result equals 'allow'    (seen: 'none')" in text
     data = json.loads(json.dumps(decisions[0].explanation.to_dict()))
     assert data["rule"] == "phishing-suspect" and data["result"] is True
     leaves = data["match"]["children"][1]["children"]

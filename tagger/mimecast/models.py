@@ -13,9 +13,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tagger.mimecast.addresses import Address
+from tagger.mimecast.components import Attachment, parse_components
+
+__all__ = [
+    "Address",
+    "AppliedTag",
+    "Attachment",
+    "CheckResult",
+    "Delivery",
+    "Message",
+    "MessageInfo",
+    "Policy",
+    "RiskItem",
+    "SmartTag",
+    "SpamInfo",
+    "TrackedEmail",
+    "Verdict",
+    "format_time",
+    "parse_time",
+]
+
 JSON = dict[str, Any]
 
 _EMPTY: Mapping[str, Any] = {}
+NOBODY = Address()
+"""The empty address: what a field holding no real address parses to."""
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
@@ -112,30 +135,6 @@ def format_time(value: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Address:
-    """An email address with its display name (either may be empty)."""
-
-    email: str = ""
-    name: str = ""
-
-    @classmethod
-    def parse(cls, value: Any) -> Address:
-        """Parse ``{emailAddress, displayableName}`` or a bare address string."""
-        if isinstance(value, str):
-            return cls(email=value)
-        item = _obj(value)
-        email = _str(item.get("emailAddress")) or _str(item.get("address")) or ""
-        name = _str(item.get("displayableName")) or _str(item.get("displayName")) or ""
-        return cls(email=email, name=name)
-
-    @property
-    def domain(self) -> str:
-        """Return the lower-cased domain part, or ``""``."""
-        _, _, domain = self.email.rpartition("@")
-        return domain.lower() if "@" in self.email else ""
-
-
-@dataclass(frozen=True, slots=True)
 class TrackedEmail:
     """One ``trackedEmails[]`` item from message-finder search."""
 
@@ -148,8 +147,8 @@ class TrackedEmail:
     sender_ip: str | None = None
     route: str | None = None
     attachments: bool | None = None
-    from_env: Address = Address()
-    from_hdr: Address = Address()
+    from_env: Address = NOBODY
+    from_hdr: Address = NOBODY
     to: tuple[Address, ...] = ()
     spam_score: float | None = None
     detection_level: str | None = None
@@ -174,7 +173,7 @@ class TrackedEmail:
             attachments=_bool(obj.get("attachments")),
             from_env=Address.parse(obj.get("fromEnv")),
             from_hdr=Address.parse(obj.get("fromHdr")),
-            to=tuple(Address.parse(t) for t in _list(obj.get("to"))),
+            to=Address.parse_list(obj.get("to")),
             spam_score=_num(obj.get("spamScore")),
             detection_level=_str(obj.get("detectionLevel")),
             raw=dict(obj),
@@ -280,37 +279,6 @@ class SpamInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Attachment:
-    """One message component (attachment or body part) from ``recipientMetaInfo``."""
-
-    name: str = ""
-    extension: str = ""
-    mime_type: str = ""
-    size: float | None = None
-    type: str = ""
-    hash: str = ""
-
-    @classmethod
-    def parse(cls, value: Any) -> Attachment:
-        """Parse a ``components[]`` or ``attachments[]`` item."""
-        if isinstance(value, str):
-            value = {"name": value}
-        obj = _obj(value)
-        name = _str(obj.get("name")) or _str(obj.get("filename")) or ""
-        ext = _str(obj.get("extension")) or ""
-        if not ext and "." in name:
-            ext = name.rsplit(".", 1)[1]
-        return cls(
-            name=name,
-            extension=ext.lstrip(".").lower(),
-            mime_type=(_str(obj.get("mimeType")) or _str(obj.get("contentType")) or "").lower(),
-            size=_num(obj.get("size")),
-            type=_str(obj.get("type")) or "",
-            hash=_str(obj.get("hash")) or "",
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Policy:
     """A policy applied on delivery (``policyInfo[]``)."""
 
@@ -387,8 +355,8 @@ class MessageInfo:
 
     id: str
     status: str | None = None
-    from_hdr: Address = Address()
-    from_env: Address = Address()
+    from_hdr: Address = NOBODY
+    from_env: Address = NOBODY
     to: tuple[Address, ...] = ()
     cc: tuple[Address, ...] = ()
     subject: str | None = None
@@ -397,6 +365,7 @@ class MessageInfo:
     remote_ip: str | None = None
     remote_host: str | None = None
     size: float | None = None
+    components: tuple[Attachment, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     spam: SpamInfo = SpamInfo()
@@ -415,11 +384,9 @@ class MessageInfo:
         recipient = _obj(obj.get("recipientInfo"))
         message = _obj(recipient.get("messageInfo"))
         meta = _obj(recipient.get("recipientMetaInfo"))
-        components = _list(meta.get("components")) or _list(message.get("attachments"))
-        attachments = tuple(
-            Attachment.parse(c)
-            for c in components
-            if not isinstance(c, Mapping) or _str(c.get("type")) != "body"
+        # Real messageInfo has no attachments list; it is read only without components.
+        components, attachments = parse_components(
+            meta.get("components"), message.get("attachments")
         )
         size = _num(meta.get("transmissionSize"))
         if size is None:
@@ -429,14 +396,15 @@ class MessageInfo:
             status=_str(obj.get("status")),
             from_hdr=Address.parse(message.get("fromHeader")),
             from_env=Address.parse(message.get("fromEnvelope")),
-            to=tuple(Address.parse(t) for t in _list(message.get("to"))),
-            cc=tuple(Address.parse(t) for t in _list(message.get("cc"))),
+            to=Address.parse_list(message.get("to")),
+            cc=Address.parse_list(message.get("cc")),
             subject=_str(message.get("subject")),
             sent=parse_time(message.get("sent")),
             processed=parse_time(message.get("processed")),
             remote_ip=_str(meta.get("remoteIp")),
             remote_host=_str(meta.get("remoteHost")),
             size=size,
+            components=components,
             attachments=attachments,
             deliveries=_deliveries(obj.get("deliveredMessage")),
             spam=SpamInfo.parse(obj.get("spamInfo")),

@@ -35,6 +35,7 @@ STATUSES = (
     "archived",
 )
 CHECK_RESULTS = ("allow", "fail", "none", "unknown")
+"""Known ``info`` values of a sender check (an empty ``info`` is read as absent)."""
 RISKS = ("negligible", "low", "high")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -47,6 +48,8 @@ class Field:
     with ``strict`` a condition asking for any other value is an error,
     otherwise a warning (the value set is not documented by Mimecast).
     ``base``/``derive`` make a field computed from another field's value.
+    ``json`` names where the value comes from in Mimecast's JSON (search
+    result ``trackedEmails[]`` and/or get-message-info ``data[0]``).
     """
 
     name: str
@@ -61,6 +64,7 @@ class Field:
     strict: bool = False
     base: str | None = None
     derive: Callable[[Any], Any] | None = None
+    json: str = ""
 
     @property
     def type_name(self) -> str:
@@ -100,7 +104,7 @@ def unique(items: Any) -> tuple[str, ...]:
 
 def info_recipients(info: MessageInfo) -> tuple[Address, ...]:
     """Header To and Cc plus every recipient the message was delivered to."""
-    delivered = tuple(Address(d.recipient) for d in info.deliveries if d.recipient)
+    delivered = tuple(Address.parse(d.recipient) for d in info.deliveries if d.recipient)
     return info.to + info.cc + delivered
 
 
@@ -129,8 +133,13 @@ def nonzero(count: int) -> int | None:
     return count or None
 
 
-def check_fields(name: str, attr: str) -> tuple[Field, Field]:
-    """Build the ``.result`` and ``.allow`` fields of one sender check."""
+def check_fields(name: str, attr: str, key: str) -> tuple[Field, Field]:
+    """Build the ``.result`` and ``.allow`` fields of one sender check.
+
+    ``info`` is the check's result; ``allow`` is Mimecast's policy decision,
+    which may let a message through although the check failed
+    (``{"allow": true, "info": "fail"}``), so it is never the result.
+    """
 
     def result(info: MessageInfo) -> str | None:
         check = getattr(info.spam, attr)
@@ -146,18 +155,21 @@ def check_fields(name: str, attr: str) -> tuple[Field, Field]:
             f"{name}.result",
             "text",
             "info",
-            f"The {label} check result as Mimecast reports it (`info`).",
+            f"The {label} check's result (`info`); an empty `info` is absent.",
             "fail",
             info=result,
             values=CHECK_RESULTS,
+            json=f"info: spamInfo.spamProcessingDetail.{key}.info",
         ),
         Field(
             f"{name}.allow",
             "bool",
             "info",
-            f"Whether the {label} check allowed the message (`allow`).",
-            False,
+            f"Mimecast's policy decision on the {label} check (`allow`): true when policy "
+            f"let the message through, even if the check failed. Not the check's result.",
+            True,
             info=allow,
+            json=f"info: spamInfo.spamProcessingDetail.{key}.allow",
         ),
     )
 

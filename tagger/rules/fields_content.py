@@ -16,9 +16,10 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "attachments.count",
         "number",
         "info",
-        "Number of attachments.",
+        "Number of attachments (components that are not the transmission file or a body part).",
         2,
         info=lambda i: float(len(i.attachments)),
+        json="info: recipientInfo.recipientMetaInfo.components[] (attachments only)",
     ),
     Field(
         "attachments.name",
@@ -28,6 +29,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "invoice.pdf",
         is_list=True,
         info=lambda i: unique(a.name for a in i.attachments),
+        json="info: recipientInfo.recipientMetaInfo.components[].name (attachments only)",
     ),
     Field(
         "attachments.extension",
@@ -37,6 +39,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "docm",
         is_list=True,
         info=lambda i: unique(a.extension for a in i.attachments),
+        json="info: recipientInfo.recipientMetaInfo.components[].extension (attachments only)",
     ),
     Field(
         "attachments.mime_type",
@@ -46,6 +49,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "application/pdf",
         is_list=True,
         info=lambda i: unique(a.mime_type for a in i.attachments),
+        json="info: recipientInfo.recipientMetaInfo.components[].mimeType (attachments only)",
     ),
     Field(
         "attachments.size",
@@ -55,6 +59,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         1048576,
         is_list=True,
         info=lambda i: tuple(a.size for a in i.attachments if a.size is not None),
+        json="info: recipientInfo.recipientMetaInfo.components[].size (attachments only)",
     ),
     Field(
         "attachments.hash",
@@ -64,6 +69,28 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "9f86d081884c7d65...",
         is_list=True,
         info=lambda i: unique(a.hash for a in i.attachments),
+        json="info: recipientInfo.recipientMetaInfo.components[].hash (attachments only)",
+    ),
+    Field(
+        "components.type",
+        "text",
+        "info",
+        "Types of every message component: the transmission file, the body parts and the "
+        "attachments (e.g. `Email Primary Body HTML`).",
+        "Email Transmission File",
+        is_list=True,
+        info=lambda i: unique(c.type for c in i.components),
+        json="info: recipientInfo.recipientMetaInfo.components[].type",
+    ),
+    Field(
+        "components.name",
+        "text",
+        "info",
+        "File names of every message component, body parts included (`body.htm`).",
+        "transmission.eml",
+        is_list=True,
+        info=lambda i: unique(c.name for c in i.components),
+        json="info: recipientInfo.recipientMetaInfo.components[].name",
     ),
     Field(
         "message.size",
@@ -72,6 +99,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Message size in bytes (transmission size).",
         52344,
         info=lambda i: i.size,
+        json="info: recipientInfo.recipientMetaInfo.transmissionSize (else binaryEmailSize)",
     ),
     Field(
         "spam.score",
@@ -81,6 +109,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         12,
         summary=lambda s: s.spam_score,
         info=lambda i: i.spam.score,
+        json="search: spamScore; info: spamInfo.spamScore",
     ),
     Field(
         "spam.detection_level",
@@ -90,6 +119,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "moderate",
         summary=lambda s: s.detection_level,
         info=lambda i: i.spam.detection_level,
+        json="search: detectionLevel; info: spamInfo.detectionLevel",
     ),
     Field(
         "greymail",
@@ -98,13 +128,14 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Whether Mimecast classed the message as greymail (bulk or marketing).",
         True,
         info=lambda i: i.spam.grey_email,
+        json="info: spamInfo.spamProcessingDetail.greyEmail",
     ),
-    *check_fields("spf", "spf"),
-    *check_fields("dkim", "dkim"),
-    *check_fields("dmarc", "dmarc"),
-    *check_fields("rbl", "rbl"),
-    *check_fields("permitted_sender", "permitted_sender"),
-    *check_fields("managed_sender", "managed_sender"),
+    *check_fields("spf", "spf", "spf"),
+    *check_fields("dkim", "dkim", "dkim"),
+    *check_fields("dmarc", "dmarc", "dmarc"),
+    *check_fields("rbl", "rbl", "rbl"),
+    *check_fields("permitted_sender", "permitted_sender", "permittedSender"),
+    *check_fields("managed_sender", "managed_sender", "managedSender"),
     Field(
         "verdict.decision",
         "text",
@@ -112,6 +143,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Verdict decision.",
         "spam",
         info=lambda i: i.spam.verdict.decision if i.spam.verdict else None,
+        json="info: spamInfo.spamProcessingDetail.verdict.decision (or descision)",
     ),
     Field(
         "verdict.risk",
@@ -121,6 +153,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "high",
         values=RISKS,
         info=lambda i: i.spam.verdict.risk if i.spam.verdict else None,
+        json="info: spamInfo.spamProcessingDetail.verdict.risk",
     ),
     Field(
         "verdict.description",
@@ -129,6 +162,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Verdict description.",
         "Phishing attempt",
         info=lambda i: i.spam.verdict.description if i.spam.verdict else None,
+        json="info: spamInfo.spamProcessingDetail.verdict.description",
     ),
     Field(
         "verdict.categories",
@@ -138,6 +172,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "phishing",
         is_list=True,
         info=lambda i: risk_names(i, 0),
+        json="info: spamInfo.spamProcessingDetail.verdict.categories[].name",
     ),
     Field(
         "verdict.subcategories",
@@ -147,6 +182,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "credential_harvesting",
         is_list=True,
         info=lambda i: risk_names(i, 1),
+        json="info: spamInfo.spamProcessingDetail.verdict.categories[].subcategories[].name",
     ),
     Field(
         "verdict.augmentations",
@@ -156,6 +192,10 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "lookalike_domain",
         is_list=True,
         info=lambda i: risk_names(i, 2),
+        json=(
+            "info: spamInfo.spamProcessingDetail.verdict.categories[].subcategories[]"
+            ".augmentations[].name"
+        ),
     ),
     Field(
         "policies.name",
@@ -165,6 +205,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Block executables",
         is_list=True,
         info=lambda i: unique(p.name for d in i.deliveries for p in d.policies),
+        json="info: deliveredMessage.{recipient}.policyInfo[].policyName",
     ),
     Field(
         "policies.type",
@@ -174,6 +215,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "attachmentProtection",
         is_list=True,
         info=lambda i: unique(p.type for d in i.deliveries for p in d.policies),
+        json="info: deliveredMessage.{recipient}.policyInfo[].policyType",
     ),
     Field(
         "smart_tags.path",
@@ -183,6 +225,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Security/Phishing",
         is_list=True,
         info=tag_paths,
+        json="info: retentionInfo.smartTags[].path (else .name)",
     ),
     Field(
         "smart_tags.name",
@@ -192,6 +235,7 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Phishing",
         is_list=True,
         info=lambda i: unique(t.name for t in i.smart_tags),
+        json="info: retentionInfo.smartTags[].name",
     ),
     Field(
         "litigation_hold",
@@ -200,5 +244,6 @@ CONTENT_FIELDS: tuple[Field, ...] = (
         "Whether the message is under litigation hold.",
         True,
         info=lambda i: bool(i.litigation_holds),
+        json="info: retentionInfo.litigationHoldInfo[]",
     ),
 )

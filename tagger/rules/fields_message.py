@@ -29,6 +29,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "eNo1...",
         summary=lambda s: s.id,
         info=lambda i: i.id,
+        json="search: id; info: id",
     ),
     Field(
         "sender.address",
@@ -38,6 +39,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "alice@example.com",
         summary=lambda s: email_of(s.from_env),
         info=lambda i: email_of(i.from_env),
+        json="search: fromEnv.emailAddress; info: recipientInfo.messageInfo.fromEnvelope",
     ),
     Field(
         "sender.domain",
@@ -47,6 +49,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "example.com",
         summary=lambda s: domain_of(s.from_env),
         info=lambda i: domain_of(i.from_env),
+        json="search: fromEnv.emailAddress; info: recipientInfo.messageInfo.fromEnvelope",
     ),
     Field(
         "sender.name",
@@ -56,6 +59,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "Alice Smith",
         summary=lambda s: name_of(s.from_env),
         info=lambda i: name_of(i.from_env),
+        json="search: fromEnv.displayableName; info: recipientInfo.messageInfo.fromEnvelope",
     ),
     Field(
         "from.address",
@@ -65,6 +69,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "ceo@example.com",
         summary=lambda s: email_of(s.from_hdr),
         info=lambda i: email_of(i.from_hdr),
+        json="search: fromHdr.emailAddress; info: recipientInfo.messageInfo.fromHeader",
     ),
     Field(
         "from.domain",
@@ -74,6 +79,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "example.com",
         summary=lambda s: domain_of(s.from_hdr),
         info=lambda i: domain_of(i.from_hdr),
+        json="search: fromHdr.emailAddress; info: recipientInfo.messageInfo.fromHeader",
     ),
     Field(
         "from.name",
@@ -83,6 +89,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "Chief Executive",
         summary=lambda s: name_of(s.from_hdr),
         info=lambda i: name_of(i.from_hdr),
+        json="search: fromHdr.displayableName; info: recipientInfo.messageInfo.fromHeader",
     ),
     Field(
         "recipients.address",
@@ -94,6 +101,10 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         example="legal@example.com",
         summary=lambda s: emails_of(s.to),
         info=lambda i: emails_of(info_recipients(i)),
+        json=(
+            "search: to[].emailAddress; info: recipientInfo.messageInfo.to[], "
+            "recipientInfo.messageInfo.cc[], deliveredMessage keys"
+        ),
     ),
     Field(
         "recipients.domain",
@@ -104,6 +115,10 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         example="example.com",
         summary=lambda s: domains_of(s.to),
         info=lambda i: domains_of(info_recipients(i)),
+        json=(
+            "search: to[].emailAddress; info: recipientInfo.messageInfo.to[], "
+            "recipientInfo.messageInfo.cc[], deliveredMessage keys"
+        ),
     ),
     Field(
         "recipients.count",
@@ -113,6 +128,10 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         3,
         summary=lambda s: nonzero(len(emails_of(s.to))),
         info=lambda i: float(len(emails_of(info_recipients(i)))),
+        json=(
+            "search: to[]; info: recipientInfo.messageInfo.to[], recipientInfo.messageInfo.cc[], "
+            "deliveredMessage keys"
+        ),
     ),
     Field(
         "to.address",
@@ -122,6 +141,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "bob@example.com",
         is_list=True,
         info=lambda i: emails_of(i.to),
+        json="info: recipientInfo.messageInfo.to[]",
     ),
     Field(
         "to.domain",
@@ -131,6 +151,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "example.com",
         is_list=True,
         info=lambda i: domains_of(i.to),
+        json="info: recipientInfo.messageInfo.to[]",
     ),
     Field(
         "cc.address",
@@ -140,6 +161,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "carol@example.com",
         is_list=True,
         info=lambda i: emails_of(i.cc),
+        json="info: recipientInfo.messageInfo.cc[]",
     ),
     Field(
         "cc.domain",
@@ -149,6 +171,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "example.com",
         is_list=True,
         info=lambda i: domains_of(i.cc),
+        json="info: recipientInfo.messageInfo.cc[]",
     ),
     Field(
         "subject",
@@ -158,6 +181,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "Invoice 4711 overdue",
         summary=lambda s: s.subject,
         info=lambda i: i.subject,
+        json="search: subject; info: recipientInfo.messageInfo.subject",
     ),
     Field(
         "route",
@@ -169,6 +193,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         strict=True,
         summary=lambda s: s.route,
         info=route_of,
+        json="search: route; info: deliveredMessage.{recipient}.messageInfo.route",
     ),
     Field(
         "status",
@@ -180,6 +205,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         strict=True,
         summary=lambda s: s.status,
         info=lambda i: i.status,
+        json="search: status; info: status",
     ),
     Field(
         "status.detail",
@@ -188,6 +214,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "Free-text status detail of the search result (`info`); not available from message info.",
         "Message delivered",
         summary=lambda s: s.info,
+        json="search: info",
     ),
     Field(
         "sender.ip",
@@ -197,6 +224,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "203.0.113.7",
         summary=lambda s: ip_of(s.sender_ip),
         info=lambda i: ip_of(i.remote_ip),
+        json="search: senderIP; info: recipientInfo.recipientMetaInfo.remoteIp",
     ),
     Field(
         "sender.host",
@@ -205,6 +233,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "Host name of the connecting server.",
         "mail.example.net",
         info=lambda i: i.remote_host,
+        json="info: recipientInfo.recipientMetaInfo.remoteHost",
     ),
     Field(
         "received",
@@ -214,6 +243,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "2026-01-31T09:00:00Z",
         summary=lambda s: s.received,
         info=lambda i: i.processed,
+        json="search: received; info: recipientInfo.messageInfo.processed",
     ),
     Field(
         "received.hour",
@@ -223,6 +253,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         22,
         base="received",
         derive=hour_of,
+        json="search: received; info: recipientInfo.messageInfo.processed",
     ),
     Field(
         "received.weekday",
@@ -234,6 +265,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         strict=True,
         base="received",
         derive=weekday_of,
+        json="search: received; info: recipientInfo.messageInfo.processed",
     ),
     Field(
         "sent",
@@ -243,6 +275,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         "2026-01-31T08:59:00Z",
         summary=lambda s: s.sent,
         info=lambda i: i.sent,
+        json="search: sent; info: recipientInfo.messageInfo.sent",
     ),
     Field(
         "attachments.present",
@@ -252,5 +285,9 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
         True,
         summary=lambda s: s.attachments,
         info=lambda i: bool(i.attachments),
+        json=(
+            "search: attachments; "
+            "info: recipientInfo.recipientMetaInfo.components[] (attachments only)"
+        ),
     ),
 )
