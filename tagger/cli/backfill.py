@@ -19,6 +19,7 @@ from tagger.engine.report import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.models import parse_time
+from tagger.mimecast.retention import warn_backfill_since
 from tagger.service.daemon import utc_now
 from tagger.service.runtime import (
     cycle_options,
@@ -67,6 +68,9 @@ def handle(args: argparse.Namespace) -> int:
     )
     if until <= since:
         raise UserError.single("--until must be after --since", file="<command line>")
+    note = warn_backfill_since(utc_now() - since)
+    if note is not None:
+        print(f"warning: {note}", file=sys.stderr)
     step = parse_duration(args.slice)
     dry_run = bool(args.dry_run or config.dry_run)
     reports = merge_reports(asyncio.run(backfill(config, since, until, step, dry_run)))

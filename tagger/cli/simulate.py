@@ -61,6 +61,11 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-malformed", type=float, default=0.0, help="share with broken JSON")
     p.add_argument("--fault-slow", type=float, default=0.0, help="share delayed by 2 s")
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
+    p.add_argument(
+        "--strict-search",
+        action="store_true",
+        help="refuse searches without from/to/subject/senderIP/messageId (err_validation_blank)",
+    )
     for option, field, env in _CREDENTIAL_OPTIONS:
         p.add_argument(option, dest=field, metavar="VALUE", help=f"default: ${env} or demo value")
     p.set_defaults(handler=run)
@@ -106,6 +111,7 @@ def build_config(args: argparse.Namespace) -> tuple[SimulatorConfig, bool]:
             list_page_size=args.page_size,
             faults=faults,
             credentials=creds,
+            strict_search=args.strict_search,
         )
     except ValueError as exc:
         raise UserError([Problem(str(exc))], "bad simulator options") from None

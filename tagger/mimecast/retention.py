@@ -18,6 +18,7 @@ __all__ = [
     "TRACKING_RETENTION",
     "beyond_tracking",
     "retention_note",
+    "warn_backfill_since",
     "warn_long_lookbacks",
 ]
 
@@ -64,3 +65,15 @@ def warn_long_lookbacks(
             log.warning("lookback_beyond_tracking_data", rule=rule_id, note=note)
             notes.append(note)
     return notes
+
+
+def warn_backfill_since(reach: timedelta) -> str | None:
+    """Log a warning when a backfill starting ``reach`` ago passes the tracking data.
+
+    Returns the warning text for the command to print, or None when it fits.
+    """
+    if not beyond_tracking(reach):
+        return None
+    note = retention_note("--since", reach)
+    log.warning("backfill_beyond_tracking_data", days=round(reach / timedelta(days=1)), note=note)
+    return note

@@ -111,6 +111,8 @@ class SimulatorConfig:
     ``start_time`` (aware datetime) fixes the clock reading the mailbox is
     generated against; None means "now" when the simulator is created. The
     same ``seed`` and ``start_time`` always yield the same mailbox.
+    ``strict_search`` refuses searches that set none of from, to, subject,
+    senderIP and messageId (``err_validation_blank``), as the real service might.
     Raises ``ValueError`` on nonsensical values.
     """
 
@@ -139,6 +141,7 @@ class SimulatorConfig:
     paths: SimPaths = SimPaths()
     max_clock_skew_s: float = 900.0
     keepalive_timeout_s: float = 30.0
+    strict_search: bool = False
 
     def __post_init__(self) -> None:
         if self.messages < 0 or self.search_cap < 1 or self.list_page_size < 1:

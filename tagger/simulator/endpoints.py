@@ -27,6 +27,7 @@ from tagger.simulator.config import (
 from tagger.simulator.mailbox import Mailbox
 from tagger.simulator.search import QueryError, parse_query
 from tagger.simulator.stats import Stats
+from tagger.simulator.strict import BLANK_CODE, BLANK_MESSAGE, is_bare
 
 JSON = dict[str, Any]
 Result = tuple[int, JSON]
@@ -154,6 +155,8 @@ class Api:
             query = parse_query(item)
         except QueryError as exc:
             return failed(item, exc.code, exc.message)
+        if self._cfg.strict_search and is_bare(query):
+            return failed(item, BLANK_CODE, BLANK_MESSAGE)
         found = self._box.search(query, now, self._cfg.search_cap)
         tracked = [render.tracked_email(m) for m in found.messages]
         return 200, envelope([{"trackedEmails": tracked}])
