@@ -23,6 +23,8 @@ from daemon_support import (
     write_config,
 )
 
+from tagger.cli.main import build_parser
+from tagger.cli.simulate import build_config
 from tagger.config import load_config
 from tagger.engine.queries import group_queries
 from tagger.engine.scope import (
@@ -247,6 +249,13 @@ def test_strict_simulator_refuses_a_bare_window_and_filters_by_domain(tmp_path: 
             message = sim._message(email.id)
             assert message.route == "inbound"
             assert any(p.domain == "corp.example.com" for p in message.recipients)
+
+
+@pytest.mark.parametrize(("argv", "strict"), [(["--strict-search"], True), ([], False)])
+def test_tagger_simulate_has_a_strict_search_option(argv: list[str], strict: bool) -> None:
+    args = build_parser().parse_args(["simulate", *argv])
+    config, _ = build_config(args)
+    assert config.strict_search is strict
 
 
 # --- end to end: tagger once against the strict simulator -----------------------------
