@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import heapq
 import json
 import logging
 import time
@@ -214,3 +215,39 @@ def watch(caplog: pytest.LogCaptureFixture) -> Iterator[SecretWatch]:
 def run(coro: Any) -> Any:
     """Run a coroutine to completion on a fresh event loop."""
     return asyncio.run(coro)
+
+
+class VirtualTime:
+    """A monotonic clock shared by concurrent tasks: ``sleep(d)`` resumes at ``now + d``.
+
+    Unlike :class:`FakeTime`, sleeps overlap as real ones do: time only moves
+    once every task is idle, straight to the earliest wake-up. Records every sleep.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._driver: asyncio.Task[None] | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._timers, (self.now + max(seconds, 0.0), self._seq, fut))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.ensure_future(self._drive())
+        await fut
+
+    async def _drive(self) -> None:
+        while self._timers:
+            for _ in range(100):  # let every runnable task run until it blocks
+                await asyncio.sleep(0)
+            at, _, fut = heapq.heappop(self._timers)
+            if not fut.done():
+                self.now = max(self.now, at)
+                fut.set_result(None)

@@ -1,20 +1,38 @@
-"""Rate-limit headers and the per-endpoint gate that pauses calls until capacity returns.
+"""Rate-limit headers and the per-endpoint gate that paces calls to the service's refill.
 
-Mimecast sends ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
-``X-RateLimit-Reset`` (milliseconds until capacity returns) on every response.
-When a successful response says nothing remains, later calls to that endpoint
-wait for the reset instead of provoking a 429; a 429 closes the gate too, so
-every concurrent caller waits, not only the one that was refused.
+Mimecast's limits are a leaky bucket: ``X-RateLimit-Limit`` is the size of the
+bucket, ``X-RateLimit-Remaining`` the requests left in it, and
+``X-RateLimit-Reset`` the milliseconds until the *next one* request is added
+back (at least one returns every such interval). It is not the time until the
+whole quota returns: releasing every waiting call at the reset bursts straight
+into 429s.
+
+:class:`RateLimitGate` mirrors that bucket on the client side as a token
+bucket kept in "theoretical arrival time" form (GCRA): it learns the bucket's
+size and its refill interval from the headers, gives every call its own send
+time (a burst of the credit left, then one call per interval) and re-aligns
+with every response. A 429 empties it until the wait the server asked for.
+Headers that are missing or garbled mean no pacing; every wait is capped at
+``max_wait_s`` (after which one call probes again), so an absurd header can
+neither stall the client for ever nor make it spin.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-# Bound on gate re-checks: each pass waits for the current reset, so this is
-# only reached if the gate keeps being pushed back by fresh 429s.
-_MAX_GATE_PASSES = 50
+import structlog
+
+log = structlog.get_logger("tagger.mimecast")
+
+# Waits after a 429 that names none (no Reset, no Retry-After, no interval
+# learned yet): doubling from the first to the last, one probe at a time.
+FALLBACK_WAIT_S = 1.0
+FALLBACK_MAX_S = 60.0
+DEFAULT_MAX_WAIT_S = 900.0
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
@@ -55,69 +73,261 @@ class RateLimitInfo:
         return max(self.reset_s or 0.0, self.retry_after_s or 0.0)
 
 
-class RateLimitGate:
-    """Paces calls to one endpoint from its rate-limit headers (monotonic clock).
+@dataclass(slots=True)
+class Ticket:
+    """One call's place in the gate: its send time, and the gate state it was given in."""
 
-    It remembers how many calls the service said remain in the current window
-    and spends one per request sent, so that concurrent callers stop at zero
-    together instead of each finding out through a 429. The count restarts
-    when the window's reset time passes.
+    at: float
+    epoch: int
+    probe: bool = False
+    claimed: bool = False  # sent, and not settled yet
+    spent: bool = False  # claimed or given up: it counts no longer as waiting
+
+
+class OutOfTime(Exception):
+    """The gate cannot let a call out before its deadline; ``delay_s`` is the wait it needs."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(f"capacity returns in {delay_s:.0f} s")
+        self.delay_s = delay_s
+
+
+class RateLimitGate:
+    """Paces the calls of one endpoint to the service's refill (monotonic clock).
+
+    Use: ``ticket = await gate.acquire(deadline)``; then, holding a connection
+    slot, ``gate.claim(ticket)`` (False: acquire again) and after the exchange
+    ``gate.settle(ticket, info, throttled)`` (``info`` None when no response
+    came). Until its first response the gate lets one call out at a time.
     """
 
-    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]):
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        *,
+        max_wait_s: float = DEFAULT_MAX_WAIT_S,
+        name: str = "",
+    ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self.open_at = 0.0
-        self.credit: int | None = None
-        self.window_ends = 0.0
-        self.last: RateLimitInfo = RateLimitInfo()
+        self.max_wait_s = max_wait_s
+        self.name = name
+        self.capacity: int | None = None  # the bucket's size
+        self.interval: float | None = None  # seconds between two requests added back
+        self.pacing = False  # the last headers let the bucket be modelled
+        self.tat = 0.0  # theoretical arrival time: the bucket is empty until tat - burst
+        self.open_at = 0.0  # no call before this (a 429's wait, Retry-After)
+        self.probing = True  # one call at a time until a response says more
+        self.in_flight = 0
+        self.capped = 0  # waits cut to max_wait_s
+        self.last = RateLimitInfo()
+        self._probe_out = False
+        self._epoch = 0
+        self._reserved = 0  # tickets of this epoch not yet claimed or given up
+        self._streak = 0  # consecutive 429s that named no wait
+        self._waiters: list[asyncio.Future[None]] = []
 
-    def close_for(self, seconds: float) -> None:
-        """Keep the gate closed for at least ``seconds`` from now."""
-        if seconds > 0:
-            self.open_at = max(self.open_at, self._clock() + seconds)
+    # -- what a call would wait -------------------------------------------------
 
-    def observe(self, info: RateLimitInfo, throttled: bool) -> None:
-        """Record a response's headers; close the gate when capacity is exhausted."""
-        self.last = info
-        now = self._clock()
-        # Only answers that were served count the window's credit: a 429's reset
-        # may describe a shorter burst limit, and merging it with the window's
-        # would keep the gate shut until the whole (long) window ends.
-        if not throttled and info.remaining is not None and info.reset_s is not None:
-            if now >= self.window_ends or self.credit is None:
-                self.credit = info.remaining
-            else:
-                # Same window: responses arrive out of order, trust the lowest count.
-                self.credit = min(self.credit, info.remaining)
-            self.window_ends = now + info.reset_s
-        if throttled or info.remaining == 0:
-            self.close_for(info.wait_s())
+    def _burst(self) -> float:
+        return (max(self.capacity or 1, 1) - 1) * (self.interval or 0.0)
 
-    def take(self) -> bool:
-        """Spend one call of the window's credit; returns False (and closes) when none is left."""
-        if self.credit is None:
-            return True
-        if self._clock() >= self.window_ends:
-            self.credit = None
-            return True
-        if self.credit <= 0:
-            self.open_at = max(self.open_at, self.window_ends)
-            return False
-        self.credit -= 1
-        return True
+    def next_slot(self, now: float) -> float:
+        """Return the earliest time a call asking now could be sent."""
+        slot = max(now, self.open_at)
+        if self.pacing and self.interval:
+            slot = max(slot, self.tat - self._burst())
+        return slot
 
     def delay(self) -> float:
-        """Return how long a call made now would have to wait (0 when open)."""
-        return max(self.open_at - self._clock(), 0.0)
+        """Return how long a call made now would have to wait (0 when it may go)."""
+        now = self._clock()
+        return self.next_slot(now) - now
 
-    async def wait(self) -> float:
-        """Wait until the gate is open; returns the total time asked of ``sleep``."""
-        waited = 0.0
-        for _ in range(_MAX_GATE_PASSES):
-            delay = self.delay()
-            if delay <= 0:
-                break
-            waited += delay
-            await self._sleep(delay)
-        return waited
+    # -- the call's side ----------------------------------------------------------
+
+    async def acquire(self, deadline: float) -> Ticket:
+        """Wait for this call's turn; returns its ticket.
+
+        Raises :class:`OutOfTime` at once when the turn comes after ``deadline``.
+        """
+        waited = False
+        while True:
+            now = self._clock()
+            if self.probing and self._probe_out:
+                # Another call is finding out whether capacity is back: wait for its
+                # answer (bounded: a claimed call is always settled, by its timeout at worst).
+                if now >= deadline:
+                    raise OutOfTime(self.next_slot(now) - now)
+                await self._pause(None)
+                continue
+            slot = self.next_slot(now)
+            if slot > deadline:
+                raise OutOfTime(slot - now)
+            ticket = self._reserve(now, slot)
+            try:
+                while ticket.epoch == self._epoch and (now := self._clock()) < ticket.at:
+                    waited = True
+                    await self._pause(ticket.at - now)
+            except BaseException:
+                self.give_up(ticket)
+                raise
+            if ticket.epoch == self._epoch:
+                if waited:
+                    log.debug("mimecast_rate_limit_pause", endpoint=self.name)
+                return ticket
+
+    def _reserve(self, now: float, slot: float) -> Ticket:
+        """Give a call the send time ``slot`` and count it against the bucket."""
+        if self.pacing and self.interval:
+            self.tat = max(self.tat, slot) + self.interval
+        self._reserved += 1
+        return Ticket(slot, self._epoch)
+
+    def give_up(self, ticket: Ticket) -> None:
+        """Return an unclaimed ticket (its call is not sent after all)."""
+        if ticket.epoch == self._epoch and not ticket.claimed and not ticket.spent:
+            self._reserved -= 1
+        ticket.spent = True
+
+    def claim(self, ticket: Ticket) -> bool:
+        """Mark the call as sent now; False (ticket given up) when the gate changed since."""
+        stale = ticket.epoch != self._epoch or self._clock() < self.open_at
+        if stale or ticket.spent or (self.probing and self._probe_out):
+            self.give_up(ticket)
+            return False
+        if self.probing:
+            self._probe_out = ticket.probe = True
+        self._reserved -= 1
+        ticket.claimed = ticket.spent = True
+        self.in_flight += 1
+        return True
+
+    def settle(self, ticket: Ticket, info: RateLimitInfo | None, throttled: bool) -> None:
+        """Record the outcome of a claimed call (``info`` None: no response arrived)."""
+        if not ticket.claimed:
+            return
+        ticket.claimed = False
+        self.in_flight -= 1
+        if ticket.probe:
+            self._probe_out = False
+        if info is not None:
+            self._observe(info, throttled)
+        self._notify()
+
+    # -- learning from the headers --------------------------------------------
+
+    def _cap(self, seconds: float, what: str) -> float:
+        """Return ``seconds`` cut to ``max_wait_s``; logs the first cut of this gate."""
+        if seconds <= self.max_wait_s:
+            return seconds
+        if not self.capped:
+            log.warning(
+                "mimecast_rate_limit_wait_capped",
+                endpoint=self.name,
+                header=what,
+                asked_s=round(seconds),
+                max_wait_s=self.max_wait_s,
+            )
+        self.capped += 1
+        self.probing = True  # after the cap, one call finds out whether it is over
+        return self.max_wait_s
+
+    def _observe(self, info: RateLimitInfo, throttled: bool) -> None:
+        self.last = info
+        now = self._clock()
+        reset = self._cap(info.reset_s, "reset") if info.reset_s else None
+        if info.retry_after_s:
+            self.open_at = max(self.open_at, now + self._cap(info.retry_after_s, "retry-after"))
+        if throttled:
+            self._throttled(now, info, reset)
+            return
+        self._streak = 0
+        self.probing = False
+        if info.remaining is None:
+            return
+        floor = info.limit if info.limit is not None else (self.capacity or 0)
+        self.capacity = max(floor, info.remaining + 1, 1)
+        if reset is not None:
+            # Right after a full bucket is dipped into, the reset is the whole interval;
+            # otherwise it is part of one, so the longest seen is the best estimate.
+            full = info.remaining + 1 >= self.capacity
+            self.interval = reset if full or not self.interval else max(self.interval, reset)
+        if not self.interval:
+            return
+        self.pacing = True
+        self._sync(now, info.remaining, reset if reset is not None else self.interval)
+
+    def _sync(self, now: float, remaining: int, reset: float) -> None:
+        """Align the bucket with the service's: ``remaining`` left, the next back in ``reset``."""
+        interval = self.interval or 0.0
+        server_tat = now + (max(self.capacity or 1, 1) - remaining - 1) * interval + reset
+        if server_tat > self.tat:
+            # Emptier than we thought (another client shares the quota, or the
+            # interval was underestimated): later turns move back.
+            self.tat = server_tat
+            self._bump()
+        elif server_tat + (self.in_flight + self._reserved) * interval < self.tat - interval / 2:
+            # Fuller than we thought (e.g. a whole window came back): calls
+            # waiting for later turns may go earlier.
+            self.tat = server_tat + self.in_flight * interval
+            self._bump()
+
+    def _throttled(self, now: float, info: RateLimitInfo, reset: float | None) -> None:
+        """A 429: the bucket is empty until the wait the service named (or a fallback)."""
+        wait = max(reset or 0.0, self.open_at - now)
+        if wait <= 0:
+            if self.interval:
+                wait = self.interval
+            else:
+                fallback = FALLBACK_WAIT_S * 2.0**self._streak
+                wait = self._cap(min(fallback, FALLBACK_MAX_S), "fallback")
+            self._streak += 1
+        if info.limit is not None:
+            self.capacity = max(info.limit, 1)
+        if not self.interval and reset:
+            self.interval = reset  # provisional: a served response will correct it
+        self.open_at = max(self.open_at, now + wait)
+        if self.pacing and self.interval:
+            self.tat = max(self.tat, now + wait + self._burst())
+        else:
+            self.probing = True
+        self._bump()
+
+    # -- waiting ------------------------------------------------------------------
+
+    def _bump(self) -> None:
+        """Invalidate every ticket given so far: their holders ask again."""
+        self._epoch += 1
+        self._reserved = 0
+        self._notify()
+
+    def _notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _pause(self, seconds: float | None) -> None:
+        """Sleep ``seconds`` (at most ``max_wait_s``) or until the gate changes.
+
+        ``None``: only until the gate changes.
+        """
+        changed = asyncio.get_running_loop().create_future()
+        self._waiters.append(changed)
+        try:
+            if seconds is None:
+                await changed
+                return
+            seconds = min(max(seconds, 0.0), self.max_wait_s)
+            if math.isnan(seconds):
+                seconds = 0.0
+            sleeper = asyncio.ensure_future(self._sleep(seconds))
+            try:
+                await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+        finally:
+            if changed in self._waiters:
+                self._waiters.remove(changed)

@@ -20,17 +20,15 @@ import structlog
 from tagger.mimecast.auth import HmacSigner, TokenCache
 from tagger.mimecast.envelope import Envelope, decode_json, parse_envelope
 from tagger.mimecast.errors import (
-    ApiFailure,
     AuthenticationError,
     FailItem,
     MalformedResponse,
     MimecastError,
     RateLimited,
     TransportError,
-    describe_failures,
 )
-from tagger.mimecast.httperrors import http_error, transport_error
-from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
+from tagger.mimecast.httperrors import failure_error, http_error, transport_error
+from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Ticket
 from tagger.mimecast.retry import RetryBudget, backoff_delay
 from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
 from tagger.mimecast.stats import ClientStats, EndpointStats
@@ -41,8 +39,6 @@ T = TypeVar("T")
 Accept = Callable[[FailItem], bool]
 
 TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a password
-# Bound on "gate open, but the window ran out while queued" rounds of one attempt.
-_MAX_GATE_ROUNDS = 20
 # Used when the token response has no usable expires_in (Mimecast issues ~30 min).
 DEFAULT_TOKEN_LIFETIME_S = 600.0
 
@@ -55,6 +51,14 @@ class _TokenRejected(Exception):
         self.token = token
         self.status = status
         self.request_id = request_id
+
+
+class _OutOfTime(Exception):
+    """Internal: the rate-limit gate cannot let the call out before its deadline."""
+
+    def __init__(self, error: RateLimited) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _TokenFetchFailed(Exception):
@@ -95,7 +99,9 @@ class Requester:
         """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
         gate = self._gates.get(path)
         if gate is None:
-            gate = self._gates[path] = RateLimitGate(self._clock, self._sleep)
+            gate = self._gates[path] = RateLimitGate(
+                self._clock, self._sleep, max_wait_s=self.settings.retry.max_wait_s, name=path
+            )
         return gate
 
     async def call(self, path: str, body: dict[str, Any], accept: Accept | None = None) -> Envelope:
@@ -106,18 +112,32 @@ class Requester:
         for good (retries exhausted or not retryable).
         """
         content = json.dumps(body, separators=(",", ":")).encode("utf-8")
-        return await self._with_retries(path, lambda: self._attempt(path, content, accept))
+        return await self._with_retries(
+            path, lambda deadline: self._attempt(path, content, accept, deadline)
+        )
 
-    async def _with_retries(self, path: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run ``attempt`` until it succeeds, a failure is final, or the budget is spent."""
+    async def _with_retries(self, path: str, attempt: Callable[[float], Awaitable[T]]) -> T:
+        """Run ``attempt(deadline)`` until it succeeds, a failure is final, or the budget is spent.
+
+        A 429 spends no attempt: the call asks the rate-limit gate for its next
+        turn until its deadline. Other transient failures spend one each.
+        """
         stats = self.stats.endpoint(path)
         stats.calls += 1
         budget = RetryBudget(self.settings.retry, self._clock())
         refreshed = False
+        throttle: RateLimited | None = None  # the last 429, to report if time runs out
         while True:
             budget.attempts += 1
             try:
-                return await attempt()
+                return await attempt(budget.deadline)
+            except _OutOfTime as out:
+                stats.failed += 1
+                if throttle is None:
+                    stats.errors[type(out.error).__name__] += 1
+                    raise out.error from None
+                throttle.reset_s = out.error.reset_s
+                raise throttle from None
             except _TokenFetchFailed as failed:
                 # The token request already had its own retries: do not multiply them.
                 stats.errors[type(failed.error).__name__] += 1
@@ -143,14 +163,27 @@ class Requester:
                 log.info("mimecast_token_refresh", endpoint=path, status=rejected.status)
             except MimecastError as err:
                 stats.errors[type(err).__name__] += 1
-                delay = self._retry_delay(err, budget.attempts)
+                if isinstance(err, RateLimited) and err.status == 429:
+                    # Backpressure, not a failure: the gate now holds the call back
+                    # until the service has room (or the deadline comes).
+                    budget.throttled()
+                    throttle = err
+                    stats.retries += 1
+                    log.warning(
+                        "mimecast_rate_limited",
+                        endpoint=path,
+                        status=429,
+                        throttled=budget.throttles,
+                        delay_s=round(self.gate(path).delay(), 3),
+                    )
+                    continue
+                delay = self._retry_delay(budget.attempts)
                 if not err.retryable or not budget.allows(self._clock(), delay):
                     stats.failed += 1
                     raise
                 stats.retries += 1
-                event = "mimecast_rate_limited" if err.status == 429 else "mimecast_retry"
                 log.warning(
-                    event,
+                    "mimecast_retry",
                     endpoint=path,
                     status=err.status,
                     code=err.code,
@@ -161,12 +194,9 @@ class Requester:
                 # Sleep outside the semaphore so waiting calls do not block others.
                 await self._sleep(delay)
 
-    def _retry_delay(self, err: MimecastError, attempt: int) -> float:
-        """Return the wait before the next attempt: jittered backoff, at least the reset."""
-        delay = backoff_delay(self.settings.retry, attempt, self._uniform)
-        if isinstance(err, RateLimited) and err.reset_s is not None:
-            delay = max(delay, err.reset_s)
-        return delay
+    def _retry_delay(self, attempt: int) -> float:
+        """Return the jittered backoff before the next attempt (the gate adds any wait asked)."""
+        return backoff_delay(self.settings.retry, attempt, self._uniform)
 
     async def _bearer(self) -> str | None:
         """Return the current OAuth2 token (fetching one when due), or None for HMAC."""
@@ -188,70 +218,96 @@ class Requester:
         headers["Accept"] = "application/json"
         return headers
 
-    async def _wait_gate(self, path: str, stats: EndpointStats) -> None:
-        """Wait until the endpoint has capacity again.
+    async def _turn(self, gate: RateLimitGate, path: str, deadline: float) -> Ticket:
+        """Wait for the call's turn at the endpoint's rate-limit gate; returns its ticket.
 
-        Raises :class:`RateLimited` at once when that is further away than a
-        whole call may take: waiting could not make this call succeed in time.
+        Raises :class:`_OutOfTime` at once when the turn comes after
+        ``deadline``: waiting could not make this call succeed in time.
         """
-        gate = self.gate(path)
-        pending = gate.delay()
-        if pending > self.settings.retry.max_total_s:
-            raise RateLimited(
-                f"the API quota of this endpoint is used up; capacity returns in {pending:.0f} s",
-                reset_s=pending,
-                endpoint=path,
-            )
-        waited = await gate.wait()
-        if waited > 0:
-            stats.gate_waits += 1
-            log.info("mimecast_rate_limit_pause", endpoint=path, delay_s=round(waited, 3))
+        before = self._clock()
+        try:
+            ticket = await gate.acquire(deadline)
+        except OutOfTime as out:
+            raise _OutOfTime(
+                RateLimited(
+                    "the API quota of this endpoint is used up; capacity returns in"
+                    f" {out.delay_s:.0f} s",
+                    reset_s=out.delay_s,
+                    endpoint=path,
+                )
+            ) from None
+        if self._clock() > before:
+            self.stats.endpoint(path).gate_waits += 1
+        return ticket
 
     async def _post(
-        self, path: str, stats: EndpointStats, token: str | None, **kw: Any
+        self, path: str, stats: EndpointStats, token: str | None, deadline: float, **kw: Any
     ) -> tuple[httpx.Response, str | None]:
-        """POST within the concurrency bound; returns the response and the request id sent.
+        """POST within the concurrency bound at the call's turn; returns the response and id.
 
         Headers are built inside the bound so an HMAC date is never stale when
         sent. Raises :class:`TransportError` when no response arrives.
         """
         gate = self.gate(path)
-        for _ in range(_MAX_GATE_ROUNDS):
-            await self._wait_gate(path, stats)
-            async with self._sem:
-                # Checked again with a slot held: the window may have run out while
-                # this call queued for the slot; if so, wait again without the slot.
-                if not gate.take():
-                    continue
-                headers = self._headers(path, token)
-                if "content" in kw:
-                    headers["Content-Type"] = "application/json"
-                request_id = headers.get("x-mc-req-id")
-                stats.requests += 1
-                try:
-                    response = await self._http.post(path, headers=headers, **kw)
-                except httpx.TimeoutException:
-                    raise TransportError(
-                        f"no response within {self.settings.timeout_s:g} s",
-                        endpoint=path,
-                        retryable=True,
-                        request_id=request_id,
-                    ) from None
-                except httpx.TransportError as exc:
-                    raise transport_error(exc, path, request_id) from None
-                break
-        else:
-            raise RateLimited("the rate-limit window kept closing; giving up", endpoint=path)
+        while True:
+            ticket = await self._turn(gate, path, deadline)
+            try:
+                async with self._sem:
+                    # The gate may have changed (a 429, a probe under way) while this
+                    # call queued for a slot: if so it asks for a new turn.
+                    if not gate.claim(ticket):
+                        continue
+                    return await self._send(gate, ticket, path, stats, token, **kw)
+            finally:
+                gate.give_up(ticket)
+
+    async def _send(
+        self,
+        gate: RateLimitGate,
+        ticket: Ticket,
+        path: str,
+        stats: EndpointStats,
+        token: str | None,
+        **kw: Any,
+    ) -> tuple[httpx.Response, str | None]:
+        """Send one claimed request; settles the ticket with the response (or none)."""
+        response: httpx.Response | None = None
+        request_id: str | None = None
+        try:
+            headers = self._headers(path, token)
+            if "content" in kw:
+                headers["Content-Type"] = "application/json"
+            request_id = headers.get("x-mc-req-id")
+            stats.requests += 1
+            response = await self._http.post(path, headers=headers, **kw)
+        except httpx.TimeoutException:
+            raise TransportError(
+                f"no response within {self.settings.timeout_s:g} s",
+                endpoint=path,
+                retryable=True,
+                request_id=request_id,
+            ) from None
+        except httpx.TransportError as exc:
+            raise transport_error(exc, path, request_id) from None
+        finally:
+            if response is None:
+                gate.settle(ticket, None, False)
+        throttled = response.status_code == 429
+        if throttled:
+            stats.throttled += 1
+        gate.settle(ticket, self._rate(response), throttled)
         return response, response.headers.get("x-mc-req-id") or request_id
 
-    async def _attempt(self, path: str, content: bytes, accept: Accept | None) -> Envelope:
-        """Make one HTTP attempt of an API call and interpret the response."""
+    async def _attempt(
+        self, path: str, content: bytes, accept: Accept | None, deadline: float
+    ) -> Envelope:
+        """Make one HTTP attempt of an API call (sent by ``deadline``) and interpret it."""
         stats = self.stats.endpoint(path)
         token = await self._bearer()
-        response, request_id = await self._post(path, stats, token, content=content)
+        response, request_id = await self._post(path, stats, token, deadline, content=content)
         status = response.status_code
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
-        body = self._observe(path, stats, response)
+        body = _decode(response)
         if status == 401 and token is not None:
             raise _TokenRejected(token, status, request_id)
         if status < 200 or status >= 300:
@@ -265,38 +321,22 @@ class Requester:
         codes = {e.code for f in failed for e in f.errors}
         if TOKEN_EXPIRED in codes and token is not None:
             raise _TokenRejected(token, status, request_id)
-        errors = [e for f in failed for e in f.errors]
-        raise ApiFailure(
-            describe_failures(tuple(failed)),
-            failures=tuple(failed),
-            code=errors[0].code if errors else None,
-            retryable=bool(errors) and all(e.retryable for e in errors),
-            **ctx,
-        )
+        raise failure_error(tuple(failed), ctx)
 
     def _rate(self, response: httpx.Response) -> RateLimitInfo:
         return RateLimitInfo.from_headers(response.headers)
 
-    def _observe(self, path: str, stats: EndpointStats, response: httpx.Response) -> Any:
-        """Feed the rate-limit headers to the gate; return the decoded body or _NOT_JSON."""
-        throttled = response.status_code == 429
-        if throttled:
-            stats.throttled += 1
-        self.gate(path).observe(self._rate(response), throttled)
-        try:
-            return decode_json(response.content)
-        except ValueError:
-            return _NOT_JSON
-
     async def _fetch_token(self) -> tuple[str, float]:
         """Obtain an OAuth2 access token (retried like any call); returns (token, expires_in)."""
         path = self.settings.endpoints.token
-        token, expires_in = await self._with_retries(path, lambda: self._token_attempt(path))
+        token, expires_in = await self._with_retries(
+            path, lambda deadline: self._token_attempt(path, deadline)
+        )
         self.stats.tokens_issued += 1
         log.debug("mimecast_token_issued", endpoint=path, expires_in=expires_in)
         return token, expires_in
 
-    async def _token_attempt(self, path: str) -> tuple[str, float]:
+    async def _token_attempt(self, path: str, deadline: float) -> tuple[str, float]:
         creds = self.settings.credentials
         assert isinstance(creds, OAuthCredentials)
         stats = self.stats.endpoint(path)
@@ -305,10 +345,10 @@ class Requester:
             "client_secret": creds.client_secret,
             "grant_type": "client_credentials",
         }
-        response, request_id = await self._post(path, stats, None, data=form)
+        response, request_id = await self._post(path, stats, None, deadline, data=form)
         status = response.status_code
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
-        body = self._observe(path, stats, response)
+        body = _decode(response)
         if status in (400, 401, 403):
             code = body.get("error") if isinstance(body, dict) else None
             raise AuthenticationError(
@@ -333,3 +373,11 @@ class Requester:
 
 
 _NOT_JSON: Any = object()
+
+
+def _decode(response: httpx.Response) -> Any:
+    """Return the decoded JSON body of ``response``, or ``_NOT_JSON``."""
+    try:
+        return decode_json(response.content)
+    except ValueError:
+        return _NOT_JSON

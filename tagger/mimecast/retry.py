@@ -22,17 +22,34 @@ def backoff_delay(policy: RetryPolicy, attempt: int, uniform: Callable[[], float
 
 @dataclass(slots=True)
 class RetryBudget:
-    """Tracks one call's attempts and elapsed time against a :class:`RetryPolicy`."""
+    """Tracks one call's attempts and elapsed time against a :class:`RetryPolicy`.
+
+    ``attempts`` counts the attempts that failed for real (or are under way);
+    a 429 is backpressure: :meth:`throttled` gives its attempt back, so a call
+    keeps waiting for capacity until its deadline instead of running out of
+    attempts.
+    """
 
     policy: RetryPolicy
     started: float
     attempts: int = 0
+    throttles: int = 0
+
+    @property
+    def deadline(self) -> float:
+        """Return the monotonic time by which the call must be done."""
+        return self.started + self.policy.max_total_s
 
     def allows(self, now: float, delay: float) -> bool:
         """Return True if another attempt after waiting ``delay`` s stays within budget."""
         if self.attempts >= self.policy.max_attempts:
             return False
-        return (now + delay) - self.started <= self.policy.max_total_s
+        return now + delay <= self.deadline
+
+    def throttled(self) -> None:
+        """Record a 429 on the attempt under way: it does not count as an attempt."""
+        self.attempts = max(self.attempts - 1, 0)
+        self.throttles += 1
 
 
 def default_uniform() -> float:

@@ -95,20 +95,25 @@ def decode_secret_key(secret_key: str) -> bytes:
 class RetryPolicy:
     """How hard to retry transient failures (429, 5xx, network errors, bad JSON).
 
-    ``max_attempts`` counts every HTTP attempt of one call; ``max_total_s``
-    bounds the time one call may spend including waits. Delays grow
-    exponentially from ``base_delay_s`` up to ``max_delay_s`` with full jitter.
+    ``max_attempts`` counts the HTTP attempts of one call that failed for real
+    (5xx, network, malformed answers); a 429 is backpressure and spends none.
+    ``max_total_s`` bounds the time one call may spend including waits. Delays
+    grow exponentially from ``base_delay_s`` up to ``max_delay_s`` with full
+    jitter. ``max_wait_s`` caps any single wait a rate-limit header asks for.
     """
 
     max_attempts: int = 6
     max_total_s: float = 120.0
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
+    max_wait_s: float = 900.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigurationError("retry.max_attempts must be at least 1")
         if self.max_total_s <= 0 or self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ConfigurationError("retry durations must be positive")
+        if self.max_wait_s <= 0:
             raise ConfigurationError("retry durations must be positive")
 
 

@@ -1,8 +1,17 @@
-"""Per-endpoint fixed-window rate limits with Mimecast's headers.
+"""Per-endpoint rate limits with Mimecast's headers: a leaky bucket (default) or a fixed window.
 
-Each endpoint key has ``limit`` calls per ``window_s`` seconds; the window
-starts with the first call after the previous one ended. ``reset_ms`` is the
-number of milliseconds until capacity returns, as ``X-RateLimit-Reset`` reports.
+An endpoint's ``(limit, window_s)`` means ``limit`` requests per ``window_s``
+seconds. As Mimecast's service does, the default :class:`RateLimiter` is a
+leaky bucket: it holds at most ``limit`` requests and one request is added
+back every ``window_s / limit`` seconds. ``X-RateLimit-Remaining`` is the
+number of requests left in the bucket and ``X-RateLimit-Reset`` the
+milliseconds until the next one is added back; a request finding the bucket
+empty is answered 429.
+
+``mode="window"`` keeps a fixed window instead (``limit`` calls, then nothing
+until the window that started with the first call ends; Reset is the time
+until the whole quota returns), for testing clients against servers that read
+the headers that way.
 """
 
 from __future__ import annotations
@@ -12,6 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+LEAKY = "leaky"
+WINDOW = "window"
+MODES = (LEAKY, WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +46,35 @@ class RateDecision:
 
 
 class RateLimiter:
-    """Counts calls per endpoint; thread-safe. ``clock`` is a monotonic clock in seconds."""
+    """Counts calls per endpoint; thread-safe. ``clock`` is a monotonic clock in seconds.
+
+    ``limits(endpoint)`` returns ``(limit, window_s)``; ``mode`` is ``"leaky"``
+    or ``"window"`` (see the module docstring). Raises ``ValueError`` on an
+    unknown mode.
+    """
 
     def __init__(
         self,
         limits: Callable[[str], tuple[int, float]],
         clock: Callable[[], float] = time.monotonic,
+        mode: str = LEAKY,
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"rate limit mode must be one of {', '.join(MODES)}")
         self._limits = limits
         self._clock = clock
+        self.mode = mode
         self._lock = threading.Lock()
-        self._windows: dict[str, tuple[float, int]] = {}
+        # leaky: (level, at) -- the bucket's content (fractional) at time ``at``;
+        # window: (start, count).
+        self._state: dict[str, tuple[float, float]] = {}
         self._forced: dict[str | None, tuple[int, int]] = {}
 
     def set_limits(self, limits: Callable[[str], tuple[int, float]]) -> None:
-        """Replace the limits; current windows restart."""
+        """Replace the limits; every bucket (or window) starts full again."""
         with self._lock:
             self._limits = limits
-            self._windows.clear()
+            self._state.clear()
 
     def force(self, endpoint: str | None, calls: int, reset_ms: int) -> None:
         """Answer the next ``calls`` calls to ``endpoint`` (None: any endpoint) with 429."""
@@ -70,15 +94,33 @@ class RateLimiter:
         limit, window = self._limits(endpoint)
         now = self._clock()
         with self._lock:
-            start, count = self._windows.get(endpoint, (now, 0))
-            if now >= start + window:
-                start, count = now, 0
-            reset_ms = max(0, math.ceil((start + window - now) * 1000))
             forced = self._take_forced(endpoint)
             if forced is not None:
                 return RateDecision(False, limit, 0, forced)
-            if count >= limit:
-                self._windows[endpoint] = (start, count)
-                return RateDecision(False, limit, 0, reset_ms)
-            self._windows[endpoint] = (start, count + 1)
-            return RateDecision(True, limit, limit - count - 1, reset_ms)
+            if self.mode == WINDOW:
+                return self._window(endpoint, limit, window, now)
+            return self._leaky(endpoint, limit, window / limit, now)
+
+    def _leaky(self, endpoint: str, limit: int, interval: float, now: float) -> RateDecision:
+        level, at = self._state.get(endpoint, (float(limit), now))
+        level = min(float(limit), level + max(now - at, 0.0) / interval)
+        allowed = level >= 1.0
+        if allowed:
+            level -= 1.0
+        self._state[endpoint] = (level, now)
+        whole = math.floor(level + 1e-9)
+        # Time until the bucket holds one more whole request (a full bucket: one interval).
+        missing = 1.0 if level >= limit - 1e-9 else max(whole + 1 - level, 0.0)
+        reset_ms = max(1, math.ceil(missing * interval * 1000 - 1e-6))
+        return RateDecision(allowed, limit, min(whole, limit) if allowed else 0, reset_ms)
+
+    def _window(self, endpoint: str, limit: int, window: float, now: float) -> RateDecision:
+        start, count = self._state.get(endpoint, (now, 0.0))
+        if now >= start + window:
+            start, count = now, 0.0
+        reset_ms = max(0, math.ceil((start + window - now) * 1000))
+        if count >= limit:
+            self._state[endpoint] = (start, count)
+            return RateDecision(False, limit, 0, reset_ms)
+        self._state[endpoint] = (start, count + 1)
+        return RateDecision(True, limit, int(limit - count - 1), reset_ms)
