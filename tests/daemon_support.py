@@ -27,6 +27,7 @@ from tagger.mimecast.models import Message, MessageInfo, SmartTag, TrackedEmail
 from tagger.rules import RuleSet, evaluate, load_rules, resolve_tags
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
+from tagger.simulator.truth import truth_message
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -145,10 +146,13 @@ def expected_pairs(
 ) -> set[tuple[str, str]]:
     """Return the (message id, tag id) pairs a correct daemon applies to ``sim``'s mailbox.
 
-    Computed from the simulator's own data, message by message, with the rule
-    evaluator alone (no search, window, state or client involved), ignoring
-    tags already present (the expected end state includes them anyway).
-    ``visible_only`` leaves out messages received after the simulator's now.
+    Computed from the simulator's own knowledge of each message (which
+    components are real attachments, each address, each check's result:
+    :func:`~tagger.simulator.truth.truth_message`, not the client's parser), message by
+    message, with the rule evaluator alone (no search, window, state or client
+    involved), ignoring tags already present (the expected end state includes
+    them anyway). ``visible_only`` leaves out messages received after the
+    simulator's now.
     """
     rules = ruleset if ruleset is not None else load_rules([RULES_DIR])
     tags = [t for t in (SmartTag.parse(x) for x in sim.smart_tags()) if t is not None]
@@ -156,7 +160,8 @@ def expected_pairs(
     now = sim.now()
     out: set[tuple[str, str]] = set()
     for record in sim.messages():
-        message = sim_message(sim, record.id)
+        tags = sim.message_info_json(record.id)["retentionInfo"]["smartTags"]
+        message = truth_message(record, tags)
         received = message.summary.received
         if visible_only and received is not None and received.timestamp() > now:
             continue

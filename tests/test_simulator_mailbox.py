@@ -130,7 +130,8 @@ def test_message_info_components_and_deliveries() -> None:
     )
     raw = sim.message_info_json(with_files.id)
     components = raw["recipientInfo"]["recipientMetaInfo"]["components"]
-    assert components[0]["type"] == "body"
+    assert components[0]["type"] == "Email Transmission File"
+    assert len(components) == 1 + len(with_files.shape.body_parts) + len(with_files.attachments)
     info = MessageInfo.parse(raw)
     assert info is not None
     assert [a.name for a in info.attachments] == [a.name for a in with_files.attachments]

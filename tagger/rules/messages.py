@@ -27,7 +27,16 @@ from tagger.errors import UserError
 from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
 
 INFO_KEYS = frozenset(
-    {"id", "status", "retentionInfo", "recipientInfo", "deliveredMessage", "spamInfo"}
+    {
+        "id",
+        "status",
+        "retentionInfo",
+        "recipientInfo",
+        "deliveredMessage",
+        "spamInfo",
+        "queueInfo",  # held mail
+        "txInfo",
+    }
 )
 
 

@@ -71,6 +71,26 @@ class SimPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SimShape:
+    """How a message is written in JSON (drawn apart from its content).
+
+    ``body_parts`` lists the body components besides the transmission file
+    (``html``, ``plain``, ``part``); ``attachment_type`` is the component type
+    given to attached files (the real name is undocumented, so it varies, and
+    may be empty). ``display_from``/``display_to`` write header addresses with
+    their display names (``"Name" <a@b>``); ``search_names`` keeps
+    ``displayableName`` in the search result. ``tx_info`` adds ``txInfo``.
+    """
+
+    body_parts: tuple[str, ...] = ("html", "plain")
+    attachment_type: str = "Email Attachment"
+    display_from: bool = True
+    display_to: bool = False
+    search_names: bool = True
+    tx_info: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SimMessage:
     """One message of the simulated mailbox.
 
@@ -78,7 +98,9 @@ class SimMessage:
     first see it (later than ``received`` for late-indexed messages).
     ``profile`` names the scenario it was generated from (ground truth for
     tests and benchmarks). ``nulls`` lists optional JSON fields rendered as
-    null or left out, as real data does.
+    null or left out, as real data does; ``shape`` how the JSON is written.
+    ``attachments`` holds the attached files only: the transmission file and
+    the body parts are written from ``shape``.
     """
 
     id: str
@@ -113,6 +135,7 @@ class SimMessage:
     flat_delivery: bool
     litigation_hold: str | None
     nulls: frozenset[str] = frozenset()
+    shape: SimShape = SimShape()
 
     @property
     def recipients(self) -> tuple[Party, ...]:

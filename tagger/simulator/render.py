@@ -1,17 +1,24 @@
 """The JSON shapes of message-finder results, built from :class:`SimMessage` records.
 
-Shapes follow the documented responses and what real data looks like:
-``deliveredMessage`` is usually keyed by recipient address but sometimes
-flat, the verdict sometimes spells ``descision``, and optional fields are
-sometimes null or absent.
+Shapes follow what real data looks like, not only the documentation:
+``components[]`` lists the transmission file and the body parts besides the
+attached files, and ``messageInfo`` has no ``attachments`` list; header
+addresses carry display names (``"Name" <a@b>``); a check may say
+``{"allow": true, "info": "fail"}``; ``deliveredMessage`` is usually keyed by
+recipient address but sometimes flat; the verdict spells ``decision`` and
+sometimes the documented ``descision``, with ``symbolGroups``; held mail has
+``queueInfo`` and some messages ``txInfo``; optional fields are sometimes
+null or absent.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tagger.simulator import vocab as v
 from tagger.simulator.records import Check, Party, Risk, SimMessage, SimVerdict
 from tagger.simulator.vocab import STATUS_INFO
 
@@ -26,8 +33,19 @@ def fmt(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
 
 
-def _party(p: Party) -> JSON:
+def _party(p: Party, names: bool = True) -> JSON:
+    """Return a search-result address; real results sometimes lack ``displayableName``."""
+    if not names:
+        return {"emailAddress": p.email}
     return {"emailAddress": p.email, "displayableName": p.name}
+
+
+def header(p: Party, names: bool) -> str:
+    """Return ``p`` as a header value: ``"Name" <a@b>`` with ``names`` and a name, else ``a@b``."""
+    if not names or not p.name:
+        return p.email
+    quoted = p.name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{p.email}>'
 
 
 def tracked_email(m: SimMessage) -> JSON:
@@ -42,9 +60,9 @@ def tracked_email(m: SimMessage) -> JSON:
         "senderIP": m.sender_ip,
         "route": m.route,
         "attachments": m.has_attachments,
-        "fromEnv": _party(m.from_env),
-        "fromHdr": _party(m.from_hdr),
-        "to": [_party(p) for p in m.to],
+        "fromEnv": _party(m.from_env, m.shape.search_names),
+        "fromHdr": _party(m.from_hdr, m.shape.search_names),
+        "to": [_party(p, m.shape.search_names) for p in m.to],
     }
     if m.spam_score is not None:
         item["spamScore"] = m.spam_score
@@ -72,11 +90,13 @@ def _risk(r: Risk, level: int) -> JSON:
 
 def _verdict(vd: SimVerdict) -> JSON:
     key = "descision" if vd.misspelt else "decision"
+    groups = v.SYMBOL_GROUPS[: 1 + len(vd.categories) + len(vd.description) % 3]
     return {
         key: vd.decision,
         "description": vd.description,
         "risk": vd.risk,
         "categories": [_risk(c, 0) for c in vd.categories],
+        "symbolGroups": [{"name": g, "risk": vd.risk, "symbols": []} for g in groups],
     }
 
 
@@ -97,18 +117,30 @@ def spam_info(m: SimMessage) -> JSON:
     return {"spamScore": m.spam_score, "detectionLevel": level, "spamProcessingDetail": detail}
 
 
-def _components(m: SimMessage) -> list[JSON]:
-    body: JSON = {
-        "type": "body",
-        "name": "",
-        "extension": "",
-        "mimeType": "text/html",
-        "size": m.body_size,
-        "hash": m.id[-40:].lower(),
+def _part(kind: tuple[str, str, str, str], size: int, digest: str) -> JSON:
+    type_, name, ext, mime = kind
+    return {
+        "type": type_,
+        "name": name,
+        "extension": ext,
+        "mimeType": mime,
+        "size": size,
+        "hash": digest,
     }
+
+
+def components(m: SimMessage) -> list[JSON]:
+    """Return ``components[]``: the transmission file, the body parts, then the files."""
+    total = m.body_size + sum(a.size for a in m.attachments)
+    digest = m.id[-40:].lower()
+    parts = [_part(v.TRANSMISSION, total, digest)]
+    parts += [
+        _part(v.BODY_PARTS[kind], m.body_size // (i + 1), digest[i + 1 :] + digest[: i + 1])
+        for i, kind in enumerate(m.shape.body_parts)
+    ]
     files = [
         {
-            "type": "attachment",
+            "type": m.shape.attachment_type or None,
             "name": a.name,
             "extension": a.extension,
             "mimeType": a.mime_type,
@@ -117,21 +149,22 @@ def _components(m: SimMessage) -> list[JSON]:
         }
         for a in m.attachments
     ]
-    return [body, *files]
+    return [*parts, *files]
 
 
 def _message_info(m: SimMessage, to: Sequence[Party], cc: bool) -> JSON:
+    named = m.shape.display_to
     info: JSON = {
-        "fromHeader": m.from_hdr.email,
+        "fromHeader": header(m.from_hdr, m.shape.display_from),
         "fromEnvelope": m.from_env.email,
-        "to": [p.email for p in to],
+        "to": [header(p, named) for p in to],
         "subject": m.subject,
         "sent": fmt(m.sent),
         "processed": fmt(m.received + 1),
         "route": m.route,
     }
     if cc and "cc" not in m.nulls:
-        info["cc"] = [p.email for p in m.cc]
+        info["cc"] = [header(p, named) for p in m.cc]
     return info
 
 
@@ -178,19 +211,18 @@ def message_info(m: SimMessage, tags: Sequence[Mapping[str, Any]]) -> JSON:
         "transmissionSize": total,
         "binaryEmailSize": total,
         "encryptionInfo": "TLSv1.2" if m.route == "inbound" else "TLSv1.3",
-        "components": _components(m),
+        "components": components(m),
     }
     message = _message_info(m, m.to, True)
-    message["attachments"] = [a.name for a in m.attachments]
     if "transmissionInfo" not in m.nulls:
-        message["transmissionInfo"] = f"Received from {m.remote_host} ({m.sender_ip})"
-    return {
+        message["transmissionInfo"] = _transmission_info(m)
+    out: JSON = {
         "id": m.id,
         "status": m.status,
         "retentionInfo": {
             "currentPurgeDate": purge,
             "originalPurgeDate": purge,
-            "purgeBasedOn": "receipt_date",
+            "purgeBasedOn": "original",
             "retentionAdjustmentDays": 0,
             "litigationHoldInfo": holds,
             "fbrStamps": [],
@@ -202,3 +234,24 @@ def message_info(m: SimMessage, tags: Sequence[Mapping[str, Any]]) -> JSON:
         "deliveredMessage": _delivered(m),
         "spamInfo": spam_info(m),
     }
+    if m.status == "held":
+        out["queueInfo"] = {
+            "queue": "Held for review",
+            "reason": m.verdict.description if m.verdict else "Policy",
+            "releaseTime": None,
+        }
+    if m.shape.tx_info:
+        out["txInfo"] = {"remoteIp": m.sender_ip, "ehlo": m.remote_host, "tls": "TLSv1.2"}
+    return out
+
+
+def _transmission_info(m: SimMessage) -> str:
+    """Return the raw headers as Mimecast shows them: HTML-escaped text in ``<pre>``."""
+    lines = (
+        f"Received: from {m.remote_host} ({m.remote_host} [{m.sender_ip}])",
+        f"From: {header(m.from_hdr, True)}",
+        f"To: {', '.join(header(p, True) for p in m.to)}",
+        f"Subject: {m.subject}",
+        f"Message-ID: {m.message_id}",
+    )
+    return "<pre>" + html.escape("\n".join(lines)) + "</pre>"

@@ -18,11 +18,13 @@ from typing import Any
 
 from tagger.simulator import vocab as v
 from tagger.simulator.records import (
+    Check,
     Party,
     Risk,
     SimAttachment,
     SimMessage,
     SimPolicy,
+    SimShape,
     SimVerdict,
 )
 
@@ -315,6 +317,27 @@ def _outbound(rng: random.Random, sensitive: bool = False) -> Fields:
     return f
 
 
+def _shape(rng: random.Random, fields: Fields) -> SimShape:
+    """Draw how a message is written in JSON, and let policy pass some failed checks.
+
+    Uses its own RNG, so the message's content stays what it was before shapes
+    were drawn. Updates ``fields`` in place: a failed SPF/DKIM/DMARC check is
+    sometimes ``{"allow": true, "info": "fail"}``, as in real data.
+    """
+    for check in ("spf", "dkim", "dmarc"):
+        current: Check = fields[check]
+        if current == v.FAIL and rng.random() < 0.35:
+            fields[check] = v.FAIL_ALLOWED
+    return SimShape(
+        body_parts=_pick(rng, v.BODY_LAYOUTS),
+        attachment_type=_pick(rng, v.ATTACHMENT_TYPES),
+        display_from=rng.random() < 0.7,
+        display_to=rng.random() < 0.2,
+        search_names=rng.random() < 0.8,
+        tx_info=rng.random() < 0.3,
+    )
+
+
 BUILDERS: dict[str, tuple[int, Callable[[random.Random], Fields]]] = {
     "business": (20, _business),
     "newsletter": (15, _newsletter),
@@ -350,6 +373,7 @@ def generate(
     if profile in ("legal", "finance") and rng.random() < 0.25:
         hold = f"Matter {_int(rng, 2020, 2026)}-{_int(rng, 1, 99):03d}"
     nulls = frozenset(name for name in OPTIONAL_FIELDS if rng.random() < 0.08)
+    shape = _shape(message_rng(seed, f"{stream}:shape", index), fields)
     return SimMessage(
         id=make_id(seed, stream, index),
         message_id=f"<{rng.getrandbits(64):016x}.{index}@{sender.domain}>",
@@ -361,5 +385,6 @@ def generate(
         flat_delivery=rng.random() < 0.15,
         litigation_hold=hold,
         nulls=nulls,
+        shape=shape,
         **fields,
     )

@@ -201,6 +201,20 @@ RBL_CLEAN = Check(True, "")
 RBL_LISTED = Check(False, "fail")
 NO_MATCH = Check(False, "none")
 MATCHED = Check(True, "allow")
+# Real data: the check failed but the policy let the message through (allow ≠ info).
+FAIL_ALLOWED = Check(True, "fail")
+
+# Component types and names of the parts that are not attachments.
+TRANSMISSION = ("Email Transmission File", "transmission.eml", "eml", "message/rfc822-stubbed")
+BODY_PARTS = {
+    "html": ("Email Primary Body HTML", "body.htm", "htm", "text/html"),
+    "plain": ("Email Primary Body Plain Text", "body.txt", "htm", "text/plain"),  # "htm" sic
+    "part": ("Email HTML Body Part", "", "", "text/html"),
+}
+BODY_LAYOUTS = (("html", "plain"), ("html", "plain"), ("plain",), ("html", "plain", "part"))
+# The type name of an attached file is undocumented: vary it (empty = no type).
+ATTACHMENT_TYPES = ("Email Attachment", "Email Attachment", "Attachment", "File", "")
+SYMBOL_GROUPS = ("header", "content", "reputation", "authentication")
 
 STATUS_INFO = {
     "archived": "Archived",
