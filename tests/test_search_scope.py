@@ -245,8 +245,9 @@ def test_strict_simulator_refuses_a_bare_window_and_filters_by_domain(tmp_path: 
         assert refusal.code == "err_validation_blank" and not refusal.retryable
         assert "must not be empty" in refusal.message
         assert found, "some inbound mail goes to the subsidiary domain"
+        by_id = {m.id: m for m in sim.messages()}
         for email in found:
-            message = sim._message(email.id)
+            message = by_id[email.id]
             assert message.route == "inbound"
             assert any(p.domain == "corp.example.com" for p in message.recipients)
 
