@@ -12,8 +12,9 @@ from state_support import T0
 from tagger.state import StateError, StateStore
 from tagger.state.schema import MIGRATIONS, Migration
 
-V2 = Migration(
-    version=2,
+CURRENT = MIGRATIONS[-1].version
+NEXT = Migration(
+    version=CURRENT + 1,
     name="note column on applied pairs",
     statements=(
         "ALTER TABLE applied ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'",
@@ -30,23 +31,24 @@ def version_of(path: Path) -> int:
         conn.close()
 
 
-def test_v2_migration_upgrades_a_copy_of_a_v1_file(tmp_path: Path) -> None:
-    original = tmp_path / "v1.db"
+def test_next_migration_upgrades_a_copy_of_a_current_file(tmp_path: Path) -> None:
+    original = tmp_path / "current.db"
     with StateStore.open(original) as s:
         s.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="live", at=T0)
     copy = tmp_path / "copy.db"
     shutil.copyfile(original, copy)
 
-    with StateStore.open(copy, migrations=(*MIGRATIONS, V2)) as s:
-        assert s.schema_version() == 2
+    with StateStore.open(copy, migrations=(*MIGRATIONS, NEXT)) as s:
+        assert s.schema_version() == CURRENT + 1
         assert s.applied_pairs("a", ["m1"]) == {("m1", "t1")}  # data kept
     conn = sqlite3.connect(copy)
     assert conn.execute("SELECT note FROM applied").fetchall() == [("migrated",)]
     conn.close()
-    assert version_of(original) == 1  # the original is untouched
+    assert version_of(original) == CURRENT  # the original is untouched
 
-    # The v1-only tagger refuses the upgraded file, clearly.
-    with pytest.raises(StateError, match=r"schema version 2.*only knows versions up to 1"):
+    # The current tagger refuses the upgraded file, clearly.
+    match = rf"schema version {CURRENT + 1}.*only knows versions up to {CURRENT}"
+    with pytest.raises(StateError, match=match):
         StateStore.open(copy)
     with pytest.raises(StateError, match="newer tagger"):
         StateStore.open(copy, readonly=True)
@@ -54,19 +56,19 @@ def test_v2_migration_upgrades_a_copy_of_a_v1_file(tmp_path: Path) -> None:
 
 def test_reopening_does_not_rerun_migrations(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    StateStore.open(path, migrations=(*MIGRATIONS, V2)).close()
-    # Running V2's ALTER twice would fail; a second open must skip it.
-    with StateStore.open(path, migrations=(*MIGRATIONS, V2)) as s:
-        assert s.schema_version() == 2
+    StateStore.open(path, migrations=(*MIGRATIONS, NEXT)).close()
+    # Running NEXT's ALTER twice would fail; a second open must skip it.
+    with StateStore.open(path, migrations=(*MIGRATIONS, NEXT)) as s:
+        assert s.schema_version() == CURRENT + 1
 
 
 def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     StateStore.open(path).close()
-    broken = Migration(2, "broken", ("CREATE TABLE fine (x)", "ALTER TABLE nope ADD y"))
-    with pytest.raises(StateError, match=r"could not upgrade .* to schema version 2"):
+    broken = Migration(CURRENT + 1, "broken", ("CREATE TABLE fine (x)", "ALTER TABLE nope ADD y"))
+    with pytest.raises(StateError, match=rf"could not upgrade .* to schema version {CURRENT + 1}"):
         StateStore.open(path, migrations=(*MIGRATIONS, broken))
-    assert version_of(path) == 1
+    assert version_of(path) == CURRENT
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
@@ -77,7 +79,7 @@ def test_readonly_refuses_an_older_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     StateStore.open(path).close()
     with pytest.raises(StateError, match="start the daemon"):
-        StateStore.open(path, readonly=True, migrations=(*MIGRATIONS, V2))
+        StateStore.open(path, readonly=True, migrations=(*MIGRATIONS, NEXT))
 
 
 def test_foreign_database_is_refused(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from state_support import T0, at
 
 from tagger.logs import register_secret
 from tagger.state import AppliedRow, StateError, StateStore
+from tagger.state.schema import MIGRATIONS
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_wal_and_full_sync(store: StateStore) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
     assert store.integrity_check() == "ok"
-    assert store.schema_version() == 1
+    assert store.schema_version() == MIGRATIONS[-1].version
 
 
 def test_record_applied_is_idempotent(store: StateStore) -> None:

@@ -1,11 +1,15 @@
-"""Search one query over one window, splitting windows that hit the result cap.
+"""Search one query over one window, splitting windows whose answer may be truncated.
 
-Message-finder search has no pagination and silently caps its results; a
-window that returns the cap may have lost messages, so it is split in two and
-each half searched again until no part is capped (or the part is as small as
-the policy allows, which is logged as a possible loss). The halves of one
-level are searched concurrently (the client bounds concurrency): a deep split
-costs a few round trips, not one per part.
+Message-finder search has no pagination and silently caps its results at a
+number that is not documented. Whether an answer is truncated is judged from
+the answers themselves (:mod:`tagger.engine.searchcap`), never from the
+configured cap: a window whose answer is truncated, or holds as many results
+as any answer ever did, is split in two and each half searched again, until
+no part is in doubt (or a part is as small as the policy allows: it is then
+reported as saturated, a possible loss). Comparing the halves with the whole
+teaches the account's cap. The halves of one level are searched concurrently
+(the client bounds concurrency): a deep split costs a few round trips, not
+one per part.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeVar
 
 import structlog
 
-from tagger.engine.ports import ApiClient
+from tagger.engine.ports import ApiClient, SearchResultLike
+from tagger.engine.searchcap import CapTracker, Verdict
 from tagger.engine.window import Window
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.models import TrackedEmail
@@ -45,12 +51,51 @@ async def gather_or_cancel(work: Iterable[Awaitable[T]]) -> list[T]:
 
 @dataclass
 class SearchOutcome:
-    """The de-duplicated messages one window yielded, and how they were found."""
+    """The de-duplicated messages one window yielded, and how they were found.
+
+    ``verify_calls`` counts the calls spent on halves of windows that proved
+    complete (what a server with a known cap would not have needed);
+    ``saturated`` lists the parts still in doubt that could not be split.
+    """
 
     emails: dict[str, TrackedEmail] = field(default_factory=dict)
     calls: int = 0
     splits: int = 0
+    verify_calls: int = 0
     saturated: list[Window] = field(default_factory=list)
+
+
+@dataclass
+class _Probe:
+    """A split window, checked against the answers of its halves."""
+
+    count: int
+    ids: frozenset[str]
+    halves: int
+    suspect: bool
+    answered: int = 0
+    new_ids: bool = False
+    smaller: bool = True
+
+    def answer(self, emails: tuple[TrackedEmail, ...]) -> bool | None:
+        """Take in one half's answer; once all are in, return whether the whole was truncated.
+
+        Truncated: a half yielded messages the whole did not. Complete: no new
+        message and every half answered fewer than the whole (so together they
+        are exactly its messages, each complete). Otherwise (one half repeated
+        the whole answer) undecided: None, as before the last half answered.
+        """
+        self.answered += 1
+        self.new_ids = self.new_ids or any(e.id not in self.ids for e in emails)
+        self.smaller = self.smaller and len(emails) < self.count
+        if self.answered < self.halves:
+            return None
+        if self.new_ids:
+            return True
+        return False if self.smaller else None
+
+
+Pending = tuple[Window, "_Probe | None"]
 
 
 async def search_window(
@@ -60,37 +105,88 @@ async def search_window(
     *,
     cap: int,
     split_min_s: float,
+    tracker: CapTracker | None = None,
 ) -> SearchOutcome:
-    """Search ``window`` for ``criteria``, splitting capped windows.
+    """Search ``window`` for ``criteria``, splitting windows whose answer may be truncated.
 
-    Given the client, the criteria, the window, the service's result cap and
-    the smallest window (seconds) worth splitting; returns every message found,
-    keyed (and so de-duplicated) by Mimecast message ID. Raises whatever the
-    client raises: a window is done only if every part of it was searched.
+    Given the client, the criteria, the window, the configured result cap
+    (only reported, never trusted), the smallest window (seconds) worth
+    splitting, and the account's :class:`CapTracker` (shared by the searches
+    of one cycle; None: a fresh one that knows nothing yet); returns every
+    message found, keyed (and so de-duplicated) by Mimecast message ID. The
+    tracker learns from every answer. Raises whatever the client raises: a
+    window is done only if every part of it was searched.
     """
+    caps = tracker if tracker is not None else CapTracker(cap)
     outcome = SearchOutcome()
-    pending = [window]
+    if window.empty:
+        return outcome
+    # The first answers of searches started together are judged together.
+    caps.opening()
+    count: int | None = None
+    try:
+        first = await client.search(criteria, window.start, window.end)
+        count = len(first.emails)
+    finally:
+        caps.opened(count)
+    await caps.settled()
+    level: list[tuple[Window, _Probe | None, SearchResultLike]] = [(window, None, first)]
     # Each level halves its parts down to ``split_min_s``, so the depth is bounded.
-    while pending:
-        parts = [p for p in pending if not p.empty]
-        pending = []
-        results = await gather_or_cancel(client.search(criteria, p.start, p.end) for p in parts)
-        for part, result in zip(parts, results, strict=True):
+    while level:
+        pending: list[Pending] = []
+        for _part, probe, result in level:
             outcome.calls += 1
             for email in result.emails:
                 outcome.emails.setdefault(email.id, email)
-            if len(result.emails) >= cap:
-                pending.extend(_split(part, outcome, criteria, split_min_s, cap))
+            if probe is not None:
+                caps.observe(len(result.emails))
+                _settle(probe, probe.answer(result.emails), caps, outcome)
+        for part, _probe, result in level:
+            pending.extend(_next(part, result.emails, caps, outcome, criteria, split_min_s))
+        parts = [p for p, _ in pending]
+        results = await gather_or_cancel(client.search(criteria, p.start, p.end) for p in parts)
+        level = [(p, probe, r) for (p, probe), r in zip(pending, results, strict=True)]
     return outcome
 
 
-def _split(
-    part: Window, outcome: SearchOutcome, criteria: SearchCriteria, split_min_s: float, cap: int
-) -> tuple[Window, ...]:
-    """Return the halves of a capped ``part`` to search again; none when it is too small.
+def _settle(probe: _Probe, truncated: bool | None, caps: CapTracker, out: SearchOutcome) -> None:
+    """Tell the tracker what a fully answered probe showed.
 
-    A part too small to split is recorded in ``outcome.saturated`` and logged.
+    The halves of a suspect window that proved complete are counted in
+    ``verify_calls``: a server with a known cap would not have needed them.
     """
+    if probe.answered < probe.halves:
+        return
+    caps.verified(probe.count, truncated=truncated)
+    if probe.suspect and truncated is not None:
+        log.info(
+            "search_cap_checked",
+            results=probe.count,
+            truncated=truncated,
+            calls=probe.halves,
+            learned_cap=caps.knowledge.learned,
+        )
+    if truncated is False and probe.suspect:
+        out.verify_calls += probe.halves
+        caps.verify_calls += probe.halves
+
+
+def _next(
+    part: Window,
+    emails: tuple[TrackedEmail, ...],
+    caps: CapTracker,
+    outcome: SearchOutcome,
+    criteria: SearchCriteria,
+    split_min_s: float,
+) -> list[Pending]:
+    """Return the halves of ``part`` to search next (none when its answer is complete).
+
+    A part in doubt but too small to split is recorded in
+    ``outcome.saturated`` and logged.
+    """
+    verdict = caps.classify(len(emails))
+    if verdict is Verdict.COMPLETE:
+        return []
     if (part.end - part.start).total_seconds() <= split_min_s:
         outcome.saturated.append(part)
         log.warning(
@@ -98,8 +194,34 @@ def _split(
             query=criteria.key(),
             start=part.start.isoformat(),
             end=part.end.isoformat(),
-            cap=cap,
+            results=len(emails),
+            verdict=verdict.value,
+            learned_cap=caps.knowledge.learned,
+            configured_cap=caps.configured,
+            action="messages of this window may be missing; lower window.split_min",
         )
-        return ()
+        return []
     outcome.splits += 1
-    return part.halves()
+    halves = [h for h in _split(part, emails, verdict) if not h.empty]
+    ids = frozenset(e.id for e in emails)
+    probe = _Probe(len(emails), ids, len(halves), suspect=verdict is Verdict.SUSPECT)
+    return [(h, probe) for h in halves]
+
+
+def _split(part: Window, emails: tuple[TrackedEmail, ...], verdict: Verdict) -> tuple[Window, ...]:
+    """Return the two parts to search in place of ``part``.
+
+    A truncated window is halved in time. A suspect one is cut in the middle
+    of the span its results cover (when that is two seconds or more), so each
+    part holds some of them: if the window was complete, both parts answer
+    fewer results than the whole and one round of calls settles the doubt,
+    however unevenly the mail is spread over the window.
+    """
+    times = sorted(e.received for e in emails if e.received is not None)
+    if verdict is not Verdict.SUSPECT or not times or times[-1] - times[0] < timedelta(seconds=2):
+        return part.halves()
+    low, high = times[0], times[-1]
+    mid = (low + (high - low) / 2).replace(microsecond=0)
+    if not part.start < mid < part.end:
+        return part.halves()
+    return Window(part.start, mid), Window(mid, part.end)

@@ -10,16 +10,24 @@ Semantics (documented for users of the simulator):
   matches the envelope or header sender, ``to`` any to/cc recipient.
 - ``subject`` and ``url`` are case-insensitive substrings; ``senderIP`` is exact.
 - ``messageId`` is the internet message-id, angle brackets optional.
+
+Results are capped (:func:`cap_results`) at ``search_cap`` messages, silently,
+as the real service does; which ones are kept depends on ``search_cap_mode``:
+the ``oldest``, the ``newest``, or an arbitrary (seeded, per request) subset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tagger.simulator.records import Party, SimMessage
+
+T = TypeVar("T")
 
 ROUTES = frozenset({"all", "internal", "outbound", "inbound", "external"})
 STATUSES = frozenset(
@@ -173,3 +181,24 @@ def matches(q: SearchQuery, m: SimMessage) -> bool:
     if q.sender_ip is not None and m.sender_ip.lower() != q.sender_ip:
         return False
     return q.url is None or any(q.url in u.lower() for u in m.urls)
+
+
+def cap_results(
+    found: Sequence[T], cap: int, mode: str, seed: int, item: Mapping[str, Any]
+) -> list[T]:
+    """Return what a search answers from ``found`` (oldest first): at most ``cap`` of them.
+
+    ``cap`` 0 means no cap. ``mode`` picks the kept results: ``oldest``,
+    ``newest``, or ``random``, an arbitrary subset drawn from a generator
+    seeded by ``seed`` and the request ``item``, so the same request always
+    gets the same answer. The kept results stay in received order.
+    """
+    if cap <= 0 or len(found) <= cap:
+        return list(found)
+    if mode == "newest":
+        return list(found[-cap:])
+    if mode == "random":
+        key = json.dumps(item, sort_keys=True, default=str)
+        keep = sorted(random.Random(f"tagger-sim:{seed}:cap:{key}").sample(range(len(found)), cap))
+        return [found[i] for i in keep]
+    return list(found[:cap])

@@ -7,7 +7,7 @@ nothing is written. Both satisfy ``StateAPI``.
 from tagger.state.api import StateAPI
 from tagger.state.errors import StateError, StateLocked
 from tagger.state.overlay import OverlayState
-from tagger.state.rows import AppliedRow, FailureRow, RunRow
+from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.store import StateStore
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FailureRow",
     "OverlayState",
     "RunRow",
+    "SearchCapRow",
     "StateAPI",
     "StateError",
     "StateLocked",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from tagger.state.rows import AppliedRow, FailureRow, RunRow
+from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 
 
 class StateAPI(Protocol):
@@ -59,6 +59,10 @@ class StateAPI(Protocol):
     def set_backfill_progress(
         self, account: str, job_key: str, cursor: datetime, at: datetime
     ) -> None: ...
+
+    def get_search_cap(self, account: str) -> SearchCapRow | None: ...
+
+    def set_search_cap(self, account: str, row: SearchCapRow) -> None: ...
 
     def record_failure(self, account: str, message_id: str, error: str, at: datetime) -> int: ...
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from tagger.state.api import StateAPI
 from tagger.state.errors import StateError
-from tagger.state.rows import AppliedRow, FailureRow, RunRow
+from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.times import to_us
 
 
@@ -29,6 +29,7 @@ class OverlayState:
         self._processed: dict[tuple[str, str, str], datetime] = {}
         self._watermarks: dict[tuple[str, str], datetime] = {}
         self._backfill: dict[tuple[str, str], datetime] = {}
+        self._caps: dict[str, SearchCapRow] = {}
         # None marks a failure cleared in the overlay while the base still has it.
         self._failures: dict[tuple[str, str], FailureRow | None] = {}
         self._runs: dict[int, RunRow] = {}
@@ -41,6 +42,7 @@ class OverlayState:
             self._processed.clear()
             self._watermarks.clear()
             self._backfill.clear()
+            self._caps.clear()
             self._failures.clear()
             self._runs.clear()
 
@@ -148,6 +150,21 @@ class OverlayState:
         to_us(cursor)
         with self._mutex:
             self._backfill[(account, job_key)] = cursor
+
+    # -- the learned search cap -------------------------------------------------
+
+    def get_search_cap(self, account: str) -> SearchCapRow | None:
+        """Return the overlay's search-cap knowledge if set, else the base's."""
+        with self._mutex:
+            if account in self._caps:
+                return self._caps[account]
+        return self.base.get_search_cap(account)
+
+    def set_search_cap(self, account: str, row: SearchCapRow) -> None:
+        """Remember search-cap knowledge in memory."""
+        to_us(row.updated_at)
+        with self._mutex:
+            self._caps[account] = row
 
     # -- failures ------------------------------------------------------------------
 

@@ -45,3 +45,18 @@ class RunRow:
     status: str
     counts: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCapRow:
+    """What one account's message-finder search revealed about its result cap.
+
+    ``learned`` is a result count shown to be truncated (the cap), None while
+    unknown; ``largest`` the most results any search returned; ``confirmed``
+    how many windows returning ``largest`` results were shown to be complete.
+    """
+
+    learned: int | None
+    largest: int
+    confirmed: int
+    updated_at: datetime

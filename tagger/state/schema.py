@@ -94,7 +94,22 @@ V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1,)
+# What searches revealed about the account's (undocumented) result cap.
+V2 = Migration(
+    version=2,
+    name="learned search cap",
+    statements=(
+        """CREATE TABLE search_caps (
+            account TEXT NOT NULL PRIMARY KEY,
+            learned INTEGER,
+            largest INTEGER NOT NULL,
+            confirmed INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

@@ -22,7 +22,7 @@ from tagger.logs import redact_text
 from tagger.state.connection import ensure_parent, open_connection
 from tagger.state.errors import StateError
 from tagger.state.lock import StateLock
-from tagger.state.rows import AppliedRow, FailureRow, RunRow
+from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.times import from_us, opt_from_us, to_us
 
@@ -279,6 +279,35 @@ class StateStore:
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET cursor = excluded.cursor,"
                 " updated_at = excluded.updated_at",
                 (account, job_key, to_us(cursor), to_us(at)),
+            )
+
+    # -- the learned search cap ---------------------------------------------
+
+    def get_search_cap(self, account: str) -> SearchCapRow | None:
+        """Return what searches revealed about ``account``'s result cap, or None."""
+        rows = self._rows(
+            "SELECT learned, largest, confirmed, updated_at FROM search_caps WHERE account = ?",
+            [account],
+        )
+        if not rows:
+            return None
+        learned, largest, confirmed, updated = rows[0]
+        return SearchCapRow(
+            None if learned is None else int(learned),
+            int(largest),
+            int(confirmed),
+            from_us(updated),
+        )
+
+    def set_search_cap(self, account: str, row: SearchCapRow) -> None:
+        """Store what searches revealed about ``account``'s result cap (replacing it)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO search_caps (account, learned, largest, confirmed, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET learned = excluded.learned,"
+                " largest = excluded.largest, confirmed = excluded.confirmed,"
+                " updated_at = excluded.updated_at",
+                (account, row.learned, row.largest, row.confirmed, to_us(row.updated_at)),
             )
 
     # -- failures ------------------------------------------------------------
