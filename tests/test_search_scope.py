@@ -316,13 +316,21 @@ def test_strict_service_without_domains_fails_clearly_and_moves_nothing(tmp_path
 
 
 def test_a_lenient_service_is_searched_by_time_window_alone(tmp_path: Path) -> None:
-    with Simulator(SimulatorConfig(seed=23, messages=300)) as sim:
-        cfg = str(write_config(tmp_path, sim, accounts=_account(sim, domains=DOMAINS)))
-        done = run_tagger("once", "-c", cfg)
-        assert done.returncode == 0, done.stderr
-        assert sim.stats()["endpoints"]["search"]["total"] == _queries()
-        assert _events(done.stderr, "search_bare_window_refused") == []
-        assert applied_pairs(sim) == expected_pairs(sim)
+    # Two identical mailboxes, one account with domains and one without: auto
+    # mode makes exactly the searches of an account that has none to scope by.
+    searches = []
+    for index, extra in enumerate(({}, {"domains": DOMAINS})):
+        with Simulator(SimulatorConfig(seed=23, messages=300)) as sim:
+            where = tmp_path / str(index)
+            where.mkdir()
+            cfg = str(write_config(where, sim, accounts=_account(sim, **extra)))
+            done = run_tagger("once", "-c", cfg)
+            assert done.returncode == 0, done.stderr
+            assert _events(done.stderr, "search_bare_window_refused") == []
+            assert applied_pairs(sim) == expected_pairs(sim)
+            searches.append(sim.stats()["endpoints"]["search"]["total"])
+    assert searches[0] == searches[1]
+    assert searches[0] >= _queries()
 
 
 def test_later_cycles_of_the_process_go_straight_to_scoped_searches(tmp_path: Path) -> None:
