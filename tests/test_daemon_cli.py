@@ -20,6 +20,7 @@ from daemon_support import (
     write_config,
 )
 
+from tagger import exitcodes
 from tagger.engine.queries import group_queries
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
@@ -92,7 +93,7 @@ def test_backfill_applies_the_period_and_resumes_after_interruption(tmp_path: Pa
         third = backfill_expected(sim, since + timedelta(minutes=40), until)
         wait_until(lambda: bool(applied_pairs(sim) & third), 30, "the third slice's tags")
         first.signal(signal.SIGINT)
-        assert first.wait(30) == 1, first.stderr
+        assert first.wait(30) == exitcodes.INCOMPLETE, first.stderr
         assert "backfill interrupted" in first.stderr
         assert "interrupted" in first.stdout
         partial = applied_pairs(sim)

@@ -20,6 +20,7 @@ from daemon_support import (
     write_config,
 )
 
+from tagger import exitcodes
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import ApiFailure
 from tagger.rules import evaluate, load_rules
@@ -80,7 +81,7 @@ def test_failing_message_does_not_block_others_and_is_set_aside(tmp_path: Path) 
         assert of_victim
 
         first = run_tagger("once", "-c", cfg)
-        assert first.returncode == 0, first.stderr
+        assert first.returncode == exitcodes.INCOMPLETE, first.stderr
         assert re.search(r"\b1 failed", first.stdout), first.stdout
         assert applied_pairs(sim) == expected - of_victim
         # The watermark of the victim's query stays at the victim, so it is searched again.
@@ -88,7 +89,7 @@ def test_failing_message_does_not_block_others_and_is_set_aside(tmp_path: Path) 
         assert max(watermarks(state)) > received
 
         second = run_tagger("once", "-c", cfg)
-        assert second.returncode == 0, second.stderr
+        assert second.returncode == exitcodes.FAILURE, second.stderr
         assert re.search(r"\b1 set aside", second.stdout), second.stdout
         # Set aside: it no longer holds the watermark back.
         assert min(watermarks(state)) > received
@@ -123,7 +124,8 @@ def test_transient_failures_hold_the_watermark_but_never_set_a_message_aside(
 
         for _ in range(3):  # more cycles than max_failures
             run = run_tagger("once", "-c", cfg)
-            assert run.returncode == 0, run.stderr
+            assert run.returncode == exitcodes.INCOMPLETE, run.stderr
+            assert "incomplete: 1 messages failed" in run.stdout, run.stdout
             assert re.search(r"\b1 failed", run.stdout), run.stdout
             assert "set aside" not in run.stdout
             assert min(watermarks(state)) <= received

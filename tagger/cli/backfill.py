@@ -18,6 +18,7 @@ from tagger.config.durations import parse_duration
 from tagger.engine.report import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
+from tagger.exitcodes import cycle_exit_code
 from tagger.mimecast.models import parse_time
 from tagger.mimecast.retention import warn_backfill_since
 from tagger.service.daemon import utc_now
@@ -56,7 +57,11 @@ def _when(text: str, option: str) -> datetime:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run the backfill; exit 0 when every slice completed for every account, else 1.
+    """Run the backfill; returns the exit code of :func:`tagger.exitcodes.cycle_exit_code`.
+
+    0 when every slice completed for every account, 3 when work was left for
+    the next run (the same command resumes it), 1 when an account's cycle
+    could not run or a message was set aside.
 
     Prints one merged summary per account. Interrupted (SIGTERM/SIGINT), it
     stops after the applies in flight are recorded; the same command resumes.
@@ -77,8 +82,7 @@ def handle(args: argparse.Namespace) -> int:
     finish(reports, Path(args.audit) if args.audit else config.audit_path)
     if any(r.interrupted for r in reports):
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
-        return 1
-    return 0 if all(not r.errors and not r.failed for r in reports) else 1
+    return cycle_exit_code(reports)
 
 
 async def backfill(
@@ -119,7 +123,7 @@ async def backfill(
                 for report in reports:
                     # The cursor only moves over contiguous completed slices: a slice
                     # left incomplete is where the next run must start again.
-                    if report.errors or report.failed or report.interrupted:
+                    if report.errors or report.undone():
                         incomplete.add(report.account)
                     elif report.account not in incomplete:
                         state.set_backfill_progress(report.account, job, window.end, utc_now())

@@ -14,14 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.errors import Problem, UserError
 from tagger.rules import check_rule_files, evaluate, explain_message, render
 from tagger.rules.messages import load_message
 from tagger.yamlsource import did_you_mean
-
-EXIT_OK = 0
-EXIT_INVALID = 2
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -44,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     errors, _ = print_problems(problems)
     if ruleset is None:
         print(f"invalid: {errors} error(s)")
-        return EXIT_INVALID
+        return exitcodes.USER_ERROR
     traces = explain_message(ruleset, message)
     known = [r.id for r in ruleset.all_rules()]
     for wanted in args.rule or ():
@@ -65,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
             "rules": [t.to_dict() for t in traces],
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
-        return EXIT_OK
+        return exitcodes.OK
     source = "search summary and message info" if message.info else "search summary only"
     print(f"message {message.id} ({source})\n")
     for trace in traces:
@@ -74,4 +72,4 @@ def handle(args: argparse.Namespace) -> int:
         print("decisions: none")
     for decision in decisions:
         print(f"decision: {decision.rule_id} [{decision.mode}] → {', '.join(decision.tags)}")
-    return EXIT_OK
+    return exitcodes.OK

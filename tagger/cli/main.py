@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tagger import __version__
+from tagger import __version__, exitcodes
 from tagger.errors import UserError
 from tagger.mimecast.errors import MimecastError
 from tagger.state import StateError
@@ -30,10 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagger.cli.status",
     "tagger.cli.tags",
 )
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,12 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exitcodes.USER_ERROR
     except (StateError, MimecastError) as exc:
         print(f"tagger: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exitcodes.FAILURE
     except KeyboardInterrupt:
-        return 130
+        return exitcodes.INTERRUPTED_BY_KEYBOARD
     return code
 
 

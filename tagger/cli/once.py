@@ -12,6 +12,7 @@ from tagger.cli.context import add_dry_run, load
 from tagger.config import Config
 from tagger.engine.audit import print_summary, write_entries
 from tagger.engine.report import CycleReport
+from tagger.exitcodes import cycle_exit_code
 from tagger.service.daemon import utc_now
 from tagger.service.runtime import (
     cycle_options,
@@ -30,7 +31,12 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run one cycle; exit 0 when every account completed, 1 otherwise (or when stopped)."""
+    """Run one cycle; returns the exit code of :func:`tagger.exitcodes.cycle_exit_code`.
+
+    0 when every account completed, 3 when work was left for the next run
+    (failed messages, held-back or too-full windows, a stop request), 1 when
+    an account's cycle could not run or a message was set aside.
+    """
     config = load(args)
     dry_run = bool(args.dry_run or config.dry_run)
     reports = asyncio.run(run_once(config, dry_run))
@@ -38,8 +44,7 @@ def handle(args: argparse.Namespace) -> int:
     finish(reports, audit)
     if any(r.interrupted for r in reports):
         print("stopped before the cycle completed; the next run continues", file=sys.stderr)
-        return 1
-    return 0 if all(not r.errors for r in reports) else 1
+    return cycle_exit_code(reports)
 
 
 async def run_once(config: Config, dry_run: bool) -> list[CycleReport]:

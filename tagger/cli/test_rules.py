@@ -11,15 +11,12 @@ import argparse
 import textwrap
 from typing import Any
 
+from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.rules import check_rule_files, render
 from tagger.rules.context import Context
 from tagger.rules.examples import ExampleResult, run_examples
 from tagger.rules.explain import trace_rule
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -53,7 +50,7 @@ def handle(args: argparse.Namespace) -> int:
     errors, _ = print_problems(problems)
     if ruleset is None:
         print(f"invalid: {errors} error(s); no example was run")
-        return EXIT_INVALID
+        return exitcodes.USER_ERROR
     results = run_examples(ruleset)
     for result in results:
         if not result.passed:
@@ -66,4 +63,4 @@ def handle(args: argparse.Namespace) -> int:
     if untested:
         summary += f"; rules without examples: {', '.join(untested)}"
     print(summary)
-    return EXIT_FAILED if failed else EXIT_OK
+    return exitcodes.FAILURE if failed else exitcodes.OK

@@ -15,14 +15,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_rule_files, check_tags
 from tagger.rules.messages import read_json
-
-EXIT_OK = 0
-EXIT_INVALID = 2
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -94,6 +92,6 @@ def handle(args: argparse.Namespace) -> int:
     files = len(ruleset.files) if ruleset is not None else len(paths)
     if errors:
         print(f"invalid: {errors} error(s), {warnings} warning(s)")
-        return EXIT_INVALID
+        return exitcodes.USER_ERROR
     print(f"ok: {rules} rule(s) in {files} file(s), {warnings} warning(s)")
-    return EXIT_OK
+    return exitcodes.OK

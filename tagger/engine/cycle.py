@@ -25,8 +25,9 @@ from tagger.engine.queries import Query, group_queries
 from tagger.engine.report import CycleReport
 from tagger.engine.scope import SearchScope, scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
+from tagger.engine.searchcap import CapTracker
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
-from tagger.mimecast.errors import KeyBindingExpired, MimecastError
+from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, RuleSet, evaluate, prefilter
 from tagger.state.api import StateAPI
@@ -89,8 +90,11 @@ async def run_account_cycle(
     state. A query's watermark advances only when its whole window is done and
     never past a message that failed and is not yet set aside; while any
     query's search fails, no message is processed and no watermark moves. Raises
-    :class:`KeyBindingExpired` (fatal for the account); other API errors are
-    counted per message or per query and reported.
+    :class:`AuthenticationError` (credentials or permissions refused, key
+    binding expired): those concern the whole account, never one message, so
+    the cycle stops (applies already started finish and are recorded), no
+    message is marked or set aside and no watermark moves. Other API errors
+    are counted per message or per query and reported.
 
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
@@ -123,9 +127,11 @@ async def run_account_cycle(
             windows[query.key] = window
             report.windows[query.key] = window
         # Every query is searched at once (the client bounds concurrency); searches
-        # only read, so a stop request cancels them safely.
+        # only read, so a stop request cancels them safely. They share what is
+        # known of the account's search cap, kept in state for the next cycles.
+        caps = CapTracker.load(state, account.name, options.search_cap)
         searching = asyncio.ensure_future(
-            gather_or_cancel(_search(account, options, q, windows[q.key]) for q in queries)
+            gather_or_cancel(_search(account, options, q, windows[q.key], caps) for q in queries)
         )
         if await _done_before_stop(searching, stop):
             outcomes = searching.result()
@@ -134,15 +140,18 @@ async def run_account_cycle(
             with contextlib.suppress(asyncio.CancelledError):
                 await searching
             report.interrupted = True
+        caps.save(state, account.name, now())
 
     for query, outcome in zip(queries, outcomes, strict=False):
         if isinstance(outcome, str):
             failed_queries.add(query.key)
+            report.search_failures += 1
             report.errors.append(f"search {query.key}: {outcome}")
             log.error("search_failed", account=account.name, query=query.key, error=outcome)
             continue
         report.search_calls += outcome.calls
         report.window_splits += outcome.splits
+        report.saturated += len(outcome.saturated)
         for email in outcome.emails.values():
             cand = candidates.setdefault(email.id, Candidate(email))
             cand.rule_ids.update(r.id for r in query.rules)
@@ -191,11 +200,12 @@ async def run_account_cycle(
         while running:
             await finish_oldest()
     finally:
-        # Only after a failure (e.g. KeyBindingExpired) is anything left running.
+        # Only after a failure (e.g. AuthenticationError) is anything left running.
         for _, task in running:
             task.cancel()
         await asyncio.gather(*(task for _, task in running), return_exceptions=True)
 
+    report.held_back = len(queries) if failed_queries else len(held_back)
     if options.advance_watermark and not report.interrupted and not failed_queries:
         for query in queries:
             mark = next_watermark(windows[query.key], held_back.get(query.key, []))
@@ -206,11 +216,15 @@ async def run_account_cycle(
 
 
 async def _search(
-    account: Account, options: CycleOptions, query: Query, window: Window
+    account: Account,
+    options: CycleOptions,
+    query: Query,
+    window: Window,
+    caps: CapTracker | None = None,
 ) -> SearchOutcome | str:
     """Search one query's window; returns what it found, or the error text when it failed.
 
-    Raises :class:`KeyBindingExpired`, which no retry can cure.
+    Raises :class:`AuthenticationError`, which concerns the whole account.
     """
     try:
         return await scoped_search(
@@ -220,11 +234,12 @@ async def _search(
                 window,
                 cap=options.search_cap,
                 split_min_s=options.policy.split_min.total_seconds(),
+                tracker=caps,
             ),
             query.criteria,
             account.scope,
         )
-    except KeyBindingExpired:
+    except AuthenticationError:
         raise
     except MimecastError as exc:
         return str(exc)
@@ -295,7 +310,7 @@ async def _process_chunk(
         if mid in need_info:
             try:
                 info = await account.client.get_message_info(mid)
-            except KeyBindingExpired:
+            except AuthenticationError:
                 raise
             except MimecastError as exc:
                 failures[mid] = Failure(str(exc) or "empty message info", exc.retryable)
@@ -313,9 +328,9 @@ async def _process_chunk(
     async def guarded(cand: Candidate) -> None:
         try:
             await one(cand)
-        except KeyBindingExpired:
-            # Fatal for the account: as for a stop, the outstanding reads are
-            # cancelled and no further apply starts (those started finish).
+        except AuthenticationError:
+            # Account-level: as for a stop, the outstanding reads are cancelled
+            # and no further apply starts (those started finish and are recorded).
             halted.append(cand.summary.id)
             for task in list(reading):
                 task.cancel()
@@ -406,7 +421,7 @@ async def _execute(
     async def one(action: Action) -> tuple[Action, Failure | None]:
         try:
             await account.client.apply_smart_tag(action.message_id, action.tag_id)
-        except KeyBindingExpired:
+        except AuthenticationError:
             raise
         except MimecastError as exc:
             return action, Failure(str(exc) or "apply failed", exc.retryable)
@@ -434,7 +449,13 @@ async def _execute(
 
     actions = [a for plan in plans for a in plan.executable()]
     errors: dict[str, Failure] = {}
-    for action, error in await asyncio.gather(*(one(a) for a in actions)):
+    # Every apply runs to its end (and is recorded) before an account-level
+    # error is raised: none is left running unobserved.
+    results = await asyncio.gather(*(one(a) for a in actions), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    for action, error in (r for r in results if not isinstance(r, BaseException)):
         if error is not None:
             errors.setdefault(action.message_id, error)
             log.error(

@@ -90,7 +90,11 @@ class CycleReport:
     planned: int = 0
     applied: int = 0
     failed: int = 0
+    held_back: int = 0
+    saturated: int = 0
+    search_failures: int = 0
     interrupted: bool = False
+    account_error: str | None = None
     set_aside: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rules: dict[str, RuleFigures] = field(default_factory=dict)
@@ -134,6 +138,29 @@ class CycleReport:
             self.planned += 1
             self.plan.append((action.message_id, action.tag_id, action.mode))
 
+    def undone(self) -> list[str]:
+        """Return what this cycle left for the next run, one phrase each (empty: nothing).
+
+        Undone work is a message that failed without being set aside, a query
+        whose window was held back, a window too full to search completely, a
+        failed search, an account whose cycle could not run, or a stop request.
+        """
+        out = []
+        if self.account_error is not None:
+            out.append("the account's cycle could not run")
+        if self.search_failures:
+            out.append(f"{self.search_failures} searches failed")
+        retried = self.failed - len(self.set_aside)
+        if retried > 0:
+            out.append(f"{retried} messages failed")
+        if self.held_back:
+            out.append(f"{self.held_back} windows held back")
+        if self.saturated:
+            out.append(f"{self.saturated} windows too full to search completely")
+        if self.interrupted:
+            out.append("stopped before the end")
+        return out
+
     def summary_lines(self) -> list[str]:
         """Return the human summary: one line for the account and one per rule."""
         verb = "would apply" if self.dry_run else "applied"
@@ -153,6 +180,9 @@ class CycleReport:
                 f"  rule {rule_id}: {f.matched} matched, {count} tags {verb}, "
                 f"{f.skipped} already present"
             )
+        undone = self.undone()
+        if undone:
+            lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
         return lines
 
 
@@ -178,6 +208,7 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
         for name in _COUNTS:
             setattr(m, name, getattr(m, name) + getattr(r, name))
         m.interrupted = m.interrupted or r.interrupted
+        m.account_error = m.account_error or r.account_error
         m.set_aside.extend(r.set_aside)
         m.errors.extend(r.errors)
         m.entries.extend(r.entries)
@@ -204,4 +235,7 @@ _COUNTS = (
     "planned",
     "applied",
     "failed",
+    "held_back",
+    "saturated",
+    "search_failures",
 )

@@ -219,7 +219,8 @@ class MimecastClient:
     async def get_message_info(self, message_id: str) -> MessageInfo:
         """Return get-message-info for ``message_id``.
 
-        Raises :class:`MalformedResponse` when the response holds no item with an id.
+        Raises :class:`MalformedResponse` when the response holds no item with an
+        id, or (retryable) when the item is for another message than ``message_id``.
         """
         path = self.endpoints.message_info
         data = await self.call(path, {"id": message_id})
@@ -227,6 +228,15 @@ class MimecastClient:
         if info is None:
             raise MalformedResponse(
                 "get-message-info returned no message item with an id", endpoint=path
+            )
+        if info.id != message_id:
+            # Planning from another message's info would apply (permanent) tags to
+            # the wrong mail or skip them as "already present": retry instead.
+            raise MalformedResponse(
+                f"get-message-info answered for message {info.id[:80]!r}, not the one asked"
+                f" for ({message_id[:80]!r}): nothing is planned from this answer",
+                endpoint=path,
+                retryable=True,
             )
         return info
 

@@ -11,6 +11,7 @@ from tagger.mimecast.envelope import error_detail
 from tagger.mimecast.errors import (
     ApiFailure,
     AuthenticationError,
+    FailItem,
     KeyBindingExpired,
     MimecastError,
     RateLimited,
@@ -26,6 +27,45 @@ KEY_BINDING_MESSAGE = (
     " this application in the Mimecast Administration Console, update the credentials,"
     " then restart tagger"
 )
+
+
+# fail[] codes that concern the whole account, whatever the request was.
+BINDING_EXPIRED = "err_xdk_binding_expired"
+ACCOUNT_AUTH_CODES = frozenset(
+    {"err_xdk_invalid_signature", "err_developer_key", "err_xdk_invalid_access_key"}
+)
+
+
+def failure_error(failed: tuple[FailItem, ...], ctx: dict[str, Any]) -> MimecastError:
+    """Map the ``fail[]`` items of an answered request to a typed error.
+
+    An expired key binding (``err_xdk_binding_expired``) is
+    :class:`KeyBindingExpired`, as HTTP 418 is; a refused signature or
+    developer key is :class:`AuthenticationError` (account-level, never one
+    message's fault); anything else is :class:`ApiFailure`, retryable only when
+    every error says so.
+    """
+    errors = [e for f in failed for e in f.errors]
+    codes = [e.code for e in errors if e.code]
+    code = codes[0] if codes else None
+    lowered = {c.lower() for c in codes}
+    if BINDING_EXPIRED in lowered:
+        return KeyBindingExpired(KEY_BINDING_MESSAGE, code=BINDING_EXPIRED, **ctx)
+    refused = sorted(lowered & ACCOUNT_AUTH_CODES)
+    if refused:
+        return AuthenticationError(
+            f"the service refused this account's credentials ({refused[0]}): check the"
+            " access key, secret key, application id and key, and this host's clock",
+            code=refused[0],
+            **ctx,
+        )
+    return ApiFailure(
+        describe_failures(failed),
+        failures=failed,
+        code=code,
+        retryable=bool(errors) and all(e.retryable for e in errors),
+        **ctx,
+    )
 
 
 def transport_error(exc: httpx.TransportError, path: str, request_id: str | None) -> TransportError:
@@ -58,7 +98,7 @@ def http_error(
     code = codes[0] if codes else None
     detail = error_detail(body) or (describe_failures(failures) if failures else "")
     suffix = f": {detail}" if detail else ""
-    if status == 418:
+    if status == 418 or BINDING_EXPIRED in {c.lower() for c in codes}:
         return KeyBindingExpired(KEY_BINDING_MESSAGE, code=code, **ctx)
     if status == 401:
         hint = (

@@ -27,7 +27,7 @@ from tagger.engine.scope import SearchScope
 from tagger.engine.window import Window, WindowPolicy
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import KeyBindingExpired, MimecastError
+from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, MimecastError
 from tagger.mimecast.models import SmartTag
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
@@ -166,8 +166,11 @@ async def run_cycle(
     """Run one cycle for every active account concurrently; returns their reports.
 
     An account whose key binding expired is stopped with a clear error while
-    the others go on; other failures of one account are reported in its
-    report. Each account's run is recorded in the state's run history.
+    the others go on. An account whose credentials or permissions are refused
+    (HTTP 401/403) fails this cycle as a whole: its watermarks hold, no
+    message is set aside, and the next cycle tries again. Other failures of
+    one account are reported in its report (``account_error`` when the cycle
+    could not run). Each account's run is recorded in the state's run history.
     """
 
     async def one(acct: AccountRuntime) -> CycleReport:
@@ -189,11 +192,24 @@ async def run_cycle(
             log.error("account_stopped", account=acct.name, error=str(exc))
             report = CycleReport(acct.name, options.dry_run, now(), now())
             report.errors.append(str(exc))
+            report.account_error = str(exc)
             status, error = "stopped", str(exc)
+        except AuthenticationError as exc:
+            log.error(
+                "account_cycle_refused",
+                account=acct.name,
+                error=str(exc),
+                retry="next cycle; watermarks held, no message set aside",
+            )
+            report = CycleReport(acct.name, options.dry_run, now(), now())
+            report.errors.append(str(exc))
+            report.account_error = str(exc)
+            status, error = "failed", str(exc)
         except MimecastError as exc:
             log.error("cycle_failed", account=acct.name, error=str(exc))
             report = CycleReport(acct.name, options.dry_run, now(), now())
             report.errors.append(str(exc))
+            report.account_error = str(exc)
             status, error = "failed", str(exc)
         if status == "ok" and (report.errors or report.failed):
             status = "partial"
@@ -210,12 +226,14 @@ def cut_off(state: StateAPI, account: str) -> bool:
     """Return True when the latest run of ``account`` did not complete.
 
     A run left unfinished (the process was killed, or the cycle crashed) may
-    have applied tags it never recorded; an interrupted one stopped before
-    re-checking them. Either way the next cycle must look at the tags already
-    on a message before applying.
+    have applied tags it never recorded; an interrupted one, or one that an
+    account-level error stopped part-way, stopped before re-checking them.
+    Either way the next cycle must look at the tags already on a message
+    before applying.
     """
     return any(
-        r.account == account and (r.finished_at is None or r.status == "interrupted")
+        r.account == account
+        and (r.finished_at is None or r.status in ("interrupted", "failed", "stopped"))
         for r in state.last_runs()
     )
 

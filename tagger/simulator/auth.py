@@ -54,6 +54,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self.binding_expired = False
+        self.binding_expired_in_fail = False
 
     def issue(
         self, form: Mapping[str, str], basic: str | None, now: float
@@ -141,5 +142,9 @@ class Authenticator:
         if not hmac.compare_digest(signature.strip().encode(), expected.encode()):
             return bad("the request signature does not match")
         if self.binding_expired:
-            return AuthFailure(418, "err_xdk_binding_expired", "the access key binding has expired")
+            # The service says so with HTTP 418, or with HTTP 200 and a fail[] item.
+            status = 200 if self.binding_expired_in_fail else 418
+            return AuthFailure(
+                status, "err_xdk_binding_expired", "the access key binding has expired"
+            )
         return None

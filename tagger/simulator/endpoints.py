@@ -124,6 +124,45 @@ class Api:
         }
         self._failing: dict[str, tuple[int, bool]] = {}
         self._failing_lock = threading.Lock()
+        self._refusing: dict[str, tuple[int, int, int]] = {}
+        self._misanswer = 0
+
+    def refuse(self, endpoint: str, status: int, times: int, after: int = 0) -> None:
+        """Answer ``times`` calls of ``endpoint`` with HTTP ``status`` (401 or 403).
+
+        As the service does when credentials or the application's role stop
+        being accepted. The first ``after`` calls are served normally;
+        ``times=0`` cancels what is left.
+        """
+        with self._failing_lock:
+            self._refusing[endpoint] = (status, max(0, times), max(0, after))
+
+    def misanswer_info(self, times: int) -> None:
+        """Answer the next ``times`` get-message-info calls with another message's info."""
+        with self._failing_lock:
+            self._misanswer = max(0, times)
+
+    def _refusal(self, endpoint: str) -> Result | None:
+        """Return the refusal to answer with (counting it), or None."""
+        with self._failing_lock:
+            status, left, after = self._refusing.get(endpoint, (0, 0, 0))
+            if after > 0:
+                self._refusing[endpoint] = (status, left, after - 1)
+                return None
+            if left <= 0:
+                return None
+            self._refusing[endpoint] = (status, left - 1, 0)
+        code = "err_permission_denied" if status == 403 else "err_authentication_failed"
+        error = {"code": code, "message": "refused", "retryable": False}
+        return status, {"meta": {"status": status}, "data": [], "fail": [{"errors": [error]}]}
+
+    def _take_misanswer(self) -> bool:
+        with self._failing_lock:
+            if self._misanswer <= 0:
+                return False
+            self._misanswer -= 1
+            return True
+
 
     def fail_message(self, message_id: str, times: int, transient: bool = False) -> None:
         """Make the next ``times`` get-message-info calls for one message fail (0 cancels).
@@ -144,6 +183,9 @@ class Api:
 
     def handle(self, endpoint: str, body: Any, now: float) -> Result:
         """Run one call of ``endpoint`` (an API endpoint key) at clock reading ``now``."""
+        refusal = self._refusal(endpoint)
+        if refusal is not None:
+            return refusal
         try:
             return self._routes[endpoint](body, now)
         except RequestProblem as problem:
@@ -173,6 +215,10 @@ class Api:
         m = self._box.get(ident, now)
         if m is None:
             return failed(item, "err_message_not_found", "no message with this id")
+        if self._take_misanswer():
+            # A neighbour: another message, tags and all (what a mixed-up answer looks like).
+            others = [o for o in self._box.all(now) if o.id != m.id]
+            m = others[len(others) // 2] if others else m
         return 200, envelope([render.message_info(m, self._box.tags_on(m.id))])
 
     def _apply(self, body: Any, now: float) -> Result:

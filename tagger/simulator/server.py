@@ -154,9 +154,13 @@ class Simulator:
         """Expire every OAuth token issued so far."""
         self._auth.expire_tokens()
 
-    def expire_key_binding(self) -> None:
-        """Make API 1.0 requests get HTTP 418 ``err_xdk_binding_expired`` (2.0 unaffected)."""
+    def expire_key_binding(self, in_fail_item: bool = False) -> None:
+        """Make API 1.0 requests fail with ``err_xdk_binding_expired`` (2.0 unaffected).
+
+        As HTTP 418, or with ``in_fail_item`` as HTTP 200 whose ``fail[]`` holds the code.
+        """
         self._auth.binding_expired = True
+        self._auth.binding_expired_in_fail = in_fail_item
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Change fault injection at run time."""
@@ -179,6 +183,19 @@ class Simulator:
         what is left.
         """
         self._api.fail_message(message_id, times, transient)
+
+    def refuse(self, endpoint: str, status: int, times: int, after: int = 0) -> None:
+        """Answer ``times`` calls of ``endpoint`` (e.g. ``"apply"``) with ``status``.
+
+        401 or 403 after authentication passed, as when the application's
+        credentials or role stop being accepted; the first ``after`` calls are
+        served normally; ``times=0`` cancels what is left.
+        """
+        self._api.refuse(endpoint, status, times, after)
+
+    def misanswer_info(self, times: int) -> None:
+        """Answer the next ``times`` get-message-info calls with another message's info."""
+        self._api.misanswer_info(times)
 
     def add_messages(self, n: int) -> list[SimMessage]:
         """Receive ``n`` new messages now; returns them."""

@@ -1,0 +1,42 @@
+"""The process exit codes of every command, and the verdict of a cycle's reports.
+
+One place defines them, so the commands, the README and the tests agree:
+
+- ``0`` (:data:`OK`): everything asked was done.
+- ``1`` (:data:`FAILURE`): a failure that needs the operator: an account whose
+  cycle could not run (credentials refused, key binding expired, the state
+  unusable), or messages set aside for good.
+- ``2`` (:data:`USER_ERROR`): the configuration, the rules or the arguments are
+  wrong; nothing ran.
+- ``3`` (:data:`INCOMPLETE`): work was left undone and will be retried by the
+  next run: applies or reads that failed transiently, windows held back,
+  windows too full to search completely, searches that failed, or a stop
+  request. Nothing was lost; running the same command again continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tagger.engine.report import CycleReport
+
+OK = 0
+FAILURE = 1
+USER_ERROR = 2
+INCOMPLETE = 3
+INTERRUPTED_BY_KEYBOARD = 130
+
+
+def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
+    """Return the exit code of a command that ran cycles (``once``, ``backfill``).
+
+    Given the reports of every account; returns :data:`FAILURE` when an
+    account's cycle could not run or a message was set aside,
+    :data:`INCOMPLETE` when work is left for the next run, else :data:`OK`.
+    """
+    reports = list(reports)
+    if any(r.account_error is not None or r.set_aside for r in reports):
+        return FAILURE
+    if any(r.undone() for r in reports):
+        return INCOMPLETE
+    return OK
