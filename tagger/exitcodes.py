@@ -5,7 +5,8 @@ One place defines them, so the commands, the README and the tests agree:
 - ``0`` (:data:`OK`): everything asked was done.
 - ``1`` (:data:`FAILURE`): a failure that needs the operator: an account whose
   cycle could not run (credentials refused, key binding expired, the state
-  unusable), or messages set aside for good.
+  unusable), a search the service refused for good (e.g. a bare time window
+  and no ``domains`` to scope it by), or messages set aside for good.
 - ``2`` (:data:`USER_ERROR`): the configuration, the rules or the arguments are
   wrong; nothing ran.
 - ``3`` (:data:`INCOMPLETE`): work was left undone and will be retried by the
@@ -31,11 +32,12 @@ def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
     """Return the exit code of a command that ran cycles (``once``, ``backfill``).
 
     Given the reports of every account; returns :data:`FAILURE` when an
-    account's cycle could not run or a message was set aside,
+    account's cycle could not run, a search was refused for good or a message
+    was set aside,
     :data:`INCOMPLETE` when work is left for the next run, else :data:`OK`.
     """
     reports = list(reports)
-    if any(r.account_error is not None or r.set_aside for r in reports):
+    if any(r.account_error is not None or r.set_aside or r.search_refused for r in reports):
         return FAILURE
     if any(r.undone() for r in reports):
         return INCOMPLETE

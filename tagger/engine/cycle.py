@@ -113,7 +113,7 @@ async def run_account_cycle(
     windows: dict[str, Window] = {}
     failed_queries: set[str] = set()
 
-    outcomes: list[SearchOutcome | str] = []
+    outcomes: list[SearchOutcome | MimecastError] = []
     if stop is not None and stop.is_set():
         report.interrupted = True
     else:
@@ -143,11 +143,19 @@ async def run_account_cycle(
         caps.save(state, account.name, now())
 
     for query, outcome in zip(queries, outcomes, strict=False):
-        if isinstance(outcome, str):
+        if isinstance(outcome, MimecastError):
             failed_queries.add(query.key)
             report.search_failures += 1
+            if not outcome.retryable:
+                report.search_refused += 1
             report.errors.append(f"search {query.key}: {outcome}")
-            log.error("search_failed", account=account.name, query=query.key, error=outcome)
+            log.error(
+                "search_failed",
+                account=account.name,
+                query=query.key,
+                error=str(outcome),
+                transient=outcome.retryable,
+            )
             continue
         report.search_calls += outcome.calls
         report.window_splits += outcome.splits
@@ -221,8 +229,8 @@ async def _search(
     query: Query,
     window: Window,
     caps: CapTracker | None = None,
-) -> SearchOutcome | str:
-    """Search one query's window; returns what it found, or the error text when it failed.
+) -> SearchOutcome | MimecastError:
+    """Search one query's window; returns what it found, or the error when it failed.
 
     Raises :class:`AuthenticationError`, which concerns the whole account.
     """
@@ -242,7 +250,7 @@ async def _search(
     except AuthenticationError:
         raise
     except MimecastError as exc:
-        return str(exc)
+        return exc
 
 
 async def _done_before_stop(work: asyncio.Future[Any], stop: asyncio.Event | None) -> bool:

@@ -93,6 +93,7 @@ class CycleReport:
     held_back: int = 0
     saturated: int = 0
     search_failures: int = 0
+    search_refused: int = 0
     interrupted: bool = False
     account_error: str | None = None
     set_aside: list[str] = field(default_factory=list)
@@ -238,4 +239,5 @@ _COUNTS = (
     "held_back",
     "saturated",
     "search_failures",
+    "search_refused",
 )
