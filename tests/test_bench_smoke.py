@@ -70,3 +70,12 @@ def test_state_growth_bench_prints_rss_file_size_and_cycle_time_per_size() -> No
     assert "correctness: ok" in out, out
     # The figures are printed; judging them is the benchmark's job, not the suite's.
     assert re.search(r"cycle time ratio [\d.]+", out), out
+
+
+def test_real_shapes_bench_prints_wrong_tags_per_rule_and_checks_itself() -> None:
+    out = run_bench("real_shapes.py", "--messages", "150")
+    assert "150 real-shaped messages" in out, out
+    for rule in ("has-attachments", "phishing-suspect", "risky-attachment"):
+        assert re.search(rf"{rule} +\d+ +\d+ +0 +0", out), out
+    assert re.search(r"messages misread per field .*attachments\.count 0", out), out
+    assert "wrong tags: 0, missed tags: 0" in out and "self-check: ok" in out, out

@@ -322,12 +322,16 @@ def _shape(rng: random.Random, fields: Fields) -> SimShape:
 
     Uses its own RNG, so the message's content stays what it was before shapes
     were drawn. Updates ``fields`` in place: a failed SPF/DKIM/DMARC check is
-    sometimes ``{"allow": true, "info": "fail"}``, as in real data.
+    sometimes ``{"allow": true, "info": "fail"}``, as in real data, and a
+    sender matching no permitted-sender entry sometimes ``{"allow": true,
+    "info": "none"}``.
     """
     for check in ("spf", "dkim", "dmarc"):
         current: Check = fields[check]
         if current == v.FAIL and rng.random() < 0.35:
             fields[check] = v.FAIL_ALLOWED
+    if fields["permitted_sender"] == v.NO_MATCH and rng.random() < 0.3:
+        fields["permitted_sender"] = v.NONE  # let through by policy, matched no entry
     return SimShape(
         body_parts=_pick(rng, v.BODY_LAYOUTS),
         attachment_type=_pick(rng, v.ATTACHMENT_TYPES),
