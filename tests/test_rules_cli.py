@@ -69,7 +69,7 @@ def test_test_command_passes_and_fails(capsys: pytest.CaptureFixture[str], tmp_p
         "expected [Security/High spam delivered] got []"
     ) in out
     assert "✗ spam.score gte 50    (seen: 18)" in out
-    assert out.strip().splitlines()[-1] == "15 passed, 2 failed"
+    assert out.strip().splitlines()[-1] == "16 passed, 2 failed"
     assert "PASS" not in out
 
 
