@@ -135,6 +135,7 @@ def _retry(raw: Mapping[str, Any]) -> RetryPolicy:
         max_total_s=float(raw.get("max_total_s", default.max_total_s)),
         base_delay_s=float(raw.get("base_delay_s", default.base_delay_s)),
         max_delay_s=float(raw.get("max_delay_s", default.max_delay_s)),
+        max_wait_s=float(raw.get("max_wait_s", default.max_wait_s)),
     )
 
 
