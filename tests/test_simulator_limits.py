@@ -1,4 +1,4 @@
-"""Simulator rate limits, fault injection, latency and the concurrency limit."""
+"""Simulator rate limits (a leaky bucket), fault injection, latency and the concurrency limit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
 from tagger.simulator.credentials import DEMO
+from tagger.simulator.ratelimit import RateLimiter
 
 SEARCH = "/api/message-finder/search"
 INFO = "/api/message-finder/get-message-info"
@@ -55,9 +56,11 @@ def test_every_response_carries_rate_limit_headers(limited: Simulator) -> None:
             assert 0 < int(r.headers["X-RateLimit-Reset"]) <= 60_000
         assert responses[1].headers["X-RateLimit-Limit"] == "3"
         assert responses[1].headers["X-RateLimit-Remaining"] == "2"
+        # A full bucket of 3 per 60 s was dipped into: the next request returns in 20 s.
+        assert 19_000 < int(responses[1].headers["X-RateLimit-Reset"]) <= 20_000
 
 
-def test_over_the_limit_gives_429_and_the_call_is_not_executed(limited: Simulator) -> None:
+def test_an_empty_bucket_gives_429_and_the_call_is_not_executed(limited: Simulator) -> None:
     with client(limited) as c:
         remaining = [
             c.post(SEARCH, json={"data": [{}]}).headers["X-RateLimit-Remaining"] for _ in range(3)
@@ -66,7 +69,8 @@ def test_over_the_limit_gives_429_and_the_call_is_not_executed(limited: Simulato
         r = c.post(SEARCH, json={"data": [{}]})
         assert r.status_code == 429
         assert "throttling" in r.json()["detail"]
-        assert 0 < int(r.headers["X-RateLimit-Reset"]) <= 60_000
+        # Reset is the time until one request is added back (one every 20 s).
+        assert 0 < int(r.headers["X-RateLimit-Reset"]) <= 20_000
         msg, tag = limited.messages()[0].id, limited.smart_tags()[0]["id"]
         statuses = [
             c.post(APPLY, json={"data": [{"id": msg, "smartTagId": tag}]}).status_code
@@ -79,7 +83,36 @@ def test_over_the_limit_gives_429_and_the_call_is_not_executed(limited: Simulato
         assert stats["endpoints"]["search"]["by_status"] == {"200": 3, "429": 1}
 
 
-def test_capacity_returns_after_the_window() -> None:
+def test_one_request_returns_per_refill_interval_not_the_whole_bucket() -> None:
+    now = [0.0]
+    limiter = RateLimiter(lambda _: (4, 2.0), clock=lambda: now[0])  # one back every 0.5 s
+    first = [limiter.take("search") for _ in range(5)]
+    assert [d.allowed for d in first] == [True] * 4 + [False]
+    assert [d.remaining for d in first] == [3, 2, 1, 0, 0]
+    assert first[0].reset_ms == 500  # a full bucket dipped into: one whole interval
+    assert first[4].reset_ms == 500  # empty: the next one returns in 0.5 s
+    now[0] = 0.3
+    refused = limiter.take("search")
+    assert not refused.allowed and refused.reset_ms == 200
+    now[0] = 0.5
+    got = [limiter.take("search") for _ in range(2)]
+    assert [d.allowed for d in got] == [True, False]  # one back, not four
+    assert got[0].remaining == 0 and got[0].reset_ms == 500
+    now[0] = 10.0  # a long pause fills the bucket, never beyond its size
+    assert [limiter.take("search").allowed for _ in range(5)] == [True] * 4 + [False]
+
+
+def test_window_mode_returns_the_whole_quota_at_the_reset() -> None:
+    now = [0.0]
+    limiter = RateLimiter(lambda _: (2, 1.0), clock=lambda: now[0], mode="window")
+    assert [limiter.take("info").allowed for _ in range(3)] == [True, True, False]
+    now[0] = 1.0
+    assert [limiter.take("info").allowed for _ in range(3)] == [True, True, False]
+    with pytest.raises(ValueError):
+        RateLimiter(lambda _: (2, 1.0), mode="sliding")
+
+
+def test_capacity_returns_after_the_refill_interval() -> None:
     with (
         Simulator(SimulatorConfig(messages=5, rate_limits={"search": (1, 0.3)})) as sim,
         client(sim) as c,
