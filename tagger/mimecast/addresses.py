@@ -86,7 +86,7 @@ def _from_object(obj: Mapping[str, Any]) -> tuple[Address, ...]:
     name = (_text(obj.get("displayableName")) or _text(obj.get("displayName"))).strip()
     found = parse_header(raw)
     if not found:
-        return ()
+        return (Address("", name),) if name else ()
     first = found[0]
     return (Address(first.email, name or first.name), *found[1:])
 
