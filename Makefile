@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/state_growth.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/ratelimit.py
 	$(BIN)/python bench/crash.py
 
 clean:
