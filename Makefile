@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/ratelimit.py
 	$(BIN)/python bench/crash.py
+	$(BIN)/python bench/search_cap.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

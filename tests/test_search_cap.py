@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -281,3 +284,24 @@ def test_default_config_finds_everything_whatever_the_cap(
         assert again.saturated == 0 and again.applied == 0
         queries = len(group_queries(load_rules([RULES_DIR])))
         assert sim.stats()["endpoints"]["search"]["total"] - before == queries
+
+
+@pytest.mark.timeout(120)
+def test_the_search_cap_bench_prints_its_figures_and_checks_itself() -> None:
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    args = ["--caps", "40,0", "--modes", "random", "--messages", "200", "--cycles", "2"]
+    done = subprocess.run(
+        [sys.executable, str(bench / "search_cap.py"), *args, "--no-targets"],
+        cwd=bench,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr}"
+    # Found equals present and no tag missed, per server; the extra calls are printed.
+    assert re.search(r"^ +40 +random +(\d+)/\1 +0 +\d+ +\d+ +[-+]\d+%", out, re.M), out
+    assert re.search(r"^ +none +- +(\d+)/\1 +0 ", out, re.M), out
+    assert re.search(r"normal run .* extra -?[\d.]+%", out), out
+    assert "completeness: ok" in out, out

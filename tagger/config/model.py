@@ -68,8 +68,9 @@ class ScheduleConfig:
 class WindowConfig:
     """How each cycle's search window is planned.
 
-    ``search_cap`` is the result count at which a search is taken to be
-    truncated (the window is then split).
+    ``search_cap`` is the result cap the operator expects. Truncation is
+    judged from the answers, never from it (the real cap is learned per
+    account); a learned cap that differs from it is logged as a warning.
     """
 
     overlap: timedelta = timedelta(minutes=10)
