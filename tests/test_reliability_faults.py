@@ -150,21 +150,36 @@ def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(
         assert expected - applied == set(), "a tag was lost"
 
 
-def test_a_short_429_does_not_shut_the_gate_for_the_whole_window() -> None:
-    """A 429 whose reset is 0.3 s, then an earlier request's answer from a 60 s window."""
+def test_a_short_429_does_not_shut_the_gate_for_long() -> None:
+    """A 429 whose reset is 0.3 s, then a concurrent request's answer with 250 calls left."""
     clock = [100.0]
 
     async def no_sleep(seconds: float) -> None:
         clock[0] += seconds
 
     gate = RateLimitGate(lambda: clock[0], no_sleep)
-    gate.observe(RateLimitInfo(limit=300, remaining=0, reset_s=0.3), throttled=True)
-    gate.observe(RateLimitInfo(limit=300, remaining=250, reset_s=60.0), throttled=False)
-    assert gate.delay() == pytest.approx(0.3)
-    clock[0] += 0.3
-    assert gate.delay() == 0.0
-    assert all(gate.take() for _ in range(250))  # the window's own credit is honoured
-    assert not gate.take()
+
+    async def scenario() -> int:
+        first = await gate.acquire(deadline=1e9)
+        assert gate.claim(first)
+        # A bucket of 300, one request back every 60 s.
+        gate.settle(first, RateLimitInfo(limit=300, remaining=299, reset_s=60.0), False)
+        a, b = await gate.acquire(deadline=1e9), await gate.acquire(deadline=1e9)
+        assert gate.claim(a) and gate.claim(b)
+        gate.settle(a, RateLimitInfo(limit=300, remaining=0, reset_s=0.3), True)
+        gate.settle(b, RateLimitInfo(limit=300, remaining=250, reset_s=60.0), False)
+        assert gate.delay() == pytest.approx(0.3)
+        clock[0] += 0.3
+        sent = 0
+        while gate.delay() == 0.0 and sent < 1000:
+            ticket = await gate.acquire(deadline=1e9)
+            assert gate.claim(ticket)
+            sent += 1
+        return sent
+
+    # The bucket's own credit is honoured at once, then calls wait for the refill.
+    assert asyncio.run(scenario()) == 250
+    assert gate.delay() > 0
 
 
 SCHEDULED_AND_OVERLAPPING = """\
