@@ -236,7 +236,8 @@ def normal_run(messages: int, seed: int, count: int, known: bool) -> int:
         tempfile.TemporaryDirectory() as tmp,
         simulator(UNCAPPED, "oldest", messages, seed, clock) as sim,
     ):
-        config = config_for(Path(tmp), sim, search_cap=500 if SearchCapRow else 10**9)
+        # An older tagger knows the cap only from its configuration.
+        config = config_for(Path(tmp), sim, search_cap=10**9 if known and not SearchCapRow else 500)
         if known:
             seed_known(config, UNCAPPED)
         asyncio.run(cycles(config, clock, 1 + count, sim))
