@@ -58,7 +58,7 @@ def stamp(epoch: float) -> str:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    with Simulator(SimulatorConfig(seed=11, messages=300)) as s:
+    with Simulator(SimulatorConfig(seed=11, messages=300, search_cap=0)) as s:
         yield s
 
 
@@ -270,7 +270,7 @@ def test_messages_from_the_future_are_invisible() -> None:
 def test_arrivals_follow_the_clock_deterministically() -> None:
     def run() -> list[str]:
         clock = Clock(T0)
-        config = SimulatorConfig(seed=9, messages=20, arrival_rate_per_min=60)
+        config = SimulatorConfig(seed=9, messages=20, arrival_rate_per_min=60, search_cap=0)
         with Simulator(config, clock=clock) as sim:
             api = Api(sim)
             assert len(api.search()) == 20

@@ -20,6 +20,7 @@ from typing import Any
 
 from tagger.errors import Problem, UserError
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
+from tagger.simulator.config import DEFAULT_SEARCH_CAP, SEARCH_CAP_MODES
 from tagger.simulator.credentials import DEMO, Credentials
 
 # (option, Credentials field, environment variable)
@@ -48,7 +49,18 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--messages", type=int, default=200, help="messages in the last 6 hours")
     p.add_argument("--history-hours", type=float, default=6.0, help="spread of those messages")
     p.add_argument("--arrival-rate", type=float, default=0.0, help="new messages per minute")
-    p.add_argument("--search-cap", type=int, default=500, help="max results per search")
+    p.add_argument(
+        "--search-cap",
+        type=int,
+        default=DEFAULT_SEARCH_CAP,
+        help=f"max results per search, silently (0 = no cap; default {DEFAULT_SEARCH_CAP})",
+    )
+    p.add_argument(
+        "--search-cap-mode",
+        choices=SEARCH_CAP_MODES,
+        default="oldest",
+        help="which results a capped search keeps (random: a seeded arbitrary subset)",
+    )
     p.add_argument("--late-fraction", type=float, default=0.0, help="share indexed late (0..1)")
     p.add_argument("--late-delay", type=float, default=120.0, help="indexing delay, seconds")
     p.add_argument("--token-lifetime", type=float, default=1800.0, help="OAuth token lifetime, s")
@@ -102,6 +114,7 @@ def build_config(args: argparse.Namespace) -> tuple[SimulatorConfig, bool]:
             history_hours=args.history_hours,
             arrival_rate_per_min=args.arrival_rate,
             search_cap=args.search_cap,
+            search_cap_mode=args.search_cap_mode,
             late_fraction=args.late_fraction,
             late_delay_s=args.late_delay,
             token_lifetime_s=args.token_lifetime,

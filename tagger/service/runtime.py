@@ -251,6 +251,7 @@ def _counts(report: CycleReport) -> Mapping[str, int]:
         "set_aside": len(report.set_aside),
         "search_calls": report.search_calls,
         "window_splits": report.window_splits,
+        "saturated_windows": report.saturated,
     }
 
 

@@ -33,6 +33,11 @@ DEFAULT_RATE_LIMITS: Mapping[str, tuple[int, float]] = {
     TOKEN: (60, 60.0),
 }
 
+# Results per search, silently capped like the real service's (whose cap is not
+# documented): deliberately not tagger's configured default, which must not matter.
+DEFAULT_SEARCH_CAP = 100
+SEARCH_CAP_MODES = ("oldest", "newest", "random")
+
 # The Smart Tag tree of the simulated account, by path. Parents are created
 # implicitly, so "Security/Phishing" also defines "Security".
 DEFAULT_TAGS: tuple[str, ...] = (
@@ -111,6 +116,8 @@ class SimulatorConfig:
     ``start_time`` (aware datetime) fixes the clock reading the mailbox is
     generated against; None means "now" when the simulator is created. The
     same ``seed`` and ``start_time`` always yield the same mailbox.
+    ``search_cap`` (0: none) silently truncates each search answer, keeping
+    the ``search_cap_mode`` ones: ``oldest``, ``newest`` or ``random``.
     ``strict_search`` refuses searches that set none of from, to, subject,
     senderIP and messageId (``err_validation_blank``), as the real service might.
     Raises ``ValueError`` on nonsensical values.
@@ -123,7 +130,8 @@ class SimulatorConfig:
     history_hours: float = 6.0
     start_time: datetime | None = None
     arrival_rate_per_min: float = 0.0
-    search_cap: int = 500
+    search_cap: int = DEFAULT_SEARCH_CAP
+    search_cap_mode: str = "oldest"
     late_fraction: float = 0.0
     late_delay_s: float = 120.0
     token_lifetime_s: float = 1800.0
@@ -144,8 +152,10 @@ class SimulatorConfig:
     strict_search: bool = False
 
     def __post_init__(self) -> None:
-        if self.messages < 0 or self.search_cap < 1 or self.list_page_size < 1:
-            raise ValueError("messages must be >= 0, search_cap and list_page_size >= 1")
+        if self.messages < 0 or self.search_cap < 0 or self.list_page_size < 1:
+            raise ValueError("messages and search_cap (0: none) must be >= 0, list_page_size >= 1")
+        if self.search_cap_mode not in SEARCH_CAP_MODES:
+            raise ValueError(f"search_cap_mode must be one of {', '.join(SEARCH_CAP_MODES)}")
         if not 0.0 <= self.late_fraction <= 1.0:
             raise ValueError("late_fraction must be within 0..1")
         if self.history_hours < 0 or self.arrival_rate_per_min < 0 or self.max_concurrency < 0:

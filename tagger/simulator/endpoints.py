@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,7 +26,7 @@ from tagger.simulator.config import (
     SimulatorConfig,
 )
 from tagger.simulator.mailbox import Mailbox
-from tagger.simulator.search import QueryError, parse_query
+from tagger.simulator.search import QueryError, cap_results, parse_query
 from tagger.simulator.stats import Stats
 from tagger.simulator.strict import BLANK_CODE, BLANK_MESSAGE, is_bare
 
@@ -163,7 +164,6 @@ class Api:
             self._misanswer -= 1
             return True
 
-
     def fail_message(self, message_id: str, times: int, transient: bool = False) -> None:
         """Make the next ``times`` get-message-info calls for one message fail (0 cancels).
 
@@ -199,8 +199,11 @@ class Api:
             return failed(item, exc.code, exc.message)
         if self._cfg.strict_search and is_bare(query):
             return failed(item, BLANK_CODE, BLANK_MESSAGE)
-        found = self._box.search(query, now, self._cfg.search_cap)
-        tracked = [render.tracked_email(m) for m in found.messages]
+        # The mailbox answers in full; the cap (and which results it keeps) applies here.
+        found = self._box.search(query, now, sys.maxsize)
+        cfg = self._cfg
+        kept = cap_results(found.messages, cfg.search_cap, cfg.search_cap_mode, cfg.seed, item)
+        tracked = [render.tracked_email(m) for m in kept]
         return 200, envelope([{"trackedEmails": tracked}])
 
     def _info(self, body: Any, now: float) -> Result:
