@@ -6,13 +6,13 @@ One place defines them, so the commands, the README and the tests agree:
 - ``1`` (:data:`FAILURE`): a failure that needs the operator: an account whose
   cycle could not run (credentials refused, key binding expired, the state
   unusable), a search the service refused for good (e.g. a bare time window
-  and no ``domains`` to scope it by), or messages set aside for good.
+  and no ``domains`` to scope it by), a window still truncated at
+  ``window.split_min`` (mail may be missing), or messages set aside for good.
 - ``2`` (:data:`USER_ERROR`): the configuration, the rules or the arguments are
   wrong; nothing ran.
 - ``3`` (:data:`INCOMPLETE`): work was left undone and will be retried by the
   next run: applies or reads that failed transiently, windows held back,
-  windows too full to search completely, searches that failed, or a stop
-  request. Nothing was lost; running the same command again continues.
+  searches that failed, or a stop request. Nothing was lost; running the same command again continues.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
     :data:`INCOMPLETE` when work is left for the next run, else :data:`OK`.
     """
     reports = list(reports)
-    if any(r.account_error is not None or r.set_aside or r.search_refused for r in reports):
+    needs_operator = (
+        r.account_error is not None or r.set_aside or r.search_refused or r.saturated
+        for r in reports
+    )
+    if any(needs_operator):
         return FAILURE
     if any(r.undone() for r in reports):
         return INCOMPLETE

@@ -80,7 +80,9 @@ def test_merge_reports_sums_one_report_per_account() -> None:
     assert {k: v.applied for k, v in a.rules.items()} == {"r1": 3, "r2": 2}
     assert a.errors == ["boom"] and a.plan == [("m1", "t1", "enforce")]
     assert (b.applied, b.failed, b.interrupted) == (1, 1, False)
-    assert len(a.summary_lines()) == 3
+    # The account, one line per rule, and what is left for the next run.
+    assert len(a.summary_lines()) == 4
+    assert a.summary_lines()[-1] == "  incomplete: stopped before the end; the next run retries"
 
 
 def test_status_shows_only_the_criteria_a_query_sets() -> None:

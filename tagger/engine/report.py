@@ -143,8 +143,9 @@ class CycleReport:
         """Return what this cycle left for the next run, one phrase each (empty: nothing).
 
         Undone work is a message that failed without being set aside, a query
-        whose window was held back, a window too full to search completely, a
-        failed search, an account whose cycle could not run, or a stop request.
+        whose window was held back, a failed search, an account whose cycle
+        could not run, or a stop request. (A window still truncated at
+        ``split_min`` is not retried by itself: the operator must act.)
         """
         out = []
         if self.account_error is not None:
@@ -156,8 +157,6 @@ class CycleReport:
             out.append(f"{retried} messages failed")
         if self.held_back:
             out.append(f"{self.held_back} windows held back")
-        if self.saturated:
-            out.append(f"{self.saturated} windows too full to search completely")
         if self.interrupted:
             out.append("stopped before the end")
         return out
@@ -184,6 +183,11 @@ class CycleReport:
         undone = self.undone()
         if undone:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
+        if self.saturated:
+            lines.append(
+                f"  possibly incomplete: {self.saturated} windows still truncated at"
+                " window.split_min; lower split_min (or narrow the rules' searches)"
+            )
         return lines
 
 
