@@ -12,7 +12,8 @@ One place defines them, so the commands, the README and the tests agree:
   wrong; nothing ran.
 - ``3`` (:data:`INCOMPLETE`): work was left undone and will be retried by the
   next run: applies or reads that failed transiently, windows held back,
-  searches that failed, or a stop request. Nothing was lost; running the same command again continues.
+  searches that failed, or a stop request. Nothing was lost; running the same
+  command again continues.
 """
 
 from __future__ import annotations
