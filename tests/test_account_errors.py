@@ -27,6 +27,7 @@ from tagger.state import StateStore
 
 __all__ = ["watch"]
 
+
 def state_rows(state: Path) -> tuple[int, int, int]:
     """Return (watermarks, failure records, set-aside messages) in the state file."""
     if not state.exists():
