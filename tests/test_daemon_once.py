@@ -33,7 +33,7 @@ def planned(records: list[dict[str, object]], *, dry_run: bool, mode: str) -> se
     """Return the (message, tag id) pairs an audit report planned for rules of ``mode``."""
     out: set[tuple[str, str]] = set()
     for r in records:
-        if r["dry_run"] is dry_run and r["mode"] == mode:
+        if r["dry_run"] is dry_run and r["rule_mode"] == mode:
             tags = r["planned_tag_ids"]
             assert isinstance(tags, list)
             out.update((str(r["message_id"]), str(t)) for t in tags)
@@ -82,7 +82,10 @@ def test_dry_run_applies_nothing_and_plans_exactly_what_live_applies(tmp_path: P
         assert "tags would apply" in dry.stdout
         assert applies(sim) == 0
         assert not state.exists()
-        plan = planned(audit_records(tmp_path / "dry1.jsonl"), dry_run=True, mode="enforce")
+        # Dry-run entries never go to the live file: they go to its .dry-run sibling.
+        assert not (tmp_path / "dry1.jsonl").exists()
+        assert str(tmp_path / "dry1.dry-run.jsonl") in dry.stdout
+        plan = planned(audit_records(tmp_path / "dry1.dry-run.jsonl"), dry_run=True, mode="enforce")
         assert len(plan) > 50
 
         live = run_tagger("once", "-c", cfg, "--audit", str(tmp_path / "live1.jsonl"))
@@ -98,7 +101,7 @@ def test_dry_run_applies_nothing_and_plans_exactly_what_live_applies(tmp_path: P
         assert dry.returncode == 0, dry.stderr
         assert applies(sim) == before_calls
         assert state_snapshot(state) == snapshot
-        plan = planned(audit_records(tmp_path / "dry2.jsonl"), dry_run=True, mode="enforce")
+        plan = planned(audit_records(tmp_path / "dry2.dry-run.jsonl"), dry_run=True, mode="enforce")
         assert plan, "the new mail should need some tags"
 
         live = run_tagger("once", "-c", cfg)
@@ -120,6 +123,7 @@ def test_audit_mode_rule_applies_nothing_but_is_reported(tmp_path: Path) -> None
         records = audit_records(tmp_path / "audit.jsonl")
         assert planned(records, dry_run=False, mode="audit") == audit_only
         assert {r["rule"] for r in records if r["mode"] == "audit"} == {"greymail-bulk"}
+        assert {r["mode"] for r in records} == {"live", "audit"}
         assert re.search(r"rule greymail-bulk: [1-9]\d* matched, 0 tags applied", live.stdout)
 
 

@@ -79,7 +79,8 @@ def handle(args: argparse.Namespace) -> int:
     step = parse_duration(args.slice)
     dry_run = bool(args.dry_run or config.dry_run)
     reports = merge_reports(asyncio.run(backfill(config, since, until, step, dry_run)))
-    finish(reports, Path(args.audit) if args.audit else config.audit_path)
+    audit = Path(args.audit) if args.audit else config.audit_path
+    finish(reports, audit, config.audit_rotation)
     if any(r.interrupted for r in reports):
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
     return cycle_exit_code(reports)

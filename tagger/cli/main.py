@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagger.cli.backfill",
     "tagger.cli.status",
     "tagger.cli.tags",
+    "tagger.cli.report",
 )
 
 

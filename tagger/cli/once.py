@@ -10,7 +10,8 @@ from typing import Any
 
 from tagger.cli.context import add_dry_run, load
 from tagger.config import Config
-from tagger.engine.audit import print_summary, write_entries
+from tagger.config.model import AuditRotation
+from tagger.engine.audit import audit_file, print_summary, write_entries
 from tagger.engine.report import CycleReport
 from tagger.exitcodes import cycle_exit_code
 from tagger.service.daemon import utc_now
@@ -41,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     dry_run = bool(args.dry_run or config.dry_run)
     reports = asyncio.run(run_once(config, dry_run))
     audit = Path(args.audit) if args.audit else config.audit_path
-    finish(reports, audit)
+    finish(reports, audit, config.audit_rotation)
     if any(r.interrupted for r in reports):
         print("stopped before the cycle completed; the next run continues", file=sys.stderr)
     return cycle_exit_code(reports)
@@ -63,12 +64,19 @@ async def run_once(config: Config, dry_run: bool) -> list[CycleReport]:
             await runtime.close()
 
 
-def finish(reports: list[CycleReport], audit: Path | None) -> None:
-    """Print the per-rule summary and write the audit report when asked."""
+def finish(
+    reports: list[CycleReport], audit: Path | None, rotation: AuditRotation | None = None
+) -> None:
+    """Print the per-rule summary and write the audit report when asked.
+
+    Dry-run entries go to the audit file's ``.dry-run`` sibling, never to the
+    live file; ``rotation`` says when the file rotates.
+    """
     print_summary(reports, sys.stdout)
     for report in reports:
         for error in report.errors:
             print(f"account {report.account}: error: {error}", file=sys.stderr)
     if audit is not None:
-        count = write_entries(audit, reports)
-        print(f"audit report: {count} entries appended to {audit}")
+        count = write_entries(audit, reports, rotation)
+        target = audit_file(audit, any(r.dry_run for r in reports))
+        print(f"audit report: {count} entries appended to {target}")

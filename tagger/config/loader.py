@@ -24,6 +24,7 @@ from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts
 from tagger.config.durations import DurationError, parse_duration
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
+    AuditRotation,
     Config,
     LoggingConfig,
     MetricsConfig,
@@ -105,6 +106,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         metrics=MetricsConfig(**data.get("metrics", {})),
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
+        audit_rotation=_audit_rotation(data.get("audit", {})),
     )
 
 
@@ -123,6 +125,28 @@ def _audit_path(section: Mapping[str, Any], base_dir: Path) -> Path | None:
     except (OSError, ValueError):
         is_dir = False
     return path / AUDIT_FILE_NAME if is_dir else path
+
+
+def _audit_rotation(section: Mapping[str, Any]) -> AuditRotation:
+    """Return the audit report's rotation (``max_bytes``, ``keep``; the schema checked them)."""
+    default = AuditRotation()
+    return AuditRotation(
+        max_bytes=_byte_size(section.get("max_bytes", default.max_bytes)),
+        keep=int(section.get("keep", default.keep)),
+    )
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+_SIZE_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3})
+
+
+def _byte_size(value: Any) -> int:
+    """Return a size given as bytes (an integer) or text such as ``100MB`` or ``64 MiB``."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    digits = text.rstrip("kmgib ").strip()
+    return int(digits) * _SIZE_UNITS[text[len(digits) :].strip()]
 
 
 def _durations(

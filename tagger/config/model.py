@@ -13,6 +13,7 @@ from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 __all__ = [
     "DEFAULT_STATE_PATH",
     "AccountConfig",
+    "AuditRotation",
     "Config",
     "LoggingConfig",
     "MetricsConfig",
@@ -99,6 +100,14 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class AuditRotation:
+    """When the audit report rotates: past ``max_bytes`` (0: never), keeping ``keep`` old files."""
+
+    max_bytes: int = 100 * 1024 * 1024
+    keep: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything ``config.yaml`` says, validated, with paths made absolute.
 
@@ -119,6 +128,7 @@ class Config:
     metrics: MetricsConfig
     source: Path
     warnings: tuple[Problem, ...] = ()
+    audit_rotation: AuditRotation = AuditRotation()
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

@@ -1,4 +1,12 @@
-"""The audit report: JSON Lines of every match, and a human summary per rule."""
+"""The audit report: JSON Lines of every match, and a human summary per rule.
+
+Live runs append to the configured file; dry runs never do: their entries go
+to its ``.dry-run`` sibling (``audit.jsonl`` → ``audit.dry-run.jsonl``), so a
+reviewer never has to tell a plan from a change. Every entry also says its
+``mode`` (``live``, ``dry-run`` or ``audit`` for a rule in audit mode).
+The file rotates by size: when a batch would take it past ``max_bytes`` it
+becomes ``<file>.1`` (``.1`` becomes ``.2``, …, and the ``keep``-th is deleted).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +16,104 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from tagger.config.model import AuditRotation
 from tagger.engine.report import CycleReport
 
+DRY_RUN_MARK = ".dry-run"
 
-def write_entries(path: Path, reports: Iterable[CycleReport]) -> int:
-    """Append one JSON line per rule match of ``reports`` to ``path``.
 
-    Creates the file (mode 0600) and its directory when needed; returns the
-    number of lines written. Each line carries the account, whether it was a
-    dry run, and the entry (message id, received time, sender, subject, rule,
-    tags, mode, planned tag ids, skipped tags and the explanation).
+def dry_run_path(path: Path) -> Path:
+    """Return where dry-run entries go for the audit file ``path``.
+
+    ``audit.jsonl`` gives ``audit.dry-run.jsonl``; a name that already says
+    ``.dry-run`` is kept as it is.
     """
+    if DRY_RUN_MARK in path.name:
+        return path
+    suffix = path.suffix
+    stem = path.name[: -len(suffix)] if suffix else path.name
+    return path.with_name(f"{stem}{DRY_RUN_MARK}{suffix}")
+
+
+def audit_file(path: Path, dry_run: bool) -> Path:
+    """Return the file the entries of a run go to (live: ``path``; dry run: its sibling)."""
+    return dry_run_path(path) if dry_run else path
+
+
+def rotated_paths(path: Path, keep: int) -> list[Path]:
+    """Return ``path`` and its rotated copies, newest first (those that exist)."""
+    out = [path] if path.exists() else []
+    for n in range(1, keep + 1):
+        old = Path(f"{path}.{n}")
+        if old.exists():
+            out.append(old)
+    return out
+
+
+def rotate(path: Path, keep: int) -> None:
+    """Shift ``path`` to ``path.1`` (``.1`` to ``.2``, …), deleting the ``keep``-th.
+
+    With ``keep`` 0 the file is simply deleted. Missing files are skipped.
+    """
+    if keep <= 0:
+        path.unlink(missing_ok=True)
+        return
+    Path(f"{path}.{keep}").unlink(missing_ok=True)
+    for n in range(keep - 1, 0, -1):
+        older = Path(f"{path}.{n}")
+        if older.exists():
+            older.replace(Path(f"{path}.{n + 1}"))
+    if path.exists():
+        path.replace(Path(f"{path}.1"))
+
+
+def _lines(reports: Iterable[CycleReport]) -> list[str]:
+    out = []
+    for report in reports:
+        for entry in report.entries:
+            record = {"account": report.account}
+            record.update(entry.to_json())
+            out.append(json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n")
+    return out
+
+
+def _append(path: Path, lines: list[str], rotation: AuditRotation) -> None:
+    """Append ``lines`` to ``path`` (0600, fsynced), rotating it first when they would not fit."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    size = sum(len(line.encode("utf-8")) for line in lines)
+    try:
+        current = path.stat().st_size
+    except FileNotFoundError:
+        current = 0
+    if rotation.max_bytes and current and current + size > rotation.max_bytes:
+        rotate(path, rotation.keep)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    count = 0
     with os.fdopen(fd, "a", encoding="utf-8") as out:
-        for report in reports:
-            for entry in report.entries:
-                record = {"account": report.account, "dry_run": report.dry_run}
-                record.update(entry.to_json())
-                out.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-                count += 1
+        out.writelines(lines)
         out.flush()
         os.fsync(out.fileno())
+
+
+def write_entries(
+    path: Path, reports: Iterable[CycleReport], rotation: AuditRotation | None = None
+) -> int:
+    """Append one JSON line per rule match of ``reports``; returns the lines written.
+
+    Given the configured (or ``--audit``) file: live reports go to it, dry-run
+    reports to :func:`dry_run_path` of it. Creates the files (mode 0600) and
+    their directory when needed, and rotates them by ``rotation`` (default
+    :class:`~tagger.config.model.AuditRotation`). Each line carries the account and the fields of
+    :meth:`tagger.engine.report.Entry.to_json`. Raises OSError when the file
+    cannot be written.
+    """
+    policy = rotation if rotation is not None else AuditRotation()
+    reports = list(reports)
+    count = 0
+    for dry_run in (False, True):
+        lines = _lines(r for r in reports if r.dry_run is dry_run)
+        if lines:
+            _append(audit_file(path, dry_run), lines, policy)
+            count += len(lines)
     return count
 
 

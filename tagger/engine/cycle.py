@@ -104,9 +104,10 @@ async def run_account_cycle(
     """
     watcher = observer if observer is not None else NullObserver()
     started = now()
-    report = CycleReport(account=account.name, dry_run=options.dry_run, started=started)
+    report = CycleReport(account=account.name, dry_run=options.dry_run, started=started, clock=now)
     state = account.state
     ruleset = account.ruleset
+    report.expect_rules(ruleset.rules)
     queries = [q for q in group_queries(ruleset) if q.key not in options.skip_queries]
     report.queries_skipped = len(options.skip_queries)
     candidates: dict[str, Candidate] = {}
@@ -362,7 +363,10 @@ async def _process_chunk(
     for cand in chunk:
         if cand.summary.id in planned:
             decisions, plan = planned[cand.summary.id]
-            report.add_decisions(cand.summary, decisions, plan)
+            failure = failures.get(cand.summary.id)
+            report.add_decisions(
+                cand.summary, decisions, plan, None if failure is None else failure.error
+            )
     if interrupted or (stop is not None and stop.is_set()):
         report.interrupted = True
         return set()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tagger.engine.plan import MessagePlan
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
+
+
+class RuleLike(Protocol):
+    """The parts of a compiled rule the report keeps."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def content_hash(self) -> str: ...
 
 
 class DecisionLike(Protocol):
@@ -39,33 +50,90 @@ class RuleFigures:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One line of the audit report: a rule matched a message."""
+    """One line of the audit report: a rule matched a message (pure data).
+
+    ``at`` is when the decision was recorded; ``run_id`` names the account's
+    cycle that made it; ``window`` is the span of received time that cycle
+    searched; ``rule_mode`` is the rule's own mode (enforce or audit);
+    ``failure`` is the error of a live run that could not finish the
+    message (its tags are retried by the next run).
+    """
 
     message_id: str
     received: str | None
     sender: str
     subject: str | None
     rule: str
-    mode: str
+    rule_mode: str
     tags: tuple[str, ...]
     planned: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
     explanation: Any
+    at: datetime | None = None
+    run_id: str = ""
+    dry_run: bool = False
+    window: Window | None = None
+    rule_hash: str = ""
+    recipients: tuple[str, ...] = ()
+    failure: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """Return ``dry-run``, ``audit`` (a rule in audit mode, never applied) or ``live``."""
+        if self.dry_run:
+            return "dry-run"
+        return "audit" if self.rule_mode == "audit" else "live"
+
+    @property
+    def outcome(self) -> str:
+        """Return what became of the match, in one word.
+
+        ``applied`` (a live run applied its tags), ``would-apply`` (dry run or
+        audit-mode rule: the tags are planned, never applied), ``already-tagged``
+        (every tag was on the message or recorded before), ``failed`` (a live
+        apply failed; the next run retries it).
+        """
+        if self.failure is not None and self.mode == "live":
+            return "failed"
+        if not self.planned:
+            return "already-tagged"
+        return "applied" if self.mode == "live" else "would-apply"
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON Lines record for this entry."""
         return {
+            "timestamp": self.at.isoformat() if self.at is not None else None,
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "window": (
+                {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()}
+                if self.window is not None
+                else None
+            ),
+            "rule": self.rule,
+            "rule_hash": self.rule_hash,
+            "rule_mode": self.rule_mode,
             "message_id": self.message_id,
             "received": self.received,
             "sender": self.sender,
+            "recipients": list(self.recipients),
             "subject": self.subject,
-            "rule": self.rule,
-            "mode": self.mode,
             "tags": list(self.tags),
             "planned_tag_ids": list(self.planned),
             "skipped": [{"tag_id": t, "reason": r} for t, r in self.skipped],
+            "outcome": self.outcome,
+            "error": self.failure,
             "explanation": self.explanation,
         }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass
@@ -101,16 +169,44 @@ class CycleReport:
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     plan: list[tuple[str, str, str]] = field(default_factory=list)
+    # Identifies this account's cycle in the audit report (one id per report).
+    run_id: str = field(default_factory=_new_run_id)
+    # When audit entries are stamped; injectable so the report stays testable.
+    clock: Callable[[], datetime] = field(default=_utc_now, repr=False, compare=False)
+    rule_hashes: dict[str, str] = field(default_factory=dict)
+
+    def expect_rules(self, rules: Iterable[RuleLike]) -> None:
+        """Note every rule of the cycle, so the summary lists those that matched nothing too."""
+        for rule in rules:
+            self.per_rule(rule.id)
+            self.rule_hashes[rule.id] = rule.content_hash
+
+    def searched(self) -> Window | None:
+        """Return the span of received time this cycle searched (all queries), or None."""
+        if not self.windows:
+            return None
+        spans = list(self.windows.values())
+        return Window(min(w.start for w in spans), max(w.end for w in spans))
 
     def per_rule(self, rule_id: str) -> RuleFigures:
         """Return (creating if needed) the figures of one rule."""
         return self.rules.setdefault(rule_id, RuleFigures())
 
     def add_decisions(
-        self, summary: TrackedEmail, decisions: Iterable[DecisionLike], plan: MessagePlan
+        self,
+        summary: TrackedEmail,
+        decisions: Iterable[DecisionLike],
+        plan: MessagePlan,
+        failure: str | None = None,
     ) -> None:
-        """Record the decisions and plan made for one message."""
+        """Record the decisions and plan made for one message.
+
+        ``failure`` is the error of a live run that could not finish the
+        message (None when it was finished, or in a dry run).
+        """
         decisions = list(decisions)
+        at = self.clock()
+        window = self.searched()
         if decisions:
             self.matched += 1
         for decision in decisions:
@@ -121,6 +217,9 @@ class CycleReport:
             figures.planned += len(mine)
             figures.skipped += len(skipped)
             sender = summary.from_hdr.email or summary.from_env.email
+            rule_hash = self.rule_hashes.get(decision.rule_id) or next(
+                (a.rule_hash for a in mine), ""
+            )
             self.entries.append(
                 Entry(
                     message_id=summary.id,
@@ -128,11 +227,18 @@ class CycleReport:
                     sender=sender,
                     subject=summary.subject,
                     rule=decision.rule_id,
-                    mode=decision.mode,
+                    rule_mode=decision.mode,
                     tags=tuple(decision.tags),
                     planned=tuple(a.tag_id for a in mine),
                     skipped=tuple((s.tag_id, s.reason) for s in skipped),
                     explanation=decision.explanation_json(),
+                    at=at,
+                    run_id=self.run_id,
+                    dry_run=self.dry_run,
+                    window=window,
+                    rule_hash=rule_hash,
+                    recipients=tuple(dict.fromkeys(a.email for a in summary.to if a.email)),
+                    failure=failure,
                 )
             )
         for action in plan.actions:
@@ -217,6 +323,7 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
         m.set_aside.extend(r.set_aside)
         m.errors.extend(r.errors)
         m.entries.extend(r.entries)
+        m.rule_hashes.update(r.rule_hashes)
         m.plan.extend(r.plan)
         for rule_id, figures in r.rules.items():
             into = m.per_rule(rule_id)

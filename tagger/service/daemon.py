@@ -319,7 +319,7 @@ class Daemon:
             for line in report.summary_lines():
                 log.info("cycle_summary", account=report.account, summary=line)
         if self.config.audit_path is not None:
-            write_entries(self.config.audit_path, reports)
+            write_entries(self.config.audit_path, reports, self.config.audit_rotation)
         if self.metrics is not None:
             for report in reports:
                 self.metrics.observe_cycle(report, duration, self.now())

@@ -1,0 +1,156 @@
+"""``tagger report AUDIT.jsonl…``: summarise audit files as text, one HTML page, or CSV.
+
+Without ``--html``/``--csv`` a per-rule summary is printed. ``--html FILE``
+writes one self-contained page (no external assets), ``--csv FILE`` one row
+per entry (``-`` writes either to standard output). With ``-c`` (or
+``--rules``) the rule files are read too: rules that matched nothing are
+listed, and each rule's description, owner, references and dates are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tagger import exitcodes
+from tagger.cli.timeargs import parse_when
+from tagger.errors import UserError
+from tagger.report import read_records, summarise
+from tagger.report.csvout import write_csv
+from tagger.report.html import render_html
+from tagger.report.records import AuditRecord
+from tagger.report.summary import RuleMeta, text_lines
+from tagger.rules import RuleSet, load_rules
+
+MODES = ("live", "dry-run", "audit")
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``report`` sub-command."""
+    parser = sub.add_parser(
+        "report",
+        parents=[parent],
+        help="summarise audit files: per-rule counts, HTML page, CSV",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument(
+        "files", nargs="+", metavar="AUDIT.jsonl", help="audit files (rotated copies too)"
+    )
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    parser.add_argument("--csv", metavar="FILE", help="write one CSV row per entry")
+    parser.add_argument("--mode", choices=MODES, action="append", help="only entries of MODE")
+    parser.add_argument("--rule", metavar="ID", action="append", help="only entries of rule ID")
+    parser.add_argument("--since", metavar="T", help="only mail received since T (7d, ISO 8601)")
+    parser.add_argument("--until", metavar="T", help="only mail received before T")
+    parser.add_argument(
+        "--rules",
+        metavar="PATH",
+        action="append",
+        help="rule files or directories, for metadata and rules without matches "
+        "(default: the config's rules when -c is given)",
+    )
+    parser.add_argument(
+        "--sample", type=int, default=5, metavar="N", help="latest matches shown per rule"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def _rules(args: argparse.Namespace) -> RuleSet | None:
+    """Return the rule set named by ``--rules`` or the config, or None when neither is given."""
+    if args.rules:
+        return load_rules([Path(p) for p in args.rules])
+    if getattr(args, "config", None) or os.environ.get("TAGGER_CONFIG"):
+        from tagger.config import default_config_path, load_config
+
+        config = load_config(default_config_path(given=getattr(args, "config", None)))
+        return load_rules(list(config.rule_paths))
+    return None
+
+
+def _meta(ruleset: RuleSet | None) -> dict[str, RuleMeta]:
+    if ruleset is None:
+        return {}
+    return {
+        r.id: RuleMeta(
+            description=r.description,
+            owner=getattr(r, "owner", "") or "",
+            references=tuple(getattr(r, "references", ()) or ()),
+            created=getattr(r, "created", "") or "",
+            modified=getattr(r, "modified", "") or "",
+        )
+        for r in ruleset.all_rules()
+    }
+
+
+def _select(records: Iterable[AuditRecord], args: argparse.Namespace) -> list[AuditRecord]:
+    now = datetime.now(UTC)
+    since = parse_when(args.since, "--since", now) if args.since else None
+    until = parse_when(args.until, "--until", now) if args.until else None
+    out = []
+    for r in records:
+        if args.mode and r.mode not in args.mode:
+            continue
+        if args.rule and r.rule not in args.rule:
+            continue
+        when = r.when
+        if since is not None and (when is None or when < since):
+            continue
+        if until is not None and (when is None or when >= until):
+            continue
+        out.append(r)
+    return out
+
+
+def _open(target: str) -> TextIO:
+    if target == "-":
+        return sys.stdout
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("w", encoding="utf-8", newline="")
+
+
+def _write(target: str, text_or_rows: str | Sequence[AuditRecord]) -> None:
+    out = _open(target)
+    try:
+        if isinstance(text_or_rows, str):
+            out.write(text_or_rows)
+        else:
+            write_csv(text_or_rows, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Read the audit files and write what was asked; 0, or 2 when a file cannot be read."""
+    paths = [Path(f) for f in args.files]
+    try:
+        records, problems = read_records(paths)
+    except OSError as exc:
+        raise UserError.single(
+            f"cannot read audit file: {exc.strerror}", file=str(exc.filename or "")
+        ) from None
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    records = _select(records, args)
+    ruleset = _rules(args)
+    rule_ids = [r.id for r in ruleset.all_rules()] if ruleset is not None else []
+    if args.rule:
+        rule_ids = [r for r in rule_ids if r in args.rule]
+    summary = summarise(records, rules=rule_ids, meta=_meta(ruleset), sample=max(0, args.sample))
+    if args.csv:
+        _write(args.csv, records)
+    if args.html:
+        _write(args.html, render_html(summary, [str(p) for p in paths], datetime.now(UTC)))
+    if "-" not in (args.csv, args.html):
+        for line in text_lines(summary):
+            print(line)
+        for label, target in (("CSV", args.csv), ("HTML", args.html)):
+            if target:
+                print(f"{label} report: {Path(target).resolve()}")
+    return exitcodes.OK

@@ -1,0 +1,12 @@
+"""Reports over audit files: read the JSON Lines, summarise, render HTML and CSV.
+
+``records`` reads audit files into :class:`AuditRecord` values (tolerating
+entries written by older versions), ``summary`` aggregates them (pure),
+``html`` renders one self-contained page (inline CSS, JS and SVG, every value
+taken from mail escaped), ``csvout`` writes one row per entry.
+"""
+
+from tagger.report.records import AuditRecord, read_records
+from tagger.report.summary import RuleSummary, Summary, summarise
+
+__all__ = ["AuditRecord", "RuleSummary", "Summary", "read_records", "summarise"]
