@@ -2,7 +2,8 @@
 
 Given ``--message FILE.json`` (get-message-info JSON, envelope or
 ``data[0]``, or ``{"info": ..., "summary": ...}``) and optionally
-``--summary FILE.json`` (the message-finder search item), prints each rule's
+``--summary FILE.json`` (the message-finder search item) — or ``--id
+MESSAGE_ID``, read from the configured account — prints each rule's
 evaluation tree with ✓ (held), ✗ (failed) or ? (unknown without message
 info) and the values seen, in evaluation order, then the decisions.
 """
@@ -10,6 +11,7 @@ info) and the values seen, in evaluation order, then the decisions.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ from typing import Any
 from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.errors import Problem, UserError
+from tagger.mimecast.models import Message
 from tagger.rules import check_rule_files, evaluate, explain_message, render
-from tagger.rules.messages import load_message
+from tagger.rules.messages import load_message, summary_from_info
 from tagger.yamlsource import did_you_mean
 
 
@@ -27,7 +30,17 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         "explain", parents=[parent], help="show how the rules evaluate one message"
     )
-    parser.add_argument("--message", required=True, metavar="FILE", help="message info JSON")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--message", metavar="FILE", help="message info JSON")
+    source.add_argument(
+        "--id",
+        dest="message_id",
+        metavar="MESSAGE_ID",
+        help="read the message's info from the account (needs -c)",
+    )
+    parser.add_argument(
+        "--account", metavar="NAME", help="account to ask with --id (default: the first)"
+    )
     parser.add_argument("--summary", metavar="FILE", help="search result item JSON")
     parser.add_argument("--rule", metavar="ID", action="append", help="only show these rules")
     parser.add_argument("--json", action="store_true", help="print the traces as JSON")
@@ -35,9 +48,24 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=handle)
 
 
+def _message(args: argparse.Namespace) -> Message:
+    """Return the message to explain: from ``--message`` (and ``--summary``) or the account."""
+    if args.message_id is None:
+        return load_message(Path(args.message), Path(args.summary) if args.summary else None)
+    if args.summary:
+        raise UserError.single("--summary goes with --message, not --id", file="<command line>")
+    # Imported here: only --id needs the configuration and the HTTP client.
+    from tagger.cli.context import load
+    from tagger.cli.fetch import fetch_info, pick_account
+
+    config = load(args)
+    info = asyncio.run(fetch_info(pick_account(config, args.account), args.message_id))
+    return Message(summary_from_info(info), info)
+
+
 def handle(args: argparse.Namespace) -> int:
     """Print the evaluation of every rule for the message; 0, or 2 on invalid input."""
-    message = load_message(Path(args.message), Path(args.summary) if args.summary else None)
+    message = _message(args)
     ruleset, problems = check_rule_files(rule_paths_from_args(args))
     errors, _ = print_problems(problems)
     if ruleset is None:

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagger.cli.status",
     "tagger.cli.tags",
     "tagger.cli.report",
+    "tagger.cli.fetch",
 )
 
 

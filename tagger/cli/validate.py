@@ -43,17 +43,31 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=handle)
 
 
-def tags_from_file(path: Path) -> list[SmartTag]:
-    """Read Smart Tags from a JSON list of tag objects or a response envelope.
+def _parse_tags(items: Any, path: Path) -> list[SmartTag]:
+    if not isinstance(items, list):
+        raise UserError.single(
+            "expected a JSON list of Smart Tags, a get-smart-tags response or the output of "
+            "`tagger tags --json`",
+            file=str(path),
+        )
+    return [tag for tag in (SmartTag.parse(item) for item in items) if tag is not None]
+
+
+def tags_from_file(path: Path) -> list[tuple[str, list[SmartTag]]]:
+    """Read Smart Tags saved in ``path``; returns (account name, tags) pairs.
+
+    Accepts the output of ``tagger tags --json`` (``{"accounts": {NAME: [...]}}``,
+    one pair per account), a get-smart-tags response envelope or a JSON list
+    of tag objects (one pair, named ``""``).
 
     Raises:
         UserError: the file is unreadable, not JSON, or holds no tag list.
     """
     data = read_json(path)
+    if isinstance(data, dict) and isinstance(data.get("accounts"), dict):
+        return [(str(name), _parse_tags(items, path)) for name, items in data["accounts"].items()]
     items = data.get("data") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise UserError.single("expected a JSON list of Smart Tags", file=str(path))
-    return [tag for tag in (SmartTag.parse(item) for item in items) if tag is not None]
+    return [("", _parse_tags(items, path))]
 
 
 async def _account_tags(args: argparse.Namespace) -> list[tuple[str, list[SmartTag]]]:
@@ -70,13 +84,15 @@ async def _account_tags(args: argparse.Namespace) -> list[tuple[str, list[SmartT
 
 def _tag_problems(args: argparse.Namespace, ruleset: RuleSet) -> list[Problem]:
     if args.tags_from:
-        return check_tags(ruleset, tags_from_file(Path(args.tags_from)))
-    if not args.tags_from_account:
+        found = tags_from_file(Path(args.tags_from))
+    elif args.tags_from_account:
+        found = asyncio.run(_account_tags(args))
+    else:
         return []
     problems = []
-    for name, tags in asyncio.run(_account_tags(args)):
+    for name, tags in found:
         for problem in check_tags(ruleset, tags):
-            message = f"account {name}: {problem.message}"
+            message = f"account {name}: {problem.message}" if name else problem.message
             problems.append(dataclasses.replace(problem, message=message))
     return problems
 
