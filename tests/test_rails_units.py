@@ -1,0 +1,97 @@
+"""The safety rails' decisions, without a server: budgets, rollout, preflight checks."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tagger.rails.budget import Budget, History, Limits
+from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
+from tagger.rails.rollout import RuleIdentity, awaiting_promotion, effective_modes
+
+
+def test_a_rule_is_paused_before_it_applies_beyond_its_cycle_limit() -> None:
+    budget = Budget({"r": Limits(per_cycle=3)}, {})
+    assert [budget.reserve("r") for _ in range(3)] == [None, None, None]
+    pause = budget.reserve("r")
+    assert pause is not None and pause.limit == 3 and pause.count == 3
+    assert "tagger resume r" in pause.message()
+    # Once paused, always refused this cycle; other rules go on.
+    assert budget.reserve("r") is pause
+    assert budget.reserve("other") is None
+    assert budget.applied == {"r": 3, "other": 1}
+
+
+def test_the_24_hour_limit_counts_earlier_applies() -> None:
+    budget = Budget({"r": Limits(per_cycle=100, per_day=10)}, {"r": History(applied_24h=8)})
+    assert budget.reserve("r") is None and budget.reserve("r") is None
+    pause = budget.reserve("r")
+    assert pause is not None and "24-hour" in pause.reason and pause.count == 10
+
+
+def test_a_failed_apply_gives_its_reservation_back() -> None:
+    budget = Budget({"r": Limits(per_cycle=1)}, {})
+    assert budget.reserve("r") is None
+    budget.release("r")
+    assert budget.reserve("r") is None
+    assert budget.reserve("r") is not None
+
+
+def test_anomalous_matches_pause_only_with_a_history() -> None:
+    limits = {"r": Limits(anomaly_factor=10, anomaly_min_cycles=5, anomaly_floor=20)}
+    young = Budget(limits, {"r": History(cycles=2, matched_total=2)})
+    assert all(young.note_match("r") is None for _ in range(1000))
+    steady = Budget(limits, {"r": History(cycles=10, matched_total=50)})  # 5 per cycle
+    results = [steady.note_match("r") for _ in range(51)]
+    assert results[:50] == [None] * 50
+    assert results[50] is not None and "trailing average" in results[50].reason
+    assert steady.reserve("r") is results[50]
+
+
+def test_rollout_audits_new_and_changed_rules_until_promoted() -> None:
+    rules = [
+        RuleIdentity("new", "h1", "enforce"),
+        RuleIdentity("promoted", "h2", "enforce"),
+        RuleIdentity("changed", "h3-new", "enforce"),
+        RuleIdentity("audit-only", "h4", "audit"),
+    ]
+    promoted = {("promoted", "h2"), ("changed", "h3-old")}
+    assert awaiting_promotion(rules, "audit-first", promoted) == ["new", "changed"]
+    assert effective_modes(rules, "audit-first", promoted) == {
+        "new": "audit",
+        "promoted": "enforce",
+        "changed": "audit",
+        "audit-only": "audit",
+    }
+    assert awaiting_promotion(rules, "enforce", set()) == []
+    assert effective_modes(rules, "enforce", set())["new"] == "enforce"
+
+
+def test_audit_sink_is_created_and_probed(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "audit" / "audit.jsonl"
+    assert audit_sink_problems(target) == []
+    assert target.parent.is_dir() and os.listdir(target.parent) == ["audit.jsonl"]
+    assert audit_sink_problems(None) == []
+
+
+def test_audit_sink_under_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    problems = audit_sink_problems(blocker / "audit.jsonl")
+    assert len(problems) == 1 and str(blocker) in problems[0]
+
+
+def test_every_enforcing_tag_must_resolve() -> None:
+    problems = tag_problems({"r1": ["Security/Phishing", "Gone/Tag"]}, {"Security/Phishing": "t"})
+    assert len(problems) == 1 and "Gone/Tag" in problems[0] and "r1" in problems[0]
+
+
+def test_clock_skew_against_the_server_date() -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    date = "Tue, 01 Dec 2026 12:00:30 GMT"
+    assert clock_problems(date, now) == []
+    late = now + timedelta(minutes=10)
+    problems = clock_problems(date, late)
+    assert len(problems) == 1 and "ahead of" in problems[0]
+    assert clock_problems(None, now) == [] and clock_problems("garbage", now) == []
