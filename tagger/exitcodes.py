@@ -14,6 +14,11 @@ One place defines them, so the commands, the README and the tests agree:
   next run: applies or reads that failed transiently, windows held back,
   searches that failed, or a stop request. Nothing was lost; running the same
   command again continues.
+
+``tagger status --check`` alone uses the codes of Nagios plugins instead, which
+monitoring systems read: :data:`NAGIOS_OK` (0), :data:`NAGIOS_WARNING` (1),
+:data:`NAGIOS_CRITICAL` (2) and :data:`NAGIOS_UNKNOWN` (3, the status could not
+be read).
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ FAILURE = 1
 USER_ERROR = 2
 INCOMPLETE = 3
 INTERRUPTED_BY_KEYBOARD = 130
+
+# ``tagger status --check`` (Nagios plugin convention; not the codes above).
+NAGIOS_OK = 0
+NAGIOS_WARNING = 1
+NAGIOS_CRITICAL = 2
+NAGIOS_UNKNOWN = 3
 
 
 def cycle_exit_code(reports: Iterable[CycleReport]) -> int:

@@ -52,7 +52,7 @@ def test_status_and_tags_report_what_happened(tmp_path: Path) -> None:
         # One watermark per distinct search, each a moment ago (the lag).
         marks = re.findall(r"^watermark demo \[.+\]: .* \(0h00m ago\)$", out, re.MULTILINE)
         assert len(marks) >= 2, out
-        per_rule = re.findall(r"^  ([\w.-]+) -> (st-\w+): (\d+)$", out, re.MULTILINE)
+        per_rule = re.findall(r"^  ([\w.-]+) -> .+ \((st-\w+)\): (\d+)$", out, re.MULTILINE)
         assert sum(int(n) for _r, _t, n in per_rule) == len(applied_pairs(sim))
         assert {t for _r, t, _n in per_rule} == {t for _m, t in applied_pairs(sim)}
         assert "failures:" not in out

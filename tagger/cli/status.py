@@ -1,19 +1,60 @@
-"""``tagger status``: last run per account, watermark lag, tags per rule, failures."""
+"""``tagger status``: what the daemon did, for people (text), programs (``--json``) and monitoring.
+
+Reads the state file read-only (safe while the daemon runs), the daemon's note
+beside it and whether the lock is held. ``--check`` prints one Nagios-style
+line and exits 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN: the state
+cannot be read); see :mod:`tagger.monitor.checks` for what is judged.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from tagger import exitcodes
 from tagger.cli.context import load
-from tagger.state import StateStore
+from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, verdict
+from tagger.monitor.snapshot import Snapshot, take_snapshot
+from tagger.state import StateError
+from tagger.state.rows import RunRow
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     """Add the ``status`` sub-command."""
     parser = sub.add_parser(
         "status", parents=[parent], help="show what the daemon did (reads the state file)"
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the status as JSON")
+    out.add_argument(
+        "--check",
+        action="store_true",
+        help="monitoring: one line, exit 0 ok, 1 warning, 2 critical, 3 unknown",
+    )
+    parser.add_argument(
+        "--history", type=int, default=10, metavar="N", help="recent cycles shown (default 10)"
+    )
+    parser.add_argument(
+        "--warn-intervals",
+        type=float,
+        default=3.0,
+        metavar="N",
+        help="warn when the last completed cycle or a watermark is N intervals old (default 3)",
+    )
+    parser.add_argument(
+        "--crit-intervals",
+        type=float,
+        default=6.0,
+        metavar="N",
+        help="critical at N intervals (default 6)",
+    )
+    parser.add_argument(
+        "--no-daemon",
+        dest="expect_daemon",
+        action="store_false",
+        help="no daemon is expected (cycles run by `tagger once` from a timer)",
     )
     parser.set_defaults(handler=handle)
 
@@ -32,42 +73,181 @@ def _criteria(key: str) -> str:
     return "; ".join(parts) or "all mail"
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Print the status from the state file (read-only; safe while the daemon runs)."""
-    config = load(args)
-    if not config.state_path.exists():
-        print(f"no state yet at {config.state_path}: the daemon has not run")
-        return 0
-    now = datetime.now(UTC)
-    store = StateStore.open(config.state_path, lock=False, readonly=True)
-    try:
-        print(f"state: {config.state_path}")
-        runs = store.last_runs()
-        if not runs:
-            print("no runs recorded")
-        for run in runs:
-            print(
-                f"account {run.account}: last {run.kind} {_ago(run.started_at, now)} "
-                f"status {run.status}" + (f" ({run.error})" if run.error else "")
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _run_json(run: RunRow) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "account": run.account,
+        "dry_run": run.dry_run,
+        "started": _time(run.started_at),
+        "finished": _time(run.finished_at),
+        "status": run.status,
+        "counts": dict(run.counts),
+        "error": run.error,
+    }
+
+
+def _path(snap: Snapshot, tag_id: str) -> str | None:
+    return snap.tag_paths.get(tag_id)
+
+
+def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
+    """Return the whole status as JSON-able data."""
+    daemon = snap.daemon
+    reload = daemon.reload if daemon is not None else None
+    return {
+        "now": _time(snap.now),
+        "state": str(snap.state_path),
+        "state_exists": snap.state_exists,
+        "lock_held": snap.lock_held,
+        "daemon": None
+        if daemon is None
+        else {"pid": daemon.pid, "started": _time(daemon.started), "config": daemon.config},
+        "last_reload": None
+        if reload is None
+        else {"at": _time(reload.at), "ok": reload.ok, "problems": list(reload.problems)},
+        "accounts": {
+            account: {
+                "last_completed": _run_json(snap.last_completed[account])
+                if account in snap.last_completed
+                else None
+            }
+            for account in snap.accounts
+        },
+        "last_runs": [_run_json(r) for r in snap.last_runs],
+        "recent_cycles": [_run_json(r) for r in snap.history],
+        "watermarks": [
+            {
+                "account": a,
+                "query": k,
+                "watermark": _time(m),
+                "lag_s": round((snap.now - m).total_seconds()),
+            }
+            for a, k, m in snap.watermarks
+        ],
+        "tags_per_rule": [
+            {"rule": rule, "tag_id": tag, "tag_path": _path(snap, tag), "applied": n}
+            for (rule, tag), n in sorted(snap.tags_per_rule.items())
+        ],
+        "failures": [
+            {
+                "account": f.account,
+                "message_id": f.message_id,
+                "attempts": f.attempts,
+                "set_aside": f.set_aside_at is not None,
+                "last_error": f.last_error,
+            }
+            for f in snap.failures
+        ],
+        "paused_rules": list(snap.paused),
+        "rules_error": snap.rules_error,
+        "check": {
+            "status": LEVELS[verdict(found)],
+            "findings": [{"level": f.label, "text": f.text} for f in found],
+        },
+    }
+
+
+def _cycle_line(run: RunRow) -> str:
+    took = (
+        f"{(run.finished_at - run.started_at).total_seconds():.1f}s"
+        if run.finished_at is not None
+        else "unfinished"
+    )
+    counts = run.counts
+    figures = ", ".join(
+        f"{k} {counts[k]}" for k in ("found", "matched", "applied", "failed") if k in counts
+    )
+    dry = " (dry run)" if run.dry_run else ""
+    return (
+        f"  {run.started_at:%Y-%m-%d %H:%M:%S}Z {run.kind}{dry} {run.account}: {run.status}, "
+        f"{took}" + (f", {figures}" if figures else "") + (f" ({run.error})" if run.error else "")
+    )
+
+
+def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
+    """Return the status for people."""
+    now = snap.now
+    lines = [f"state: {snap.state_path}"]
+    daemon = snap.daemon
+    if snap.lock_held:
+        pid = f" (pid {daemon.pid}, started {_ago(daemon.started, now)})" if daemon else ""
+        lines.append(f"daemon: running{pid}")
+    elif snap.lock_held is False:
+        lines.append("daemon: not running (no process holds the state file's lock)")
+    if daemon is not None and daemon.reload is not None:
+        r = daemon.reload
+        verdict_text = "accepted" if r.ok else "REJECTED, running the previous rules"
+        lines.append(f"last reload: {verdict_text} at {r.at:%Y-%m-%d %H:%M:%S}Z")
+        lines.extend(f"  {p}" for p in r.problems)
+    if not snap.last_runs:
+        lines.append("no runs recorded")
+    for run in snap.last_runs:
+        lines.append(
+            f"account {run.account}: last {run.kind} {_ago(run.started_at, now)} "
+            f"status {run.status}" + (f" ({run.error})" if run.error else "")
+        )
+        for key, value in sorted(run.counts.items()):
+            lines.append(f"  {key}: {value}")
+    for account, key, mark in snap.watermarks:
+        lines.append(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
+    if snap.tags_per_rule:
+        lines.append("tags applied per rule:")
+        for (rule_id, tag_id), count in sorted(snap.tags_per_rule.items()):
+            path = _path(snap, tag_id) or "(path unknown)"
+            lines.append(f"  {rule_id} -> {path} ({tag_id}): {count}")
+    if snap.history:
+        lines.append("recent cycles (newest first):")
+        lines.extend(_cycle_line(run) for run in snap.history)
+    if snap.failures:
+        lines.append("failures:")
+        for failure in snap.failures:
+            lines.append(
+                f"  {failure.account} {failure.message_id}: {failure.attempts} attempts"
+                + (" (set aside)" if failure.set_aside_at else "")
+                + f": {failure.last_error}"
             )
-            for key, value in sorted(run.counts.items()):
-                print(f"  {key}: {value}")
-        for account, key, mark in store.watermarks():
-            print(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
-        per_rule = store.tags_per_rule()
-        if per_rule:
-            print("tags applied per rule:")
-            for (rule_id, tag_id), count in sorted(per_rule.items()):
-                print(f"  {rule_id} -> {tag_id}: {count}")
-        failures = store.failures()
-        if failures:
-            print("failures:")
-            for failure in failures:
-                print(
-                    f"  {failure.account} {failure.message_id}: {failure.attempts} attempts"
-                    + (" (set aside)" if failure.set_aside_at else "")
-                    + f": {failure.last_error}"
-                )
-    finally:
-        store.close()
-    return 0
+    if snap.paused:
+        lines.append(f"paused rules: {', '.join(snap.paused)}")
+    lines.append(f"check: {LEVELS[verdict(found)]}")
+    lines.extend(f"  {f.label}: {f.text}" for f in found)
+    return lines
+
+
+def check_line(found: list[Finding]) -> str:
+    """Return the one-line Nagios plugin output (``TAGGER WARNING - …``)."""
+    code = verdict(found)
+    text = "; ".join(f.text for f in found) or "cycles on time, nothing failing"
+    return f"TAGGER {LEVELS[code]} - {text}"
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict)."""
+    config = load(args)
+    limits = Thresholds(args.warn_intervals, args.crit_intervals, args.expect_daemon)
+    try:
+        snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
+    except StateError as exc:
+        if args.check:
+            print(f"TAGGER UNKNOWN - {exc}")
+            return exitcodes.NAGIOS_UNKNOWN
+        raise
+    found = findings(snap, limits)
+    if args.check:
+        print(check_line(found))
+        for finding in found[1:]:
+            print(f"{finding.label}: {finding.text}")
+        return verdict(found)
+    if args.json:
+        print(json.dumps(as_json(snap, found), indent=2))
+        return exitcodes.OK
+    if not snap.state_exists:
+        print(f"no state yet at {config.state_path}: the daemon has not run")
+        return exitcodes.OK
+    for line in text_lines(snap, found):
+        print(line)
+    return exitcodes.OK

@@ -30,6 +30,7 @@ from tagger.engine.queries import group_queries, not_due
 from tagger.engine.report import CycleReport
 from tagger.errors import UserError
 from tagger.logs import register_secret
+from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
 from tagger.service.runtime import Runtime, cycle_options, open_runtime, retention, run_cycle
@@ -131,6 +132,13 @@ class Daemon:
             self._schedule()
             self.notifier.ready()
             self.notifier.status("started; first cycle running")
+            note_daemon(
+                self.config.state_path,
+                self.options.config_path,
+                self.runtime,
+                self.now(),
+                dry_run=self.dry_run,
+            )
             log.info(
                 "daemon_started",
                 accounts=[a.name for a in self.runtime.accounts],
@@ -235,11 +243,29 @@ class Daemon:
             self.notifier.ready()
             first = problems[0] if problems else exc.summary
             self.notifier.status(f"reload rejected ({first}); running previous rules")
+            note_daemon(
+                self.config.state_path,
+                self.options.config_path,
+                None,
+                self.now(),
+                dry_run=self.dry_run,
+                reload_ok=False,
+                problems=problems or [exc.summary],
+            )
             return
         except Exception as exc:
             log.error("reload_rejected", error=str(exc), kept="previous configuration and rules")
             self.notifier.ready()
             self.notifier.status(f"reload rejected ({exc}); running previous rules")
+            note_daemon(
+                self.config.state_path,
+                self.options.config_path,
+                None,
+                self.now(),
+                dry_run=self.dry_run,
+                reload_ok=False,
+                problems=[str(exc)],
+            )
             return
         if config.state_path != self.config.state_path:
             log.warning("reload_state_path_ignored", state_path=str(config.state_path))
@@ -254,6 +280,14 @@ class Daemon:
         self._schedule()
         self.notifier.ready()
         self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
+        note_daemon(
+            self.config.state_path,
+            self.options.config_path,
+            runtime,
+            self.now(),
+            dry_run=self.dry_run,
+            reload_ok=True,
+        )
         log.info(
             "reload_done", rules=len(runtime.ruleset.rules), ruleset=runtime.ruleset.content_hash
         )

@@ -422,6 +422,18 @@ class StateStore:
             for i, k, a, d, s, f, st, c, e in rows
         ]
 
+    def recent_runs(self, limit: int = 20) -> list[RunRow]:
+        """Return the ``limit`` most recent runs of every account, newest first."""
+        rows = self._rows(
+            "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
+            for i, k, a, d, s, f, st, c, e in rows
+        ]
+
     # -- maintenance -------------------------------------------------------------
 
     def prune(self, older_than: datetime) -> dict[str, int]:

@@ -1,0 +1,141 @@
+"""Everything ``tagger status`` shows, read once (read-only; safe next to a running daemon).
+
+Reads the state file (opened read-only, without the lock), the daemon's note
+beside it, whether the lock is held, and the rule files (for each rule's
+schedule and the paths of tags a daemon has not noted). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tagger.config import Config
+from tagger.errors import UserError
+from tagger.monitor.daemoninfo import DaemonInfo, read_info
+from tagger.monitor.lockprobe import lock_held
+from tagger.rules import RuleSet, load_rules
+from tagger.rules.durations import parse_duration
+from tagger.state import StateStore
+from tagger.state.rows import FailureRow, RunRow
+
+# Runs scanned for each account's last completed cycle.
+SCAN_RUNS = 500
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the state, the daemon's note, the lock and the rules say, at ``now``.
+
+    ``last_completed`` maps each account to its latest live cycle that ran to
+    its end (status ok or partial); ``tag_paths`` maps Smart Tag ids to
+    paths where known; ``paused`` lists paused rules (see :func:`paused_rules`);
+    ``rules_error`` is why the rule files do not load now (None when they do).
+    """
+
+    now: datetime
+    state_path: Path
+    state_exists: bool
+    interval: timedelta
+    ingestion_delay: timedelta
+    longest_schedule: timedelta
+    accounts: tuple[str, ...]
+    history: tuple[RunRow, ...] = ()
+    last_runs: tuple[RunRow, ...] = ()
+    last_completed: Mapping[str, RunRow] = field(default_factory=dict)
+    watermarks: tuple[tuple[str, str, datetime], ...] = ()
+    tags_per_rule: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    tag_paths: Mapping[str, str] = field(default_factory=dict)
+    failures: tuple[FailureRow, ...] = ()
+    paused: tuple[str, ...] = ()
+    lock_held: bool | None = None
+    daemon: DaemonInfo | None = None
+    rules_error: str | None = None
+
+
+def paused_rules(store: StateStore) -> tuple[str, ...]:
+    """Return the ids of rules the state marks as paused.
+
+    The hook for rule pauses (a rule stopped by a blast-radius limit until an
+    operator resumes it): the state has no such record yet, so none is
+    paused. When it has, read them here and ``status --check`` warns.
+    """
+    reader = getattr(store, "paused_rules", None)
+    if callable(reader):
+        return tuple(str(r) for r in reader())
+    return ()
+
+
+def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
+    try:
+        return load_rules(list(config.rule_paths)), None
+    except UserError as exc:
+        first = exc.errors[0] if exc.errors else None
+        return None, str(first) if first is not None else exc.summary or "invalid rules"
+
+
+def _single_tag_paths(ruleset: RuleSet, pairs: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    """Infer tag paths from rules that name one tag: every id they applied is that tag."""
+    by_rule = {r.id: r.tags for r in ruleset.all_rules()}
+    out: dict[str, str] = {}
+    for rule_id, tag_id in pairs:
+        tags = by_rule.get(rule_id, ())
+        if len(tags) == 1:
+            out.setdefault(tag_id, tags[0])
+    return out
+
+
+def _longest_schedule(ruleset: RuleSet | None) -> timedelta:
+    longest = timedelta(0)
+    for rule in ruleset.rules if ruleset is not None else ():
+        if rule.schedule:
+            try:
+                longest = max(longest, parse_duration(rule.schedule))
+            except ValueError:
+                continue
+    return longest
+
+
+def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
+    """Read everything ``status`` shows; raises StateError when the state file is unusable."""
+    ruleset, rules_error = _rules(config)
+    base = Snapshot(
+        now=now,
+        state_path=config.state_path,
+        state_exists=config.state_path.exists(),
+        interval=config.schedule.interval,
+        ingestion_delay=config.window.ingestion_delay,
+        longest_schedule=_longest_schedule(ruleset),
+        accounts=tuple(a.name for a in config.accounts),
+        lock_held=lock_held(config.state_path),
+        daemon=read_info(config.state_path),
+        rules_error=rules_error,
+    )
+    if not base.state_exists:
+        return base
+    store = StateStore.open(config.state_path, lock=False, readonly=True)
+    try:
+        recent = store.recent_runs(SCAN_RUNS)
+        completed: dict[str, RunRow] = {}
+        for run in recent:
+            if not run.dry_run and run.status in ("ok", "partial"):
+                completed.setdefault(run.account, run)
+        pairs = store.tags_per_rule()
+        paths = _single_tag_paths(ruleset, pairs) if ruleset is not None else {}
+        if base.daemon is not None:
+            paths.update(base.daemon.tags)
+        return replace(
+            base,
+            history=tuple(recent[:history]),
+            last_runs=tuple(store.last_runs()),
+            last_completed=completed,
+            watermarks=tuple(store.watermarks()),
+            tags_per_rule=pairs,
+            tag_paths=paths,
+            failures=tuple(store.failures()),
+            paused=paused_rules(store),
+        )
+    finally:
+        store.close()
