@@ -3,8 +3,10 @@
 JSON lines under systemd or when stderr is not a terminal, readable key=value
 lines on a terminal. Every record — ours, httpx's, APScheduler's — passes one
 redaction processor before it is rendered, which masks values of secret-looking
-keys and every occurrence of a registered secret string (in messages, nested
-values and exception tracebacks alike).
+keys, every occurrence of a registered secret or live access token, and every
+credential-shaped value (``Bearer …``, ``MC key:signature``, ``Authorization``
+values; see :mod:`tagger.redact`) in messages, nested values and exception
+tracebacks alike.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import logging
 import os
 import re
 import sys
-import threading
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from tagger import redact
+
 Format = Literal["auto", "json", "console"]
-MASK = "***"
+MASK = redact.MASK
 
 # Keys whose values are masked whatever they hold (matched anywhere in the key).
 SECRET_KEY_RE = re.compile(
@@ -32,8 +34,6 @@ SECRET_KEY_RE = re.compile(
 # run); they are raised to WARNING unless the level is DEBUG.
 NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler")
 
-_secrets: tuple[str, ...] = ()
-_secrets_lock = threading.Lock()
 _handler: logging.Handler | None = None
 
 
@@ -42,25 +42,20 @@ def register_secret(value: str) -> None:
 
     Empty values are ignored: they would match everywhere.
     """
-    global _secrets
-    if not value:
-        return
-    forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-    with _secrets_lock:
-        # Longest first, so a secret containing another is masked whole.
-        _secrets = tuple(sorted(set(_secrets) | forms, key=len, reverse=True))
+    redact.register_secret(value)
 
 
 def redact_text(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ``***``."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """Return ``text`` with every registered secret, live token and credential-shaped value masked.
+
+    See :func:`tagger.redact.redact` (``Bearer …``, ``MC key:signature``,
+    ``Authorization`` values), so a header echoed by a server never reaches a log line.
+    """
+    return redact.redact_text(text)
 
 
 def _contains_secret(text: str) -> bool:
-    return any(secret in text for secret in _secrets)
+    return redact_text(text) != text
 
 
 def redact_value(value: Any, depth: int = 0) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import certifi
 import pytest
 from config_support import ENV, MINIMAL, load, one_problem, problems, write_config
 
@@ -30,7 +32,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:
         "127.0.0.1",
         9464,
     )
-    settings = config.account("main").to_settings()
+    settings = config.account("main").settings
     assert settings.base_url == "https://uk-api.services.mimecast.com"
     assert settings.concurrency == 4
     assert config.accounts[0].secret_values() == (ENV["TEST_SECRET"],)
@@ -147,7 +149,8 @@ def test_bad_base64_secret_key_is_located_without_the_value(tmp_path: Path) -> N
 
 def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path) -> None:
     (tmp_path / "certs").mkdir()
-    (tmp_path / "certs" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    # A real CA bundle: the file is loaded as the client would load it.
+    shutil.copy(certifi.where(), tmp_path / "certs" / "ca.pem")
     text = MINIMAL.replace("    region: uk\n", "    region: uk\n    ca_bundle: certs/ca.pem\n")
     text += "state_path: var/state.db\naudit: {path: reports/}\n"
     config = load(tmp_path, text)
@@ -157,6 +160,20 @@ def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path) -> 
     missing = text.replace("certs/ca.pem", "certs/nope.pem")
     problem = one_problem(tmp_path, missing)
     assert problem.path == "accounts[0].ca_bundle" and "nope.pem" in problem.message
+
+
+def test_a_ca_bundle_without_certificates_is_located_for_every_command(tmp_path: Path) -> None:
+    (tmp_path / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    text = MINIMAL.replace("    region: uk\n", "    region: uk\n    ca_bundle: junk.pem\n")
+    problem = one_problem(tmp_path, text)
+    assert problem.path == "accounts[0].ca_bundle" and problem.line == 4
+    assert "holds no usable CA certificate" in problem.message
+
+
+def test_ca_bundle_only_needs_a_bundle(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    region: uk\n", "    region: uk\n    ca_bundle_only: true\n")
+    problem = one_problem(tmp_path, text)
+    assert problem.path == "accounts[0].ca_bundle_only" and "needs ca_bundle" in problem.message
 
 
 def test_yaml_syntax_error_and_unreadable_config(tmp_path: Path) -> None:

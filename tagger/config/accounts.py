@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from tagger.config.problems import Collector, PathLike
 from tagger.config.secrets import SecretError, read_secret, secret_source
 from tagger.mimecast.regions import resolve_base_url
 from tagger.mimecast.settings import (
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_PAGINATION_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
     AccountSettings,
     Credentials,
     EndpointPaths,
@@ -22,6 +26,7 @@ from tagger.mimecast.settings import (
     RetryPolicy,
     decode_secret_key,
 )
+from tagger.mimecast.tls import tls_context
 
 __all__ = ["build_accounts"]
 
@@ -32,6 +37,8 @@ NEEDED = {
 # Identifiers (client_id, app_id) are not secret: inline ones need no warning.
 SECRET_FIELDS = frozenset({"client_secret", "access_key", "secret_key", "app_key"})
 DEFAULT_CONCURRENCY = 4
+MB = 1024 * 1024
+DEFAULT_MAX_RESPONSE_MB = DEFAULT_MAX_RESPONSE_BYTES // MB
 
 
 def build_accounts(
@@ -83,10 +90,13 @@ def _build_one(
     credentials = _credentials(
         item.get("credentials", {}), path, version, out, base_dir, env, inline
     )
-    ca_bundle = _ca_bundle(item.get("ca_bundle"), path, out, base_dir)
+    only = bool(item.get("ca_bundle_only", False))
+    ca_bundle = _ca_bundle(item.get("ca_bundle"), path, out, base_dir, only=only)
+    if only and "ca_bundle" not in item:
+        out.add((*path, "ca_bundle_only"), "ca_bundle_only needs ca_bundle", at_value=False)
     domains = parse_domains(item.get("domains", []), (*path, "domains"), out)
     scope = _search_scope(item, path, out)
-    for key in ("timeout_s",):
+    for key in ("timeout_s", "max_response_mb", "max_pagination_s"):
         if key in item and not math.isfinite(item[key]):
             out.add((*path, key), "must be a finite number")
     retry_raw = item.get("retry", {})
@@ -103,9 +113,15 @@ def _build_one(
             credentials=credentials,
             endpoints=EndpointPaths(**item.get("endpoints", {})),
             ca_bundle=ca_bundle,
+            ca_bundle_only=only,
             concurrency=int(item.get("concurrency", default_concurrency)),
             timeout_s=float(item.get("timeout_s", 30.0)),
             retry=_retry(retry_raw),
+            max_response_bytes=int(
+                float(item.get("max_response_mb", DEFAULT_MAX_RESPONSE_MB)) * MB
+            ),
+            max_items=int(item.get("max_items_per_response", DEFAULT_MAX_ITEMS)),
+            max_pagination_s=float(item.get("max_pagination_s", DEFAULT_MAX_PAGINATION_S)),
         )
     except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
         out.add(path, str(exc), at_value=False)
@@ -209,9 +225,14 @@ def _credentials(
 
 
 def _ca_bundle(
-    value: Any, path: tuple[str | int, ...], out: Collector, base_dir: Path
+    value: Any, path: tuple[str | int, ...], out: Collector, base_dir: Path, *, only: bool
 ) -> str | None:
-    """Return the absolute CA bundle path, or None (not set, or reported as a problem)."""
+    """Return the absolute CA bundle path, or None (not set, or reported as a problem).
+
+    The bundle is loaded here, as the client will load it, so a file that
+    holds no usable certificate is reported at its place in the file by every
+    command, not only when a cycle starts.
+    """
     if value is None:
         return None
     bundle = base_dir / str(value)
@@ -221,5 +242,15 @@ def _ca_bundle(
         usable = False
     if not usable:
         out.add((*path, "ca_bundle"), f"CA bundle {value} is not a readable file ({bundle})")
+        return None
+    try:
+        tls_context(str(bundle), only=only)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        out.add(
+            (*path, "ca_bundle"),
+            f"CA bundle {value} holds no usable CA certificate ({reason})",
+            hint="give a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)",
+        )
         return None
     return str(bundle)

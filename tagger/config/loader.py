@@ -8,6 +8,7 @@ and listing rule files.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import json
 import os
 import stat
@@ -90,6 +91,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     rule_paths = _rule_paths(data["rules"], out, base_dir)
     schedule = _schedule(data.get("schedule", {}), out)
     window = _window(data.get("window", {}), out)
+    metrics = _metrics(data.get("metrics", {}), out)
     if inline:
         _warn_if_exposed(path, inline, out)
     raise_if_errors(out.problems, _SUMMARY)
@@ -103,7 +105,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         dry_run=data.get("dry_run", False),
         audit_path=_audit_path(data.get("audit", {}), base_dir),
         logging=LoggingConfig(**data.get("logging", {})),
-        metrics=MetricsConfig(**data.get("metrics", {})),
+        metrics=metrics,
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),
@@ -190,6 +192,33 @@ def _window(section: Mapping[str, Any], out: Collector) -> WindowConfig:
             severity="warning",
         )
     return WindowConfig(**values, search_cap=section.get("search_cap", WindowConfig.search_cap))
+
+
+def _metrics(section: Mapping[str, Any], out: Collector) -> MetricsConfig:
+    """Build the metrics settings; a host that is not loopback needs ``allow_remote``.
+
+    Checked here, not when the listener starts, so ``validate`` and every
+    other command refuse the same file ``run`` would.
+    """
+    metrics = MetricsConfig(**section)
+    if metrics.enabled and not metrics.allow_remote and not is_loopback(metrics.host):
+        out.add(
+            ("metrics", "host"),
+            f"metrics listener on {metrics.host} would be reachable from other machines and"
+            " has no authentication",
+            hint="listen on 127.0.0.1, or set metrics.allow_remote: true behind a firewall",
+        )
+    return metrics
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` is a loopback address or ``localhost``. Pure."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _rule_paths(given: str | list[str], out: Collector, base_dir: Path) -> tuple[Path, ...]:

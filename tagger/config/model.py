@@ -44,10 +44,6 @@ class AccountConfig:
     domains: tuple[str, ...] = ()
     search_scope: SearchScopeMode = "auto"
 
-    def to_settings(self) -> AccountSettings:
-        """Return the settings the Mimecast client is built from."""
-        return self.settings
-
     def secret_values(self) -> tuple[str, ...]:
         """Return the secret credential values (for the log redactor; never print them)."""
         creds = self.settings.credentials
@@ -92,11 +88,12 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """The optional Prometheus listener."""
+    """The optional Prometheus listener (``allow_remote``: a host that is not loopback)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 9464
+    allow_remote: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ ever appear in messages, never the secret itself.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any, Literal
 __all__ = ["SecretError", "SecretSource", "read_secret", "secret_source"]
 
 SecretKind = Literal["inline", "env", "file", "credential"]
+# A secret is a key or a password; anything larger is the wrong file.
+MAX_SECRET_BYTES = 64 * 1024
 
 
 class SecretError(ValueError):
@@ -53,7 +57,8 @@ def read_secret(source: SecretSource, *, base_dir: Path, env: Mapping[str, str])
     Given the source, the directory relative file names resolve against and
     the environment (which also supplies ``CREDENTIALS_DIRECTORY``). File and
     credential contents lose one trailing newline. Raises :class:`SecretError`
-    when the variable is unset, a file is unreadable, or the secret is empty.
+    when the variable is unset, a file is unreadable, not a regular file or
+    larger than :data:`MAX_SECRET_BYTES`, or the secret is empty.
     """
     if source.kind == "inline":
         return source.name
@@ -80,14 +85,33 @@ def read_secret(source: SecretSource, *, base_dir: Path, env: Mapping[str, str])
 
 
 def _read_file(path: Path, what: str) -> str:
-    """Read a secret file as UTF-8 without its trailing newline."""
+    """Read a secret file as UTF-8 without its trailing newline.
+
+    Only a regular file of at most :data:`MAX_SECRET_BYTES` is read: a device
+    (``/dev/zero``), a FIFO (which would block for ever) or a directory is
+    refused before it is opened, and the file is opened non-blocking and
+    checked again, so it cannot be swapped for one in between.
+    """
     try:
-        raw = path.read_bytes()
+        before = os.stat(path)
     except FileNotFoundError:
         raise SecretError(f"{what} does not exist ({path})") from None
     except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or "unreadable"
-        raise SecretError(f"cannot read {what} ({path}): {reason}") from None
+        raise SecretError(f"cannot read {what} ({path}): {_reason(exc)}") from None
+    _check_kind(before, path, what)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:
+        raise SecretError(f"cannot read {what} ({path}): {_reason(exc)}") from None
+    try:
+        _check_kind(os.fstat(fd), path, what)
+        raw = os.read(fd, MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise SecretError(f"cannot read {what} ({path}): {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SECRET_BYTES:
+        raise _too_large(path, what)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -96,3 +120,39 @@ def _read_file(path: Path, what: str) -> str:
     if not text:
         raise SecretError(f"{what} ({path}) is empty")
     return text
+
+
+def _check_kind(info: os.stat_result, path: Path, what: str) -> None:
+    """Raise :class:`SecretError` unless ``info`` is a regular file of at most the size limit."""
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretError(
+            f"cannot read {what} ({path}): it is {_kind(info.st_mode)}, not a regular file",
+            hint="point it at a file holding only the secret",
+        )
+    if info.st_size > MAX_SECRET_BYTES:
+        raise _too_large(path, what)
+
+
+def _too_large(path: Path, what: str) -> SecretError:
+    return SecretError(
+        f"{what} ({path}) is larger than {MAX_SECRET_BYTES // 1024} KiB: not a secret",
+        hint="point it at a file holding only the secret",
+    )
+
+
+def _kind(mode: int) -> str:
+    """Name the kind of a file that is not a regular one."""
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or "unreadable"

@@ -10,6 +10,7 @@ limits, retries and error mapping are shared by every call (see
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,16 +23,21 @@ import httpx
 
 from tagger import __version__
 from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.envelope import check_items
 from tagger.mimecast.errors import ConfigurationError, FailItem, MalformedResponse
 from tagger.mimecast.models import MessageInfo, SmartTag, TrackedEmail
 from tagger.mimecast.requester import Requester
 from tagger.mimecast.retry import default_uniform
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.stats import ClientStats
+from tagger.mimecast.tls import tls_context
 
 # A server that keeps handing out pages past this is broken; stop rather than spin.
 MAX_PAGES = 10_000
 DEFAULT_PAGE_SIZE = 100
+# Pages allowed beyond what totalCount / pageSize implies (items added while listing).
+PAGE_MARGIN = 2
+PAGE_MARGIN_SHARE = 0.1
 
 # fail[] codes meaning "this message already has this tag": applying is idempotent.
 ALREADY_APPLIED_MARKERS = ("already_applied", "already_tagged", "already_exists")
@@ -54,6 +60,18 @@ class Page:
     total_count: int | None = None
 
 
+def page_bound(total: int, asked: int, served: int | None) -> int:
+    """Return how many pages a listing of ``total`` items may take.
+
+    Given the page size asked for and the one the service reports (it may
+    serve smaller pages); allows :data:`PAGE_MARGIN` pages plus a tenth more
+    for items added while listing. Pure.
+    """
+    size = max(1, min(asked, served) if served else asked)
+    pages = max(1, math.ceil(max(total, 0) / size))
+    return min(MAX_PAGES, pages + PAGE_MARGIN + int(pages * PAGE_MARGIN_SHARE))
+
+
 def is_already_applied(item: FailItem) -> bool:
     """Return True if a ``fail[]`` item only says the tag is already on the message."""
     codes = [e.code.lower() for e in item.errors]
@@ -61,11 +79,11 @@ def is_already_applied(item: FailItem) -> bool:
 
 
 def _verify(settings: AccountSettings) -> ssl.SSLContext | bool:
-    """Return httpx's ``verify``: the system defaults, or a context trusting ``ca_bundle``."""
+    """Return httpx's ``verify``; raises :class:`ConfigurationError` for an unusable bundle."""
     if settings.ca_bundle is None:
         return True
     try:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
+        return tls_context(settings.ca_bundle, only=settings.ca_bundle_only)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(
             f"account {settings.name!r}: cannot load ca_bundle {settings.ca_bundle!r}: {exc}"
@@ -94,6 +112,7 @@ class MimecastClient:
         self.settings = settings
         self.endpoints = settings.endpoints
         self.stats = ClientStats()
+        self._clock = clock
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             verify=_verify(settings),
@@ -156,7 +175,10 @@ class MimecastClient:
 
         Each iterator starts without a token and only ever sends tokens this
         same query returned. Raises :class:`MalformedResponse` if the service
-        repeats a token or exceeds :data:`MAX_PAGES`, and any
+        repeats a token, hands out more pages than the first page's
+        ``totalCount`` allows (at its page size, plus a margin) or than
+        :data:`MAX_PAGES`, or is still paginating after the account's
+        ``max_pagination_s``; and any
         :class:`~tagger.mimecast.errors.MimecastError` a page raises.
         """
         if page_size < 1:
@@ -164,13 +186,30 @@ class MimecastClient:
         data = [dict(item)] if item is not None else []
         token: str | None = None
         seen: set[str] = set()
+        started = self._clock()
+        budget = self.settings.max_pagination_s
+        bound = MAX_PAGES
         for number in range(1, MAX_PAGES + 1):
+            if number > bound:
+                raise MalformedResponse(
+                    f"pagination does not end: the service offers page {number}, more than"
+                    f" its totalCount allows at {page_size} per page (with a margin): stopping",
+                    endpoint=path,
+                )
+            if number > 1 and self._clock() - started > budget:
+                raise MalformedResponse(
+                    f"pagination still going after {budget:g} s ({number - 1} pages): stopping"
+                    " (the account's max_pagination_s)",
+                    endpoint=path,
+                )
             pagination: dict[str, Any] = {"pageSize": page_size}
             if token is not None:
                 pagination["pageToken"] = token
             envelope = await self._requester.call(
                 path, {"meta": {"pagination": pagination}, "data": data}
             )
+            if number == 1 and envelope.total_count is not None:
+                bound = page_bound(envelope.total_count, page_size, envelope.page_size)
             yield Page(tuple(envelope.data), number, envelope.total_count)
             token = envelope.next_token
             if token is None:
@@ -194,7 +233,8 @@ class MimecastClient:
         ``trackedEmails`` is not the expected shape.
         """
         path = self.endpoints.search
-        data = await self.call(path, criteria.to_request(start, end))
+        envelope = await self._requester.call(path, {"data": [criteria.to_request(start, end)]})
+        data = envelope.data
         if not data:
             return SearchResult(emails=())
         first = data[0]
@@ -207,6 +247,8 @@ class MimecastClient:
             raise MalformedResponse(
                 "search response data[0].trackedEmails is not an array", endpoint=path
             )
+        context = {"endpoint": path, "status": None, "request_id": envelope.request_id}
+        check_items(len(tracked), self.settings.max_items, "data[0].trackedEmails", context)
         emails = []
         for raw in tracked:
             email = TrackedEmail.parse(raw)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tagger.mimecast.errors import FailItem, MalformedResponse, parse_failures
+from tagger.mimecast.errors import FailItem, MalformedResponse, ResponseTooLarge, parse_failures
+from tagger.redact import redact_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,16 @@ class Envelope:
         return token if isinstance(token, str) and token else None
 
     @property
+    def page_size(self) -> int | None:
+        """Return ``meta.pagination.pageSize`` when the service sent a positive one."""
+        pagination = self.meta.get("pagination")
+        if not isinstance(pagination, Mapping):
+            return None
+        size = pagination.get("pageSize")
+        ok = isinstance(size, int) and not isinstance(size, bool) and size > 0
+        return size if ok else None
+
+    @property
     def total_count(self) -> int | None:
         """Return ``meta.pagination.totalCount`` when the service sent one."""
         pagination = self.meta.get("pagination")
@@ -43,9 +54,40 @@ class Envelope:
         return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
+class NotJson(ValueError):
+    """A body that cannot be decoded as JSON; the message says why (never its content)."""
+
+
 def decode_json(content: bytes) -> Any:
-    """Decode a JSON body; raises ``ValueError`` when it is not JSON."""
-    return json.loads(content.decode("utf-8"))
+    """Decode a JSON body.
+
+    Raises :class:`NotJson` (a ``ValueError``) when it is not UTF-8 JSON, or
+    when it nests deeper than the decoder can follow (a hostile body such as
+    ``[[[[…`` would otherwise raise ``RecursionError`` wherever it is parsed).
+    """
+    try:
+        return json.loads(content.decode("utf-8"))
+    except RecursionError:
+        raise NotJson("response body is nested too deeply to decode") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not JSON"
+        raise NotJson(f"response body is {reason}") from None
+
+
+def check_items(count: int, max_items: int, what: str, ctx: Mapping[str, Any]) -> None:
+    """Refuse an answer holding more than ``max_items`` items in ``what`` (e.g. ``data[]``).
+
+    ``ctx`` holds the ``endpoint``, ``status`` and ``request_id``. Raises
+    :class:`ResponseTooLarge` (not retryable) naming the setting to raise.
+    """
+    if count > max_items:
+        raise ResponseTooLarge(
+            f"response {what} holds {count} items, more than the limit of {max_items}"
+            " (raise the account's max_items_per_response if the service really answers"
+            " this many)",
+            limit="max_items_per_response",
+            **ctx,
+        )
 
 
 def parse_envelope(body: Any, *, endpoint: str, status: int, request_id: str | None) -> Envelope:
@@ -109,11 +151,15 @@ def _json_type(value: Any) -> str:
 
 
 def error_detail(body: Any) -> str:
-    """Pick a short human explanation out of an error body (``detail``/``error``/fail)."""
+    """Pick a short human explanation out of an error body (``detail``/``error``/fail).
+
+    Credentials in it are masked before it is shortened (a cut could otherwise
+    leave part of an echoed token that no longer matches).
+    """
     if not isinstance(body, Mapping):
         return ""
     for key in ("detail", "error_description", "message"):
         value = body.get(key)
         if isinstance(value, str) and value:
-            return value[:200]
+            return redact_text(value)[:200]
     return ""

@@ -5,7 +5,8 @@ Mimecast error ``code`` when there is one, whether retrying could help
 (``retryable``) and the ``request_id`` to quote to Mimecast support. None of
 them ever holds a secret, a token or a signature: messages are built only
 from our own wording, endpoint paths and the codes and messages the service
-returned.
+returned, and whatever the service returned passes :func:`tagger.redact.redact_text`
+here, where every error is built (a server may echo our ``Authorization`` header).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from tagger.redact import redact_text
 
 
 class MimecastError(Exception):
@@ -28,13 +31,14 @@ class MimecastError(Exception):
         retryable: bool = False,
         request_id: str | None = None,
     ) -> None:
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.endpoint = endpoint
         self.status = status
-        self.code = code
+        self.code = redact_text(code) if code else code
         self.retryable = retryable
-        self.request_id = request_id
+        self.request_id = redact_text(request_id) if request_id else request_id
 
     def __str__(self) -> str:
         context = []
@@ -87,6 +91,18 @@ class TransportError(MimecastError):
 
 class MalformedResponse(MimecastError):
     """The response is not the JSON envelope we expect."""
+
+
+class ResponseTooLarge(MalformedResponse):
+    """The response exceeds a configured limit (body size, items); ``limit`` names the setting.
+
+    Not retryable: the same request gets the same answer. The message says
+    which limit was exceeded and how to raise it.
+    """
+
+    def __init__(self, message: str, *, limit: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +174,9 @@ def describe_failures(failures: tuple[FailItem, ...]) -> str:
     parts = []
     for item in failures:
         for err in item.errors:
-            parts.append(f"{err.code or 'error'}: {err.message}" if err.message else err.code)
+            # Masked before it is shortened: a cut could leave part of an echoed credential.
+            message = redact_text(err.message)[:300]
+            parts.append(f"{err.code or 'error'}: {message}" if message else err.code)
     if not parts:
         return "the request failed without an error code"
     more = f" (+{len(parts) - 3} more)" if len(parts) > 3 else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ import httpx
 import structlog
 
 from tagger.mimecast.auth import HmacSigner, TokenCache
-from tagger.mimecast.envelope import Envelope, decode_json, parse_envelope
+from tagger.mimecast.envelope import Envelope, NotJson, check_items, decode_json, parse_envelope
 from tagger.mimecast.errors import (
     AuthenticationError,
     FailItem,
@@ -32,6 +33,8 @@ from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, T
 from tagger.mimecast.retry import RetryBudget, backoff_delay
 from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
 from tagger.mimecast.stats import ClientStats, EndpointStats
+from tagger.mimecast.transfer import exchange_limit, read_body
+from tagger.redact import register_token
 
 log = structlog.get_logger("tagger.mimecast")
 
@@ -41,6 +44,16 @@ Accept = Callable[[FailItem], bool]
 TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a password
 # Used when the token response has no usable expires_in (Mimecast issues ~30 min).
 DEFAULT_TOKEN_LIFETIME_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, read whole (within the size cap): status, headers, body and request id."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    request_id: str | None
 
 
 class _TokenRejected(Exception):
@@ -242,11 +255,11 @@ class Requester:
 
     async def _post(
         self, path: str, stats: EndpointStats, token: str | None, deadline: float, **kw: Any
-    ) -> tuple[httpx.Response, str | None]:
-        """POST within the concurrency bound at the call's turn; returns the response and id.
+    ) -> Reply:
+        """POST within the concurrency bound at the call's turn; returns the answer read.
 
         Headers are built inside the bound so an HMAC date is never stale when
-        sent. Raises :class:`TransportError` when no response arrives.
+        sent. Raises :class:`TransportError` when no complete response arrives.
         """
         gate = self.gate(path)
         while True:
@@ -257,7 +270,7 @@ class Requester:
                     # call queued for a slot: if so it asks for a new turn.
                     if not gate.claim(ticket):
                         continue
-                    return await self._send(gate, ticket, path, stats, token, **kw)
+                    return await self._send(gate, ticket, path, stats, token, deadline, **kw)
             finally:
                 gate.give_up(ticket)
 
@@ -268,21 +281,40 @@ class Requester:
         path: str,
         stats: EndpointStats,
         token: str | None,
+        deadline: float,
         **kw: Any,
-    ) -> tuple[httpx.Response, str | None]:
-        """Send one claimed request; settles the ticket with the response (or none)."""
+    ) -> Reply:
+        """Send one claimed request and read its answer; settles the ticket with it (or none).
+
+        The whole exchange, body included, must end within ``timeout_s`` and
+        before ``deadline`` (a server dripping bytes is cut off); the body is
+        read up to the account's size cap. Raises :class:`TransportError`
+        (retryable) when no complete answer arrives in time or the connection
+        fails, and :class:`ResponseTooLarge` past the cap.
+        """
         response: httpx.Response | None = None
         request_id: str | None = None
+        limit = exchange_limit(self.settings.timeout_s, deadline - self._clock())
         try:
             headers = self._headers(path, token)
             if "content" in kw:
                 headers["Content-Type"] = "application/json"
             request_id = headers.get("x-mc-req-id")
             stats.requests += 1
-            response = await self._http.post(path, headers=headers, **kw)
-        except httpx.TimeoutException:
+            request = self._http.build_request("POST", path, headers=headers, **kw)
+            async with asyncio.timeout(limit):
+                response = await self._http.send(request, stream=True)
+                request_id = response.headers.get("x-mc-req-id") or request_id
+                body = await read_body(
+                    response,
+                    self.settings.max_response_bytes,
+                    endpoint=path,
+                    request_id=request_id,
+                )
+        except (TimeoutError, httpx.TimeoutException):
             raise TransportError(
-                f"no response within {self.settings.timeout_s:g} s",
+                f"no complete response within {limit:g} s (timeout_s {self.settings.timeout_s:g},"
+                f" at most the call's remaining retry.max_total_s)",
                 endpoint=path,
                 retryable=True,
                 request_id=request_id,
@@ -290,13 +322,12 @@ class Requester:
         except httpx.TransportError as exc:
             raise transport_error(exc, path, request_id) from None
         finally:
-            if response is None:
-                gate.settle(ticket, None, False)
-        throttled = response.status_code == 429
-        if throttled:
+            # Whatever happened to the body, the headers (if any came) still tell the gate.
+            throttled = response is not None and response.status_code == 429
+            gate.settle(ticket, None if response is None else self._rate(response), throttled)
+        if response.status_code == 429:
             stats.throttled += 1
-        gate.settle(ticket, self._rate(response), throttled)
-        return response, response.headers.get("x-mc-req-id") or request_id
+        return Reply(response.status_code, response.headers, body, request_id)
 
     async def _attempt(
         self, path: str, content: bytes, accept: Accept | None, deadline: float
@@ -304,17 +335,18 @@ class Requester:
         """Make one HTTP attempt of an API call (sent by ``deadline``) and interpret it."""
         stats = self.stats.endpoint(path)
         token = await self._bearer()
-        response, request_id = await self._post(path, stats, token, deadline, content=content)
-        status = response.status_code
+        reply = await self._post(path, stats, token, deadline, content=content)
+        status, request_id = reply.status, reply.request_id
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
-        body = _decode(response)
+        body, why = _decode(reply.body)
         if status == 401 and token is not None:
             raise _TokenRejected(token, status, request_id)
         if status < 200 or status >= 300:
-            raise http_error(status, body, ctx, self._signer is not None, self._rate(response))
+            raise http_error(status, body, ctx, self._signer is not None, self._rate(reply))
         if body is _NOT_JSON:
-            raise MalformedResponse("response body is not JSON", retryable=True, **ctx)
+            raise MalformedResponse(why, retryable=True, **ctx)
         envelope = parse_envelope(body, endpoint=path, status=status, request_id=request_id)
+        check_items(len(envelope.data), self.settings.max_items, "data[]", ctx)
         failed = [f for f in envelope.fail if accept is None or not accept(f)]
         if not failed:
             return envelope
@@ -323,7 +355,7 @@ class Requester:
             raise _TokenRejected(token, status, request_id)
         raise failure_error(tuple(failed), ctx)
 
-    def _rate(self, response: httpx.Response) -> RateLimitInfo:
+    def _rate(self, response: httpx.Response | Reply) -> RateLimitInfo:
         return RateLimitInfo.from_headers(response.headers)
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -333,6 +365,8 @@ class Requester:
             path, lambda deadline: self._token_attempt(path, deadline)
         )
         self.stats.tokens_issued += 1
+        # From now on the token is masked wherever it might be echoed back.
+        register_token(token)
         log.debug("mimecast_token_issued", endpoint=path, expires_in=expires_in)
         return token, expires_in
 
@@ -345,10 +379,10 @@ class Requester:
             "client_secret": creds.client_secret,
             "grant_type": "client_credentials",
         }
-        response, request_id = await self._post(path, stats, None, deadline, data=form)
-        status = response.status_code
+        reply = await self._post(path, stats, None, deadline, data=form)
+        status, request_id = reply.status, reply.request_id
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
-        body = _decode(response)
+        body, why = _decode(reply.body)
         if status in (400, 401, 403):
             code = body.get("error") if isinstance(body, dict) else None
             raise AuthenticationError(
@@ -358,13 +392,13 @@ class Requester:
                 **ctx,
             )
         if status < 200 or status >= 300:
-            raise http_error(status, body, ctx, False, self._rate(response))
+            raise http_error(status, body, ctx, False, self._rate(reply))
+        if body is _NOT_JSON:
+            # A 200 without a JSON body is most likely a broken proxy: transient.
+            raise MalformedResponse(f"token response: {why}", retryable=True, **ctx)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            # A 200 without a token is most likely a broken proxy: transient.
-            raise MalformedResponse(
-                "token response has no access_token", retryable=body is _NOT_JSON, **ctx
-            )
+            raise MalformedResponse("token response has no access_token", **ctx)
         expires = body.get("expires_in")
         if isinstance(expires, str) and expires.isdigit():
             expires = int(expires)
@@ -375,9 +409,9 @@ class Requester:
 _NOT_JSON: Any = object()
 
 
-def _decode(response: httpx.Response) -> Any:
-    """Return the decoded JSON body of ``response``, or ``_NOT_JSON``."""
+def _decode(content: bytes) -> tuple[Any, str]:
+    """Return the decoded JSON body and ``""``, or ``_NOT_JSON`` and why it is not JSON."""
     try:
-        return decode_json(response.content)
-    except ValueError:
-        return _NOT_JSON
+        return decode_json(content), ""
+    except NotJson as exc:
+        return _NOT_JSON, str(exc)

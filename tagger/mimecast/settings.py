@@ -26,6 +26,11 @@ __all__ = [
 
 _REDACTED = "'<redacted>'"
 
+# Bounds on what one answer may hold (hostile or broken servers).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_ITEMS = 10_000
+DEFAULT_MAX_PAGINATION_S = 900.0
+
 
 @dataclass(frozen=True, slots=True)
 class OAuthCredentials:
@@ -123,7 +128,11 @@ class AccountSettings:
 
     ``base_url`` may be given as a region name or a URL; after construction it
     always holds the resolved base URL (see
-    :func:`tagger.mimecast.regions.resolve_base_url`). Raises
+    :func:`tagger.mimecast.regions.resolve_base_url`). ``ca_bundle`` adds
+    CAs to the default trust; with ``ca_bundle_only`` only the bundle is
+    trusted. ``max_response_bytes`` caps a decoded response body,
+    ``max_items`` the items of one answer (``data[]``, ``trackedEmails[]``)
+    and ``max_pagination_s`` the time one paginated listing may take. Raises
     :class:`ConfigurationError` (a ``ValueError``) when a value cannot work.
     """
 
@@ -133,9 +142,13 @@ class AccountSettings:
     credentials: Credentials
     endpoints: EndpointPaths = field(default_factory=EndpointPaths)
     ca_bundle: str | None = None
+    ca_bundle_only: bool = False
     concurrency: int = 8
     timeout_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_items: int = DEFAULT_MAX_ITEMS
+    max_pagination_s: float = DEFAULT_MAX_PAGINATION_S
 
     def __post_init__(self) -> None:
         try:
@@ -156,3 +169,7 @@ class AccountSettings:
             raise ConfigurationError(f"account {self.name!r}: concurrency must be at least 1")
         if self.timeout_s <= 0:
             raise ConfigurationError(f"account {self.name!r}: timeout_s must be positive")
+        if self.ca_bundle_only and self.ca_bundle is None:
+            raise ConfigurationError(f"account {self.name!r}: ca_bundle_only needs ca_bundle")
+        if self.max_response_bytes < 1 or self.max_items < 1 or self.max_pagination_s <= 0:
+            raise ConfigurationError(f"account {self.name!r}: response limits must be positive")

@@ -139,6 +139,8 @@ def read_json(path: Path) -> Any:
         raise UserError.single(
             f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno, column=exc.colno
         ) from None
+    except RecursionError:
+        raise UserError.single("invalid JSON: nested too deeply", file=str(path)) from None
 
 
 def load_message(path: Path, summary_path: Path | None = None) -> Message:
