@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -79,7 +80,9 @@ TOKEN_ANSWER = Answer.of_json({"access_token": "hostile-token-0042-abcdef", "exp
 class HostileServer:
     """A threaded HTTP server on 127.0.0.1 (use as a context manager); see the module docstring."""
 
-    def __init__(self, script: Script, upstream: str | None = None) -> None:
+    def __init__(
+        self, script: Script, upstream: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.script = script
         self.upstream = upstream
         self.seen: list[Seen] = []
@@ -87,11 +90,15 @@ class HostileServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> HostileServer:
         self._thread.start()
