@@ -1,4 +1,8 @@
-"""``tagger validate``: check rule files and report every problem at once.
+"""``tagger validate``: check the configuration and rule files, reporting every problem at once.
+
+With ``-c`` (or ``$TAGGER_CONFIG`` and no rule paths) the configuration is
+loaded by the same loader, with the same checks, as ``run`` and ``once``: a
+file ``validate`` accepts is one they accept.
 
 Each problem prints as ``file:line:col: error: message [path] (hint)``,
 then a summary line. Exit 0 when there is no error (warnings allowed), 2
@@ -12,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.config import Config, default_config_path, load_config
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_rule_files, check_tags
@@ -77,7 +83,7 @@ async def _account_tags(args: argparse.Namespace) -> list[tuple[str, list[SmartT
 
     out = []
     for account in load(args).accounts:
-        async with MimecastClient(account.to_settings()) as client:
+        async with MimecastClient(account.settings) as client:
             out.append((account.name, await client.list_smart_tags()))
     return out
 
@@ -97,11 +103,40 @@ def _tag_problems(args: argparse.Namespace, ruleset: RuleSet) -> list[Problem]:
     return problems
 
 
+def _check_config(args: argparse.Namespace) -> tuple[Config | None, list[Problem]]:
+    """Load the configuration the way every other command does, when there is one to check.
+
+    That is when ``-c`` names one, or when no rule paths are given and
+    ``$TAGGER_CONFIG`` does (its rules are then the ones validated). Returns
+    the config (None when invalid or not asked for) and its problems:
+    warnings, or every error, each located in the file.
+    """
+    explicit = getattr(args, "config", None)
+    if not explicit and (args.paths or not os.environ.get("TAGGER_CONFIG")):
+        return None, []
+    try:
+        config = load_config(default_config_path(given=explicit))
+    except UserError as exc:
+        return None, list(exc.problems)
+    return config, list(config.warnings)
+
+
 def handle(args: argparse.Namespace) -> int:
-    """Validate the rule files; return 0 when valid, 2 otherwise."""
-    paths = rule_paths_from_args(args)
-    ruleset, problems = check_rule_files(paths)
-    if ruleset is not None:
+    """Validate the configuration (when given) and the rules; 0 when valid, 2 otherwise."""
+    config, problems = _check_config(args)
+    if args.paths:
+        paths = [Path(p) for p in args.paths]
+    elif config is not None:
+        paths = list(config.rule_paths)
+    elif problems:
+        errors, warnings = print_problems(problems)
+        print(f"invalid: {errors} error(s), {warnings} warning(s)")
+        return exitcodes.USER_ERROR
+    else:
+        paths = rule_paths_from_args(args)
+    ruleset, rule_problems = check_rule_files(paths)
+    problems = problems + rule_problems
+    if ruleset is not None and not any(p.severity == "error" for p in problems):
         problems = problems + _tag_problems(args, ruleset)
     errors, warnings = print_problems(problems)
     rules = len(ruleset.all_rules()) if ruleset is not None else 0
