@@ -26,11 +26,19 @@ from tagger.engine.ports import ApiClient, SearchResultLike
 from tagger.engine.searchcap import CapTracker, Verdict
 from tagger.engine.window import Window
 from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.endpoints import SEARCH_PATH
+from tagger.mimecast.errors import ResponseTooLarge
 from tagger.mimecast.models import TrackedEmail
 
 log = structlog.get_logger("tagger.engine")
 
 T = TypeVar("T")
+
+# Bounds on one window's search whatever the service answers: the messages kept
+# (about 1.3 KB each), the searches made, and how many times a part is halved.
+MAX_WINDOW_MESSAGES = 250_000
+MAX_WINDOW_SEARCHES = 10_000
+MAX_SPLIT_DEPTH = 24
 
 
 async def gather_or_cancel(work: Iterable[Awaitable[T]]) -> list[T]:
@@ -106,6 +114,8 @@ async def search_window(
     cap: int,
     split_min_s: float,
     tracker: CapTracker | None = None,
+    max_messages: int = MAX_WINDOW_MESSAGES,
+    max_searches: int = MAX_WINDOW_SEARCHES,
 ) -> SearchOutcome:
     """Search ``window`` for ``criteria``, splitting windows whose answer may be truncated.
 
@@ -115,7 +125,11 @@ async def search_window(
     of one cycle; None: a fresh one that knows nothing yet); returns every
     message found, keyed (and so de-duplicated) by Mimecast message ID. The
     tracker learns from every answer. Raises whatever the client raises: a
-    window is done only if every part of it was searched.
+    window is done only if every part of it was searched; and
+    :class:`~tagger.mimecast.errors.ResponseTooLarge` when the window holds
+    more than ``max_messages`` messages, takes more than ``max_searches``
+    searches or :data:`MAX_SPLIT_DEPTH` halvings (whatever the service
+    answers, memory and calls stay bounded).
     """
     caps = tracker if tracker is not None else CapTracker(cap)
     outcome = SearchOutcome()
@@ -132,6 +146,7 @@ async def search_window(
     await caps.settled()
     level: list[tuple[Window, _Probe | None, SearchResultLike]] = [(window, None, first)]
     # Each level halves its parts down to ``split_min_s``, so the depth is bounded.
+    depth = 0
     while level:
         pending: list[Pending] = []
         for _part, probe, result in level:
@@ -143,10 +158,53 @@ async def search_window(
                 _settle(probe, probe.answer(result.emails), caps, outcome)
         for part, _probe, result in level:
             pending.extend(_next(part, result.emails, caps, outcome, criteria, split_min_s))
+        depth += 1
+        bounds = (max_messages, max_searches)
+        _bounded(client, criteria, window, outcome, depth if pending else 0, len(pending), bounds)
         parts = [p for p, _ in pending]
         results = await gather_or_cancel(client.search(criteria, p.start, p.end) for p in parts)
         level = [(p, probe, r) for (p, probe), r in zip(pending, results, strict=True)]
     return outcome
+
+
+def _bounded(
+    client: object,
+    criteria: SearchCriteria,
+    window: Window,
+    outcome: SearchOutcome,
+    depth: int,
+    more: int,
+    bounds: tuple[int, int],
+) -> None:
+    """Stop a window's search that outgrew its bounds, with an error saying what to change.
+
+    Given what was found so far, the split level about to be searched and how
+    many searches it takes; ``bounds`` are the most messages and searches.
+
+    Raises :class:`ResponseTooLarge` (not retryable: the next cycle asks the
+    same) naming the endpoint, the query, the window and the limit.
+    """
+    endpoints = getattr(client, "endpoints", None)
+    endpoint = str(getattr(endpoints, "search", SEARCH_PATH))
+    max_messages, max_searches = bounds
+    span = f"window {window.start.isoformat()}..{window.end.isoformat()} of query {criteria.key()}"
+    if len(outcome.emails) > max_messages:
+        raise ResponseTooLarge(
+            f"search {span} holds more than {max_messages} messages: stopped before memory"
+            " runs out; nothing of it is processed (make windows shorter: lower"
+            " window.max_catchup or window.initial_lookback, or the rules' lookback)",
+            limit="window messages",
+            endpoint=endpoint,
+        )
+    if outcome.calls + more > max_searches or depth > MAX_SPLIT_DEPTH:
+        raise ResponseTooLarge(
+            f"search {span} was split {outcome.splits} times ({outcome.calls} searches,"
+            f" {depth - 1} levels) and is still in doubt: stopped at the limit of {max_searches}"
+            f" searches and {MAX_SPLIT_DEPTH} levels (the service's answers do not shrink with"
+            " the window; raise window.split_min)",
+            limit="window searches",
+            endpoint=endpoint,
+        )
 
 
 def _settle(probe: _Probe, truncated: bool | None, caps: CapTracker, out: SearchOutcome) -> None:
