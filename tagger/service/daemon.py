@@ -31,6 +31,7 @@ from tagger.engine.report import CycleReport
 from tagger.errors import UserError
 from tagger.logs import register_secret
 from tagger.monitor.daemoninfo import note_daemon
+from tagger.service.backoff import CrashBackoff
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
 from tagger.service.runtime import Runtime, cycle_options, open_runtime, retention, run_cycle
@@ -109,6 +110,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._cycle_task: asyncio.Task[Any] | None = None
+        # A crashing cycle (e.g. a full disk) is retried later and later, logged once.
+        self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
 
     async def serve(self) -> int:
         """Start, run cycles until a stop signal (or ``max_cycles``), stop; returns exit code.
@@ -126,7 +129,9 @@ class Daemon:
             if self.config.metrics.enabled:
                 self.metrics = Metrics()
                 server = self.metrics.start_server(
-                    self.config.metrics.host, self.config.metrics.port
+                    self.config.metrics.host,
+                    self.config.metrics.port,
+                    allow_remote=self.config.metrics.allow_remote,
                 )
                 log.info("metrics_listening", host=server.host, port=server.port)
             self._schedule()
@@ -316,6 +321,8 @@ class Daemon:
             runtime = self.runtime
             if self.stop_event.is_set() or runtime is None:
                 return
+            if self.crashes.skip():
+                return
             started = self.now()
             queries = group_queries(runtime.ruleset)
             interval = self.config.schedule.interval
@@ -326,8 +333,9 @@ class Daemon:
                     runtime, self.state, options, self.now, self.stop_event, "run", self._observer
                 )
             except Exception as exc:
-                log.exception("cycle_crashed", error=str(exc))
+                self.crashes.crashed(exc)
                 return
+            self.crashes.succeeded()
             self.cycles += 1
             for query in queries:
                 if (
