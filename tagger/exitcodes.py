@@ -32,6 +32,8 @@ FAILURE = 1
 USER_ERROR = 2
 INCOMPLETE = 3
 INTERRUPTED_BY_KEYBOARD = 130
+# The reader of standard output went away (128 + SIGPIPE, as a shell reports it).
+BROKEN_PIPE = 141
 
 # ``tagger status --check`` (Nagios plugin convention; not the codes above).
 NAGIOS_OK = 0

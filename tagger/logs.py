@@ -21,6 +21,8 @@ from typing import Any, Literal, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from tagger.logrepeat import CollapseRepeats
+
 from tagger import redact
 
 Format = Literal["auto", "json", "console"]
@@ -195,6 +197,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             *shared,
+            CollapseRepeats(),
             _capture_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -9,28 +9,42 @@ code). Only this module catches :class:`~tagger.errors.UserError`.
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from tagger import __version__, exitcodes
+from tagger.cli import (
+    backfill,
+    explain,
+    fetch,
+    once,
+    report,
+    run,
+    simulate,
+    status,
+    tags,
+    test_rules,
+    validate,
+)
 from tagger.errors import UserError
+from tagger.logs import configure_logging
 from tagger.mimecast.errors import MimecastError
 from tagger.state import StateError
 
-# Modules that register a sub-command, in the order shown by ``--help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "tagger.cli.simulate",
-    "tagger.cli.validate",
-    "tagger.cli.test_rules",
-    "tagger.cli.explain",
-    "tagger.cli.run",
-    "tagger.cli.once",
-    "tagger.cli.backfill",
-    "tagger.cli.status",
-    "tagger.cli.tags",
-    "tagger.cli.report",
-    "tagger.cli.fetch",
+# The modules that register a sub-command, in the order shown by ``--help``.
+COMMANDS = (
+    simulate,
+    validate,
+    test_rules,
+    explain,
+    run,
+    once,
+    backfill,
+    status,
+    tags,
+    report,
+    fetch,
 )
 
 
@@ -48,9 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rule-driven auto-tagging daemon for Mimecast Smart Tags.",
     )
     parser.add_argument("--version", action="version", version=f"tagger {__version__}")
+    # -c is accepted before the command too (``tagger -c FILE once``); the
+    # command's own -c, when given, wins.
+    parser.add_argument(
+        "-c", "--config", dest="config_before", metavar="FILE", help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+    for module in COMMANDS:
         module.register(sub, parent)
     return parser
 
@@ -59,8 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 2 user error, 1 other)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        args.config = args.config_before
+    # Until a command configures logging from its config, events (e.g. a config
+    # warning) go to standard error like every later one: stdout is for data.
+    configure_logging("auto", "info")
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``tagger status | head -3``): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exitcodes.BROKEN_PIPE
     except UserError as exc:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
