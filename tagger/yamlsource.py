@@ -31,6 +31,7 @@ __all__ = [
 # Aliases let a small file expand to an enormous document ("billion laughs");
 # refuse anything that would expand past this many nodes.
 MAX_EXPANDED_NODES = 1_000_000
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -155,7 +156,9 @@ def load_yaml(text: str, file: str) -> Located:
     """
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
+        # libyaml's parser (when PyYAML has it) composes the same nodes and marks
+        # several times faster than the pure-Python one: a 40,000-rule file in seconds.
+        loader = _SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return Located(None, file)
