@@ -21,9 +21,8 @@ from typing import Any, Literal, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from tagger.logrepeat import CollapseRepeats
-
 from tagger import redact
+from tagger.logrepeat import CollapseRepeats
 
 Format = Literal["auto", "json", "console"]
 MASK = redact.MASK
