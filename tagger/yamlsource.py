@@ -9,7 +9,6 @@ it, and keeps a small tree of positions alongside so that a path such as
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from tagger import suggest
 from tagger.errors import Problem, UserError
+from tagger.yamlhints import unclosed_bracket
 
 __all__ = [
     "Located",
@@ -107,11 +108,12 @@ def format_path(path: Sequence[str | int]) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """Return ``"did you mean 'x'?"`` for the closest candidate, or ``""`` if none is close."""
-    # Compare case-insensitively so "INFO" still finds "info".
-    by_folded = {str(c).casefold(): str(c) for c in candidates}
-    close = difflib.get_close_matches(str(word).casefold(), list(by_folded), n=1, cutoff=0.6)
-    return f"did you mean '{by_folded[close[0]]}'?" if close else ""
+    """Return ``"did you mean 'x'?"`` for the closest candidate, or ``""`` if none is close.
+
+    Case-insensitive; a dotted name is matched by meaning too
+    (:mod:`tagger.suggest`: ``dmarc.status`` → ``dmarc.result``).
+    """
+    return suggest.did_you_mean(word, candidates)
 
 
 def schema_problems(
@@ -165,7 +167,7 @@ def load_yaml(text: str, file: str) -> Located:
         root = _Builder(loader, file).build(node)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, file) from None
+        raise _syntax_error(exc, file, text) from None
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
         message = f"unacceptable character #x{exc.character:04x} in YAML"
@@ -184,9 +186,29 @@ def load_yaml(text: str, file: str) -> Located:
     return Located(data, file, root)
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> UserError:
-    """Turn a yaml error into a located problem (at the problem mark)."""
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> UserError:
+    """Turn a yaml error into a located problem (at the problem mark).
+
+    A flow collection (``[``/``{``) left open is reported where it was
+    opened: PyYAML only notices it where the text runs out.
+    """
     mark = exc.problem_mark or exc.context_mark
+    opened = unclosed_bracket(text, mark.index if mark is not None else None)
+    if opened is not None and "flow" in f"{exc.context} {exc.problem}":
+        line, column, bracket = opened
+        seen = f"line {mark.line + 1}" if mark is not None else "the end"
+        return UserError(
+            [
+                Problem(
+                    f"invalid YAML: this '{bracket}' is never closed",
+                    file=file,
+                    line=line,
+                    column=column,
+                    hint=f"add the closing '{']' if bracket == '[' else '}'}'; "
+                    f"the parser gave up at {seen}",
+                )
+            ]
+        )
     problem = exc.problem or exc.context or "invalid YAML"
     hint = ""
     if exc.context and problem.startswith("but "):

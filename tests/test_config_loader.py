@@ -179,7 +179,7 @@ def test_ca_bundle_only_needs_a_bundle(tmp_path: Path) -> None:
 def test_yaml_syntax_error_and_unreadable_config(tmp_path: Path) -> None:
     problem = one_problem(tmp_path, MINIMAL + "schedule: [\n")
     assert problem.message.startswith("invalid YAML")
-    assert problem.line == 10
+    assert (problem.line, problem.column) == (9, 11)  # where the '[' opened
     with pytest.raises(UserError, match="cannot read file"):
         load_config(tmp_path / "absent.yaml", env={})
     assert one_problem(tmp_path, "# only a comment\n").message == "the configuration file is empty"

@@ -88,8 +88,20 @@ def test_empty_document_is_none() -> None:
 def test_syntax_error_is_located_at_the_yaml_mark() -> None:
     problem = raised("a: 1\nb: [1, 2\nc: 3\n")
     assert problem.file == "in.yaml"
-    assert problem.message.startswith("invalid YAML: ")
-    assert (problem.line, problem.column) == (3, 2)
+    assert problem.message == "invalid YAML: this '[' is never closed"
+    # Where the unclosed construct opened, not where the parser gave up.
+    assert (problem.line, problem.column) == (2, 4)
+    assert "gave up at line 3" in problem.hint
+
+
+def test_unclosed_flow_sequence_on_the_last_line_points_at_its_opening() -> None:
+    text = "rules:\n  - id: a\n    description: x\n    search: {route: [inbound]}\n"
+    text += "    match: {field: subject, contains: '[x'}\n    unless: {field: subject, equals: y}\n"
+    problem = raised(text + "    tags: [Security/Phishing,\n")
+    assert (problem.line, problem.column) == (7, 11)
+    assert "']'" in problem.hint
+    problem = raised("a: {b: 1\n")
+    assert (problem.line, problem.column, problem.message[-19:]) == (1, 4, "'{' is never closed")
 
 
 def test_bad_indentation_is_located() -> None:

@@ -27,6 +27,7 @@ from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_rule_files, check_tags
 from tagger.rules.messages import read_json
+from tagger.yamlsource import did_you_mean
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -69,6 +70,10 @@ def tags_from_file(path: Path) -> list[tuple[str, list[SmartTag]]]:
     Raises:
         UserError: the file is unreadable, not JSON, or holds no tag list.
     """
+    if not path.exists():
+        siblings = [p.name for p in path.parent.glob("*.json")] if path.parent.is_dir() else []
+        hint = did_you_mean(path.name, siblings) or "save one with `tagger tags --json > FILE`"
+        raise UserError([Problem("no such file (--tags-from)", file=str(path), hint=hint)])
     data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get("accounts"), dict):
         return [(str(name), _parse_tags(items, path)) for name, items in data["accounts"].items()]

@@ -103,6 +103,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         window=window,
         max_failures=data.get("max_failures", 5),
         dry_run=data.get("dry_run", False),
+        strict_tags=data.get("strict_tags", False),
         audit_path=_audit_path(data.get("audit", {}), base_dir),
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,

@@ -130,6 +130,7 @@ class Config:
     source: Path
     warnings: tuple[Problem, ...] = ()
     audit_rotation: AuditRotation = AuditRotation()
+    strict_tags: bool = False
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

@@ -119,8 +119,15 @@ class ConditionCompiler:
             return None
         field = FIELDS[name]
         if not ops:
-            if any(k not in CONDITION_KEYS for k in data):
-                return None  # a misspelt operator: the schema reports the unknown key
+            unknown = [str(k) for k in data if k not in CONDITION_KEYS]
+            if unknown:
+                # The schema reports the unknown key; say which operators this field takes.
+                report(
+                    path,
+                    f"'{unknown[0]}' is not an operator of {name} ({field.type_name})",
+                    "use one of: " + ", ".join(operators_for(field.kind)),
+                )
+                return None
             report(
                 path,
                 f"condition on {name} has no operator",

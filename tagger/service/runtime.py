@@ -31,6 +31,7 @@ from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, Mimec
 from tagger.mimecast.models import SmartTag
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
+from tagger.rules.refuse import refuse_unknown_tag_rules
 from tagger.state import OverlayState, StateStore
 from tagger.state.api import StateAPI
 
@@ -86,6 +87,9 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
         for account in config.accounts:
             client = await stack.enter_async_context(MimecastClient(account.to_settings()))
             tags = await client.list_smart_tags()
+            if not config.strict_tags:
+                # Only the rules naming tags this account lacks are left out (logged).
+                rules = refuse_unknown_tag_rules(rules, tags, account.name)
             found = check_tags(rules, tags)
             for problem in found:
                 problems.append(
