@@ -1,11 +1,14 @@
-"""The main job on a fresh machine (``make demo``): tagger against its simulator.
+"""The main job on a fresh machine (``make demo``, ``tagger demo``): tagger against its simulator.
 
-Starts ``tagger simulate`` on a free port of 127.0.0.1, writes a copy of
-``config.example.yaml`` pointing at it (state and audit report in a temporary
+Starts ``tagger simulate`` on a free port of 127.0.0.1, writes a copy of the
+example config pointing at it (state and audit report in a temporary
 directory, a short schedule), then runs the real commands one after another:
 validate and test the shipped rules, a dry-run cycle with its summary, the
-daemon live for two cycles (the first tags, the second applies nothing), and
-``tagger status``. It ends by itself; Ctrl-C stops it cleanly.
+daemon live for two cycles (the first tags, the second applies nothing),
+``tagger status``, and ``tagger report`` writing the HTML audit report, whose
+path it prints last. It works from a source checkout and from an installed
+wheel (the shipped files are found by :mod:`tagger.skel`); it ends by
+itself, and Ctrl-C stops it cleanly.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tagger.skel import CONFIG, RULES, skel_dir
+
 TAGGER = [sys.executable, "-m", "tagger"]
+REPORT_NAME = "tagger-demo-report.html"
 
 
 def _banner(text: str) -> None:
@@ -31,20 +36,20 @@ def _banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
 
 
-def _run(args: list[str], env: dict[str, str]) -> int:
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> int:
     """Run one tagger command, streaming its output; returns its exit code."""
     print("$ tagger " + " ".join(args), flush=True)
-    return subprocess.run([*TAGGER, *args], env=env, cwd=ROOT, check=False).returncode  # noqa: S603
+    return subprocess.run([*TAGGER, *args], env=env, cwd=cwd, check=False).returncode  # noqa: S603
 
 
-def _start_simulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def _start_simulator(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
     """Start the simulator process; returns it and the URL it serves on."""
     proc = subprocess.Popen(  # noqa: S603
         [*TAGGER, "simulate", "--port", "0", "--seed", "7", "--messages", "400"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -55,43 +60,61 @@ def _start_simulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
-def _write_config(url: str, workdir: Path) -> Path:
+def _write_config(url: str, workdir: Path, rules: Path) -> Path:
     """Write the example config pointed at ``url`` into ``workdir``; returns its path."""
-    data: dict[str, Any] = yaml.safe_load((ROOT / "config.example.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((skel_dir() / CONFIG).read_text(encoding="utf-8"))
     for account in data["accounts"]:
         account.pop("region", None)
         account["base_url"] = url
-    data["rules"] = [str(ROOT / "rules" / "*.yaml")]
+    data["rules"] = [str(rules / "*.yaml")]
     data["state_path"] = str(workdir / "state.db")
     data["audit"] = {"path": str(workdir / "audit.jsonl")}
     data["schedule"] = {"interval": "5s", "jitter": "0s", "misfire_grace": "1m"}
     data.setdefault("logging", {})["format"] = "console"
     path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
     return path
 
 
-def main() -> int:
-    """Run the demo; returns 0 when every step succeeded."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    sim, url = _start_simulator(env)
+def _steps(config: Path, rules: Path, report: Path, env: dict[str, str], cwd: Path) -> int:
+    """Run the demo's commands; returns how many failed."""
     failures = 0
-    try:
-        with tempfile.TemporaryDirectory(prefix="tagger-demo-") as tmp:
-            config = _write_config(url, Path(tmp))
+    c = str(config)
+    _banner("validate and test the shipped rules")
+    failures += _run(["validate", str(rules)], env, cwd) != 0
+    failures += _run(["test", str(rules)], env, cwd) != 0
+    _banner("the account's Smart Tags")
+    failures += _run(["tags", "-c", c], env, cwd) != 0
+    _banner("dry run: what would be tagged (nothing is applied)")
+    failures += _run(["once", "-c", c, "--dry-run"], env, cwd) != 0
+    _banner("live: the daemon runs two cycles (the second applies nothing)")
+    failures += _run(["run", "-c", c, "--max-cycles", "2"], env, cwd) != 0
+    _banner("status from the state file")
+    failures += _run(["status", "-c", c], env, cwd) != 0
+    _banner("the audit report as one HTML page")
+    audit = config.parent / "audit.jsonl"
+    failures += _run(["report", str(audit), "--html", str(report), "-c", c], env, cwd) != 0
+    return failures
+
+
+def main(report: Path | None = None) -> int:
+    """Run the demo; returns 0 when every step succeeded.
+
+    ``report`` is where the HTML audit report is written (default
+    ``./tagger-demo-report.html``); its path is the last line printed.
+    """
+    target = (report or Path(REPORT_NAME)).resolve()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="tagger-demo-") as tmp:
+        workdir = Path(tmp)
+        sim, url = _start_simulator(env, workdir)
+        try:
+            rules = skel_dir() / RULES
+            config = _write_config(url, workdir, rules)
             _banner(f"simulator serving {url}")
-            _banner("validate and test the shipped rules")
-            failures += _run(["validate", "rules"], env) != 0
-            failures += _run(["test", "rules"], env) != 0
-            _banner("the account's Smart Tags")
-            failures += _run(["tags", "-c", str(config)], env) != 0
-            _banner("dry run: what would be tagged (nothing is applied)")
-            failures += _run(["once", "-c", str(config), "--dry-run"], env) != 0
-            _banner("live: the daemon runs two cycles (the second applies nothing)")
-            failures += _run(["run", "-c", str(config), "--max-cycles", "2"], env) != 0
-            _banner("status from the state file")
-            failures += _run(["status", "-c", str(config)], env) != 0
+            failures += _steps(config, rules, target, env, workdir)
             with urllib.request.urlopen(f"{url}/_sim/stats", timeout=10) as resp:  # noqa: S310
                 stats = json.load(resp)
             applies = stats.get("applies", {})
@@ -100,13 +123,15 @@ def main() -> int:
                 f"apply calls: {applies.get('calls')}, distinct (message, tag) pairs: "
                 f"{applies.get('distinct')}, repeated applies: {applies.get('repeats')}"
             )
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping the simulator", file=sys.stderr)
-        failures += 1
-    finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=30)
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping the simulator", file=sys.stderr)
+            failures += 1
+        finally:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(timeout=30)
     print("\ndemo finished" + (" with failures" if failures else ""))
+    if target.exists():
+        print(f"HTML audit report: {target}")
     return 1 if failures else 0
 
 

@@ -33,6 +33,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagger.cli.tags",
     "tagger.cli.report",
     "tagger.cli.fetch",
+    "tagger.cli.init",
+    "tagger.cli.demo",
+    "tagger.cli.completion",
 )
 
 
