@@ -20,7 +20,7 @@ from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import Message
-from tagger.rules import check_rule_files, evaluate, explain_message, render
+from tagger.rules import CompiledRule, check_rule_files, evaluate, explain_message, render
 from tagger.rules.messages import load_message, summary_from_info
 from tagger.yamlsource import did_you_mean
 
@@ -63,6 +63,12 @@ def _message(args: argparse.Namespace) -> Message:
     return Message(summary_from_info(info), info)
 
 
+def _with_meta(trace: dict[str, Any], rule: CompiledRule | None) -> dict[str, Any]:
+    """Return a rule's trace with its metadata (owner, references, dates) when it has any."""
+    meta = rule.meta.to_json() if rule is not None else {}
+    return {**trace, "meta": meta} if meta else trace
+
+
 def handle(args: argparse.Namespace) -> int:
     """Print the evaluation of every rule for the message; 0, or 2 on invalid input."""
     message = _message(args)
@@ -88,14 +94,17 @@ def handle(args: argparse.Namespace) -> int:
             "decisions": [
                 {"rule": d.rule_id, "tags": list(d.tags), "mode": d.mode} for d in decisions
             ],
-            "rules": [t.to_dict() for t in traces],
+            "rules": [_with_meta(t.to_dict(), ruleset.get(t.rule_id)) for t in traces],
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return exitcodes.OK
     source = "search summary and message info" if message.info else "search summary only"
     print(f"message {message.id} ({source})\n")
     for trace in traces:
-        print(render(trace) + "\n")
+        rule = ruleset.get(trace.rule_id)
+        about = [f"  {line}" for line in rule.meta.lines()] if rule is not None else []
+        head, _, tree = render(trace).partition("\n")
+        print("\n".join([head, *about, tree]) + "\n")
     if not decisions:
         print("decisions: none")
     for decision in decisions:

@@ -78,10 +78,10 @@ def _meta(ruleset: RuleSet | None) -> dict[str, RuleMeta]:
     return {
         r.id: RuleMeta(
             description=r.description,
-            owner=getattr(r, "owner", "") or "",
-            references=tuple(getattr(r, "references", ()) or ()),
-            created=getattr(r, "created", "") or "",
-            modified=getattr(r, "modified", "") or "",
+            owner=r.meta.owner,
+            references=r.meta.references,
+            created=r.meta.created,
+            modified=r.meta.modified,
         )
         for r in ruleset.all_rules()
     }

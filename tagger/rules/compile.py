@@ -20,6 +20,7 @@ from tagger.rules.conditions import ConditionCompiler, leaf_label
 from tagger.rules.durations import parse_duration
 from tagger.rules.examples_load import compile_examples
 from tagger.rules.fields import FIELDS
+from tagger.rules.meta import META_KEYS, compile_meta
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
 from tagger.rules.nodes import Path as NodePath
@@ -40,6 +41,7 @@ RULE_KEYS = (
     "unless",
     "tags",
     "examples",
+    *META_KEYS,
 )
 SEARCH_KEYS = (
     "route",
@@ -215,4 +217,5 @@ def compile_rule(
             for i in range(len(tags))
         ),
         examples=examples,
+        meta=compile_meta(data, tuple(path), reporter),
     )

@@ -10,6 +10,7 @@ from tagger.errors import Problem
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.models import Message
 from tagger.rules.context import Context
+from tagger.rules.meta import RuleMeta
 from tagger.rules.nodes import Node
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class CompiledRule:
     source: tuple[str, int]
     tag_sources: tuple[tuple[str, int, int, str], ...] = ()
     examples: tuple[Example, ...] = field(default=(), compare=False)
+    meta: RuleMeta = field(default=RuleMeta(), compare=False)
 
     def test(self, ctx: Context) -> bool | None:
         """Return whether the rule matches: search ∧ match ∧ ¬unless, three-valued."""

@@ -1,0 +1,98 @@
+"""Rule metadata, as Sigma users expect: owner, references, created, modified.
+
+None of it changes what a rule does (it is left out of the rule's content
+hash, so editing it judges no mail again); it is shown by ``tagger explain``
+and ``tagger report``. Dates may be written ``2026-11-01`` (YAML reads that
+as a date) or ``2026/11/01`` (Sigma's form); both are kept as ``2026-11-01``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from tagger.rules.reporter import Reporter
+
+META_KEYS = ("owner", "references", "created", "modified")
+_DATE = re.compile(r"^(\d{4})[-/](\d{2})[-/](\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMeta:
+    """Who owns a rule, where it comes from, and when it was written and last changed."""
+
+    owner: str = ""
+    references: tuple[str, ...] = ()
+    created: str = ""
+    modified: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the metadata that is set, as JSON-able data."""
+        out: dict[str, Any] = {}
+        if self.owner:
+            out["owner"] = self.owner
+        if self.references:
+            out["references"] = list(self.references)
+        for key in ("created", "modified"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+    def lines(self) -> list[str]:
+        """Return the metadata as short lines for people (empty when none is set)."""
+        out = []
+        if self.owner:
+            out.append(f"owner: {self.owner}")
+        dates = [f"{k} {getattr(self, k)}" for k in ("created", "modified") if getattr(self, k)]
+        if dates:
+            out.append(", ".join(dates))
+        out.extend(f"reference: {ref}" for ref in self.references)
+        return out
+
+
+def _date(value: Any) -> str | None:
+    """Return ``value`` as ``YYYY-MM-DD``, or None when it is not a real date."""
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    if isinstance(value, str):
+        found = _DATE.match(value.strip())
+        if found:
+            try:
+                return date(*(int(g) for g in found.groups())).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
+def compile_meta(data: Any, path: tuple[str | int, ...], reporter: Reporter) -> RuleMeta:
+    """Return the metadata of the rule mapping ``data``; bad dates go to ``reporter``.
+
+    The schema has checked the types of ``owner`` and ``references``; dates
+    are checked here (YAML may have read them as dates already).
+    """
+    if not isinstance(data, dict):
+        return RuleMeta()
+    dates: dict[str, str] = {}
+    for key in ("created", "modified"):
+        if key not in data:
+            continue
+        value = _date(data[key])
+        if value is None:
+            reporter.report(
+                (*path, key),
+                f"{key} is not a date: {data[key]!r}",
+                "write it as 2026-11-01 (or 2026/11/01)",
+                at_value=True,
+            )
+        else:
+            dates[key] = value
+    owner = data.get("owner")
+    refs = data.get("references")
+    return RuleMeta(
+        owner=owner if isinstance(owner, str) else "",
+        references=tuple(r for r in refs if isinstance(r, str)) if isinstance(refs, list) else (),
+        created=dates.get("created", ""),
+        modified=dates.get("modified", ""),
+    )
