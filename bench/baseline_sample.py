@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 
-from tagger.engine.queries import group_queries
 from tagger.mimecast.models import Message, MessageInfo, SmartTag, TrackedEmail
 from tagger.rules import RuleSet, evaluate, load_rules, resolve_tags
 from tagger.simulator.credentials import DEMO
@@ -101,7 +100,7 @@ def search_all(api: Api, ruleset: RuleSet, start: datetime, end: datetime) -> li
     A window that returns the result cap is halved and searched again.
     """
     found: dict[str, TrackedEmail] = {}
-    for query in group_queries(ruleset):
+    for query in ruleset.queries:
         pending = [(start, end)]
         for _ in range(MAX_SEARCHES):
             if not pending:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import daemon_support
-
 from tagger.config import Config, load_config
 from tagger.logs import configure_logging
 from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
+from tagger.testkit import expected
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES = (ROOT / "rules" / "*.yaml",)
@@ -83,10 +80,11 @@ def quiet_logging() -> io.TextIOBase:
 def expected_pairs(sim: Simulator, ruleset: RuleSet) -> set[tuple[str, str]]:
     """Return the (message id, tag id) pairs a correct run applies to ``sim``'s whole mailbox.
 
-    The tests' computation (the rule evaluator alone, enforce mode), over every
-    message whatever the simulator's clock; ``sim`` need not be serving.
+    The tests' computation (:func:`tagger.testkit.expected.expected_pairs`: the
+    rule evaluator alone, enforce mode), over every message whatever the
+    simulator's clock; ``sim`` need not be serving.
     """
-    return daemon_support.expected_pairs(sim, ruleset, visible_only=False)
+    return expected.expected_pairs(sim, ruleset, visible_only=False)
 
 
 def delta(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:

@@ -44,24 +44,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# The end-to-end support module (configs, processes, expected tags) is shared with the tests.
-sys.path.insert(0, str(ROOT / "tests"))
-
-from daemon_support import (  # noqa: E402
-    RULES_DIR,
-    Running,
-    expected_pairs,
-    run_tagger,
-    wait_until,
-    write_config,
-)
-
-from tagger.engine.outcome import query_mark  # noqa: E402
-from tagger.engine.queries import group_queries  # noqa: E402
-from tagger.rules import RuleSet, load_rules  # noqa: E402
-from tagger.simulator import Simulator, SimulatorConfig  # noqa: E402
-from tagger.simulator.search import matches, parse_query  # noqa: E402
+from tagger.rules import RuleSet, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.simulator.search import matches, parse_query
+from tagger.testkit import RULES_DIR
+from tagger.testkit.expected import expected_pairs
+from tagger.testkit.processes import Running, run_tagger, wait_until
+from tagger.testkit.setup import write_config
 
 ACCOUNT = "demo"
 PHASES = ("apply", "state-write", "startup")
@@ -275,7 +264,7 @@ def watermark_violations(state: Path, sim: Simulator, ruleset: RuleSet) -> int:
             str(r[0])
             for r in conn.execute("SELECT message_id FROM failures WHERE set_aside_at IS NOT NULL")
         }
-    queries = {q.key: q for q in group_queries(ruleset)}
+    queries = {q.key: q for q in ruleset.queries}
     messages = sim.messages()
     bad = 0
     for key, value in marks:
@@ -283,7 +272,7 @@ def watermark_violations(state: Path, sim: Simulator, ruleset: RuleSet) -> int:
         if query is None:
             continue
         mark = int(value) / 1_000_000
-        done = {str(m) for h, m in processed if h == query_mark(ruleset, query.key)}
+        done = {str(m) for h, m in processed if h == ruleset.query_mark(query.key)}
         criteria = parse_query(query.criteria.to_request(None, datetime.now(UTC)))
         for m in messages:
             if m.received >= mark:

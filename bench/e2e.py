@@ -118,7 +118,7 @@ async def calibrate(config: Config, calls: int) -> float:
     The same client and concurrency as the cycle, fetching the info of the
     mailbox's messages over and over with nothing else to do.
     """
-    async with MimecastClient(config.accounts[0].to_settings()) as client:
+    async with MimecastClient(config.accounts[0].settings) as client:
         end = utc_now()
         found = await client.search(SearchCriteria(), end - timedelta(days=1), end)
         ids = [e.id for e in found.emails] or ["none"]

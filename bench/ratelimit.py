@@ -54,12 +54,10 @@ def serve(args: argparse.Namespace) -> int:
     """Child: serve a rate-limited simulator until stdin closes; prints URL and expected tags."""
     from datetime import UTC, datetime
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    import daemon_support
-
     from tagger.simulator import Simulator, SimulatorConfig
     from tagger.simulator.config import ENDPOINTS
     from tagger.simulator.credentials import DEMO
+    from tagger.testkit.expected import expected_pairs
 
     config = SimulatorConfig(
         seed=args.seed,
@@ -68,7 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         rate_limits={endpoint: (args.rate, 1.0) for endpoint in ENDPOINTS},
     )
     with Simulator(config) as sim:
-        expected = sorted(daemon_support.expected_pairs(sim, None, visible_only=False))
+        expected = sorted(expected_pairs(sim, None, visible_only=False))
         print(f"listening on {sim.url}", flush=True)
         print(json.dumps({"client": [DEMO.client_id, DEMO.client_secret], "expected": expected}))
         sys.stdout.flush()

@@ -42,7 +42,6 @@ from typing import Any
 from benchlib import expected_pairs, quiet_logging, write_config
 
 from tagger.config import Config
-from tagger.engine.queries import group_queries
 from tagger.engine.report import CycleReport
 from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
 from tagger.simulator import Simulator, SimulatorConfig
@@ -141,7 +140,7 @@ def simulator(cap: int, mode: str, messages: int, seed: int, clock: Clock) -> It
 def present_ids(sim: Simulator, config: Config, report: CycleReport) -> set[str]:
     """Return the ids of the messages the cycle's queries should have found in its windows."""
     out: set[str] = set()
-    for query in group_queries(load_ruleset(config)):
+    for query in load_ruleset(config).queries:
         window = report.windows.get(query.key)
         if window is None:
             continue

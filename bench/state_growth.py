@@ -14,9 +14,12 @@ and the simulator's mailbox generation excluded) and what the cycle did.
 Prints peak RSS, state-file size and cycle time at every size and compares
 the largest with the smallest. Exits 1 when the cycles did not do the same
 work or did not apply exactly the expected tags (correctness), and, unless
-``--no-targets`` is given, when the peak RSS differs by 50 MB or more or the
-cycle at the largest size takes 1.5 times as long or longer (targets: a
-person or ``make bench`` judges those, on a quiet machine).
+``--no-targets`` is given, when the peak RSS differs by 50 MB or more, the
+cycle at the largest size takes 1.5 times as long or longer, or the peak RSS
+of a cycle exceeds ``--max-rss`` (80 MB; targets: a person or ``make bench``
+judges those, on a quiet machine). For the memory of one cycle alone:
+
+    python bench/state_growth.py --sizes 0 --messages 10000
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ BATCH = 100_000  # rows per seeding transaction
 APPLIED_SHARE = 0.4
 MAX_RSS_DIFF_MB = 50.0
 MAX_TIME_RATIO = 1.5
+MAX_RSS_MB = 80.0
 
 
 def seed_rows(size: int, tags: list[str], rules: list[str]) -> Iterator[tuple[str, str, str]]:
@@ -170,6 +174,9 @@ def main() -> int:
     parser.add_argument(
         "--no-targets", action="store_true", help="fail only on correctness, not on targets"
     )
+    parser.add_argument(
+        "--max-rss", type=float, default=MAX_RSS_MB, help="target peak RSS of a cycle, MB"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
@@ -218,8 +225,14 @@ def main() -> int:
         f"(target < {MAX_RSS_DIFF_MB:g} MB); cycle time ratio {ratio:.2f} "
         f"(target < {MAX_TIME_RATIO:g})"
     )
+    peak = max(r["peak_rss_mb"] for r in results)
+    print(
+        f"cycle over {messages:,} new messages ({small['found']:,} found): peak RSS"
+        f" {peak:.0f} MB, {small['rss_before_mb']:.0f} MB before the cycle"
+        f" (target <= {args.max_rss:g} MB)"
+    )
     print(f"same work at every size: {same_work}; tags applied equal expected: {tags_ok}")
-    flat = abs(rss_diff) < MAX_RSS_DIFF_MB and ratio < MAX_TIME_RATIO
+    flat = abs(rss_diff) < MAX_RSS_DIFF_MB and ratio < MAX_TIME_RATIO and peak <= args.max_rss
     print("flat: ok" if flat else "NOT FLAT" + (" (target only)" if args.no_targets else ""))
     if not (same_work and tags_ok):
         print("correctness: FAILED")

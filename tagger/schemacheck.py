@@ -1,7 +1,7 @@
 """JSON Schema validation that speaks plainly and points at the source.
 
 Given a :class:`~tagger.yamlsource.Located` document and a schema (Draft
-2020-12), :func:`check` reports every violation as a located
+2020-12), :func:`schema_problems` reports every violation as a located
 :class:`~tagger.errors.Problem` with a short English message instead of
 jsonschema's repr of the whole instance. Nothing here knows about rules or
 configuration: the schema carries all the domain knowledge. A schema may
@@ -39,7 +39,7 @@ _BRANCHING = {"oneOf", "anyOf"}
 _MAX_SHOWN = 60
 
 
-def check(
+def schema_problems(
     doc: Located, schema: Mapping[str, Any], *, base_path: Sequence[str | int] = ()
 ) -> list[Problem]:
     """Validate the data at ``base_path`` of ``doc`` against ``schema``.

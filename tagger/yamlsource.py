@@ -9,7 +9,7 @@ it, and keeps a small tree of positions alongside so that a path such as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ __all__ = [
     "format_path",
     "load_yaml",
     "load_yaml_file",
-    "schema_problems",
 ]
 
 # Aliases let a small file expand to an enormous document ("billion laughs");
@@ -114,19 +113,6 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     (:mod:`tagger.suggest`: ``dmarc.status`` → ``dmarc.result``).
     """
     return suggest.did_you_mean(word, candidates)
-
-
-def schema_problems(
-    doc: Located, schema: Mapping[str, Any], *, base_path: Sequence[str | int] = ()
-) -> list[Problem]:
-    """Validate the data at ``base_path`` in ``doc`` against a JSON Schema (2020-12).
-
-    Returns every problem found (empty when valid), each located in the
-    file. See :mod:`tagger.schemacheck` for how messages are worded.
-    """
-    from tagger.schemacheck import check  # imported here: it imports this module
-
-    return check(doc, schema, base_path=base_path)
 
 
 def load_yaml_file(path: Path) -> Located:

@@ -11,8 +11,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from tagger.config import config_schema, load_config
+from tagger.schemacheck import schema_problems
 from tagger.simulator.credentials import DEMO
-from tagger.yamlsource import load_yaml_file, schema_problems
+from tagger.yamlsource import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -64,7 +65,7 @@ def test_example_config_loads_and_points_at_the_simulator(tmp_path: Path) -> Non
     config = load_config(tmp_path / "config.yaml", env={})
     assert config.warnings == ()
     (account,) = config.accounts
-    settings = account.to_settings()
+    settings = account.settings
     assert settings.base_url == "http://127.0.0.1:8765"
     assert settings.api_version == "2.0"
     assert settings.credentials.client_id == DEMO.client_id  # type: ignore[union-attr]

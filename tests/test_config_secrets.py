@@ -26,7 +26,7 @@ def test_env_secret_is_read_and_never_shown(tmp_path: Path) -> None:
     assert config.accounts[0].secret_values() == (SECRET,)
     for text in (repr(config), str(config), repr(config.accounts), str(config.accounts[0])):
         assert SECRET not in text
-    assert SECRET not in repr(config.accounts[0].to_settings())
+    assert SECRET not in repr(config.accounts[0].settings)
 
 
 def test_missing_env_variable_is_located_and_named(tmp_path: Path) -> None:

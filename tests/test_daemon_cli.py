@@ -22,7 +22,6 @@ from daemon_support import (
 )
 
 from tagger import exitcodes
-from tagger.engine.queries import group_queries
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 
@@ -110,7 +109,7 @@ def test_backfill_applies_the_period_and_resumes_after_interruption(tmp_path: Pa
         # Only the slices from the cursor on were searched again, each once per query
         # (plus the halves of any check that an answer fuller than all before was complete).
         remaining = math.ceil((until - cursor) / timedelta(minutes=20))
-        queries = len(group_queries(load_rules([RULES_DIR])))
+        queries = len(load_rules([RULES_DIR]).queries)
         assert remaining < 12
         logged = [json.loads(line) for line in second.stderr.splitlines() if "cap_checked" in line]
         halves = sum(int(e["calls"]) for e in logged if e["event"] == "search_cap_checked")

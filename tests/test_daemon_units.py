@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tagger.engine.queries import group_queries, not_due
+from tagger.engine.queries import not_due
 from tagger.engine.report import CycleReport, merge_reports
 from tagger.rules import load_rules
 
@@ -45,7 +45,7 @@ def test_query_schedule_is_the_shortest_rule_schedule_and_only_when_all_rules_se
 ) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(RULES)
-    queries = {q.criteria.routes: q for q in group_queries(load_rules([path]))}
+    queries = {q.criteria.routes: q for q in load_rules([path]).queries}
     assert queries[("inbound",)].schedule == timedelta(minutes=15)
     assert queries[("outbound",)].schedule == timedelta(minutes=1)
     assert queries[("internal",)].schedule is None

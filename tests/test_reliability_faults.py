@@ -1,8 +1,9 @@
 """Faults and load: under 5xx, drops, malformed JSON, 429 bursts, late mail and capped
 windows the daemon applies every expected tag and nothing else.
 
-The two scenarios run ``bench/faults.py`` (the daemon as a real process against
-the simulator) and assert correctness only; the harness prints the figures.
+The two scenarios (:mod:`tagger.testkit.faults`: the daemon as a real process
+against the simulator, shared with ``bench/faults.py``) are asserted for
+correctness only; the benchmark prints the figures.
 The other tests pin down the defects these runs found: a failed search, or a
 search skipped while a rule's schedule is not due, that left a message judged
 by only some of its rules (and marked done), and a 429 with a short reset that
@@ -13,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +23,8 @@ from daemon_support import expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
-from tagger.engine.ports import SearchResultLike
-from tagger.engine.queries import group_queries
+from tagger.engine.ledger import Ledger
+from tagger.mimecast.client import SearchResult
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ServerError
 from tagger.mimecast.models import MessageInfo
@@ -33,30 +33,18 @@ from tagger.rules import load_rules
 from tagger.service.runtime import cycle_options, open_runtime
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
+from tagger.testkit.faults import Result, late, soak
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def run_bench(*args: str) -> dict[str, object]:
-    """Run ``bench/faults.py ARGS --json`` and return its one JSON line."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "faults.py"), *args, "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
-    assert done.stdout.strip(), done.stderr[-3000:]
-    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert done.returncode == 0 or not figures["ok"], done.stderr[-3000:]
-    return figures
+def run_scenario(scenario: Callable[[int, int, float], Result], *args: int) -> dict[str, object]:
+    """Run one scenario of :mod:`tagger.testkit.faults` and return its figures as JSON data."""
+    return json.loads(json.dumps(scenario(*args, 120.0).to_json()))
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(160)
 def test_fault_soak_completes_with_every_tag_and_no_extra() -> None:
-    figures = run_bench("soak", "--messages", "800", "--seed", "3", "--deadline", "120")
+    figures = run_scenario(soak, 3, 800)
     assert figures["completed"], figures
     assert figures["expected"] > 100  # the soak has real work to do
     assert figures["missing"] == 0, figures
@@ -77,7 +65,7 @@ def test_fault_soak_completes_with_every_tag_and_no_extra() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(160)
 def test_late_indexing_and_capped_windows_at_scale_lose_nothing() -> None:
-    figures = run_bench("late", "--messages", "2000", "--seed", "5", "--deadline", "120")
+    figures = run_scenario(late, 5, 2000)
     assert figures["completed"], figures
     assert figures["missing"] == 0 and figures["extra"] == 0, figures
     assert figures["duplicate_calls"] == 0, figures
@@ -98,10 +86,10 @@ class FailingSearch:
 
     async def search(
         self, criteria: SearchCriteria, start: datetime, end: datetime
-    ) -> SearchResultLike:
+    ) -> SearchResult:
         if criteria == self.failing:
             raise ServerError("Mimecast server error", status=503, retryable=True)
-        result: SearchResultLike = await self.client.search(criteria, start, end)  # type: ignore[attr-defined]
+        result: SearchResult = await self.client.search(criteria, start, end)  # type: ignore[attr-defined]
         return result
 
     async def get_message_info(self, message_id: str) -> MessageInfo:
@@ -129,7 +117,7 @@ def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(
             runtime = await open_runtime(config)
             try:
                 acct = runtime.accounts[0]
-                queries = group_queries(runtime.ruleset)
+                queries = runtime.ruleset.queries
                 phishing = next(
                     q for q in queries if any(r.id == "phishing-suspect" for r in q.rules)
                 )
@@ -137,7 +125,8 @@ def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(
                 with StateStore.open(tmp_path / "state.db") as state:
                     broken = FailingSearch(acct.client, phishing.criteria)
                     for client in (broken, acct.client):
-                        account = Account(acct.name, client, runtime.ruleset, acct.tag_ids, state)
+                        ledger = Ledger(state, acct.name, runtime.ruleset)
+                        account = Account(acct.name, client, runtime.ruleset, acct.tag_ids, ledger)
                         await run_account_cycle(account, options, lambda: datetime.now(UTC))
             finally:
                 await runtime.close()
@@ -212,14 +201,13 @@ def test_mail_found_while_a_scheduled_query_waits_still_gets_that_rules_tags(
             try:
                 acct = runtime.accounts[0]
                 hourly = next(
-                    q.key
-                    for q in group_queries(runtime.ruleset)
-                    if q.rules[0].id == "inbound-hourly"
+                    q.key for q in runtime.ruleset.queries if q.rules[0].id == "inbound-hourly"
                 )
                 full = cycle_options(config, dry_run=False)
                 waiting = cycle_options(config, dry_run=False, skip_queries=frozenset({hourly}))
                 with StateStore.open(tmp_path / "state.db") as state:
-                    account = Account(acct.name, acct.client, runtime.ruleset, acct.tag_ids, state)
+                    ledger = Ledger(state, acct.name, runtime.ruleset)
+                    account = Account(acct.name, acct.client, runtime.ruleset, acct.tag_ids, ledger)
                     await run_account_cycle(account, full, lambda: datetime.now(UTC))
                     sim.add_messages(30)
                     await run_account_cycle(account, waiting, lambda: datetime.now(UTC))

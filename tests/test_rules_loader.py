@@ -49,7 +49,7 @@ def test_compiled_attributes(tmp_path: Path) -> None:
     assert (only.id, only.mode, only.priority, only.stop) == ("r", "audit", 7, True)
     assert only.tags == ("Test/r",)
     assert only.lookback == timedelta(minutes=90)
-    assert only.schedule == "15m"
+    assert only.schedule == timedelta(minutes=15)
     assert only.needs_info is False
     assert only.criteria == SearchCriteria(
         routes=("inbound", "outbound"),

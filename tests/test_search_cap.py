@@ -25,17 +25,17 @@ import structlog
 from daemon_support import RULES_DIR, expected_pairs, write_config
 
 from tagger.config import load_config
-from tagger.engine.queries import group_queries
+from tagger.engine.ledger import Ledger
 from tagger.engine.search import search_window
 from tagger.engine.searchcap import TRUST, CapKnowledge, CapTracker, Verdict
 from tagger.engine.window import Window
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.models import TrackedEmail
-from tagger.rules import load_rules
+from tagger.rules import RuleSet, load_rules
 from tagger.service.runtime import cycle_options, open_runtime, open_state, run_cycle
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.search import matches, parse_query
-from tagger.state import OverlayState, SearchCapRow, StateStore
+from tagger.state import SearchCapRow, StateStore
 from tagger.state.schema import MIGRATIONS
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -171,9 +171,10 @@ def test_a_learned_cap_that_differs_from_the_configured_one_is_warned_about_once
     with StateStore.open(tmp_path / "state.db") as state:
         with structlog.testing.capture_logs() as logs:
             for _ in range(2):
-                tracker = CapTracker.load(state, "acct-warn", 500)
+                ledger = Ledger(state, "acct-warn", RuleSet(()))
+                tracker = ledger.search_caps(500)
                 search(Server(263, 40, "oldest"), tracker)
-                tracker.save(state, "acct-warn", T0)
+                ledger.save_search_caps(tracker, T0)
         warnings = [e for e in logs if e["event"] == "search_cap_mismatch"]
         assert len(warnings) == 1
         assert (warnings[0]["learned_cap"], warnings[0]["configured_cap"]) == (40, 500)
@@ -184,16 +185,16 @@ def test_a_learned_cap_that_differs_from_the_configured_one_is_warned_about_once
 # -- state -----------------------------------------------------------------------------
 
 
-def test_the_cap_survives_reopening_and_the_overlay_never_writes_it(tmp_path: Path) -> None:
+def test_the_cap_survives_reopening_and_a_dry_run_copy_never_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with StateStore.open(path) as store:
         assert store.get_search_cap("a") is None
         store.set_search_cap("a", SearchCapRow(None, 120, 1, T0))
     with StateStore.open(path) as store:
         assert store.get_search_cap("a") == SearchCapRow(None, 120, 1, T0)
-        overlay = OverlayState(store)
-        overlay.set_search_cap("a", SearchCapRow(40, 40, 0, T0))
-        assert overlay.get_search_cap("a") == SearchCapRow(40, 40, 0, T0)
+        with StateStore.open_copy(path) as copy:
+            copy.set_search_cap("a", SearchCapRow(40, 40, 0, T0))
+            assert copy.get_search_cap("a") == SearchCapRow(40, 40, 0, T0)
         assert store.get_search_cap("a") == SearchCapRow(None, 120, 1, T0)
 
 
@@ -216,7 +217,7 @@ def test_a_version_1_file_gains_the_cap_table_and_keeps_its_rows(tmp_path: Path)
 def present(sim: Simulator, report: Any) -> set[str]:
     """Return the ids of the messages the shipped rules' searches match in the report's windows."""
     out = set()
-    for query in group_queries(load_rules([RULES_DIR])):
+    for query in load_rules([RULES_DIR]).queries:
         window = report.windows[query.key]
         q = parse_query(query.criteria.to_request(window.start, window.end))
         assert q.start is not None and q.end is not None
@@ -282,7 +283,7 @@ def test_default_config_finds_everything_whatever_the_cap(
         before = sim.stats()["endpoints"]["search"]["total"]
         [again] = run_cycles(path, sim, 1)
         assert again.saturated == 0 and again.applied == 0
-        queries = len(group_queries(load_rules([RULES_DIR])))
+        queries = len(load_rules([RULES_DIR]).queries)
         assert sim.stats()["endpoints"]["search"]["total"] - before == queries
 
 

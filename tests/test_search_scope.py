@@ -26,7 +26,6 @@ from daemon_support import (
 from tagger.cli.main import build_parser
 from tagger.cli.simulate import build_config
 from tagger.config import load_config
-from tagger.engine.queries import group_queries
 from tagger.engine.scope import (
     DomainsRequired,
     SearchScope,
@@ -234,7 +233,7 @@ def test_strict_simulator_refuses_a_bare_window_and_filters_by_domain(tmp_path: 
         inbound = SearchCriteria(routes=("inbound",))
 
         async def go() -> tuple[ApiFailure, list[TrackedEmail]]:
-            async with MimecastClient(config.accounts[0].to_settings()) as client:
+            async with MimecastClient(config.accounts[0].settings) as client:
                 with pytest.raises(ApiFailure) as info:
                     await client.search(inbound, start, end)
                 scoped = scoped_criteria(inbound, ["corp.example.com"])[0]
@@ -279,7 +278,7 @@ def _account(sim: Simulator, **extra: Any) -> list[dict[str, Any]]:
 
 
 def _queries() -> int:
-    return len(group_queries(load_rules([RULES_DIR])))
+    return len(load_rules([RULES_DIR]).queries)
 
 
 @pytest.mark.parametrize("mode", ["auto", "domains"])

@@ -53,8 +53,10 @@ def test_readonly_open_works_while_locked(tmp_path: Path) -> None:
         assert ro.get_watermark("a", "q") == at(1)
         assert ro.integrity_check() == "ok"
         ro.close()
-        # An unlocked writer handle (used under an OverlayState) opens too.
+        # An unlocked writer handle opens too, and so does a dry run's copy.
         StateStore.open(path, lock=False).close()
+        with StateStore.open_copy(path) as copy:
+            assert copy.get_watermark("a", "q") == at(1)
     finally:
         holder.kill()
         holder.wait(timeout=20)

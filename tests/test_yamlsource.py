@@ -9,13 +9,8 @@ import pytest
 import yaml
 
 from tagger.errors import Problem, UserError
-from tagger.yamlsource import (
-    did_you_mean,
-    format_path,
-    load_yaml,
-    load_yaml_file,
-    schema_problems,
-)
+from tagger.schemacheck import schema_problems
+from tagger.yamlsource import did_you_mean, format_path, load_yaml, load_yaml_file
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

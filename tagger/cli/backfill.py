@@ -7,10 +7,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from tagger.cli.context import add_dry_run, load
+from tagger import exitcodes
+from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.once import finish
 from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
 from tagger.cli.progress import Progress
@@ -20,16 +20,9 @@ from tagger.config.durations import parse_duration
 from tagger.engine.report import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
-from tagger.exitcodes import cycle_exit_code
 from tagger.mimecast.retention import warn_backfill_since
-from tagger.service.daemon import utc_now
-from tagger.service.runtime import (
-    cycle_options,
-    open_runtime,
-    open_state,
-    run_cycle,
-    stop_on_signals,
-)
+from tagger.service.runtime import cycle_options, utc_now
+from tagger.service.session import Stopped, dry_run_of, open_session
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -68,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
     Prints one merged summary per account. Interrupted (SIGTERM/SIGINT), it
     stops after the applies in flight are recorded; the same command resumes.
     """
-    config = load(args)
+    config = with_audit(load(args), args)
     since = _when(args.since, "--since")
     until = (
         _when(args.until, "--until") if args.until else utc_now() - config.window.ingestion_delay
@@ -79,14 +72,19 @@ def handle(args: argparse.Namespace) -> int:
     if note is not None:
         print(f"warning: {note}", file=sys.stderr)
     step = parse_duration(args.slice)
-    dry_run = bool(args.dry_run or config.dry_run)
+    dry_run = dry_run_of(config, args.dry_run)
     check_preview(args.rule, dry_run)
-    reports = merge_reports(asyncio.run(backfill(config, since, until, step, dry_run, args.rule)))
-    audit = Path(args.audit) if args.audit else config.audit_path
-    finish(reports, audit, config.audit_rotation)
+    try:
+        reports = merge_reports(
+            asyncio.run(backfill(config, since, until, step, dry_run, args.rule))
+        )
+    except Stopped:
+        print("backfill interrupted: run the same command again to resume", file=sys.stderr)
+        return exitcodes.INCOMPLETE
+    finish(reports, config.audit_path, config.audit_rotation)
     if any(r.interrupted for r in reports):
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
-    return cycle_exit_code(reports)
+    return exitcodes.cycle_exit_code(reports)
 
 
 async def backfill(
@@ -107,46 +105,41 @@ async def backfill(
     """
     job = f"backfill:{since.isoformat()}:{until.isoformat()}"
     out: list[CycleReport] = []
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    with open_state(config.state_path, dry_run=dry_run) as state:
-        runtime = await open_runtime(config)
+    async with open_session(config, dry_run=dry_run) as session:
         if rules:
-            runtime.ruleset = preview_ruleset(runtime.ruleset, rules)
-        try:
-            names = [a.name for a in runtime.accounts]
-            cursors = [state.get_backfill_progress(n, job) or since for n in names]
-            start = min(cursors) if cursors else until
-            if start >= until:
-                print("backfill of this period already complete (saved progress): nothing to do")
-            elif start > since:
-                print(f"resuming backfill from {start:%Y-%m-%dT%H:%M:%S}Z (saved progress)")
-            slices = _slices(start, until, step)
-            bar = Progress(len(slices), "slice")
-            incomplete: set[str] = set()
-            stopped = False
-            for window in slices:
-                if stop.is_set():
-                    stopped = True
-                    break
-                options = cycle_options(config, dry_run=dry_run, window=window)
-                reports = await run_cycle(runtime, state, options, utc_now, stop, "backfill")
-                out.extend(reports)
-                for report in reports:
-                    # The cursor only moves over contiguous completed slices: a slice
-                    # left incomplete is where the next run must start again.
-                    if report.errors or report.undone():
-                        incomplete.add(report.account)
-                    elif report.account not in incomplete:
-                        state.set_backfill_progress(report.account, job, window.end, utc_now())
-                bar.update(f"{window.end:%Y-%m-%d %H:%M}Z")
-            bar.close()
-            if stopped and not any(r.interrupted for r in out):
-                # Stopped between slices: say so, so the caller reports it.
-                for name in names:
-                    out.append(CycleReport(name, dry_run, utc_now(), utc_now(), interrupted=True))
-        finally:
-            await runtime.close()
+            session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
+        state, stop = session.state, session.stop
+        names = [a.name for a in session.runtime.accounts]
+        cursors = [state.get_backfill_progress(n, job) or since for n in names]
+        start = min(cursors) if cursors else until
+        if start >= until:
+            print("backfill of this period already complete (saved progress): nothing to do")
+        elif start > since:
+            print(f"resuming backfill from {start:%Y-%m-%dT%H:%M:%S}Z (saved progress)")
+        slices = _slices(start, until, step)
+        bar = Progress(len(slices), "slice")
+        incomplete: set[str] = set()
+        stopped = False
+        for window in slices:
+            if stop.is_set():
+                stopped = True
+                break
+            options = cycle_options(config, dry_run=dry_run, window=window)
+            reports = await session.cycle(options, kind="backfill")
+            out.extend(reports)
+            for report in reports:
+                # The cursor only moves over contiguous completed slices: a slice
+                # left incomplete is where the next run must start again.
+                if report.errors or report.undone():
+                    incomplete.add(report.account)
+                elif report.account not in incomplete:
+                    state.set_backfill_progress(report.account, job, window.end, utc_now())
+            bar.update(f"{window.end:%Y-%m-%d %H:%M}Z")
+        bar.close()
+        if stopped and not any(r.interrupted for r in out):
+            # Stopped between slices: say so, so the caller reports it.
+            for name in names:
+                out.append(CycleReport(name, dry_run, utc_now(), utc_now(), interrupted=True))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from tagger.config import Config, default_config_path, load_config
@@ -29,6 +30,12 @@ def load(args: argparse.Namespace) -> Config:
     level = getattr(args, "log_level", None) or config.logging.level
     configure_logging(config.logging.format, level)
     return config
+
+
+def with_audit(config: Config, args: argparse.Namespace) -> Config:
+    """Return ``config`` with the audit file ``--audit FILE`` names, when given."""
+    given = getattr(args, "audit", None)
+    return replace(config, audit_path=Path(given)) if given else config
 
 
 def add_dry_run(parser: argparse.ArgumentParser) -> None:

@@ -61,7 +61,7 @@ def pick_account(config: Config, name: str | None) -> AccountConfig:
 
 async def fetch_info(account: AccountConfig, message_id: str) -> MessageInfo:
     """Return the message info of ``message_id`` from ``account`` (MimecastError when refused)."""
-    async with MimecastClient(account.to_settings()) as client:
+    async with MimecastClient(account.settings) as client:
         return await client.get_message_info(message_id)
 
 

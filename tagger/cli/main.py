@@ -9,33 +9,48 @@ code). Only this module catches :class:`~tagger.errors.UserError`.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from tagger import __version__, exitcodes
+from tagger.cli import (
+    backfill,
+    completion,
+    demo,
+    explain,
+    fetch,
+    init,
+    once,
+    report,
+    run,
+    simulate,
+    status,
+    tags,
+    test_rules,
+    validate,
+)
 from tagger.errors import UserError
 from tagger.logs import configure_logging
 from tagger.mimecast.errors import MimecastError
 from tagger.state import StateError
 
-# Modules that register a sub-command, in the order shown by ``--help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "tagger.cli.simulate",
-    "tagger.cli.validate",
-    "tagger.cli.test_rules",
-    "tagger.cli.explain",
-    "tagger.cli.run",
-    "tagger.cli.once",
-    "tagger.cli.backfill",
-    "tagger.cli.status",
-    "tagger.cli.tags",
-    "tagger.cli.report",
-    "tagger.cli.fetch",
-    "tagger.cli.init",
-    "tagger.cli.demo",
-    "tagger.cli.completion",
+# The modules that register a sub-command, in the order shown by ``--help``.
+COMMANDS = (
+    simulate,
+    validate,
+    test_rules,
+    explain,
+    run,
+    once,
+    backfill,
+    status,
+    tags,
+    report,
+    fetch,
+    init,
+    demo,
+    completion,
 )
 
 
@@ -59,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", dest="config_before", metavar="FILE", help=argparse.SUPPRESS
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+    for module in COMMANDS:
         module.register(sub, parent)
     return parser
 

@@ -9,21 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tagger.cli.context import add_dry_run, load
+from tagger import exitcodes
+from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
 from tagger.config import Config
 from tagger.config.model import AuditRotation
 from tagger.engine.audit import audit_file, print_summary, write_entries
 from tagger.engine.report import CycleReport
-from tagger.exitcodes import cycle_exit_code
-from tagger.service.daemon import utc_now
-from tagger.service.runtime import (
-    cycle_options,
-    open_runtime,
-    open_state,
-    run_cycle,
-    stop_on_signals,
-)
+from tagger.service.runtime import cycle_options
+from tagger.service.session import Stopped, dry_run_of, open_session
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -41,35 +35,32 @@ def handle(args: argparse.Namespace) -> int:
     (failed messages, held-back or too-full windows, a stop request), 1 when
     an account's cycle could not run or a message was set aside.
     """
-    config = load(args)
-    dry_run = bool(args.dry_run or config.dry_run)
+    config = with_audit(load(args), args)
+    dry_run = dry_run_of(config, args.dry_run)
     check_preview(args.rule, dry_run)
-    reports = asyncio.run(run_once(config, dry_run, args.rule))
-    audit = Path(args.audit) if args.audit else config.audit_path
-    finish(reports, audit, config.audit_rotation)
+    try:
+        reports = asyncio.run(run_once(config, dry_run, args.rule))
+    except Stopped:
+        print("stopped before the cycle started; the next run does it", file=sys.stderr)
+        return exitcodes.INCOMPLETE
+    finish(reports, config.audit_path, config.audit_rotation)
     if any(r.interrupted for r in reports):
         print("stopped before the cycle completed; the next run continues", file=sys.stderr)
-    return cycle_exit_code(reports)
+    return exitcodes.cycle_exit_code(reports)
 
 
 async def run_once(
     config: Config, dry_run: bool, rules: Sequence[str] | None = None
 ) -> list[CycleReport]:
-    """Run one cycle against live state, or a throw-away overlay of it in a dry run.
+    """Run one cycle against live state, or a throw-away copy of it in a dry run.
 
-    SIGTERM/SIGINT stop the cycle after the applies in flight are recorded.
+    SIGTERM/SIGINT stop the cycle after the applies in flight are recorded;
+    raises :class:`Stopped` when they come before the accounts are connected.
     """
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    with open_state(config.state_path, dry_run=dry_run) as state:
-        runtime = await open_runtime(config)
+    async with open_session(config, dry_run=dry_run) as session:
         if rules:
-            runtime.ruleset = preview_ruleset(runtime.ruleset, rules)
-        try:
-            options = cycle_options(config, dry_run=dry_run)
-            return await run_cycle(runtime, state, options, utc_now, stop, kind="once")
-        finally:
-            await runtime.close()
+            session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
+        return await session.cycle(cycle_options(config, dry_run=dry_run), kind="once")
 
 
 def finish(

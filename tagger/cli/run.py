@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from tagger.cli.context import add_dry_run, config_path, load
-from tagger.service.daemon import Daemon, DaemonOptions
+from tagger.cli.context import add_dry_run, config_path, load, with_audit
+from tagger.service.daemon import DaemonOptions, serve
 from tagger.service.notify import Notifier
-from tagger.service.runtime import open_state
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -49,9 +46,5 @@ def handle(args: argparse.Namespace) -> int:
         max_cycles=args.max_cycles,
         stop_timeout_s=max(0.0, args.stop_timeout),
     )
-    if args.audit:
-        config = replace(config, audit_path=Path(args.audit))
-    dry_run = options.dry_run or config.dry_run
-    with open_state(config.state_path, dry_run=dry_run) as state:
-        daemon = Daemon(config, state, options, Notifier.from_env())
-        return asyncio.run(daemon.serve())
+    config = with_audit(config, args)
+    return asyncio.run(serve(config, options, Notifier.from_env()))

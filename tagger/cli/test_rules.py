@@ -15,8 +15,8 @@ from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
 from tagger.rules import check_rule_files, render
 from tagger.rules.context import Context
+from tagger.rules.evaluate import trace_rule
 from tagger.rules.examples import ExampleResult, run_examples
-from tagger.rules.explain import trace_rule
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -35,7 +35,8 @@ from tagger.config.model import (
 from tagger.config.problems import Collector, PathLike
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
-from tagger.yamlsource import load_yaml_file, schema_problems
+from tagger.schemacheck import schema_problems
+from tagger.yamlsource import load_yaml_file
 
 __all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_config"]
 

@@ -44,10 +44,6 @@ class AccountConfig:
     domains: tuple[str, ...] = ()
     search_scope: SearchScopeMode = "auto"
 
-    def to_settings(self) -> AccountSettings:
-        """Return the settings the Mimecast client is built from."""
-        return self.settings
-
     def secret_values(self) -> tuple[str, ...]:
         """Return the secret credential values (for the log redactor; never print them)."""
         creds = self.settings.credentials

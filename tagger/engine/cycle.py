@@ -2,8 +2,10 @@
 
 This is the single code path behind ``once``, ``run``, ``backfill`` and every
 dry run; the scheduler only decides when it runs. Rule evaluation and planning
-are pure (``tagger.rules``, ``tagger.engine.plan``); the I/O happens here,
-through the injected client and state.
+are pure (``tagger.rules``, ``tagger.engine.plan``); what is recorded, and when
+a watermark may move, is the ledger's (:mod:`tagger.engine.ledger`). This
+module keeps concurrency and ordering: the API calls go through the injected
+client.
 """
 
 from __future__ import annotations
@@ -13,26 +15,25 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from tagger.engine.outcome import Candidate, Failure, judged_before, settle
+from tagger.engine.ledger import Candidate, Failure, Ledger
 from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, present_tag_ids
-from tagger.engine.ports import ApiClient, CycleObserver, NullObserver
-from tagger.engine.queries import Query, group_queries
 from tagger.engine.report import CycleReport
 from tagger.engine.scope import SearchScope, scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
-from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
+from tagger.engine.window import Window, WindowPolicy
+from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import AuthenticationError, MimecastError
-from tagger.mimecast.models import Message, MessageInfo
+from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
 from tagger.rules import CompiledRule, Decision, RuleSet, evaluate, prefilter
-from tagger.state.api import StateAPI
+from tagger.rules.model import Query
 
-__all__ = ["Account", "CycleOptions", "Query", "group_queries", "run_account_cycle"]
+__all__ = ["Account", "CycleOptions", "run_account_cycle"]
 
 log = structlog.get_logger("tagger.engine")
 
@@ -44,23 +45,44 @@ OVERLAP = 2
 class CycleOptions:
     """How one cycle runs.
 
+    Built from the config by :func:`tagger.service.runtime.cycle_options`.
     ``window`` fixes the span (backfill) instead of the watermark;
-    ``skip_queries`` holds the keys of queries not searched this time (a rule
-    schedule that is not due); ``verify_present`` reads message info before
-    every apply, even when the search summary alone decides, so tags already
-    on a message are skipped (set after a run was cut off: its last applies
-    may have reached Mimecast without being recorded).
+    ``skip_queries`` holds the keys of queries not searched this time;
+    ``interval`` (the daemon's) also skips the queries whose rules' own
+    ``schedule`` is not due, and records when each query was searched;
+    ``audit`` keeps an audit entry (with its explanation) per match.
     """
 
     policy: WindowPolicy
-    search_cap: int = 500
-    max_failures: int = 5
+    search_cap: int
+    max_failures: int
     dry_run: bool = False
     chunk: int = 256
     window: Window | None = None
     advance_watermark: bool = True
     skip_queries: frozenset[str] = frozenset()
-    verify_present: bool = False
+    interval: timedelta | None = None
+    audit: bool = True
+
+
+def _ignore(*_args: str) -> None:
+    """Do nothing (the default hook)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """Told about a cycle's progress as it happens (metrics, watchdog); must not block.
+
+    ``tag_applied(account, rule, tag)``: one Smart Tag (as the rule names it)
+    was applied and recorded; ``progress(account)``: the cycle completed a
+    step (a search or a chunk of messages).
+    """
+
+    tag_applied: Callable[[str, str, str], None] = _ignore
+    progress: Callable[[str], None] = _ignore
+
+
+NO_HOOKS = Hooks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +90,10 @@ class Account:
     """Everything the cycle needs about one account, built by the composition root."""
 
     name: str
-    client: ApiClient
+    client: MimecastClient
     ruleset: RuleSet
     tag_ids: Mapping[str, str]
-    state: StateAPI
+    ledger: Ledger
     scope: SearchScope | None = None
 
 
@@ -80,7 +102,7 @@ async def run_account_cycle(
     options: CycleOptions,
     now: Callable[[], datetime],
     stop: asyncio.Event | None = None,
-    observer: CycleObserver | None = None,
+    hooks: Hooks = NO_HOOKS,
 ) -> CycleReport:
     """Run one cycle for ``account`` and return its report.
 
@@ -100,16 +122,20 @@ async def run_account_cycle(
     searches and message-info reads in flight are cancelled (they only read),
     no further chunk or message starts, and applies already started finish
     and are recorded. An interrupted cycle moves no watermark.
-    ``observer`` is told of each applied tag and each step completed.
+    ``hooks`` are told of each applied tag and each step completed.
     """
-    watcher = observer if observer is not None else NullObserver()
     started = now()
     report = CycleReport(account=account.name, dry_run=options.dry_run, started=started, clock=now)
-    state = account.state
+    ledger = account.ledger
+    ledger.start_cycle(started)
+    report.keep_entries = options.audit
     ruleset = account.ruleset
     report.expect_rules(ruleset.rules)
-    queries = [q for q in group_queries(ruleset) if q.key not in options.skip_queries]
-    report.queries_skipped = len(options.skip_queries)
+    skip = options.skip_queries
+    if options.interval is not None:
+        skip = skip | ledger.not_due(options.interval, started)
+    queries = [q for q in ruleset.queries if q.key not in skip]
+    report.queries_skipped = len(skip)
     candidates: dict[str, Candidate] = {}
     windows: dict[str, Window] = {}
     failed_queries: set[str] = set()
@@ -119,29 +145,30 @@ async def run_account_cycle(
         report.interrupted = True
     else:
         for query in queries:
-            window = options.window or plan_window(
-                state.get_watermark(account.name, query.key),
-                started,
-                options.policy,
-                query.lookback,
+            window = options.window or ledger.window(
+                query.key, query.lookback, started, options.policy
             )
             windows[query.key] = window
             report.windows[query.key] = window
         # Every query is searched at once (the client bounds concurrency); searches
         # only read, so a stop request cancels them safely. They share what is
         # known of the account's search cap, kept in state for the next cycles.
-        caps = CapTracker.load(state, account.name, options.search_cap)
+        caps = ledger.search_caps(options.search_cap)
+        known: dict[str, TrackedEmail] = {}
         searching = asyncio.ensure_future(
-            gather_or_cancel(_search(account, options, q, windows[q.key], caps) for q in queries)
+            gather_or_cancel(
+                _search(account, options, q, windows[q.key], caps, known) for q in queries
+            )
         )
         if await _done_before_stop(searching, stop):
             outcomes = searching.result()
+            del searching  # holds the answers too (see below)
         else:
             searching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await searching
             report.interrupted = True
-        caps.save(state, account.name, now())
+        ledger.save_search_caps(caps, now())
 
     for query, outcome in zip(queries, outcomes, strict=False):
         if isinstance(outcome, MimecastError):
@@ -163,14 +190,16 @@ async def run_account_cycle(
         report.saturated += len(outcome.saturated)
         for email in outcome.emails.values():
             cand = candidates.setdefault(email.id, Candidate(email))
-            cand.rule_ids.update(r.id for r in query.rules)
+            cand.rule_ids.update(query.rule_ids)
             cand.queries.add(query.key)
-        watcher.progress(account.name)
+        hooks.progress(account.name)
+    # Each query's answer holds its own copy of every message: keep only the merged ones.
+    outcomes.clear()
 
     report.messages_found = len(candidates)
     ids = list(candidates)
-    done = judged_before(state, account.name, ruleset, candidates)
-    aside = state.set_aside_ids(account.name)
+    done = ledger.judged_before(candidates)
+    aside = ledger.set_aside_ids()
     report.already_processed = len(done)
     todo = [candidates[i] for i in ids if i not in done and i not in aside]
     if failed_queries:
@@ -179,47 +208,47 @@ async def run_account_cycle(
         # none is processed and no watermark moves; the next cycle searches again.
         todo = []
     report.set_aside_skipped = sum(1 for i in ids if i in aside and i not in done)
-    held_back: dict[str, list[datetime]] = {}
+    # From here on each message is held only until its chunk is done.
+    pending = deque(todo)
+    del todo, ids
+    candidates.clear()
 
     # Chunks overlap: the next one starts reading while the previous one
     # finishes its last applies, so the client never idles at a chunk boundary.
-    running: deque[tuple[Sequence[Candidate], asyncio.Future[set[str]]]] = deque()
+    running: deque[asyncio.Future[None]] = deque()
 
     async def finish_oldest() -> None:
-        chunk, task = running[0]
-        failed = await task
+        await running[0]
         running.popleft()
-        watcher.progress(account.name)
-        for cand in chunk:
-            if cand.summary.id in failed:
-                received = cand.summary.received or started
-                for key in cand.queries:
-                    held_back.setdefault(key, []).append(received)
+        hooks.progress(account.name)
 
     try:
-        for offset in range(0, len(todo), options.chunk):
+        while pending:
             if report.interrupted or (stop is not None and stop.is_set()):
                 report.interrupted = True
                 break
-            chunk = todo[offset : offset + options.chunk]
-            work = _process_chunk(account, options, chunk, report, now, stop, watcher)
-            running.append((chunk, asyncio.ensure_future(work)))
+            chunk = [pending.popleft() for _ in range(min(options.chunk, len(pending)))]
+            work = _process_chunk(account, options, chunk, report, now, stop, hooks)
+            running.append(asyncio.ensure_future(work))
             if len(running) >= OVERLAP:
                 await finish_oldest()
         while running:
             await finish_oldest()
     finally:
         # Only after a failure (e.g. AuthenticationError) is anything left running.
-        for _, task in running:
+        for task in running:
             task.cancel()
-        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
 
-    report.held_back = len(queries) if failed_queries else len(held_back)
+    report.held_back = len(queries) if failed_queries else ledger.held_back()
     if options.advance_watermark and not report.interrupted and not failed_queries:
         for query in queries:
-            mark = next_watermark(windows[query.key], held_back.get(query.key, []))
-            state.set_watermark(account.name, query.key, mark, now())
-            report.watermarks[query.key] = mark
+            mark = ledger.advance(query.key, windows[query.key], now())
+            if mark is not None:
+                report.watermarks[query.key] = mark
+        if options.interval is not None:
+            # Only a query whose whole window was done counts as searched.
+            ledger.searched(report.watermarks, started)
     report.finished = now()
     return report
 
@@ -230,6 +259,7 @@ async def _search(
     query: Query,
     window: Window,
     caps: CapTracker | None = None,
+    known: dict[str, TrackedEmail] | None = None,
 ) -> SearchOutcome | MimecastError:
     """Search one query's window; returns what it found, or the error when it failed.
 
@@ -244,6 +274,7 @@ async def _search(
                 cap=options.search_cap,
                 split_min_s=options.policy.split_min.total_seconds(),
                 tracker=caps,
+                known=known,
             ),
             query.criteria,
             account.scope,
@@ -274,9 +305,9 @@ async def _process_chunk(
     report: CycleReport,
     now: Callable[[], datetime],
     stop: asyncio.Event | None,
-    observer: CycleObserver,
-) -> set[str]:
-    """Process one chunk of candidates; returns the ids that failed and were not set aside.
+    hooks: Hooks,
+) -> None:
+    """Process one chunk of candidates; the ledger settles it (failures hold windows back).
 
     Each message goes its own way as soon as it can: its info is read (when a
     rule needs it), its rules are evaluated and its tags applied while other
@@ -287,8 +318,8 @@ async def _process_chunk(
     of the chunk is marked processed (the next run does it) and the report is
     marked interrupted.
     """
-    ruleset = account.ruleset
-    rules_by_id = {r.id: r for r in ruleset.rules}
+    ledger = account.ledger
+    rules_by_id = account.ruleset.by_id
     eligible: dict[str, list[CompiledRule]] = {}
     need_info: set[str] = set()
     for cand in chunk:
@@ -300,14 +331,14 @@ async def _process_chunk(
             if verdict is False:
                 continue
             live.append(rule)
-            unknown = unknown or verdict is None or options.verify_present
+            unknown = unknown or ledger.needs_info(verdict)
         eligible[cand.summary.id] = live
         report.scanned += 1
         if unknown:
             need_info.add(cand.summary.id)
     report.info_calls += len(need_info)
 
-    recorded = account.state.applied_pairs(account.name, [c.summary.id for c in chunk])
+    recorded = ledger.recorded(c.summary.id for c in chunk)
     failures: dict[str, Failure] = {}
     planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
     reading: set[asyncio.Future[None]] = set()
@@ -322,7 +353,7 @@ async def _process_chunk(
             except AuthenticationError:
                 raise
             except MimecastError as exc:
-                failures[mid] = Failure(str(exc) or "empty message info", exc.retryable)
+                failures[mid] = Failure.of(exc, "empty message info")
                 return
             finally:
                 reading.discard(tasks[mid])
@@ -332,7 +363,7 @@ async def _process_chunk(
         decisions, plan = _plan(account, rules_by_id, eligible[mid], cand, info, recorded)
         planned[mid] = (decisions, plan)
         if not options.dry_run:
-            failures.update(await _execute(account, [plan], report, now, observer))
+            failures.update(await _execute(account, [plan], report, now, hooks))
 
     async def guarded(cand: Candidate) -> None:
         try:
@@ -369,17 +400,8 @@ async def _process_chunk(
             )
     if interrupted or (stop is not None and stop.is_set()):
         report.interrupted = True
-        return set()
-    return settle(
-        account.state,
-        account.name,
-        account.ruleset,
-        chunk,
-        failures,
-        options.max_failures,
-        report,
-        now(),
-    )
+        return
+    ledger.settle(chunk, failures, options.max_failures, report, now())
 
 
 def _plan(
@@ -421,7 +443,7 @@ async def _execute(
     plans: Sequence[MessagePlan],
     report: CycleReport,
     now: Callable[[], datetime],
-    observer: CycleObserver,
+    hooks: Hooks,
 ) -> dict[str, Failure]:
     """Apply every enforce-mode action and record each success at once.
 
@@ -436,19 +458,11 @@ async def _execute(
         except AuthenticationError:
             raise
         except MimecastError as exc:
-            return action, Failure(str(exc) or "apply failed", exc.retryable)
-        account.state.record_applied(
-            account.name,
-            action.message_id,
-            action.tag_id,
-            rule_id=action.rule_id,
-            rule_hash=action.rule_hash,
-            mode=action.mode,
-            at=now(),
-        )
+            return action, Failure.of(exc, "apply failed")
+        account.ledger.record_applied(action, now())
         report.applied += 1
         report.per_rule(action.rule_id).applied += 1
-        observer.tag_applied(account.name, action.rule_id, action.tag_ref)
+        hooks.tag_applied(account.name, action.rule_id, action.tag_ref)
         log.debug(
             "tag_applied",
             account=account.name,

@@ -1,6 +1,7 @@
-"""Queries: the distinct searches a rule set needs, and when each one is due (pure).
+"""When each query is due: a query whose rules set a longer ``schedule`` waits (pure).
 
-Rules with equal search criteria share one search (a query). A query whose
+Rules with equal search criteria share one search (a
+:class:`~tagger.rules.model.Query`, compiled with the rules). A query whose
 rules all carry their own ``schedule`` longer than the configured interval is
 searched only when that schedule is due; skipping it in between is safe
 because its window runs from its own watermark, so the next search covers the
@@ -10,68 +11,11 @@ time skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tagger.mimecast.criteria import SearchCriteria
-from tagger.rules import CompiledRule, RuleSet
-from tagger.rules.durations import parse_duration
+from tagger.rules.model import Query
 
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """One distinct search: the criteria shared by a group of rules."""
-
-    criteria: SearchCriteria
-    lookback: timedelta | None
-    rules: tuple[CompiledRule, ...]
-
-    @property
-    def key(self) -> str:
-        """Return the watermark key of this query."""
-        return self.criteria.key()
-
-    @property
-    def schedule(self) -> timedelta | None:
-        """Return the query's own poll interval, or None to follow the configured one.
-
-        Only when every rule of the query sets ``schedule`` does the query have
-        its own interval: the shortest of them (one rule without an override
-        needs the search at every cycle).
-        """
-        every: list[timedelta] = []
-        for rule in self.rules:
-            value = _duration(rule.schedule)
-            if value is None:
-                return None
-            every.append(value)
-        return min(every) if every else None
-
-
-def _duration(text: str | None) -> timedelta | None:
-    """Return the parsed rule duration, None when absent (compiled rules are valid)."""
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError:
-        return None
-
-
-def group_queries(ruleset: RuleSet) -> list[Query]:
-    """Group the rule set's rules by their search criteria.
-
-    Rules with equal criteria share one search; the group looks back as far as
-    its furthest-looking rule (None when no rule sets a look-back).
-    """
-    groups: dict[SearchCriteria, list[CompiledRule]] = {}
-    for rule in ruleset.rules:
-        groups.setdefault(rule.criteria, []).append(rule)
-    out = []
-    for criteria, rules in groups.items():
-        lookbacks = [r.lookback for r in rules if r.lookback is not None]
-        out.append(Query(criteria, max(lookbacks) if lookbacks else None, tuple(rules)))
-    return out
+__all__ = ["Query", "not_due"]
 
 
 def not_due(

@@ -6,36 +6,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tagger.engine.plan import MessagePlan
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
-
-
-class RuleLike(Protocol):
-    """The parts of a compiled rule the report keeps."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def content_hash(self) -> str: ...
-
-
-class DecisionLike(Protocol):
-    """The parts of a rule decision the report keeps."""
-
-    @property
-    def rule_id(self) -> str: ...
-
-    @property
-    def tags(self) -> tuple[str, ...]: ...
-
-    @property
-    def mode(self) -> str: ...
-
-    def explanation_json(self) -> Any: ...
+from tagger.rules.model import CompiledRule, Decision
 
 
 @dataclass
@@ -174,8 +150,11 @@ class CycleReport:
     # When audit entries are stamped; injectable so the report stays testable.
     clock: Callable[[], datetime] = field(default=_utc_now, repr=False, compare=False)
     rule_hashes: dict[str, str] = field(default_factory=dict)
+    # Whether audit entries (with their explanations) are kept: only when an
+    # audit report will be written, since each costs a full trace.
+    keep_entries: bool = field(default=True, compare=False)
 
-    def expect_rules(self, rules: Iterable[RuleLike]) -> None:
+    def expect_rules(self, rules: Iterable[CompiledRule]) -> None:
         """Note every rule of the cycle, so the summary lists those that matched nothing too."""
         for rule in rules:
             self.per_rule(rule.id)
@@ -195,18 +174,19 @@ class CycleReport:
     def add_decisions(
         self,
         summary: TrackedEmail,
-        decisions: Iterable[DecisionLike],
+        decisions: Iterable[Decision],
         plan: MessagePlan,
         failure: str | None = None,
     ) -> None:
         """Record the decisions and plan made for one message.
 
         ``failure`` is the error of a live run that could not finish the
-        message (None when it was finished, or in a dry run).
+        message (None when it was finished, or in a dry run). Entries (and so
+        explanations) are built only when :attr:`keep_entries` is set.
         """
         decisions = list(decisions)
-        at = self.clock()
-        window = self.searched()
+        at: datetime | None = None
+        window: Window | None = None
         if decisions:
             self.matched += 1
         for decision in decisions:
@@ -216,10 +196,14 @@ class CycleReport:
             skipped = [s for s in plan.skipped if s.rule_id == decision.rule_id]
             figures.planned += len(mine)
             figures.skipped += len(skipped)
+            if not self.keep_entries:
+                continue
             sender = summary.from_hdr.email or summary.from_env.email
             rule_hash = self.rule_hashes.get(decision.rule_id) or next(
                 (a.rule_hash for a in mine), ""
             )
+            if at is None:
+                at, window = self.clock(), self.searched()
             self.entries.append(
                 Entry(
                     message_id=summary.id,
@@ -354,7 +338,7 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
             m.finished = r.finished if m.finished is None else max(m.finished, r.finished)
         m.windows.update(r.windows)
         m.watermarks.update(r.watermarks)
-        for name in _COUNTS:
+        for name, _kept_as in COUNTERS:
             setattr(m, name, getattr(m, name) + getattr(r, name))
         m.interrupted = m.interrupted or r.interrupted
         m.account_error = m.account_error or r.account_error
@@ -372,21 +356,29 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
     return list(merged.values())
 
 
-_COUNTS = (
-    "search_calls",
-    "window_splits",
-    "queries_skipped",
-    "messages_found",
-    "already_processed",
-    "set_aside_skipped",
-    "scanned",
-    "info_calls",
-    "matched",
-    "planned",
-    "applied",
-    "failed",
-    "held_back",
-    "saturated",
-    "search_failures",
-    "search_refused",
+# Every counter of a report: its field, and its name in the run history (None: not kept).
+COUNTERS: tuple[tuple[str, str | None], ...] = (
+    ("search_calls", "search_calls"),
+    ("window_splits", "window_splits"),
+    ("queries_skipped", None),
+    ("messages_found", "found"),
+    ("already_processed", None),
+    ("set_aside_skipped", None),
+    ("scanned", "scanned"),
+    ("info_calls", "info_calls"),
+    ("matched", "matched"),
+    ("planned", "planned"),
+    ("applied", "applied"),
+    ("failed", "failed"),
+    ("held_back", None),
+    ("saturated", "saturated_windows"),
+    ("search_failures", None),
+    ("search_refused", None),
 )
+
+
+def run_counts(report: CycleReport) -> dict[str, int]:
+    """Return the counts of a report that the run history keeps (``tagger status`` shows them)."""
+    counts = {kept: int(getattr(report, name)) for name, kept in COUNTERS if kept is not None}
+    counts["set_aside"] = len(report.set_aside)
+    return counts

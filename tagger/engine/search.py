@@ -15,6 +15,7 @@ one per part.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,9 +23,9 @@ from typing import TypeVar
 
 import structlog
 
-from tagger.engine.ports import ApiClient, SearchResultLike
 from tagger.engine.searchcap import CapTracker, Verdict
 from tagger.engine.window import Window
+from tagger.mimecast.client import MimecastClient, SearchResult
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.endpoints import SEARCH_PATH
 from tagger.mimecast.errors import ResponseTooLarge
@@ -107,7 +108,7 @@ Pending = tuple[Window, "_Probe | None"]
 
 
 async def search_window(
-    client: ApiClient,
+    client: MimecastClient,
     criteria: SearchCriteria,
     window: Window,
     *,
@@ -116,6 +117,7 @@ async def search_window(
     tracker: CapTracker | None = None,
     max_messages: int = MAX_WINDOW_MESSAGES,
     max_searches: int = MAX_WINDOW_SEARCHES,
+    known: dict[str, TrackedEmail] | None = None,
 ) -> SearchOutcome:
     """Search ``window`` for ``criteria``, splitting windows whose answer may be truncated.
 
@@ -129,8 +131,11 @@ async def search_window(
     :class:`~tagger.mimecast.errors.ResponseTooLarge` when the window holds
     more than ``max_messages`` messages, takes more than ``max_searches``
     searches or :data:`MAX_SPLIT_DEPTH` halvings (whatever the service
-    answers, memory and calls stay bounded).
+    answers, memory and calls stay bounded). ``known`` (shared by the searches
+    of one cycle) keeps one copy of each message however many searches find
+    it, without the raw answer it was parsed from.
     """
+    kept = known if known is not None else {}
     caps = tracker if tracker is not None else CapTracker(cap)
     outcome = SearchOutcome()
     if window.empty:
@@ -139,30 +144,31 @@ async def search_window(
     caps.opening()
     count: int | None = None
     try:
-        first = await client.search(criteria, window.start, window.end)
-        count = len(first.emails)
+        # Only the kept copies are held while the other first answers arrive.
+        first = _kept(await client.search(criteria, window.start, window.end), kept)
+        count = len(first)
     finally:
         caps.opened(count)
     await caps.settled()
-    level: list[tuple[Window, _Probe | None, SearchResultLike]] = [(window, None, first)]
+    level: list[tuple[Window, _Probe | None, tuple[TrackedEmail, ...]]] = [(window, None, first)]
     # Each level halves its parts down to ``split_min_s``, so the depth is bounded.
     depth = 0
     while level:
         pending: list[Pending] = []
-        for _part, probe, result in level:
+        for _part, probe, emails in level:
             outcome.calls += 1
-            for email in result.emails:
+            for email in emails:
                 outcome.emails.setdefault(email.id, email)
             if probe is not None:
-                caps.observe(len(result.emails))
-                _settle(probe, probe.answer(result.emails), caps, outcome)
-        for part, _probe, result in level:
-            pending.extend(_next(part, result.emails, caps, outcome, criteria, split_min_s))
+                caps.observe(len(emails))
+                _settle(probe, probe.answer(emails), caps, outcome)
+        for part, _probe, emails in level:
+            pending.extend(_next(part, emails, caps, outcome, criteria, split_min_s))
         depth += 1
         bounds = (max_messages, max_searches)
         _bounded(client, criteria, window, outcome, depth if pending else 0, len(pending), bounds)
         parts = [p for p, _ in pending]
-        results = await gather_or_cancel(client.search(criteria, p.start, p.end) for p in parts)
+        results = await gather_or_cancel(_searched(client, criteria, p, kept) for p in parts)
         level = [(p, probe, r) for (p, probe), r in zip(pending, results, strict=True)]
     return outcome
 
@@ -205,6 +211,31 @@ def _bounded(
             limit="window searches",
             endpoint=endpoint,
         )
+
+
+def _kept(result: SearchResult, known: dict[str, TrackedEmail]) -> tuple[TrackedEmail, ...]:
+    """Return the answer's messages as the copies the cycle keeps (see :func:`search_window`).
+
+    One copy per message however many searches find it, without the raw item
+    it was parsed from: the answer itself (its JSON) is not held any longer.
+    """
+    out = []
+    for email in result.emails:
+        found = known.get(email.id)
+        if found is None:
+            found = known[email.id] = dataclasses.replace(email, raw={})
+        out.append(found)
+    return tuple(out)
+
+
+async def _searched(
+    client: MimecastClient,
+    criteria: SearchCriteria,
+    part: Window,
+    known: dict[str, TrackedEmail],
+) -> tuple[TrackedEmail, ...]:
+    """Search one part of a window; return its messages as kept copies."""
+    return _kept(await client.search(criteria, part.start, part.end), known)
 
 
 def _settle(probe: _Probe, truncated: bool | None, caps: CapTracker, out: SearchOutcome) -> None:

@@ -20,8 +20,9 @@ holds more than the cap. Hence:
 Splitting a suspect window costs nothing over a server whose cap is known
 when the window was truncated (it would be split anyway); only a suspect
 window that proves complete costs two extra calls, and only at a new largest
-count. The knowledge is kept in state per account (:meth:`CapTracker.load`,
-:meth:`CapTracker.save`) so later cycles and restarts start from it.
+count. The knowledge is kept in state per account (by the ledger:
+:meth:`CapTracker.from_row`, :meth:`CapTracker.changed`) so later cycles and
+restarts start from it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from datetime import datetime
 
 import structlog
 
-from tagger.state.api import StateAPI
 from tagger.state.rows import SearchCapRow
 
 log = structlog.get_logger("tagger.engine")
@@ -121,21 +121,21 @@ class CapTracker:
         self._idle.set()
 
     @classmethod
-    def load(cls, state: StateAPI, account: str, configured: int) -> CapTracker:
-        """Return a tracker starting from what ``state`` holds for ``account``."""
-        row = state.get_search_cap(account)
+    def from_row(cls, row: SearchCapRow | None, configured: int) -> CapTracker:
+        """Return a tracker starting from a stored row (None: nothing known yet)."""
         known = None if row is None else CapKnowledge(row.learned, row.largest, row.confirmed)
         return cls(configured, known)
 
-    def save(self, state: StateAPI, account: str, at: datetime) -> None:
-        """Store the knowledge in ``state`` when it changed; warn about a cap mismatch.
+    def changed(self, account: str, at: datetime) -> SearchCapRow | None:
+        """Return the row to store when the knowledge changed (else None); warn about a mismatch.
 
         The warning (``search_cap_mismatch``) is logged once per process for
         each learned cap that differs from the configured one.
         """
         k = self.knowledge
+        row = None
         if k != self.loaded:
-            state.set_search_cap(account, SearchCapRow(k.learned, k.largest, k.confirmed, at))
+            row = SearchCapRow(k.learned, k.largest, k.confirmed, at)
             self.loaded = k
         if k.learned is not None and k.learned != self.configured:
             key = (account, k.learned, self.configured)
@@ -150,6 +150,7 @@ class CapTracker:
                     f" set window.search_cap: {k.learned} (it is {self.configured})."
                     " Nothing is lost either way: tagger splits truncated windows",
                 )
+        return row
 
     # -- knowledge -------------------------------------------------------------
 

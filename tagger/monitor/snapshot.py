@@ -17,7 +17,6 @@ from tagger.errors import UserError
 from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
 from tagger.rules import RuleSet, load_rules
-from tagger.rules.durations import parse_duration
 from tagger.state import StateStore
 from tagger.state.rows import FailureRow, RunRow
 
@@ -90,11 +89,8 @@ def _single_tag_paths(ruleset: RuleSet, pairs: Mapping[tuple[str, str], int]) ->
 def _longest_schedule(ruleset: RuleSet | None) -> timedelta:
     longest = timedelta(0)
     for rule in ruleset.rules if ruleset is not None else ():
-        if rule.schedule:
-            try:
-                longest = max(longest, parse_duration(rule.schedule))
-            except ValueError:
-                continue
+        if rule.schedule is not None:  # parsed once, when the rules were compiled
+            longest = max(longest, rule.schedule)
     return longest
 
 

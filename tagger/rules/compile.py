@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tagger.config.durations import parse_duration as parse_config_duration
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.rules.conditions import ConditionCompiler, leaf_label
-from tagger.rules.durations import parse_duration
 from tagger.rules.examples_load import compile_examples
 from tagger.rules.fields import FIELDS
 from tagger.rules.meta import META_KEYS, compile_meta
@@ -27,6 +28,10 @@ from tagger.rules.nodes import Path as NodePath
 from tagger.rules.operators import OPERATORS, Options
 from tagger.rules.reporter import Reporter
 from tagger.yamlsource import format_path
+
+# Longer than any retention a message-finder search can reach; larger values
+# are surely typos (``700d`` for ``70d``).
+MAX_DURATION = timedelta(days=3650)
 
 RULE_KEYS = (
     "id",
@@ -54,6 +59,23 @@ SEARCH_KEYS = (
     "url",
     "lookback",
 )
+
+
+def parse_duration(text: Any) -> timedelta:
+    """Parse a rule duration (``lookback``, ``schedule``) such as ``1h30m``.
+
+    The config's syntax, but positive and sane. Raises ValueError when the
+    text is not a duration, is zero, or exceeds ten years; the message says
+    which.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a duration (write e.g. 90s, 15m, 2h, 7d or 1h30m)")
+    value = parse_config_duration(text)
+    if not value:
+        raise ValueError(f"duration {text!r} is zero")
+    if value > MAX_DURATION:
+        raise ValueError(f"duration {text!r} is longer than ten years")
+    return value
 
 
 def _recheck(field: str, op: str, value: Any, path: NodePath) -> Node:
@@ -165,9 +187,10 @@ def compile_rule(
     )
     unless = conditions.compile(data["unless"], (*path, "unless")) if "unless" in data else None
     schedule = data.get("schedule")
+    every = None
     if schedule is not None:
         try:
-            parse_duration(schedule)
+            every = parse_duration(schedule)
         except ValueError as exc:
             reporter.report((*path, "schedule"), str(exc), at_value=True)
     raw_tags = data.get("tags")
@@ -205,7 +228,7 @@ def compile_rule(
         tags=tags,
         criteria=criteria,
         lookback=lookback,
-        schedule=schedule if isinstance(schedule, str) else None,
+        schedule=every,
         search=search,
         match=match,
         unless=unless,

@@ -14,11 +14,27 @@ first ask :func:`prefilter` and fetch the info when any rule says None.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from tagger.mimecast.models import Message, TrackedEmail
 from tagger.rules.context import Context
-from tagger.rules.explain import RuleTrace, trace_rule
+from tagger.rules.explain import RuleTrace, trace_node
 from tagger.rules.model import CompiledRule, Decision, RuleSet
+
+
+def trace_rule(rule: CompiledRule, ctx: Context, note: str = "") -> RuleTrace:
+    """Evaluate ``rule`` for the message in ``ctx`` with a full trace (on demand only)."""
+    return RuleTrace(
+        rule_id=rule.id,
+        mode=rule.mode,
+        priority=rule.priority,
+        tags=rule.tags,
+        result=None if note else rule.test(ctx),
+        search=trace_node(rule.search, ctx),
+        match=trace_node(rule.match, ctx),
+        unless=trace_node(rule.unless, ctx) if rule.unless is not None else None,
+        note=note,
+    )
 
 
 def _walk(ruleset: RuleSet, ctx: Context) -> Iterator[tuple[CompiledRule, bool | None, str]]:
@@ -40,12 +56,14 @@ def evaluate(ruleset: RuleSet, message: Message) -> tuple[Decision, ...]:
 
     Given the compiled rules and a message (summary plus info when fetched).
     Honours priority, ``stop``, ``unless`` and mode: audit decisions are
-    included, marked by ``mode``. Each decision carries its explanation.
+    included, marked by ``mode``. Each decision can explain itself: its trace
+    is built only when :attr:`Decision.explanation` is read (the audit
+    report, ``tagger explain``), never for a decision nobody looks at.
     Pure: no I/O, no clock; never raises on missing or null fields.
     """
     ctx = Context(message)
     return tuple(
-        Decision(rule.id, rule.tags, rule.mode, trace_rule(rule, ctx))
+        Decision(rule.id, rule.tags, rule.mode, partial(trace_rule, rule, ctx))
         for rule, outcome, _ in _walk(ruleset, ctx)
         if outcome is True
     )

@@ -1,6 +1,8 @@
 """Explanations: which conditions held or failed for a message, with the values seen.
 
-A trace is built by walking the same compiled nodes the evaluator runs, and
+A trace is built by walking the same compiled nodes the evaluator runs
+(:func:`tagger.rules.evaluate.trace_rule`, only when an explanation is
+asked for: the audit report, ``tagger explain``, a failing example), and
 each node's result is the node's own ``test`` (never recomputed another way),
 so an explanation cannot disagree with a decision. Traces render to text
 (:func:`render`, ✓ held, ✗ failed, ? unknown without message info) and to
@@ -12,14 +14,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tagger.rules.conditions import show
 from tagger.rules.context import UNKNOWN, Context
 from tagger.rules.nodes import Node
-
-if TYPE_CHECKING:
-    from tagger.rules.model import CompiledRule
 
 MARKS = {True: "✓", False: "✗", None: "?"}
 _UNKNOWN_TEXT = "unknown (needs message info)"
@@ -103,21 +102,6 @@ def trace_node(node: Node, ctx: Context) -> Trace:
         return Trace(node.label, result, node.where, children)
     name = node.leaf.field.name
     return Trace(node.label, result, node.where, (), name, _plain(ctx.value(name)))
-
-
-def trace_rule(rule: CompiledRule, ctx: Context, note: str = "") -> RuleTrace:
-    """Evaluate ``rule`` for the message in ``ctx`` with a full trace."""
-    return RuleTrace(
-        rule_id=rule.id,
-        mode=rule.mode,
-        priority=rule.priority,
-        tags=rule.tags,
-        result=None if note else rule.test(ctx),
-        search=trace_node(rule.search, ctx),
-        match=trace_node(rule.match, ctx),
-        unless=trace_node(rule.unless, ctx) if rule.unless is not None else None,
-        note=note,
-    )
 
 
 def _render_trace(trace: Trace, depth: int, lines: list[str]) -> None:

@@ -19,7 +19,8 @@ from tagger.rules.checks import check_rule
 from tagger.rules.compile import compile_rule
 from tagger.rules.model import CompiledRule, RuleSet
 from tagger.rules.reporter import Reporter
-from tagger.yamlsource import Located, load_yaml_file, schema_problems
+from tagger.schemacheck import schema_problems
+from tagger.yamlsource import Located, load_yaml_file
 
 SCHEMA_FILE = Path(__file__).with_name("rules.schema.json")
 RULE_SUFFIXES = (".yaml", ".yml")

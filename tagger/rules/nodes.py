@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tagger.rules.context import FOLDED_PREFIX, UNKNOWN, Context
-from tagger.rules.fields import Field
+from tagger.rules.field_model import Field
 from tagger.rules.operators import TEXTUAL, Operator, Options
 from tagger.yamlsource import format_path
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tagger.mimecast.models import parse_time
-from tagger.rules.fields import Field, Kind
+from tagger.rules.field_model import Field, Kind
 from tagger.rules.matchers import (
     PatternError,
     compile_glob,

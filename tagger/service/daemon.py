@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,9 +23,11 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from tagger import exitcodes
 from tagger.config import Config, load_config
 from tagger.engine.audit import write_entries
-from tagger.engine.queries import group_queries, not_due
+from tagger.engine.cycle import Hooks
+from tagger.engine.ledger import prune
 from tagger.engine.report import CycleReport
 from tagger.errors import UserError
 from tagger.logs import register_secret
@@ -34,18 +35,13 @@ from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import Runtime, cycle_options, open_runtime, retention, run_cycle
-from tagger.state.api import StateAPI
+from tagger.service.runtime import cycle_options, open_runtime, retention, run_cycle, utc_now
+from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
 
 log = structlog.get_logger("tagger.service")
 
 # State rows past the longest look-back are deleted at most this often.
 PRUNE_EVERY = timedelta(hours=1)
-
-
-def utc_now() -> datetime:
-    """Return the current time (UTC, aware)."""
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -58,55 +54,57 @@ class DaemonOptions:
     stop_timeout_s: float = 60.0
 
 
-class _Observer:
-    """Feeds the metrics and the watchdog from inside a running cycle."""
+async def serve(config: Config, options: DaemonOptions, notifier: Notifier) -> int:
+    """Run the daemon with the loaded ``config`` until stopped; returns 0.
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
-
-    def tag_applied(self, account: str, rule: str, tag: str) -> None:
-        """Count the applied tag per rule when metrics are on."""
-        if self._daemon.metrics is not None:
-            self._daemon.metrics.tag_applied(account, rule, tag)
-
-    def progress(self, account: str) -> None:
-        """Note progress (a long catch-up cycle keeps the watchdog fed)."""
-        self._daemon.progressed()
+    The signal handlers are in place before anything is fetched: SIGTERM or
+    SIGINT during start-up (say, while the token endpoint hangs) stops
+    cleanly, and a SIGHUP then is kept and reloads once started. Raises
+    UserError (config, rules, unknown tags, metrics address), StateError and
+    MimecastError (an account unreachable) when it cannot start.
+    """
+    signals = Signals(reload=True)
+    try:
+        async with open_session(
+            config, dry_run=dry_run_of(config, options.dry_run), signals=signals
+        ) as session:
+            return await Daemon(session, options, notifier).serve()
+    except Stopped:
+        log.info("daemon_stopped", cycles=0, during="start-up")
+        return exitcodes.OK
 
 
 class Daemon:
     """Runs cycles on a schedule until stopped.
 
-    Given the loaded config, the state to work on (the locked store, or an
-    overlay of it in a dry run: the caller chooses, since a dry run never
-    takes the lock), the options, the notifier and a clock.
+    Given the open session (config, state, runtime and signal handlers; its
+    dry-run flag is fixed for the life of the process, since a dry run works
+    on a copy of the state), the options, the notifier and a clock.
     """
 
     def __init__(
         self,
-        config: Config,
-        state: StateAPI,
+        session: Session,
         options: DaemonOptions,
         notifier: Notifier,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.config = config
-        self.state = state
+        self.session = session
+        self.config = session.config
+        self.state = session.state
         self.options = options
         self.notifier = notifier
         self.now = now
-        # Fixed for the life of the process: the state given matches it.
-        self.dry_run = options.dry_run or config.dry_run
-        self.runtime: Runtime | None = None
-        self.stop_event = asyncio.Event()
+        self.dry_run = session.dry_run
+        self.runtime = session.runtime
+        self.stop_event = session.stop
         self.cycles = 0
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
         self.last_success: datetime | None = None
         self._last_prune: datetime | None = None
         self.last_progress: datetime | None = None
-        self._observer = _Observer(self)
-        self._last_searched: dict[str, datetime] = {}
+        self._hooks = Hooks(self._tag_applied, lambda _account: self.progressed())
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._cycle_task: asyncio.Task[Any] | None = None
@@ -114,18 +112,12 @@ class Daemon:
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
 
     async def serve(self) -> int:
-        """Start, run cycles until a stop signal (or ``max_cycles``), stop; returns exit code.
+        """Start the schedule, run cycles until a stop signal (or ``max_cycles``); returns 0.
 
-        Raises UserError (rules, unknown tags, metrics address) and
-        MimecastError (an account unreachable) when it cannot start.
+        Raises UserError (the metrics address) when it cannot start.
         """
-        self.runtime = await open_runtime(self.config)
         watchdog: asyncio.Task[None] | None = None
         try:
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-            loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
             if self.config.metrics.enabled:
                 self.metrics = Metrics()
                 server = self.metrics.start_server(
@@ -152,6 +144,7 @@ class Daemon:
                 interval_s=self.config.schedule.interval.total_seconds(),
                 state=str(self.config.state_path),
             )
+            self.session.signals.on_reload(self.request_reload)
             watchdog = asyncio.create_task(self._watchdog())
             await self.stop_event.wait()
         finally:
@@ -164,9 +157,9 @@ class Daemon:
                 watchdog.cancel()
             if self.metrics is not None:
                 self.metrics.close()
-            await self.runtime.close()
+            await self.runtime.close()  # closing again (the session's) does nothing
             log.info("daemon_stopped", cycles=self.cycles)
-        return 0
+        return exitcodes.OK
 
     async def _drain(self) -> None:
         """Let the cycle in flight finish (it stops at its next step) within the stop timeout.
@@ -211,9 +204,8 @@ class Daemon:
         self._scheduler = scheduler
 
     def request_stop(self, why: str = "") -> None:
-        """Ask the daemon to stop after in-flight work (signal handler)."""
-        log.info("stop_requested", signal=why)
-        self.stop_event.set()
+        """Ask the daemon to stop after in-flight work."""
+        self.session.signals.request_stop(why)
 
     def request_reload(self) -> None:
         """Reload config and rules in the background (SIGHUP handler)."""
@@ -274,14 +266,13 @@ class Daemon:
             return
         if config.state_path != self.config.state_path:
             log.warning("reload_state_path_ignored", state_path=str(config.state_path))
-        if (self.options.dry_run or config.dry_run) != self.dry_run:
+        if dry_run_of(config, self.options.dry_run) != self.dry_run:
             log.warning("reload_dry_run_ignored", dry_run=self.dry_run, hint="restart to change")
         async with self.cycle_lock:
             old = self.runtime
             self.runtime = runtime
             self.config = config
-        if old is not None:
-            await old.close()
+        await old.close()
         self._schedule()
         self.notifier.ready()
         self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
@@ -304,7 +295,7 @@ class Daemon:
         (on stop or reload) cancels the job, and must not cut off applies in
         flight; :meth:`serve` waits for the task instead.
         """
-        if self.stop_event.is_set() or self.runtime is None:
+        if self.stop_event.is_set():
             return
         task = asyncio.create_task(self._cycle())
         self._cycle_task = task
@@ -319,34 +310,30 @@ class Daemon:
         """The body of :meth:`cycle`, serialised by ``cycle_lock``."""
         async with self.cycle_lock:
             runtime = self.runtime
-            if self.stop_event.is_set() or runtime is None:
+            if self.stop_event.is_set():
                 return
             if self.crashes.skip():
                 return
             started = self.now()
-            queries = group_queries(runtime.ruleset)
             interval = self.config.schedule.interval
-            skip = not_due(queries, self._last_searched, started, interval)
-            options = cycle_options(self.config, dry_run=self.dry_run, skip_queries=skip)
+            options = cycle_options(self.config, dry_run=self.dry_run, interval=interval)
             try:
                 reports = await run_cycle(
-                    runtime, self.state, options, self.now, self.stop_event, "run", self._observer
+                    runtime, self.state, options, self.now, self.stop_event, "run", self._hooks
                 )
             except Exception as exc:
                 self.crashes.crashed(exc)
                 return
             self.crashes.succeeded()
             self.cycles += 1
-            for query in queries:
-                if (
-                    query.key not in skip
-                    and reports
-                    and all(query.key in r.watermarks for r in reports)
-                ):
-                    self._last_searched[query.key] = started
             self._after_cycle(reports, started)
         if self.options.max_cycles is not None and self.cycles >= self.options.max_cycles:
             self.request_stop("max_cycles")
+
+    def _tag_applied(self, account: str, rule: str, tag: str) -> None:
+        """Count the applied tag per rule when metrics are on."""
+        if self.metrics is not None:
+            self.metrics.tag_applied(account, rule, tag)
 
     def progressed(self) -> None:
         """Record that a cycle made progress, and feed the watchdog when it is on."""
@@ -400,14 +387,10 @@ class Daemon:
     def _prune(self) -> None:
         """Delete state rows older than the longest look-back, at most once an hour."""
         now = self.now()
-        if self.runtime is None or (
-            self._last_prune is not None and now - self._last_prune < PRUNE_EVERY
-        ):
+        if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = now
-        keep = retention(self.config, self.runtime.ruleset)
-        counts = self.state.prune(now - keep)
-        log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
+        prune(self.state, now, retention(self.config, self.runtime.ruleset))
 
     async def _watchdog(self) -> None:
         """Ping the watchdog while cycles keep succeeding on schedule or making progress."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
 
+from tagger.engine.report import CycleReport
 from tagger.errors import UserError
 
 CYCLE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -30,25 +31,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class CycleLike(Protocol):
-    """The parts of one account's cycle report that :meth:`Metrics.observe_cycle` reads."""
-
-    @property
-    def account(self) -> str: ...
-
-    @property
-    def scanned(self) -> int: ...
-
-    @property
-    def info_calls(self) -> int: ...
-
-    @property
-    def errors(self) -> Sequence[str]: ...
-
-    @property
-    def watermarks(self) -> Mapping[str, datetime]: ...
 
 
 class MetricsServer:
@@ -173,7 +155,7 @@ class Metrics:
         """Record the time of the latest successful cycle (aware datetime)."""
         self._success.labels(account).set(at.timestamp())
 
-    def observe_cycle(self, report: CycleLike, seconds: float, now: datetime) -> None:
+    def observe_cycle(self, report: CycleReport, seconds: float, now: datetime) -> None:
         """Update the per-account figures from one finished cycle.
 
         Given the account's report, the cycle duration and the current time:

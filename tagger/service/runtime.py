@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
 from tagger.config import Config
-from tagger.engine.cycle import Account, CycleOptions, run_account_cycle
-from tagger.engine.ports import CycleObserver
+from tagger.engine.cycle import NO_HOOKS, Account, CycleOptions, Hooks, run_account_cycle
+from tagger.engine.ledger import Ledger
+from tagger.engine.ledger import retention as ledger_retention
 from tagger.engine.report import CycleReport
 from tagger.engine.scope import SearchScope
 from tagger.engine.window import Window, WindowPolicy
@@ -32,8 +31,7 @@ from tagger.mimecast.models import SmartTag
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
 from tagger.rules.refuse import refuse_unknown_tag_rules
-from tagger.state import OverlayState, StateStore
-from tagger.state.api import StateAPI
+from tagger.state import StateStore
 
 log = structlog.get_logger("tagger.service")
 
@@ -64,6 +62,11 @@ class Runtime:
         await self.stack.aclose()
 
 
+def utc_now() -> datetime:
+    """Return the current time (UTC, aware)."""
+    return datetime.now(UTC)
+
+
 def load_ruleset(config: Config) -> RuleSet:
     """Load and compile the rules the config names; raises UserError with every problem."""
     return load_rules(list(config.rule_paths))
@@ -85,7 +88,7 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     problems: list[Problem] = []
     try:
         for account in config.accounts:
-            client = await stack.enter_async_context(MimecastClient(account.to_settings()))
+            client = await stack.enter_async_context(MimecastClient(account.settings))
             tags = await client.list_smart_tags()
             if not config.strict_tags:
                 # Only the rules naming tags this account lacks are left out (logged).
@@ -121,14 +124,12 @@ def retention(config: Config, ruleset: RuleSet) -> timedelta:
     """Return how long state rows are kept: the longest look-back any search can make.
 
     That is the longest of the first-start look-back, the catch-up limit and
-    every rule's own look-back, plus the overlap; rows older than this can no
-    longer be reached by a scheduled cycle (a margin of a day covers clock
-    changes). Pure.
+    every rule's own look-back, plus the overlap and a day (see
+    :func:`tagger.engine.ledger.retention`). Pure.
     """
     w = config.window
-    rule_lookbacks = [r.lookback for r in ruleset.rules if r.lookback is not None]
-    longest = max([w.initial_lookback, w.max_catchup, *rule_lookbacks])
-    return longest + w.overlap + timedelta(days=1)
+    longest = max(w.initial_lookback, w.max_catchup, ruleset.longest_lookback or timedelta(0))
+    return ledger_retention(longest, w.overlap)
 
 
 def cycle_options(
@@ -137,8 +138,14 @@ def cycle_options(
     dry_run: bool,
     window: Window | None = None,
     skip_queries: frozenset[str] = frozenset(),
+    interval: timedelta | None = None,
 ) -> CycleOptions:
-    """Return the cycle options the config asks for (``window``: a fixed span, no watermarks)."""
+    """Return the cycle options the config asks for.
+
+    ``window`` fixes the span (no watermarks); ``interval`` lets the queries
+    whose rules set a longer ``schedule`` wait. Audit entries (and their
+    explanations) are kept only when the config names an audit file.
+    """
     w = config.window
     policy = WindowPolicy(
         overlap=w.overlap,
@@ -155,17 +162,19 @@ def cycle_options(
         window=window,
         advance_watermark=window is None,
         skip_queries=skip_queries,
+        interval=interval,
+        audit=config.audit_path is not None,
     )
 
 
 async def run_cycle(
     runtime: Runtime,
-    state: StateAPI,
+    state: StateStore,
     options: CycleOptions,
     now: Callable[[], datetime],
     stop: asyncio.Event | None = None,
     kind: str = "cycle",
-    observer: CycleObserver | None = None,
+    hooks: Hooks = NO_HOOKS,
 ) -> list[CycleReport]:
     """Run one cycle for every active account concurrently; returns their reports.
 
@@ -178,25 +187,18 @@ async def run_cycle(
     """
 
     async def one(acct: AccountRuntime) -> CycleReport:
-        store = state
-        opts = options
-        if cut_off(store, acct.name):
-            # Its last applies may have reached Mimecast unrecorded: look before applying.
-            opts = replace(options, verify_present=True)
-            log.info("previous_run_cut_off", account=acct.name, check="tags already present")
-        run_id = store.start_run(kind, acct.name, now(), options.dry_run)
+        ledger = Ledger(state, acct.name, runtime.ruleset)
+        ledger.begin(kind, options.dry_run, now())
         account = Account(
-            acct.name, acct.client, runtime.ruleset, acct.tag_ids, store, scope=acct.scope
+            acct.name, acct.client, runtime.ruleset, acct.tag_ids, ledger, scope=acct.scope
         )
         status, error = "ok", None
         try:
-            report = await run_account_cycle(account, opts, now, stop, observer)
+            report = await run_account_cycle(account, options, now, stop, hooks)
         except KeyBindingExpired as exc:
             acct.stopped_reason = str(exc)
             log.error("account_stopped", account=acct.name, error=str(exc))
-            report = CycleReport(acct.name, options.dry_run, now(), now())
-            report.errors.append(str(exc))
-            report.account_error = str(exc)
+            report = _failed(acct.name, options.dry_run, now(), str(exc))
             status, error = "stopped", str(exc)
         except AuthenticationError as exc:
             log.error(
@@ -205,100 +207,44 @@ async def run_cycle(
                 error=str(exc),
                 retry="next cycle; watermarks held, no message set aside",
             )
-            report = CycleReport(acct.name, options.dry_run, now(), now())
-            report.errors.append(str(exc))
-            report.account_error = str(exc)
+            report = _failed(acct.name, options.dry_run, now(), str(exc))
             status, error = "failed", str(exc)
         except MimecastError as exc:
             log.error("cycle_failed", account=acct.name, error=str(exc))
-            report = CycleReport(acct.name, options.dry_run, now(), now())
-            report.errors.append(str(exc))
-            report.account_error = str(exc)
+            report = _failed(acct.name, options.dry_run, now(), str(exc))
             status, error = "failed", str(exc)
         if status == "ok" and (report.errors or report.failed):
             status = "partial"
         if status == "ok" and report.interrupted:
             status = "interrupted"
-        store.finish_run(run_id, now(), _counts(report), status, error)
+        ledger.end(report, status, error, now())
         return report
 
     active = [a for a in runtime.accounts if a.stopped_reason is None]
     return list(await asyncio.gather(*(one(a) for a in active)))
 
 
-def cut_off(state: StateAPI, account: str) -> bool:
-    """Return True when the latest run of ``account`` did not complete.
-
-    A run left unfinished (the process was killed, or the cycle crashed) may
-    have applied tags it never recorded; an interrupted one, or one that an
-    account-level error stopped part-way, stopped before re-checking them.
-    Either way the next cycle must look at the tags already on a message
-    before applying.
-    """
-    return any(
-        r.account == account
-        and (r.finished_at is None or r.status in ("interrupted", "failed", "stopped"))
-        for r in state.last_runs()
-    )
-
-
-def _counts(report: CycleReport) -> Mapping[str, int]:
-    """Return the counts of a report that the run history keeps."""
-    return {
-        "found": report.messages_found,
-        "scanned": report.scanned,
-        "info_calls": report.info_calls,
-        "matched": report.matched,
-        "planned": report.planned,
-        "applied": report.applied,
-        "failed": report.failed,
-        "set_aside": len(report.set_aside),
-        "search_calls": report.search_calls,
-        "window_splits": report.window_splits,
-        "saturated_windows": report.saturated,
-    }
+def _failed(account: str, dry_run: bool, at: datetime, error: str) -> CycleReport:
+    """Return the report of an account whose cycle could not run."""
+    report = CycleReport(account, dry_run, at, at)
+    report.errors.append(error)
+    report.account_error = error
+    return report
 
 
 @contextlib.contextmanager
-def open_state(path: Path, *, dry_run: bool) -> Iterator[StateAPI]:
+def open_state(path: Path, *, dry_run: bool) -> Iterator[StateStore]:
     """Open the state a command works on, and close it afterwards.
 
     Live: the store, holding the single-writer lock (raises StateLocked when
-    another process has it). Dry run: an :class:`OverlayState` that keeps every
-    write in memory, over the file opened read-only and without the lock (so a
-    dry run works next to a running daemon), or over an empty throw-away store
-    when the file does not exist yet; a dry run never creates or changes the
-    state file. Raises StateError when the file is unusable.
+    another process has it). Dry run: an in-memory copy of the file, read
+    without the lock (so a dry run works next to a running daemon) and empty
+    when the file does not exist yet; every write goes to the copy, so a dry
+    run never creates or changes the state file. Raises StateError when the
+    file is unusable.
     """
-    if not dry_run:
-        store = StateStore.open(path)
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    with contextlib.ExitStack() as stack:
-        if path.exists():
-            base = StateStore.open(path, lock=False, readonly=True)
-        else:
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-dry-run-"))
-            base = StateStore.open(Path(scratch) / "state.db", lock=False)
-        stack.callback(base.close)
-        overlay = OverlayState(base)
-        stack.callback(overlay.close)
-        yield overlay
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """Make SIGTERM and SIGINT set ``stop`` (call inside the running event loop).
-
-    Work in flight then finishes and is recorded instead of being cut off.
-    """
-    loop = asyncio.get_running_loop()
-
-    def requested(name: str) -> None:
-        log.info("stop_requested", signal=name)
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, requested, sig.name)
+    store = StateStore.open_copy(path) if dry_run else StateStore.open(path)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,28 +1,20 @@
 """Durable state: applied pairs, processed messages, watermarks, runs, failures.
 
-``StateStore`` is the SQLite file; ``OverlayState`` wraps one for dry runs so
-nothing is written. Both satisfy ``StateAPI``.
+``StateStore`` is the SQLite file (or, for a dry run, an in-memory copy of
+it: :meth:`StateStore.open_copy`). Only the ledger
+(:mod:`tagger.engine.ledger`) writes to it; ``tagger status`` reads it.
 """
 
-from tagger.state.api import StateAPI
 from tagger.state.errors import StateError, StateLocked
-from tagger.state.overlay import OverlayState
 from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.store import StateStore
 
 __all__ = [
     "AppliedRow",
     "FailureRow",
-    "OverlayState",
     "RunRow",
     "SearchCapRow",
-    "StateAPI",
     "StateError",
     "StateLocked",
     "StateStore",
 ]
-
-
-def _satisfies_protocol(store: StateStore, overlay: OverlayState) -> tuple[StateAPI, StateAPI]:
-    # Never called: lets mypy prove both classes implement StateAPI.
-    return store, overlay

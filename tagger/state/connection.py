@@ -125,3 +125,35 @@ def open_connection(
             conn.close()
         raise
     return conn, version
+
+
+def copy_into_memory(path: Path, *, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """Return an in-memory copy of the state file at ``path``, brought up to date.
+
+    The file is read once, read-only and without the single-writer lock (so
+    this works next to a running daemon), through SQLite's backup API, which
+    copies a consistent snapshot; when it does not exist the copy starts
+    empty. The file is never created or written. Raises StateError when it is
+    unusable (not SQLite, another program's database, too new).
+    """
+    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        if path.exists():
+            source = _connect(path, readonly=True)
+            try:
+                source.execute("PRAGMA query_only = ON")
+                check_known(current_version(source, path), migrations, path)
+                source.backup(memory)
+            finally:
+                source.close()
+        migrate(memory, path, migrations)
+    except sqlite3.DatabaseError as exc:
+        memory.close()
+        raise StateError(
+            f"cannot use state file {path}: {exc} (is it a tagger state file? "
+            "restore a backup or move it away to start afresh)"
+        ) from exc
+    except BaseException:
+        memory.close()
+        raise
+    return memory

@@ -109,7 +109,22 @@ V2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2)
+# When each query of a rule with its own ``schedule`` was last searched, so a
+# restart does not search it again before it is due.
+V3 = Migration(
+    version=3,
+    name="query search times",
+    statements=(
+        """CREATE TABLE query_searches (
+            account TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            searched_at INTEGER NOT NULL,
+            PRIMARY KEY (account, query_key)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.logs import redact_text
-from tagger.state.connection import ensure_parent, open_connection
+from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.errors import StateError
 from tagger.state.lock import StateLock
 from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
@@ -90,6 +90,18 @@ class StateStore:
                 held.release()
             raise
         return cls(path, conn, held, readonly)
+
+    @classmethod
+    def open_copy(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> StateStore:
+        """Open an in-memory copy of the state file at ``path`` (for dry runs).
+
+        Every read and write of a live store works on the copy, and none
+        reaches the file: it is read once, without the lock (so a dry run
+        works next to a running daemon), and never created when missing (the
+        copy then starts empty). Raises StateError when the file is unusable.
+        """
+        path = Path(path)
+        return cls(path, copy_into_memory(path, migrations=migrations), None, readonly=False)
 
     def close(self) -> None:
         """Close the file and release the lock (idempotent)."""
@@ -308,6 +320,25 @@ class StateStore:
                 " largest = excluded.largest, confirmed = excluded.confirmed,"
                 " updated_at = excluded.updated_at",
                 (account, row.learned, row.largest, row.confirmed, to_us(row.updated_at)),
+            )
+
+    # -- when scheduled queries were last searched ----------------------------
+
+    def last_searched(self, account: str) -> dict[str, datetime]:
+        """Return when each query of ``account`` was last searched, by query key."""
+        rows = self._rows(
+            "SELECT query_key, searched_at FROM query_searches WHERE account = ?", [account]
+        )
+        return {str(k): from_us(v) for k, v in rows}
+
+    def set_searched(self, account: str, query_keys: Iterable[str], at: datetime) -> None:
+        """Record that the queries ``query_keys`` of ``account`` were searched at ``at``."""
+        when = to_us(at)
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO query_searches (account, query_key, searched_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET searched_at = excluded.searched_at",
+                [(account, key, when) for key in dict.fromkeys(query_keys)],
             )
 
     # -- failures ------------------------------------------------------------

@@ -1,0 +1,334 @@
+"""The ledger: one account's exactly-once record under one rule set, for one cycle.
+
+It is the only caller of the state API. Everything that makes a Smart Tag
+land exactly once lives here:
+
+- **runs**: :meth:`Ledger.begin` records the start of a cycle and detects a
+  previous run that was cut off (killed, crashed, interrupted, stopped by an
+  account-level error): its last applies may have reached Mimecast without
+  being recorded, so this cycle reads message info before every apply
+  (:meth:`Ledger.needs_info`) and skips tags already present;
+- **processed marks** per query (:meth:`judged_before`, :meth:`settle`) and
+  **applied pairs** (:meth:`recorded`, :meth:`record_applied`);
+- **failures**: a message that failed holds its queries' windows back; one
+  that keeps failing permanently is set aside; an account-level error sets
+  nothing aside, marks nothing and moves no watermark;
+- **watermarks** (:meth:`window`, :meth:`advance`): never past a message that
+  is neither processed nor set aside;
+- the **learned search cap**, backfill cursors, and retention
+  (:func:`retention`, :func:`prune`).
+
+The cycle (:mod:`tagger.engine.cycle`) keeps only concurrency and ordering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import structlog
+
+from tagger.engine.plan import Action
+from tagger.engine.queries import not_due
+from tagger.engine.report import CycleReport, run_counts
+from tagger.engine.searchcap import CapTracker
+from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
+from tagger.mimecast.errors import AuthenticationError, MimecastError
+from tagger.mimecast.models import TrackedEmail
+from tagger.rules import RuleSet
+from tagger.state import StateStore
+
+log = structlog.get_logger("tagger.engine")
+
+# Statuses of a run that did not end by re-checking every apply it made.
+CUT_OFF = ("interrupted", "failed", "stopped")
+
+
+@dataclass
+class Candidate:
+    """A message found this cycle, the rules whose searches found it, and their queries."""
+
+    summary: TrackedEmail
+    rule_ids: set[str] = field(default_factory=set)
+    queries: set[str] = field(default_factory=set)
+
+
+class Failure(NamedTuple):
+    """Why a message could not be finished this cycle.
+
+    ``transient`` is the client's ``retryable`` verdict on the last error: true
+    for 429s, 5xx and network errors that outlasted its retries;
+    ``account_level`` is true for errors that concern the whole account
+    (credentials or permissions refused, key binding expired).
+    """
+
+    error: str
+    transient: bool
+    account_level: bool = False
+
+    @classmethod
+    def of(cls, exc: MimecastError, fallback: str) -> Failure:
+        """Return the failure ``exc`` stands for (``fallback``: its text when it has none)."""
+        return cls(str(exc) or fallback, exc.retryable, isinstance(exc, AuthenticationError))
+
+
+class AccountLevelFailure(MimecastError):
+    """A message failure that concerns the whole account reached :meth:`Ledger.settle`."""
+
+
+class Ledger:
+    """One account's record under one rule set, for one cycle (see module docstring).
+
+    Given the state, the account's name and the rule set. Not thread-safe:
+    one cycle's tasks share one event loop.
+    """
+
+    def __init__(self, state: StateStore, account: str, ruleset: RuleSet) -> None:
+        self.state = state
+        self.account = account
+        self.ruleset = ruleset
+        self.verify_present = False
+        self._run_id: int | None = None
+        self._started: datetime | None = None
+        self._held: dict[str, list[datetime]] = {}
+        self._halted = False
+
+    # -- runs ------------------------------------------------------------------
+
+    def begin(self, kind: str, dry_run: bool, at: datetime) -> None:
+        """Record the start of a run; after a cut-off run, verify before applying."""
+        self.verify_present = self.cut_off()
+        if self.verify_present:
+            log.info("previous_run_cut_off", account=self.account, check="tags already present")
+        self._run_id = self.state.start_run(kind, self.account, at, dry_run)
+
+    def end(self, report: CycleReport, status: str, error: str | None, at: datetime) -> None:
+        """Record the end of the cycle begun by :meth:`begin` with its counts and outcome."""
+        if self._run_id is not None:
+            self.state.finish_run(self._run_id, at, run_counts(report), status, error)
+            self._run_id = None
+
+    def cut_off(self) -> bool:
+        """Return True when the latest run of the account did not complete.
+
+        A run left unfinished (the process was killed, or the cycle crashed) may
+        have applied tags it never recorded; an interrupted one, or one that an
+        account-level error stopped part-way, stopped before re-checking them.
+        """
+        return any(
+            r.account == self.account and (r.finished_at is None or r.status in CUT_OFF)
+            for r in self.state.last_runs()
+        )
+
+    def needs_info(self, verdict: bool | None) -> bool:
+        """Return whether to read message info, given a surviving rule's pre-filter verdict.
+
+        True when the verdict depends on info (None), and for every message
+        after a cut-off run (tags already present must be seen before applying).
+        """
+        return verdict is None or self.verify_present
+
+    # -- windows and watermarks ------------------------------------------------
+
+    def start_cycle(self, at: datetime) -> None:
+        """Start a cycle at ``at``: nothing is held back or halted yet."""
+        self._started = at
+        self._held = {}
+        self._halted = False
+
+    def window(
+        self, query_key: str, lookback: timedelta | None, now: datetime, policy: WindowPolicy
+    ) -> Window:
+        """Return the window one query searches, from its saved watermark."""
+        mark = self.state.get_watermark(self.account, query_key)
+        return plan_window(mark, now, policy, lookback)
+
+    def advance(self, query_key: str, window: Window, at: datetime) -> datetime | None:
+        """Move the query's watermark over ``window``; return it (None: not moved).
+
+        Never past a message of the query that failed this cycle and is not
+        set aside (:meth:`settle` keeps them), and not at all after an
+        account-level error.
+        """
+        if self._halted:
+            return None
+        mark = next_watermark(window, self._held.get(query_key, []))
+        self.state.set_watermark(self.account, query_key, mark, at)
+        return mark
+
+    def held_back(self) -> int:
+        """Return how many queries have messages that hold their window back."""
+        return len(self._held)
+
+    def halt(self) -> None:
+        """Note an account-level error: from now on nothing is settled and no watermark moves."""
+        self._halted = True
+
+    # -- processed marks and applied pairs ---------------------------------------
+
+    def judged_before(self, candidates: Mapping[str, Candidate]) -> set[str]:
+        """Return the ids of candidates every query that found them has already judged.
+
+        Marks are kept per query, so mail found by other queries while a query's
+        search was skipped (its rule schedule not due) is still judged by that
+        query's rules when it runs. Each candidate's rules are widened to those of
+        every query that judged it before: evaluated together again, a
+        higher-priority ``stop`` rule still holds (its tags are recorded, so they
+        are not applied twice).
+        """
+        ids = list(candidates)
+        every = self.ruleset.queries
+        marked = {
+            q.key: self.state.processed_ids(self.account, self._mark(q.key), ids) for q in every
+        }
+        rules_of = {q.key: q.rule_ids for q in every}
+        done: set[str] = set()
+        for mid, cand in candidates.items():
+            before = {key for key, judged in marked.items() if mid in judged}
+            for key in before:
+                cand.rule_ids.update(rules_of[key])
+            if cand.queries <= before:
+                done.add(mid)
+        return done
+
+    def set_aside_ids(self) -> set[str]:
+        """Return the ids of the account's messages that were set aside."""
+        return self.state.set_aside_ids(self.account)
+
+    def recorded(self, message_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """Return the (message, tag) pairs already recorded among ``message_ids``."""
+        return self.state.applied_pairs(self.account, message_ids)
+
+    def record_applied(self, action: Action, at: datetime) -> None:
+        """Record one applied tag (durably, before anything else happens)."""
+        self.state.record_applied(
+            self.account,
+            action.message_id,
+            action.tag_id,
+            rule_id=action.rule_id,
+            rule_hash=action.rule_hash,
+            mode=action.mode,
+            at=at,
+        )
+
+    def settle(
+        self,
+        chunk: Sequence[Candidate],
+        failures: Mapping[str, Failure],
+        max_failures: int,
+        report: CycleReport,
+        at: datetime,
+    ) -> None:
+        """Mark finished messages processed; count failures and set aside repeat offenders.
+
+        Only permanent failures (the service said retrying cannot help) count towards
+        set-aside: a transient one (429 quota, 5xx, network) after the client's own
+        retries holds the watermark back but never sets a message aside, so an
+        outage longer than ``max_failures`` cycles loses no tag. A failed message
+        holds back the window of every query that found it. Raises
+        :class:`AccountLevelFailure` (writing nothing) when a failure concerns
+        the whole account.
+        """
+        account_level = [f for f in failures.values() if f.account_level]
+        if account_level:
+            self.halt()
+            raise AccountLevelFailure(account_level[0].error)
+        if self._halted:
+            return
+        account = self.account
+        ok = [c for c in chunk if c.summary.id not in failures]
+        received = {c.summary.id: c.summary.received for c in ok if c.summary.received is not None}
+        for key in sorted({k for c in ok for k in c.queries}):
+            ids = [c.summary.id for c in ok if key in c.queries]
+            self.state.mark_processed(account, self._mark(key), ids, at, received)
+        ok_ids = {c.summary.id for c in ok}
+        failing = self.state.failures(account)
+        open_failures = {f.message_id for f in failing if f.set_aside_at is None}
+        for mid in sorted(open_failures & ok_ids):
+            self.state.clear_failure(account, mid)
+            log.info("message_recovered", account=account, message_id=mid)
+        started = self._started or at
+        for cand in chunk:
+            mid = cand.summary.id
+            failure = failures.get(mid)
+            if failure is None:
+                continue
+            count = self.state.record_failure(account, mid, failure.error, at)
+            report.failed += 1
+            if count >= max_failures and not failure.transient:
+                self.state.set_aside(account, mid, at)
+                report.set_aside.append(mid)
+                log.error(
+                    "message_set_aside",
+                    account=account,
+                    message_id=mid,
+                    attempts=count,
+                    error=failure.error,
+                )
+                continue
+            log.warning(
+                "message_failed",
+                account=account,
+                message_id=mid,
+                attempts=count,
+                transient=failure.transient,
+                error=failure.error,
+            )
+            for key in cand.queries:
+                self._held.setdefault(key, []).append(cand.summary.received or started)
+
+    def _mark(self, query_key: str) -> str:
+        return self.ruleset.query_mark(query_key)
+
+    # -- the learned search cap and backfill cursors --------------------------------
+
+    def search_caps(self, configured: int) -> CapTracker:
+        """Return the account's search-cap tracker, starting from what the state holds."""
+        return CapTracker.from_row(self.state.get_search_cap(self.account), configured)
+
+    def save_search_caps(self, caps: CapTracker, at: datetime) -> None:
+        """Store what the cycle's searches revealed about the cap (when it changed)."""
+        row = caps.changed(self.account, at)
+        if row is not None:
+            self.state.set_search_cap(self.account, row)
+
+    def not_due(self, interval: timedelta, now: datetime) -> frozenset[str]:
+        """Return the keys of the queries whose own ``schedule`` is not due at ``now``.
+
+        Given the configured interval; the last search of each query is kept
+        in state, so a restart does not search a query again before it is due.
+        """
+        return not_due(self.ruleset.queries, self.state.last_searched(self.account), now, interval)
+
+    def searched(self, query_keys: Iterable[str], at: datetime) -> None:
+        """Record that the queries ``query_keys`` were searched (their windows done) at ``at``."""
+        scheduled = {q.key for q in self.ruleset.queries if q.schedule is not None}
+        keys = [k for k in query_keys if k in scheduled]
+        if keys:
+            self.state.set_searched(self.account, keys, at)
+
+    def backfill_cursor(self, job: str) -> datetime | None:
+        """Return how far backfill job ``job`` got for this account, or None."""
+        return self.state.get_backfill_progress(self.account, job)
+
+    def save_backfill_cursor(self, job: str, cursor: datetime, at: datetime) -> None:
+        """Store how far backfill job ``job`` got for this account."""
+        self.state.set_backfill_progress(self.account, job, cursor, at)
+
+
+def retention(longest_lookback: timedelta, overlap: timedelta) -> timedelta:
+    """Return how long state rows are kept: the longest look-back plus the overlap and a day.
+
+    Rows older than that can no longer be reached by a scheduled cycle (the
+    day covers clock changes). Pure.
+    """
+    return longest_lookback + overlap + timedelta(days=1)
+
+
+def prune(state: StateStore, now: datetime, keep: timedelta) -> dict[str, int]:
+    """Delete state rows older than ``now - keep``; return the counts per table."""
+    counts = state.prune(now - keep)
+    log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
+    return counts

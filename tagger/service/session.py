@@ -1,0 +1,162 @@
+"""One composition path for ``once``, ``backfill`` and ``run``: signals, state, runtime.
+
+:func:`open_session` is the only place that puts a runnable set-up together,
+always in the same order: the signal handlers first (a SIGTERM or SIGHUP that
+arrives while the token or the tag list is being fetched must find them in
+place), then the state (the locked file, or an in-memory copy of it in a dry
+run), then the runtime (clients, tokens, tag ids). Whether a command is a dry
+run is decided once, by :func:`dry_run_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+
+from tagger.config import Config
+from tagger.engine.cycle import NO_HOOKS, CycleOptions, Hooks
+from tagger.engine.report import CycleReport
+from tagger.service.runtime import Runtime, open_runtime, open_state, run_cycle, utc_now
+from tagger.state import StateStore
+
+log = structlog.get_logger("tagger.service")
+
+T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """A stop was requested (SIGTERM/SIGINT) before the set-up was complete."""
+
+
+def dry_run_of(config: Config, requested: bool) -> bool:
+    """Return whether a command runs dry: asked on its command line or by the config."""
+    return requested or config.dry_run
+
+
+class Signals:
+    """The process's one set of signal handlers.
+
+    SIGTERM and SIGINT set :attr:`stop` (work in flight then finishes and is
+    recorded). With ``reload``, SIGHUP calls the handler given to
+    :meth:`on_reload`; one that arrives before there is a handler (during
+    start-up) is logged and kept, and the handler runs as soon as it is given.
+    Without ``reload``, SIGHUP keeps its default action.
+    """
+
+    def __init__(self, *, reload: bool = False) -> None:
+        self.stop = asyncio.Event()
+        self._reload = reload
+        self._reload_handler: Callable[[], None] | None = None
+        self._reload_pending = False
+        self._installed: list[int] = []
+
+    def install(self) -> None:
+        """Install the handlers in the running event loop."""
+        loop = asyncio.get_running_loop()
+        wanted = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if self._reload else [])
+        for sig in wanted:
+            if sig == signal.SIGHUP:
+                loop.add_signal_handler(sig, self._hangup)
+            else:
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+            self._installed.append(sig)
+
+    def uninstall(self) -> None:
+        """Give the signals back their default actions (idempotent)."""
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            while self._installed:
+                loop.remove_signal_handler(self._installed.pop())
+
+    def request_stop(self, why: str = "") -> None:
+        """Ask for a stop after the work in flight."""
+        log.info("stop_requested", signal=why)
+        self.stop.set()
+
+    def on_reload(self, handler: Callable[[], None]) -> None:
+        """Call ``handler`` on each SIGHUP from now on (at once if one is pending)."""
+        self._reload_handler = handler
+        if self._reload_pending:
+            self._reload_pending = False
+            handler()
+
+    def _hangup(self) -> None:
+        if self._reload_handler is not None:
+            self._reload_handler()
+            return
+        self._reload_pending = True
+        log.info("reload_requested", deferred="until start-up is complete")
+
+    async def unless_stopped(self, work: Awaitable[T]) -> T:
+        """Await ``work`` unless a stop is requested first; raises :class:`Stopped` then.
+
+        The work is cancelled (and awaited) when the stop comes first.
+        """
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise Stopped("stopped during start-up")
+        return task.result()
+
+
+@dataclass
+class Session:
+    """What a command runs cycles with: the config, the dry-run flag, state, runtime, signals."""
+
+    config: Config
+    dry_run: bool
+    state: StateStore
+    runtime: Runtime
+    signals: Signals
+
+    @property
+    def stop(self) -> asyncio.Event:
+        """Return the event set by SIGTERM/SIGINT."""
+        return self.signals.stop
+
+    async def cycle(
+        self, options: CycleOptions, *, kind: str, hooks: Hooks = NO_HOOKS
+    ) -> list[CycleReport]:
+        """Run one cycle over every active account (see :func:`run_cycle`)."""
+        return await run_cycle(self.runtime, self.state, options, utc_now, self.stop, kind, hooks)
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    config: Config, *, dry_run: bool, signals: Signals | None = None
+) -> AsyncIterator[Session]:
+    """Install the signal handlers, open the state, connect the accounts; close all after.
+
+    Given the loaded config, the effective dry-run flag (see :func:`dry_run_of`)
+    and optionally the signal handlers to install (default: stop on
+    SIGTERM/SIGINT). Raises :class:`Stopped` when a stop is requested before
+    the accounts are connected, StateLocked/StateError when the state cannot
+    be opened, UserError (rules, unknown tags) and MimecastError (an account
+    unreachable) from :func:`~tagger.service.runtime.open_runtime`.
+    """
+    signals = signals if signals is not None else Signals()
+    signals.install()
+    try:
+        with open_state(config.state_path, dry_run=dry_run) as state:
+            if signals.stop.is_set():
+                raise Stopped("stopped during start-up")
+            runtime = await signals.unless_stopped(open_runtime(config))
+            try:
+                yield Session(config, dry_run, state, runtime, signals)
+            finally:
+                await runtime.close()
+    finally:
+        signals.uninstall()

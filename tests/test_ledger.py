@@ -1,0 +1,164 @@
+"""The ledger's rules, on a real SQLite state file and no server.
+
+A watermark never passes a message that is neither processed nor set aside;
+after a cut-off run, message info is read before every apply; a failure holds
+its queries' windows back; an account-level error sets nothing aside, marks
+nothing and moves no watermark.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from state_support import at
+
+from tagger.engine.ledger import AccountLevelFailure, Candidate, Failure, Ledger
+from tagger.engine.report import CycleReport
+from tagger.engine.window import Window, WindowPolicy
+from tagger.mimecast.errors import ApiFailure, AuthenticationError
+from tagger.mimecast.models import TrackedEmail
+from tagger.rules import RuleSet, load_rules
+from tagger.state import StateStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "acct"
+POLICY = WindowPolicy(
+    overlap=timedelta(minutes=10),
+    ingestion_delay=timedelta(0),
+    initial_lookback=timedelta(hours=1),
+    max_catchup=timedelta(days=1),
+    split_min=timedelta(seconds=1),
+)
+
+
+@pytest.fixture
+def ruleset() -> RuleSet:
+    return load_rules([ROOT / "rules"])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    s = StateStore.open(tmp_path / "state.db")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def candidate(ruleset: RuleSet, mid: str, minute: float) -> Candidate:
+    query = ruleset.queries[0]
+    summary = TrackedEmail.parse({"id": mid, "received": at(minute).isoformat()})
+    assert summary is not None
+    return Candidate(summary, set(query.rule_ids), {query.key})
+
+
+def report() -> CycleReport:
+    return CycleReport(ACCOUNT, False, at(0))
+
+
+def cycle(store: StateStore, ruleset: RuleSet, minute: float = 60) -> Ledger:
+    ledger = Ledger(store, ACCOUNT, ruleset)
+    ledger.begin("run", False, at(minute))
+    ledger.start_cycle(at(minute))
+    return ledger
+
+
+def test_a_failed_message_holds_the_window_back_and_the_watermark_never_passes_it(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    key = ruleset.queries[0].key
+    ledger = cycle(store, ruleset)
+    window = ledger.window(key, None, at(60), POLICY)
+    assert window == Window(at(0), at(60))
+    chunk = [candidate(ruleset, m, minute) for m, minute in (("ok1", 5), ("bad", 20), ("ok2", 40))]
+    failure = Failure.of(ApiFailure("server busy", retryable=True), "failed")
+    ledger.settle(chunk, {"bad": failure}, 5, report(), at(60))
+    assert ledger.held_back() == 1
+    assert ledger.advance(key, window, at(60)) == at(20)
+    assert store.get_watermark(ACCOUNT, key) == at(20)
+    done = ledger.judged_before({c.summary.id: c for c in chunk})
+    assert done == {"ok1", "ok2"}
+
+    # The next cycle searches from the failed message again; once it is done, the
+    # watermark moves to the end of the window.
+    again = cycle(store, ruleset, 90)
+    window = again.window(key, None, at(90), POLICY)
+    assert window.start <= at(20)
+    again.settle([candidate(ruleset, "bad", 20)], {}, 5, report(), at(90))
+    assert again.held_back() == 0
+    assert again.advance(key, window, at(90)) == at(90)
+    assert store.failures(ACCOUNT) == []
+
+
+def test_a_message_failing_for_good_is_set_aside_and_no_longer_holds_the_window(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    key = ruleset.queries[0].key
+    permanent = Failure.of(ApiFailure("bad message", retryable=False), "failed")
+    transient = Failure.of(ApiFailure("busy", retryable=True), "failed")
+    for n in range(3):
+        ledger = cycle(store, ruleset, 60 + n)
+        ledger.settle(
+            [candidate(ruleset, "bad", 20), candidate(ruleset, "slow", 30)],
+            {"bad": permanent, "slow": transient},
+            3,
+            r := report(),
+            at(60 + n),
+        )
+    assert r.set_aside == ["bad"]
+    assert store.set_aside_ids(ACCOUNT) == {"bad"}
+    # The transient failure holds the window back; the set-aside one no longer does.
+    assert ledger.advance(key, Window(at(0), at(62)), at(62)) == at(30)
+
+
+def test_after_a_cut_off_run_message_info_is_read_before_every_apply(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    first = Ledger(store, ACCOUNT, ruleset)
+    first.begin("run", False, at(0))
+    assert not first.verify_present
+    assert not first.needs_info(True)
+    # The process dies here: the run is never finished.
+
+    after_crash = Ledger(store, ACCOUNT, ruleset)
+    after_crash.begin("run", False, at(5))
+    assert after_crash.verify_present
+    assert after_crash.needs_info(True) and after_crash.needs_info(None)
+    after_crash.end(report(), "ok", None, at(6))
+
+    clean = Ledger(store, ACCOUNT, ruleset)
+    clean.begin("run", False, at(10))
+    assert not clean.needs_info(True)
+    clean.end(report(), "interrupted", None, at(11))
+
+    assert Ledger(store, ACCOUNT, ruleset).cut_off()
+
+
+def test_an_account_level_error_sets_nothing_aside_marks_nothing_and_moves_no_watermark(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    key = ruleset.queries[0].key
+    ledger = cycle(store, ruleset)
+    refused = Failure.of(AuthenticationError("credentials refused"), "failed")
+    permanent = Failure.of(ApiFailure("bad message", retryable=False), "failed")
+    chunk = [candidate(ruleset, "a", 5), candidate(ruleset, "b", 6), candidate(ruleset, "c", 7)]
+    with pytest.raises(AccountLevelFailure):
+        ledger.settle(chunk, {"a": refused, "b": permanent}, 1, report(), at(60))
+    assert ledger.advance(key, Window(at(0), at(60)), at(60)) is None
+    assert store.get_watermark(ACCOUNT, key) is None
+    assert store.set_aside_ids(ACCOUNT) == set()
+    assert store.failures(ACCOUNT) == []
+    assert ledger.judged_before({c.summary.id: c for c in chunk}) == set()
+
+
+def test_an_applied_pair_is_recorded_once_for_the_account(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    from tagger.engine.plan import Action
+
+    ledger = cycle(store, ruleset)
+    action = Action("m1", "t1", "Tag", "rule", "hash", "enforce")
+    ledger.record_applied(action, at(1))
+    ledger.record_applied(action, at(2))
+    assert ledger.recorded(["m1", "m2"]) == {("m1", "t1")}
+    assert Ledger(store, "other", ruleset).recorded(["m1"]) == set()
