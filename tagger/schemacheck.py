@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from tagger.errors import Problem
+from tagger.schemacompiled import compiled_schema
 from tagger.yamlsource import Located, did_you_mean, format_path
 
 Path_ = tuple[str | int, ...]
@@ -55,11 +55,14 @@ def schema_problems(
         except (LookupError, TypeError):
             return []
     key_problems: list[Problem] = []
-    clean = _string_keys(instance, base, doc, key_problems, {})
-    validator = Draft202012Validator(schema)
+    # A document read from events has text keys only: no copy needed.
+    clean = instance if doc.text_keys else _string_keys(instance, base, doc, key_problems, {})
+    compiled = compiled_schema(schema)
+    if compiled.surely_valid(clean) and not key_problems:
+        return []
     problems: list[Problem] = []
     try:
-        for error in validator.iter_errors(clean):
+        for error in compiled.validator.iter_errors(clean):
             problems.extend(_describe(error, doc, base))
     except RecursionError:
         line, column = doc.position(base)

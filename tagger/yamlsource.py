@@ -1,10 +1,13 @@
 """YAML documents that remember where each value came from.
 
 Both the rule loader and the config loader read YAML through this module so
-that every problem they report carries ``file:line:column``. Parsing composes
-the YAML node tree once (safe loader only), builds the plain Python data from
-it, and keeps a small tree of positions alongside so that a path such as
-``("rules", 2, "match")`` can be turned back into a line and column.
+that every problem they report carries ``file:line:column``. Parsing (safe
+loader only) builds the plain Python data straight from the parser's events
+with each node's position packed alongside (:mod:`tagger.yamlevents`), so
+that a path such as ``("rules", 2, "match")`` can be turned back into a line
+and column. Documents using rarer features (merge keys, explicit tags,
+non-text keys) or holding a mistake are read by composing the node tree
+instead, which words every error.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import yaml
 
 from tagger import suggest
 from tagger.errors import Problem, UserError
+from tagger.gcpause import paused_gc
+from tagger.yamlevents import Positions, Unsupported, build_document
 from tagger.yamlhints import unclosed_bracket
 
 __all__ = [
@@ -29,11 +34,14 @@ __all__ = [
 ]
 
 # Aliases let a small file expand to an enormous document ("billion laughs");
-# refuse anything that would expand past this many nodes.
+# refuse a document whose aliases add more than this many nodes. (Nodes
+# written out count once: their number is bounded by the text itself.)
 MAX_EXPANDED_NODES = 1_000_000
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Expanded sizes stop growing here (far past any document worth reading).
+_SIZE_CAP = 1 << 62
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,7 +62,13 @@ class Located:
 
     data: Any
     file: str
-    _root: _Pos = field(default_factory=lambda: _Pos(1, 1), repr=False, compare=False)
+    _root: _Pos | Positions = field(default_factory=lambda: _Pos(1, 1), repr=False, compare=False)
+
+    @property
+    def text_keys(self) -> bool:
+        """Whether every mapping key in :attr:`data` is known to be text (a ``str``)."""
+        # Only the event builder guarantees it (it hands other keys to _Builder).
+        return isinstance(self._root, Positions)
 
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
         """Return the 1-based ``(line, column)`` of the node at ``path``.
@@ -70,6 +84,8 @@ class Located:
         return self._walk(path, value=True)
 
     def _walk(self, path: Sequence[str | int], *, value: bool) -> tuple[int, int]:
+        if isinstance(self._root, Positions):
+            return self._root.locate(self.data, path, value=value)
         node = self._root
         here = (node.line, node.column)
         for step in path:
@@ -144,8 +160,11 @@ def load_yaml(text: str, file: str) -> Located:
     """
     loader: yaml.SafeLoader | None = None
     try:
+        fast = _load_from_events(text, file)
+        if fast is not None:
+            return fast
         # libyaml's parser (when PyYAML has it) composes the same nodes and marks
-        # several times faster than the pure-Python one: a 40,000-rule file in seconds.
+        # several times faster than the pure-Python one.
         loader = _SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
@@ -170,6 +189,29 @@ def load_yaml(text: str, file: str) -> Located:
         if loader is not None:
             loader.dispose()
     return Located(data, file, root)
+
+
+def _load_from_events(text: str, file: str) -> Located | None:
+    """Build the document straight from the parser's events (:mod:`tagger.yamlevents`).
+
+    Returns None when the document needs the node-based builder (unusual
+    features, duplicate keys, ...). Parser errors propagate as yaml errors.
+    """
+    loader = _SafeLoader(text)
+    try:
+        # The build allocates one object per value and frees nothing: collections
+        # in between would walk the growing document again and again (measured:
+        # about half of the load time of a large file).
+        with paused_gc():
+            built = build_document(loader, MAX_EXPANDED_NODES)
+    except Unsupported:
+        return None
+    finally:
+        loader.dispose()
+    if built is None:
+        return Located(None, file)
+    data, positions = built
+    return Located(data, file, positions)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> UserError:
@@ -227,7 +269,8 @@ class _Builder:
 
     def build(self, node: yaml.Node) -> _Pos:
         """Return the position tree of ``node``; raise UserError on bad structure."""
-        if self._expanded_size(node) > MAX_EXPANDED_NODES:
+        # Every distinct node gets a size: their number is the nodes written out.
+        if self._expanded_size(node) - len(self._sizes) > MAX_EXPANDED_NODES:
             raise UserError.single(
                 "YAML document is too large once its aliases are expanded", file=self._file
             )
@@ -253,7 +296,7 @@ class _Builder:
             for key_node, value_node in node.value:
                 size += self._expanded_size(key_node) + self._expanded_size(value_node)
         self._active.discard(key)
-        self._sizes[key] = min(size, MAX_EXPANDED_NODES + 1)
+        self._sizes[key] = min(size, _SIZE_CAP)
         return self._sizes[key]
 
     def _pos(self, node: yaml.Node) -> _Pos:

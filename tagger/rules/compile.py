@@ -174,7 +174,7 @@ def compile_rule(
     """
     if not isinstance(data, dict):
         return None  # the schema reports the wrong type
-    before = len([p for p in reporter.problems if p.severity == "error"])
+    before = reporter.error_count()
     conditions = ConditionCompiler(reporter)
     given_id = data.get("id")
     rule_id = given_id if isinstance(given_id, str) else f"rules[{path[-1]}]"
@@ -198,7 +198,7 @@ def compile_rule(
     examples = compile_examples(
         data.get("examples"), (*path, "examples"), rule_id, tags, reporter, base_dir
     )
-    errors = len([p for p in reporter.problems if p.severity == "error"])
+    errors = reporter.error_count()
     if errors > before or match is None or ("unless" in data and unless is None):
         return None
     mode = data.get("mode", "enforce")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.errors import Problem, UserError
+from tagger.gcpause import paused_gc
 from tagger.rules.checks import check_rule
 from tagger.rules.compile import compile_rule
 from tagger.rules.model import CompiledRule, RuleSet
@@ -58,7 +59,11 @@ def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
 
 
 def _under(path: str, parents: set[str]) -> bool:
-    return any(path == p or path.startswith((p + ".", p + "[")) for p in parents)
+    """Whether ``path`` is one of ``parents`` or lies below one (``a.b``, ``a[0]`` below ``a``)."""
+    if path in parents:
+        return True
+    # Each '.' or '[' ends an ancestor: a set lookup each, never a scan of ``parents``.
+    return any(path[:i] in parents for i, char in enumerate(path) if char in ".[")
 
 
 def _load_file(file: Path) -> tuple[Located | None, list[Problem]]:
@@ -82,9 +87,16 @@ def check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Proble
     Returns the rule set (None when there is any error) and every problem
     found, errors and warnings, in file order. Never raises for bad input.
     """
+    # A large rule set is built in one go and kept: the collector's passes over
+    # the growing set would cost more than the work itself (see paused_gc).
+    with paused_gc():
+        return _check_rule_files(paths)
+
+
+def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Problem]]:
     files, problems = rule_files(paths)
     compiled: list[CompiledRule] = []
-    first_ids: dict[str, str] = {}
+    first_ids: dict[str, tuple[Located, tuple[str | int, ...]]] = {}
     for file in files:
         doc, schema = _load_file(file)
         problems.extend(schema)
@@ -109,22 +121,26 @@ def check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Proble
 
 
 def _check_duplicate(
-    data: Any, path: tuple[str | int, ...], reporter: Reporter, first_ids: dict[str, str]
+    data: Any,
+    path: tuple[str | int, ...],
+    reporter: Reporter,
+    first_ids: dict[str, tuple[Located, tuple[str | int, ...]]],
 ) -> None:
     rule_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(rule_id, str):
         return
-    line, column = reporter.doc.value_position((*path, "id"))
-    where = f"{reporter.doc.file}:{line}:{column}"
-    if rule_id in first_ids:
-        reporter.report(
-            (*path, "id"),
-            f"duplicate rule id {rule_id!r}",
-            f"first defined at {first_ids[rule_id]}",
-            at_value=True,
-        )
-    else:
-        first_ids[rule_id] = where
+    first = first_ids.setdefault(rule_id, (reporter.doc, path))
+    if first[1] is path:
+        return
+    # Located only when there is a duplicate to report.
+    doc, first_path = first
+    line, column = doc.value_position((*first_path, "id"))
+    reporter.report(
+        (*path, "id"),
+        f"duplicate rule id {rule_id!r}",
+        f"first defined at {doc.file}:{line}:{column}",
+        at_value=True,
+    )
 
 
 def build_ruleset(

@@ -14,6 +14,22 @@ class Reporter:
     def __init__(self, doc: Located) -> None:
         self.doc = doc
         self.problems: list[Problem] = []
+        self._counted = 0  # problems already looked at by error_count()
+        self._errors = 0
+
+    def error_count(self) -> int:
+        """Return how many of :attr:`problems` are errors (so far).
+
+        Cheap to ask after every rule: only problems added since the last
+        call are looked at (asking by scanning the whole list made files with
+        many errors quadratic).
+        """
+        problems = self.problems
+        while self._counted < len(problems):
+            if problems[self._counted].severity == "error":
+                self._errors += 1
+            self._counted += 1
+        return self._errors
 
     def report(
         self,
