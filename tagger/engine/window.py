@@ -13,13 +13,16 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True, slots=True)
 class WindowPolicy:
-    """How windows are drawn; all durations are positive or zero."""
+    """How windows are drawn; all durations are positive or zero.
+
+    Built from the config's ``window`` section, where every default is defined.
+    """
 
     overlap: timedelta
     ingestion_delay: timedelta
     initial_lookback: timedelta
     max_catchup: timedelta
-    split_min: timedelta = timedelta(minutes=1)
+    split_min: timedelta
 
 
 @dataclass(frozen=True, slots=True)
