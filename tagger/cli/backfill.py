@@ -17,6 +17,7 @@ from tagger.cli.progress import Progress
 from tagger.cli.timeargs import parse_when
 from tagger.config import Config
 from tagger.config.durations import parse_duration
+from tagger.engine.ledger import Ledger
 from tagger.engine.report import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
@@ -108,9 +109,10 @@ async def backfill(
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
             session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
-        state, stop = session.state, session.stop
+        stop = session.stop
         names = [a.name for a in session.runtime.accounts]
-        cursors = [state.get_backfill_progress(n, job) or since for n in names]
+        ledgers = {n: Ledger(session.state, n, session.runtime.ruleset) for n in names}
+        cursors = [ledgers[n].backfill_cursor(job) or since for n in names]
         start = min(cursors) if cursors else until
         if start >= until:
             print("backfill of this period already complete (saved progress): nothing to do")
@@ -133,7 +135,7 @@ async def backfill(
                 if report.errors or report.undone():
                     incomplete.add(report.account)
                 elif report.account not in incomplete:
-                    state.set_backfill_progress(report.account, job, window.end, utc_now())
+                    ledgers[report.account].save_backfill_cursor(job, window.end, utc_now())
             bar.update(f"{window.end:%Y-%m-%d %H:%M}Z")
         bar.close()
         if stopped and not any(r.interrupted for r in out):
