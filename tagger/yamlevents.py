@@ -173,19 +173,20 @@ def _build(loader: yaml.SafeLoader, max_alias_nodes: int) -> tuple[Any, Position
     added = 0  # nodes added by aliases
     root: Any = None
     root_mark = 0
+    no_key, scalar_event, shift = _NO_KEY, ScalarEvent, _SHIFT  # locals: used for every node
     while True:
         event = get()
         kind = type(event)
-        if kind is ScalarEvent:
+        if kind is scalar_event:
             nodes += 1
             if event.tag is not None:
                 raise Unsupported  # explicit tag
             text = event.value
             start = event.start_mark
-            mark = start.line << _SHIFT | start.column
+            mark = start.line << shift | start.column
             if not event.implicit[0]:
                 value: Any = text
-            elif (value := plain.get(text, _NO_KEY)) is _NO_KEY:
+            elif (value := plain.get(text, no_key)) is no_key:
                 tag = resolve(yaml.ScalarNode, text, _PLAIN) if text[:1] in first_chars else _STR
                 if tag == _STR:
                     value = text
@@ -241,11 +242,11 @@ def _build(loader: yaml.SafeLoader, max_alias_nodes: int) -> tuple[Any, Position
         if container.__class__ is list:
             container.append(value)
             marks.append(mark)
-        elif key is not _NO_KEY:
+        elif key is not no_key:
             container[key] = value
             marks.append(key_mark)
             marks.append(mark)
-            key = _NO_KEY
+            key = no_key
         elif container is None:
             root, root_mark = value, mark
         elif value.__class__ is not str or value in container:
