@@ -162,3 +162,46 @@ def test_an_applied_pair_is_recorded_once_for_the_account(
     ledger.record_applied(action, at(2))
     assert ledger.recorded(["m1", "m2"]) == {("m1", "t1")}
     assert Ledger(store, "other", ruleset).recorded(["m1"]) == set()
+
+
+SCHEDULED = """\
+rules:
+  - id: hourly
+    description: Checked hourly.
+    schedule: 1h
+    search:
+      route: [inbound]
+    match:
+      field: spam.score
+      gte: 5
+    tags: [Security/Phishing]
+  - id: always
+    description: Checked every cycle.
+    search:
+      route: [outbound]
+    match:
+      field: spam.score
+      gte: 5
+    tags: [Security/Phishing]
+"""
+
+
+def test_when_a_scheduled_query_was_searched_survives_a_restart(
+    store: StateStore, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(SCHEDULED)
+    ruleset = load_rules([rules])
+    hourly = next(q for q in ruleset.queries if q.rule_ids == {"hourly"})
+    assert hourly.schedule == timedelta(hours=1)
+    every = timedelta(minutes=5)
+
+    first = cycle(store, ruleset, 0)
+    assert first.not_due(every, at(0)) == frozenset()
+    first.searched([q.key for q in ruleset.queries], at(0))
+
+    # A new process (a new ledger on the same file) still knows: not due for an hour.
+    restarted = Ledger(store, ACCOUNT, ruleset)
+    assert restarted.not_due(every, at(10)) == {hourly.key}
+    assert restarted.not_due(every, at(60)) == frozenset()
+    assert Ledger(store, "other", ruleset).not_due(every, at(10)) == frozenset()

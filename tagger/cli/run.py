@@ -24,10 +24,10 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop-timeout",
         type=float,
-        default=60.0,
+        default=DaemonOptions.stop_timeout_s,
         metavar="SECONDS",
-        help="on SIGTERM, wait this long for the cycle in flight (default 60; keep it below "
-        "the service's TimeoutStopSec)",
+        help="on SIGTERM, wait this long for the cycle in flight (default "
+        f"{DaemonOptions.stop_timeout_s:g}; keep it below the service's TimeoutStopSec)",
     )
     parser.set_defaults(handler=handle)
 
