@@ -23,7 +23,7 @@ The cycle (:mod:`tagger.engine.cycle`) keeps only concurrency and ordering.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -38,7 +38,8 @@ from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_wind
 from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet
-from tagger.state import StateStore
+from tagger.state import StateError, StateStore
+from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 
 log = structlog.get_logger("tagger.engine")
 
@@ -220,8 +221,15 @@ class Ledger:
         max_failures: int,
         report: CycleReport,
         at: datetime,
+        deferred: Set[str] = frozenset(),
     ) -> None:
         """Mark finished messages processed; count failures and set aside repeat offenders.
+
+        ``deferred`` holds the ids of messages with a planned tag that a rail
+        (a paused rule, a rule awaiting promotion, the kill switch) kept from
+        being applied: like a failure they are not marked processed and hold
+        their queries' windows back, so they are applied after the rail is
+        lifted, but nothing is counted against them and none is set aside.
 
         Only permanent failures (the service said retrying cannot help) count towards
         set-aside: a transient one (429 quota, 5xx, network) after the client's own
@@ -238,7 +246,7 @@ class Ledger:
         if self._halted:
             return
         account = self.account
-        ok = [c for c in chunk if c.summary.id not in failures]
+        ok = [c for c in chunk if c.summary.id not in failures and c.summary.id not in deferred]
         received = {c.summary.id: c.summary.received for c in ok if c.summary.received is not None}
         for key in sorted({k for c in ok for k in c.queries}):
             ids = [c.summary.id for c in ok if key in c.queries]
@@ -250,6 +258,10 @@ class Ledger:
             self.state.clear_failure(account, mid)
             log.info("message_recovered", account=account, message_id=mid)
         started = self._started or at
+        for cand in chunk:
+            if cand.summary.id in deferred and cand.summary.id not in failures:
+                for key in cand.queries:
+                    self._held.setdefault(key, []).append(cand.summary.received or started)
         for cand in chunk:
             mid = cand.summary.id
             failure = failures.get(mid)
@@ -281,6 +293,63 @@ class Ledger:
 
     def _mark(self, query_key: str) -> str:
         return self.ruleset.query_mark(query_key)
+
+    # -- the safety rails -----------------------------------------------------------
+
+    def check_state(self, at: datetime) -> list[str]:
+        """Return the problems of the state before the first apply (empty: sound).
+
+        The file must pass ``PRAGMA quick_check`` and take a write (the kill
+        switch's own row is read and written back unchanged).
+        """
+        try:
+            rows = self.state.quick_check()
+            if rows != "ok":
+                return [
+                    f"state file {self.state.path} fails its integrity check ({rows[:200]}):"
+                    " stop tagger, restore a backup or run the state recovery"
+                ]
+            self.state.set_switch(PAUSE_ALL, self.state.switch(PAUSE_ALL), at)
+        except StateError as exc:
+            return [f"{exc}: make the state file and its folder writable by the tagger user"]
+        return []
+
+    def killed(self) -> bool:
+        """Return whether the kill switch (``tagger pause --all``) is on."""
+        return self.state.switch(PAUSE_ALL)
+
+    def pauses(self) -> list[PauseRow]:
+        """Return this account's paused rules."""
+        return self.state.pauses(self.account)
+
+    def lift_pause(self, rule_id: str) -> None:
+        """Lift this account's pause of ``rule_id`` (its limit was raised above its count)."""
+        self.state.lift_pause(rule_id, self.account)
+
+    def pause(self, row: PauseRow) -> None:
+        """Record that a rule of this account is paused (at once, before anything else)."""
+        self.state.add_pause(row)
+
+    def promotions(self) -> set[tuple[str, str]]:
+        """Return every promoted (rule id, content hash) pair."""
+        return self.state.promotions()
+
+    def rule_history(self, at: datetime, span: timedelta) -> dict[str, tuple[int, int, int]]:
+        """Return rule id → (cycles, matches, applies in the last 24 h) before ``at``.
+
+        ``span`` is how far back cycles count towards the trailing average.
+        """
+        cycles = self.state.rule_history(self.account, at - span)
+        applied = self.state.applied_since(self.account, at - timedelta(hours=24))
+        out: dict[str, tuple[int, int, int]] = {}
+        for rule_id in set(cycles) | set(applied):
+            n, matched = cycles.get(rule_id, (0, 0))
+            out[rule_id] = (n, matched, applied.get(rule_id, 0))
+        return out
+
+    def record_rule_cycle(self, rows: Iterable[RuleCycleRow], at: datetime) -> None:
+        """Record each rule's matches, applies and audit-only matches of this cycle."""
+        self.state.record_rule_cycle(self.account, rows, at)
 
     # -- the learned search cap and backfill cursors --------------------------------
 

@@ -124,7 +124,50 @@ V3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
+# The safety rails: rules paused by a blast-radius limit (with the limit in
+# force and the count reached, so a raised limit lifts the pause at load),
+# promoted (rule id, content hash) pairs, each rule's matches and applies per
+# cycle (the trailing average behind the anomaly guard) and switches such as
+# the kill switch (``pause_all``), read by a running daemon before it applies.
+V4 = Migration(
+    version=4,
+    name="safety rails",
+    statements=(
+        """CREATE TABLE rule_pauses (
+            account TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            limit_value INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            paused_at INTEGER NOT NULL,
+            PRIMARY KEY (account, rule_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE promotions (
+            rule_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            promoted_at INTEGER NOT NULL,
+            PRIMARY KEY (rule_id, content_hash)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE rule_cycles (
+            account TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            cycle_at INTEGER NOT NULL,
+            matched INTEGER NOT NULL,
+            applied INTEGER NOT NULL,
+            audited INTEGER NOT NULL,
+            PRIMARY KEY (account, rule_id, cycle_at)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX rule_cycles_by_time ON rule_cycles (cycle_at)",
+        """CREATE TABLE switches (
+            name TEXT NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

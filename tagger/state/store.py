@@ -22,6 +22,7 @@ from tagger.logs import redact_text
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.errors import StateError
 from tagger.state.lock import StateLock
+from tagger.state.railstore import RailRecords
 from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.times import from_us, opt_from_us, to_us
@@ -49,7 +50,7 @@ def _clean_error(error: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-class StateStore:
+class StateStore(RailRecords):
     """The persistent state of one tagger installation (see module docstring)."""
 
     def __init__(

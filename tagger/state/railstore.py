@@ -1,0 +1,188 @@
+"""The state of the safety rails: pauses, promotions, per-rule cycle history, switches.
+
+A mixin of :class:`~tagger.state.store.StateStore` (schema version 4). Every
+write is one transaction; the reads are single indexed queries, cheap enough
+for a running daemon to make before each apply (the kill switch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tagger.state.errors import StateError
+from tagger.state.times import from_us, to_us
+
+# The kill switch: while set, no account applies anything.
+PAUSE_ALL = "pause_all"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseRow:
+    """A rule paused on one account: why, the limit in force and the count reached.
+
+    ``kind`` names the limit (``per_cycle``, ``per_day`` or ``anomaly``), so a
+    raised limit can lift the pause at load.
+    """
+
+    account: str
+    rule_id: str
+    reason: str
+    limit: int
+    count: int
+    kind: str
+    paused_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCycleRow:
+    """One rule's figures in one cycle of one account."""
+
+    rule_id: str
+    matched: int
+    applied: int
+    audited: int
+
+
+class RailRecords:
+    """Rail records of the state file (mixed into the store, which provides the plumbing)."""
+
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # pragma: no cover - provided by StateStore
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover - provided by StateStore
+
+    # -- pauses ----------------------------------------------------------------
+
+    def add_pause(self, row: PauseRow) -> None:
+        """Record (or replace) the pause of ``row.rule_id`` on ``row.account``."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO rule_pauses (account, rule_id, reason, limit_value,"
+                " count, kind, paused_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.account,
+                    row.rule_id,
+                    row.reason,
+                    row.limit,
+                    row.count,
+                    row.kind,
+                    to_us(row.paused_at),
+                ),
+            )
+
+    def pauses(self, account: str | None = None) -> list[PauseRow]:
+        """Return the pauses of ``account`` (None: of every account), by account and rule."""
+        sql = (
+            "SELECT account, rule_id, reason, limit_value, count, kind, paused_at FROM rule_pauses"
+        )
+        params: tuple[str, ...] = ()
+        if account is not None:
+            sql += " WHERE account = ?"
+            params = (account,)
+        rows = self._rows(sql + " ORDER BY account, rule_id", params)
+        return [PauseRow(a, r, why, lim, n, k, from_us(t)) for a, r, why, lim, n, k, t in rows]
+
+    def lift_pause(self, rule_id: str | None, account: str | None = None) -> int:
+        """Delete the pauses of ``rule_id`` (None: every rule) on ``account`` (None: all).
+
+        Returns how many pauses were lifted.
+        """
+        clauses, params = [], []
+        if rule_id is not None:
+            clauses.append("rule_id = ?")
+            params.append(rule_id)
+        if account is not None:
+            clauses.append("account = ?")
+            params.append(account)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._tx() as conn:
+            sql = "DELETE FROM rule_pauses" + where  # noqa: S608 - fixed clauses, "?" marks
+            return conn.execute(sql, params).rowcount
+
+    def paused_rules(self) -> list[str]:
+        """Return ``rule (account)`` for every pause (``tagger status`` shows them)."""
+        try:
+            return [f"{p.rule_id} ({p.account})" for p in self.pauses()]
+        except StateError:  # a file older than version 4 has no pauses
+            return []
+
+    # -- promotions --------------------------------------------------------------
+
+    def promote(self, rule_id: str, content_hash: str, at: datetime) -> None:
+        """Record that the rule ``rule_id`` with ``content_hash`` was promoted."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO promotions (rule_id, content_hash, promoted_at)"
+                " VALUES (?, ?, ?)",
+                (rule_id, content_hash, to_us(at)),
+            )
+
+    def promotions(self) -> set[tuple[str, str]]:
+        """Return every promoted (rule id, content hash) pair."""
+        return {(r, h) for r, h in self._rows("SELECT rule_id, content_hash FROM promotions")}
+
+    # -- per-rule cycle history ----------------------------------------------------
+
+    def record_rule_cycle(self, account: str, rows: Iterable[RuleCycleRow], at: datetime) -> None:
+        """Record each rule's figures of one cycle of ``account`` (one transaction)."""
+        values = [(account, r.rule_id, to_us(at), r.matched, r.applied, r.audited) for r in rows]
+        if not values:
+            return
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO rule_cycles (account, rule_id, cycle_at, matched,"
+                " applied, audited) VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+
+    def rule_history(self, account: str, since: datetime) -> dict[str, tuple[int, int]]:
+        """Return rule id → (cycles, matches) of ``account``'s cycles since ``since``."""
+        rows = self._rows(
+            "SELECT rule_id, COUNT(*), SUM(matched) FROM rule_cycles"
+            " WHERE account = ? AND cycle_at >= ? GROUP BY rule_id",
+            (account, to_us(since)),
+        )
+        return {r: (int(n), int(m or 0)) for r, n, m in rows}
+
+    def audited_since(self, rule_id: str, since: datetime | None = None) -> tuple[int, int]:
+        """Return (cycles, audit-only matches) of ``rule_id`` over every account since ``since``."""
+        rows = self._rows(
+            "SELECT COUNT(*), SUM(audited) FROM rule_cycles WHERE rule_id = ? AND cycle_at >= ?",
+            (rule_id, to_us(since) if since is not None else 0),
+        )
+        n, m = rows[0]
+        return int(n), int(m or 0)
+
+    def applied_since(self, account: str, since: datetime) -> dict[str, int]:
+        """Return rule id → tags applied on ``account`` since ``since`` (the 24-hour count)."""
+        rows = self._rows(
+            "SELECT rule_id, COUNT(*) FROM applied WHERE account = ? AND applied_at >= ?"
+            " GROUP BY rule_id",
+            (account, to_us(since)),
+        )
+        return {r: int(n) for r, n in rows}
+
+    def quick_check(self) -> str:
+        """Return SQLite's quick integrity report: ``"ok"`` when the file is sound."""
+        return "\n".join(str(r[0]) for r in self._rows("PRAGMA quick_check"))
+
+    # -- switches ------------------------------------------------------------------
+
+    def set_switch(self, name: str, on: bool, at: datetime) -> None:
+        """Set the switch ``name`` on or off."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO switches (name, value, updated_at) VALUES (?, ?, ?)",
+                (name, int(on), to_us(at)),
+            )
+
+    def switch(self, name: str) -> bool:
+        """Return whether the switch ``name`` is on (off when never set)."""
+        rows = self._rows("SELECT value FROM switches WHERE name = ?", (name,))
+        return bool(rows and rows[0][0])

@@ -1,0 +1,53 @@
+"""The rails' records in the state file: pauses, promotions, rule history, the kill switch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tagger.state import StateStore
+from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
+from tagger.state.schema import MIGRATIONS
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def test_a_version_3_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path, migrations=MIGRATIONS[:3]) as old:
+        old.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
+    with StateStore.open(path) as store:
+        assert store.schema_version() == 4
+        assert store.applied_since("a", T0 - timedelta(hours=1)) == {"r": 1}
+        assert store.pauses() == [] and store.promotions() == set()
+
+
+def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path / "state.db") as store:
+        store.add_pause(PauseRow("a", "r", "per-cycle apply limit", 3, 3, "per_cycle", T0))
+        store.add_pause(PauseRow("b", "r", "per-cycle apply limit", 3, 3, "per_cycle", T0))
+        assert [p.account for p in store.pauses()] == ["a", "b"]
+        assert store.paused_rules() == ["r (a)", "r (b)"]
+        assert store.lift_pause("r", "a") == 1
+        assert store.lift_pause("r") == 1 and store.pauses() == []
+        store.promote("r", "h1", T0)
+        store.promote("r", "h1", T0)
+        assert store.promotions() == {("r", "h1")}
+        store.record_rule_cycle("a", [RuleCycleRow("r", 4, 2, 1)], T0)
+        store.record_rule_cycle("a", [RuleCycleRow("r", 6, 0, 5)], T0 + timedelta(minutes=5))
+        assert store.rule_history("a", T0) == {"r": (2, 10)}
+        assert store.rule_history("a", T0 + timedelta(minutes=1)) == {"r": (1, 6)}
+        assert store.audited_since("r") == (2, 6)
+        assert store.switch(PAUSE_ALL) is False
+        store.set_switch(PAUSE_ALL, True, T0)
+        assert store.switch(PAUSE_ALL) is True
+        assert store.quick_check() == "ok"
+
+
+def test_the_kill_switch_set_by_another_connection_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as daemon:
+        assert daemon.switch(PAUSE_ALL) is False
+        with StateStore.open(path, lock=False) as operator:
+            operator.set_switch(PAUSE_ALL, True, T0)
+        assert daemon.switch(PAUSE_ALL) is True
