@@ -98,11 +98,16 @@ class Ledger:
 
     # -- runs ------------------------------------------------------------------
 
-    def begin(self, kind: str, dry_run: bool, at: datetime) -> None:
-        """Record the start of a run; after a cut-off run, verify before applying."""
-        self.verify_present = self.cut_off()
-        if self.verify_present:
+    def begin(self, kind: str, dry_run: bool, at: datetime, verify: bool = False) -> None:
+        """Record the start of a run; after a cut-off run (or asked to), verify before applying.
+
+        After a cut-off run the file is checked for damage first (StateDamaged).
+        """
+        cut_off = self.cut_off()
+        if cut_off:
+            self.state.check_sound()
             log.info("previous_run_cut_off", account=self.account, check="tags already present")
+        self.verify_present = cut_off or verify
         self._run_id = self.state.start_run(kind, self.account, at, dry_run)
 
     def end(self, report: CycleReport, status: str, error: str | None, at: datetime) -> None:
@@ -117,11 +122,15 @@ class Ledger:
         A run left unfinished (the process was killed, or the cycle crashed) may
         have applied tags it never recorded; an interrupted one, or one that an
         account-level error stopped part-way, stopped before re-checking them.
+        Also True after the state was lost, until a run of the account starts later.
         """
-        return any(
-            r.account == self.account and (r.finished_at is None or r.status in CUT_OFF)
-            for r in self.state.last_runs()
-        )
+        mine = [r for r in self.state.last_runs() if r.account == self.account]
+        if any(r.finished_at is None or r.status in CUT_OFF for r in mine):
+            return True
+        # A lost state (its file gone, its marker there) forgot every apply: until a
+        # run of the account completes after that, each one is checked on the message.
+        lost = self.state.lost_at()
+        return lost is not None and all(r.started_at < lost for r in mine)
 
     def needs_info(self, verdict: bool | None) -> bool:
         """Return whether to read message info, given a surviving rule's pre-filter verdict.

@@ -37,6 +37,7 @@ from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
 from tagger.service.runtime import cycle_options, open_runtime, retention, run_cycle, utc_now
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
+from tagger.state.errors import StateDamaged, StateGone
 
 log = structlog.get_logger("tagger.service")
 
@@ -55,7 +56,7 @@ class DaemonOptions:
 
 
 async def serve(config: Config, options: DaemonOptions, notifier: Notifier) -> int:
-    """Run the daemon with the loaded ``config`` until stopped; returns 0.
+    """Run the daemon with the loaded ``config`` until stopped; returns its exit code.
 
     The signal handlers are in place before anything is fetched: SIGTERM or
     SIGINT during start-up (say, while the token endpoint hangs) stops
@@ -99,6 +100,7 @@ class Daemon:
         self.runtime = session.runtime
         self.stop_event = session.stop
         self.cycles = 0
+        self.exit_code = exitcodes.OK
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
         self.last_success: datetime | None = None
@@ -112,7 +114,10 @@ class Daemon:
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
 
     async def serve(self) -> int:
-        """Start the schedule, run cycles until a stop signal (or ``max_cycles``); returns 0.
+        """Start the schedule, run cycles until a stop signal (or ``max_cycles``).
+
+        Returns 0, or 1 when it stopped because the state file was deleted,
+        replaced or found damaged.
 
         Raises UserError (the metrics address) when it cannot start.
         """
@@ -159,7 +164,7 @@ class Daemon:
                 self.metrics.close()
             await self.runtime.close()  # closing again (the session's) does nothing
             log.info("daemon_stopped", cycles=self.cycles)
-        return exitcodes.OK
+        return self.exit_code
 
     async def _drain(self) -> None:
         """Let the cycle in flight finish (it stops at its next step) within the stop timeout.
@@ -321,6 +326,12 @@ class Daemon:
                 reports = await run_cycle(
                     runtime, self.state, options, self.now, self.stop_event, "run", self._hooks
                 )
+            except (StateGone, StateDamaged) as exc:
+                # Retrying cannot help and carrying on could apply tags twice: stop.
+                log.error("state_unusable", state=str(self.config.state_path), error=str(exc))
+                self.exit_code = exitcodes.FAILURE
+                self.request_stop("state_unusable")
+                return
             except Exception as exc:
                 self.crashes.crashed(exc)
                 return

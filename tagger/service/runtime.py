@@ -175,8 +175,13 @@ async def run_cycle(
     stop: asyncio.Event | None = None,
     kind: str = "cycle",
     hooks: Hooks = NO_HOOKS,
+    verify: frozenset[str] = frozenset(),
 ) -> list[CycleReport]:
     """Run one cycle for every active account concurrently; returns their reports.
+
+    The state file is checked to still be the one opened, before and after:
+    StateGone when it was deleted or replaced. The accounts named in
+    ``verify`` read message info before every apply, as after a cut-off run.
 
     An account whose key binding expired is stopped with a clear error while
     the others go on. An account whose credentials or permissions are refused
@@ -188,7 +193,7 @@ async def run_cycle(
 
     async def one(acct: AccountRuntime) -> CycleReport:
         ledger = Ledger(state, acct.name, runtime.ruleset)
-        ledger.begin(kind, options.dry_run, now())
+        ledger.begin(kind, options.dry_run, now(), verify=acct.name in verify)
         account = Account(
             acct.name, acct.client, runtime.ruleset, acct.tag_ids, ledger, scope=acct.scope
         )
@@ -220,8 +225,12 @@ async def run_cycle(
         ledger.end(report, status, error, now())
         return report
 
+    state.check_file()
     active = [a for a in runtime.accounts if a.stopped_reason is None]
-    return list(await asyncio.gather(*(one(a) for a in active)))
+    reports = list(await asyncio.gather(*(one(a) for a in active)))
+    # Deleted during the cycle: what it recorded went to a file nobody reads again.
+    state.check_file()
+    return reports
 
 
 def _failed(account: str, dry_run: bool, at: datetime, error: str) -> CycleReport:

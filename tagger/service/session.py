@@ -128,10 +128,17 @@ class Session:
         return self.signals.stop
 
     async def cycle(
-        self, options: CycleOptions, *, kind: str, hooks: Hooks = NO_HOOKS
+        self,
+        options: CycleOptions,
+        *,
+        kind: str,
+        hooks: Hooks = NO_HOOKS,
+        verify: frozenset[str] = frozenset(),
     ) -> list[CycleReport]:
         """Run one cycle over every active account (see :func:`run_cycle`)."""
-        return await run_cycle(self.runtime, self.state, options, utc_now, self.stop, kind, hooks)
+        return await run_cycle(
+            self.runtime, self.state, options, utc_now, self.stop, kind, hooks, verify
+        )
 
 
 @contextlib.asynccontextmanager

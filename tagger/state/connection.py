@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tagger.state.errors import StateError
+from tagger.state.integrity import RECOVER_COMMAND, quick_check
 from tagger.state.schema import Migration, check_known, current_version, migrate
 
 # Seconds a statement waits for another connection's write lock (e.g. a
@@ -112,13 +113,15 @@ def open_connection(
                     f"{newest}; start the daemon (or `tagger once`) once to upgrade it"
                 )
         else:
+            # Before migrating: a damaged file is refused, never written to.
+            quick_check(conn, path)
             version = migrate(conn, path, migrations)
     except sqlite3.DatabaseError as exc:
         with contextlib.suppress(sqlite3.Error):
             conn.close()
         raise StateError(
-            f"cannot use state file {path}: {exc} (is it a tagger state file? "
-            "restore a backup or move it away to start afresh)"
+            f"cannot use state file {path}: {exc} (is it a tagger state file? if it is, "
+            f"it is damaged: stop tagger and run `{RECOVER_COMMAND}`, which moves it aside)"
         ) from exc
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -142,6 +145,7 @@ def copy_into_memory(path: Path, *, migrations: Sequence[Migration]) -> sqlite3.
             source = _connect(path, readonly=True)
             try:
                 source.execute("PRAGMA query_only = ON")
+                quick_check(source, path)
                 check_known(current_version(source, path), migrations, path)
                 source.backup(memory)
             finally:
@@ -150,8 +154,8 @@ def copy_into_memory(path: Path, *, migrations: Sequence[Migration]) -> sqlite3.
     except sqlite3.DatabaseError as exc:
         memory.close()
         raise StateError(
-            f"cannot use state file {path}: {exc} (is it a tagger state file? "
-            "restore a backup or move it away to start afresh)"
+            f"cannot use state file {path}: {exc} (is it a tagger state file? if it is, "
+            f"it is damaged: stop tagger and run `{RECOVER_COMMAND}`, which moves it aside)"
         ) from exc
     except BaseException:
         memory.close()

@@ -13,3 +13,11 @@ class StateError(Exception):
 
 class StateLocked(StateError):
     """Another process holds the single-writer lock of the state file."""
+
+
+class StateGone(StateError):
+    """The state file was deleted or replaced under the process using it."""
+
+
+class StateDamaged(StateError):
+    """The state file fails SQLite's integrity check (page-level corruption)."""

@@ -14,18 +14,31 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from tagger.logs import redact_text
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.errors import StateError
+from tagger.state.integrity import (
+    LOST_ACCOUNT,
+    LOST_KEY,
+    marker_path,
+    quick_check,
+    state_missing,
+    was_lost,
+    write_marker,
+)
 from tagger.state.lock import StateLock
 from tagger.state.railstore import RailRecords
 from tagger.state.rows import AppliedRow, FailureRow, RunRow, SearchCapRow
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.times import from_us, opt_from_us, to_us
+
+log = structlog.get_logger("tagger.state")
 
 # SQLite's historical limit on bound parameters is 999; stay well below it.
 CHUNK = 500
@@ -83,6 +96,7 @@ class StateStore(RailRecords):
         path = Path(path)
         if not readonly:
             ensure_parent(path)
+        missing = not readonly and state_missing(path)
         held = StateLock.acquire(path) if lock and not readonly else None
         try:
             conn, _version = open_connection(path, readonly=readonly, migrations=migrations)
@@ -90,7 +104,27 @@ class StateStore(RailRecords):
             if held is not None:
                 held.release()
             raise
-        return cls(path, conn, held, readonly)
+        store = cls(path, conn, held, readonly)
+        if not readonly:
+            try:
+                store._note_open(missing)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def _note_open(self, missing: bool) -> None:
+        """Record a lost state (see :mod:`tagger.state.integrity`) and write the marker."""
+        if was_lost(self.path, missing):
+            now = datetime.now(UTC)
+            self.set_backfill_progress(LOST_ACCOUNT, LOST_KEY, now, now)
+            log.warning(
+                "state_lost",
+                state=str(self.path),
+                marker=str(marker_path(self.path)),
+                check="every account reads the tags already on each message before applying",
+            )
+        write_marker(self.path)
 
     @classmethod
     def open_copy(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> StateStore:
@@ -489,6 +523,20 @@ class StateStore(RailRecords):
             for table, sql in statements.items():
                 counts[table] = conn.execute(sql, (cut,)).rowcount
         return counts
+
+    def check_file(self) -> None:
+        """Raise StateGone when the locked state file was deleted or replaced under us."""
+        if self._lock is not None:
+            self._lock.check_file()
+
+    def check_sound(self) -> None:
+        """Raise StateDamaged when SQLite's quick check finds the file damaged."""
+        with self._mutex:
+            quick_check(self._live(), self.path)
+
+    def lost_at(self) -> datetime | None:
+        """Return when this state was found lost (its file gone, its marker there), or None."""
+        return self.get_backfill_progress(LOST_ACCOUNT, LOST_KEY)
 
     def integrity_check(self) -> str:
         """Return SQLite's integrity report: ``"ok"`` when the file is sound."""

@@ -1,0 +1,146 @@
+"""A second writer, a deleted or replaced state file, and a lost state are all caught.
+
+Real SQLite files, real processes holding the lock, and `tagger once`/`run`
+against the simulator on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from daemon_support import RULES_DIR, Running, repeated_applies, run_tagger, write_config
+from state_support import at, read_line, spawn
+
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateLocked, StateStore
+from tagger.state.errors import StateGone
+from tagger.state.integrity import marker_path
+
+HOLDER = """
+import os, sys
+from pathlib import Path
+from tagger.state import StateStore
+store = StateStore.open(Path(sys.argv[1]))
+print("locked", os.getpid(), flush=True)
+sys.stdin.read()
+store.close()
+"""
+
+# Decided from the search summary alone: only the state stands between a second
+# run and a second apply (message info, which shows tags present, is never read).
+SUMMARY_ONLY_RULE = """\
+rules:
+  - id: triage-internal
+    description: Every internal message, decided from the search summary alone.
+    priority: 1
+    search:
+      route: [internal]
+    match:
+      field: spam.score
+      gte: 0
+    tags: [Review/Needs triage]
+"""
+
+
+def test_deleting_the_lock_file_does_not_admit_a_second_writer(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    holder = spawn(HOLDER, str(path))
+    try:
+        read_line(holder)
+        Path(f"{path}.lock").unlink()
+        with pytest.raises(StateLocked, match=str(path)):
+            StateStore.open(path)
+    finally:
+        holder.kill()
+        holder.wait(timeout=20)
+
+
+def test_a_symlink_to_the_same_state_file_is_the_same_writer(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "state.db"
+    real.parent.mkdir()
+    (tmp_path / "alias").symlink_to(real.parent)
+    holder = spawn(HOLDER, str(real))
+    try:
+        read_line(holder)
+        with pytest.raises(StateLocked):
+            StateStore.open(tmp_path / "alias" / "state.db")
+        link = tmp_path / "link.db"
+        link.symlink_to(real)
+        with pytest.raises(StateLocked):
+            StateStore.open(link)
+    finally:
+        holder.kill()
+        holder.wait(timeout=20)
+
+
+def test_a_deleted_or_replaced_state_file_is_noticed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as store:
+        store.check_file()
+        path.unlink()
+        with pytest.raises(StateGone, match=f"{path}.*deleted"):
+            store.check_file()
+    other = tmp_path / "other.db"
+    with StateStore.open(path) as store:
+        StateStore.open(other).close()
+        os.replace(other, path)
+        with pytest.raises(StateGone, match="replaced"):
+            store.check_file()
+
+
+def test_a_lost_state_is_recorded_and_makes_every_account_verify(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as store:
+        assert store.lost_at() is None
+        run = store.start_run("once", "a", at(1), False)
+        store.finish_run(run, at(2), {}, "ok")
+    assert marker_path(path).exists()
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    with StateStore.open(path) as store:
+        lost = store.lost_at()
+        assert lost is not None
+    # Still recorded after a restart that ran nothing (say, killed at start-up).
+    with StateStore.open(path) as store:
+        assert store.lost_at() == lost
+
+
+def test_once_after_the_state_was_deleted_applies_nothing_twice(tmp_path: Path) -> None:
+    probe = tmp_path / "summary-only.yaml"
+    probe.write_text(SUMMARY_ONLY_RULE, encoding="utf-8")
+    with Simulator(SimulatorConfig(seed=5, messages=200)) as sim:
+        cfg = str(write_config(tmp_path, sim, rules=[RULES_DIR / "*.yaml", probe]))
+        first = run_tagger("once", "-c", cfg)
+        assert first.returncode == 0, first.stderr
+        applied = len(sim.applied())
+        assert applied > 0
+        state = tmp_path / "state.db"
+        for extra in ("", "-wal", "-shm"):
+            Path(f"{state}{extra}").unlink(missing_ok=True)
+        second = run_tagger("once", "-c", cfg)
+        assert second.returncode == 0, second.stderr
+        assert repeated_applies(sim) == {}
+        assert len(sim.applied()) == applied
+        assert "state_lost" in second.stderr
+        # The run that verified completed: the next one trusts the state again.
+        third = run_tagger("once", "-c", cfg)
+        assert third.returncode == 0, third.stderr
+        assert "previous_run_cut_off" not in third.stderr
+        assert repeated_applies(sim) == {}
+
+
+def test_the_daemon_stops_with_an_error_when_its_state_file_is_deleted(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=6, messages=50)) as sim:
+        cfg = str(write_config(tmp_path, sim))
+        daemon = Running("run", "-c", cfg)
+        try:
+            daemon.wait_event("cycle_finished")
+            (tmp_path / "state.db").unlink()
+            code = daemon.wait(timeout=60)
+        finally:
+            daemon.stop()
+        assert code == 1, daemon.stderr[-3000:]
+        (event,) = daemon.named("state_unusable")
+        assert str(tmp_path / "state.db") in event["error"] and "deleted" in event["error"]
