@@ -47,12 +47,17 @@ def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
 
     Given the reports of every account; returns :data:`FAILURE` when an
     account's cycle could not run, a search was refused for good or a message
-    was set aside,
+    was set aside, or a rule was paused by a limit or the preflight failed,
     :data:`INCOMPLETE` when work is left for the next run, else :data:`OK`.
     """
     reports = list(reports)
     needs_operator = (
-        r.account_error is not None or r.set_aside or r.search_refused or r.saturated
+        r.account_error is not None
+        or r.set_aside
+        or r.search_refused
+        or r.saturated
+        or r.new_pauses
+        or r.preflight
         for r in reports
     )
     if any(needs_operator):

@@ -41,7 +41,7 @@ def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> No
         assert store.switch(PAUSE_ALL) is False
         store.set_switch(PAUSE_ALL, True, T0)
         assert store.switch(PAUSE_ALL) is True
-        assert store.quick_check() == "ok"
+        assert store.quick_report() == "ok"
 
 
 def test_the_kill_switch_set_by_another_connection_is_seen_at_once(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import math
 import os
 import ssl
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tagger.mimecast.settings import (
     decode_secret_key,
 )
 from tagger.mimecast.tls import tls_context
+from tagger.rails.budget import Limits
 
 __all__ = ["build_accounts"]
 
@@ -39,6 +41,14 @@ SECRET_FIELDS = frozenset({"client_secret", "access_key", "secret_key", "app_key
 DEFAULT_CONCURRENCY = 4
 MB = 1024 * 1024
 DEFAULT_MAX_RESPONSE_MB = DEFAULT_MAX_RESPONSE_BYTES // MB
+
+
+LIMIT_KEYS = ("per_cycle", "per_day", "anomaly_factor", "anomaly_min_cycles")
+
+
+def limits_of(section: Mapping[str, Any], base: Limits) -> Limits:
+    """Return ``base`` with what a ``limits`` section sets (the schema checked the values)."""
+    return replace(base, **{k: section[k] for k in LIMIT_KEYS if k in section})
 
 
 def build_accounts(
@@ -126,7 +136,11 @@ def _build_one(
     except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
         out.add(path, str(exc), at_value=False)
         return None
-    return AccountConfig(name, settings, domains, scope)
+    own = item.get("limits")
+    limits = None if own is None else limits_of(own, Limits())
+    return AccountConfig(
+        name, settings, domains, scope, limits=limits, enabled=item.get("enabled", True)
+    )
 
 
 def _search_scope(

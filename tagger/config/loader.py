@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts
+from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts, limits_of
 from tagger.config.durations import DurationError, parse_duration
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
@@ -35,6 +35,7 @@ from tagger.config.model import (
 from tagger.config.problems import Collector, PathLike
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
+from tagger.rails.budget import Limits
 from tagger.schemacheck import schema_problems
 from tagger.yamlsource import load_yaml_file
 
@@ -42,6 +43,8 @@ __all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_
 
 DEFAULT_CONFIG_PATH = Path("/etc/tagger/config.yaml")
 AUDIT_FILE_NAME = "tagger-audit.jsonl"
+# What a new rule does until it is promoted (``tagger promote``).
+DEFAULT_ROLLOUT = "enforce"
 _SUMMARY = "invalid configuration"
 _log = structlog.get_logger(__name__)
 
@@ -105,6 +108,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         max_failures=data.get("max_failures", 5),
         dry_run=data.get("dry_run", False),
         strict_tags=data.get("strict_tags", False),
+        limits=limits_of(data.get("limits", {}), Limits()),
+        rollout=data.get("rollout", DEFAULT_ROLLOUT),
         audit_path=_audit_path(data.get("audit", {}), base_dir),
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from tagger.errors import Problem
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials
+from tagger.rails.budget import Limits
+from tagger.rails.rollout import Rollout
 
 __all__ = [
     "DEFAULT_STATE_PATH",
@@ -43,6 +45,8 @@ class AccountConfig:
     settings: AccountSettings
     domains: tuple[str, ...] = ()
     search_scope: SearchScopeMode = "auto"
+    limits: Limits | None = None
+    enabled: bool = True
 
     def secret_values(self) -> tuple[str, ...]:
         """Return the secret credential values (for the log redactor; never print them)."""
@@ -127,6 +131,8 @@ class Config:
     warnings: tuple[Problem, ...] = ()
     audit_rotation: AuditRotation = AuditRotation()
     strict_tags: bool = False
+    limits: Limits = field(default_factory=Limits)
+    rollout: Rollout = "enforce"
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

@@ -82,6 +82,8 @@ async def process_chunk(
     recorded = ledger.recorded(c.summary.id for c in chunk)
     failures: dict[str, Failure] = {}
     planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
+    deferred: set[str] = set()
+    guard = account.guard
     reading: set[asyncio.Future[None]] = set()
     halted: list[str] = []
 
@@ -103,8 +105,16 @@ async def process_chunk(
             return
         decisions, plan = _plan(account, rules_by_id, eligible[mid], cand, info, recorded)
         planned[mid] = (decisions, plan)
+        if guard is not None:
+            for decision in decisions:
+                guard.note_match(decision.rule_id, now())
+            if any(a.rule_id in guard.awaiting for a in plan.actions):
+                # Applied once the rule is promoted: the message stays unprocessed.
+                deferred.add(mid)
         if not options.dry_run:
-            failures.update(await _execute(account, [plan], report, now, hooks))
+            errors, held = await _execute(account, [plan], report, now, hooks)
+            failures.update(errors)
+            deferred.update(held)
 
     async def guarded(cand: Candidate) -> None:
         try:
@@ -142,7 +152,8 @@ async def process_chunk(
     if interrupted or (stop is not None and stop.is_set()):
         report.interrupted = True
         return
-    ledger.settle(chunk, failures, options.max_failures, report, now())
+    report.deferred += len(deferred - failures.keys())
+    ledger.settle(chunk, failures, options.max_failures, report, now(), deferred)
 
 
 def _plan(
@@ -163,8 +174,15 @@ def _plan(
     allowed = {r.id for r in eligible}
     decisions = [d for d in evaluate(account.ruleset, message) if d.rule_id in allowed]
     tag_ids = account.tag_ids
+    guard = account.guard
     wanted = [
-        Wanted(d.rule_id, rules_by_id[d.rule_id].content_hash, d.mode, ref, tag_ids[ref])
+        Wanted(
+            d.rule_id,
+            rules_by_id[d.rule_id].content_hash,
+            d.mode if guard is None else guard.mode(d.rule_id, d.mode),  # type: ignore[arg-type]
+            ref,
+            tag_ids[ref],
+        )
         for d in decisions
         for ref in d.tags
     ]
@@ -185,20 +203,30 @@ async def _execute(
     report: CycleReport,
     now: Callable[[], datetime],
     hooks: Hooks,
-) -> dict[str, Failure]:
-    """Apply every enforce-mode action and record each success at once.
+) -> tuple[dict[str, Failure], set[str]]:
+    """Apply every enforce-mode action the rails allow and record each success at once.
 
-    Returns, per message with a failed apply, the failure. Every apply that
-    returned is recorded before this returns, so a stop request after it loses
-    nothing.
+    Returns, per message with a failed apply, the failure, and the ids of the
+    messages with an action a rail held back (kill switch, paused rule): each
+    apply reserves its rule's budget first and gives it back when it fails.
+    Every apply that returned is recorded before this returns, so a stop
+    request after it loses nothing.
     """
+    guard = account.guard
+    held: set[str] = set()
 
     async def one(action: Action) -> tuple[Action, Failure | None]:
+        if guard is not None and (guard.stopped() or not guard.reserve(action.rule_id, now())):
+            held.add(action.message_id)
+            report.per_rule(action.rule_id).held += 1
+            return action, None
         try:
             await account.client.apply_smart_tag(action.message_id, action.tag_id)
         except AuthenticationError:
             raise
         except MimecastError as exc:
+            if guard is not None:
+                guard.release(action.rule_id)
             return action, Failure.of(exc, "apply failed")
         account.ledger.record_applied(action, now())
         report.applied += 1
@@ -234,4 +262,4 @@ async def _execute(
                 transient=error.transient,
                 error=error.error,
             )
-    return errors
+    return errors, held

@@ -312,7 +312,7 @@ class Ledger:
         switch's own row is read and written back unchanged).
         """
         try:
-            rows = self.state.quick_check()
+            rows = self.state.quick_report()
             if rows != "ok":
                 return [
                     f"state file {self.state.path} fails its integrity check ({rows[:200]}):"

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tagger.engine.guard import Guard
 from tagger.engine.ledger import Ledger
 from tagger.engine.scope import SearchScope
 from tagger.engine.window import Window, WindowPolicy
@@ -67,3 +68,4 @@ class Account:
     tag_ids: Mapping[str, str]
     ledger: Ledger
     scope: SearchScope | None = None
+    guard: Guard | None = None

@@ -22,6 +22,10 @@ class RuleFigures:
     planned: int = 0
     applied: int = 0
     skipped: int = 0
+    # Enforce-mode tags a rail held back (paused rule, kill switch); applied later.
+    held: int = 0
+    # Planned tags of audit-mode rules (and of rules awaiting promotion): never applied.
+    audit_only: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ class CycleReport:
     applied: int = 0
     failed: int = 0
     held_back: int = 0
+    # Messages left unprocessed because a rail held one of their tags back.
+    deferred: int = 0
     saturated: int = 0
     search_failures: int = 0
     search_refused: int = 0
@@ -142,6 +148,14 @@ class CycleReport:
     account_error: str | None = None
     set_aside: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The rails: preflight problems (nothing applied), rules paused (and the
+    # messages of the pauses made this cycle), rules awaiting promotion, and
+    # whether the kill switch (or ``enabled: false``) held every apply back.
+    preflight: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
+    new_pauses: list[str] = field(default_factory=list)
+    awaiting: list[str] = field(default_factory=list)
+    kill_switch: bool = False
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     plan: list[tuple[str, str, str]] = field(default_factory=list)
@@ -195,6 +209,7 @@ class CycleReport:
             mine = [a for a in plan.actions if a.rule_id == decision.rule_id]
             skipped = [s for s in plan.skipped if s.rule_id == decision.rule_id]
             figures.planned += len(mine)
+            figures.audit_only += sum(1 for a in mine if a.mode != "enforce")
             figures.skipped += len(skipped)
             if not self.keep_entries:
                 continue
@@ -263,6 +278,8 @@ class CycleReport:
             "matched": self.matched,
             "planned": self.planned,
             "applied": self.applied,
+            "audit_only": sum(f.audit_only for f in self.rules.values()),
+            "held_by_rails": sum(f.held for f in self.rules.values()),
             "failed": self.failed,
             "window_splits": self.window_splits,
             "set_aside": len(self.set_aside),
@@ -284,6 +301,10 @@ class CycleReport:
                 "matched": f.matched,
                 "planned": f.planned,
                 "applied": f.applied,
+                "audit_only": f.audit_only,
+                "held": f.held,
+                "paused": rule_id in self.paused,
+                "awaiting_promotion": rule_id in self.awaiting,
                 "already_present": f.skipped,
             }
             for rule_id, f in sorted(self.rules.items())
@@ -292,22 +313,40 @@ class CycleReport:
     def summary_lines(self) -> list[str]:
         """Return the human summary: one line for the account and one per rule."""
         verb = "would apply" if self.dry_run else "applied"
-        applied = self.planned if self.dry_run else self.applied
+        audit_only = sum(f.audit_only for f in self.rules.values())
+        held = sum(f.held for f in self.rules.values())
+        applied = self.planned - audit_only if self.dry_run else self.applied
         lines = [
             f"account {self.account}: {self.messages_found} found, {self.scanned} scanned, "
             f"{self.already_processed} already processed, {self.info_calls} info calls, "
-            f"{self.matched} matched, {applied} tags {verb}, {self.failed} failed"
+            f"{self.matched} matched, {applied} tags {verb}, {audit_only} audit-only,"
+            f" {self.failed} failed"
+            + (f", {held} held back by rails" if held else "")
             + (f", {self.window_splits} window splits" if self.window_splits else "")
             + (f", {len(self.set_aside)} set aside" if self.set_aside else "")
             + (", interrupted" if self.interrupted else "")
         ]
         for rule_id in sorted(self.rules):
             f = self.rules[rule_id]
-            count = f.planned if self.dry_run else f.applied
-            lines.append(
-                f"  rule {rule_id}: {f.matched} matched, {count} tags {verb}, "
-                f"{f.skipped} already present"
+            count = f.planned - f.audit_only if self.dry_run else f.applied
+            state = (
+                " [paused]"
+                if rule_id in self.paused
+                else " [awaiting promotion]"
+                if rule_id in self.awaiting
+                else ""
             )
+            lines.append(
+                f"  rule {rule_id}{state}: {f.matched} matched, {count} tags {verb}, "
+                f"{f.audit_only} audit-only, {f.skipped} already present"
+                + (f", {f.held} held back" if f.held else "")
+            )
+        for problem in self.preflight:
+            lines.append(f"  preflight failed (nothing applied): {problem}")
+        for message in self.new_pauses:
+            lines.append(f"  {message}")
+        if self.kill_switch:
+            lines.append("  every apply is paused (tagger pause --all, or enabled: false)")
         undone = self.undone()
         if undone:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
@@ -344,6 +383,11 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
         m.account_error = m.account_error or r.account_error
         m.set_aside.extend(r.set_aside)
         m.errors.extend(r.errors)
+        m.preflight.extend(r.preflight)
+        m.new_pauses.extend(r.new_pauses)
+        m.paused = sorted(set(m.paused) | set(r.paused))
+        m.awaiting = sorted(set(m.awaiting) | set(r.awaiting))
+        m.kill_switch = m.kill_switch or r.kill_switch
         m.entries.extend(r.entries)
         m.rule_hashes.update(r.rule_hashes)
         m.plan.extend(r.plan)
@@ -353,6 +397,8 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
             into.planned += figures.planned
             into.applied += figures.applied
             into.skipped += figures.skipped
+            into.held += figures.held
+            into.audit_only += figures.audit_only
     return list(merged.values())
 
 
@@ -371,6 +417,7 @@ COUNTERS: tuple[tuple[str, str | None], ...] = (
     ("applied", "applied"),
     ("failed", "failed"),
     ("held_back", None),
+    ("deferred", "deferred"),
     ("saturated", "saturated_windows"),
     ("search_failures", None),
     ("search_refused", None),

@@ -155,6 +155,11 @@ class MimecastClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    @property
+    def server_date(self) -> str | None:
+        """Return the last ``Date`` header the server sent (None before any answer)."""
+        return self._requester.last_date
+
     async def call(self, path: str, item: Mapping[str, Any] | None = None) -> list[Any]:
         """POST ``{"data": [item]}`` to ``path``; returns the response ``data[]``.
 

@@ -107,6 +107,8 @@ class Requester:
         creds = settings.credentials
         self._signer = HmacSigner(creds, utcnow) if isinstance(creds, HmacCredentials) else None
         self._tokens = TokenCache(self._fetch_token, clock)
+        # The last ``Date`` header the server sent: preflight compares the host clock to it.
+        self.last_date: str | None = None
 
     def gate(self, path: str) -> RateLimitGate:
         """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
@@ -305,6 +307,7 @@ class Requester:
             async with asyncio.timeout(limit):
                 response = await self._http.send(request, stream=True)
                 request_id = response.headers.get("x-mc-req-id") or request_id
+                self.last_date = response.headers.get("date") or self.last_date
                 body = await read_body(
                     response,
                     self.settings.max_response_bytes,

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from tagger.mimecast.models import SmartTag
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
 from tagger.rules.refuse import refuse_unknown_tag_rules
+from tagger.service.rails import PreflightFailed, prepare, record
 from tagger.state import StateStore
 
 log = structlog.get_logger("tagger.service")
@@ -198,8 +199,23 @@ async def run_cycle(
             acct.name, acct.client, runtime.ruleset, acct.tag_ids, ledger, scope=acct.scope
         )
         status, error = "ok", None
+        guard = None
         try:
+            guard = prepare(
+                runtime.config,
+                runtime.ruleset,
+                ledger,
+                acct.tag_ids,
+                acct.client.server_date,
+                now,
+                dry_run=options.dry_run,
+            )
+            account = replace(account, guard=guard)
             report = await run_account_cycle(account, options, now, stop, hooks)
+        except PreflightFailed as exc:
+            report = _failed(acct.name, options.dry_run, now(), str(exc))
+            report.preflight = exc.problems
+            status, error = "failed", str(exc)
         except KeyBindingExpired as exc:
             acct.stopped_reason = str(exc)
             log.error("account_stopped", account=acct.name, error=str(exc))
@@ -222,6 +238,7 @@ async def run_cycle(
             status = "partial"
         if status == "ok" and report.interrupted:
             status = "interrupted"
+        record(ledger, guard, report, now())
         ledger.end(report, status, error, now())
         return report
 

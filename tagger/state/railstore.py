@@ -168,7 +168,7 @@ class RailRecords:
         )
         return {r: int(n) for r, n in rows}
 
-    def quick_check(self) -> str:
+    def quick_report(self) -> str:
         """Return SQLite's quick integrity report: ``"ok"`` when the file is sound."""
         return "\n".join(str(r[0]) for r in self._rows("PRAGMA quick_check"))
 

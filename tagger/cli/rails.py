@@ -1,0 +1,103 @@
+"""``tagger pause``, ``resume`` and ``promote``: the operator's side of the safety rails.
+
+Each writes one small record to the state file, next to a running daemon:
+the file is opened without the single-writer lock (SQLite serialises the
+write itself), and the daemon reads the records before its next apply
+(kill switch) or its next cycle (pauses, promotions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from tagger import exitcodes
+from tagger.cli.context import load
+from tagger.errors import UserError
+from tagger.rules import load_rules
+from tagger.state import StateStore
+from tagger.state.railstore import PAUSE_ALL
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``pause``, ``resume`` and ``promote`` sub-commands."""
+    pause = sub.add_parser("pause", parents=[parent], help="stop every apply at once (--all)")
+    pause.add_argument("--all", action="store_true", required=True, help="every rule, account")
+    pause.set_defaults(handler=handle_pause)
+    resume = sub.add_parser("resume", parents=[parent], help="lift a rule's pause (or --all)")
+    resume.add_argument("rule", nargs="?", help="the paused rule's id")
+    resume.add_argument("--all", action="store_true", help="lift the kill switch")
+    resume.set_defaults(handler=handle_resume)
+    promote = sub.add_parser(
+        "promote", parents=[parent], help="let a rule awaiting promotion apply its tags"
+    )
+    promote.add_argument("rule", help="the rule's id")
+    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    promote.set_defaults(handler=handle_promote)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def handle_pause(args: argparse.Namespace) -> int:
+    """Turn the kill switch on: a running daemon applies nothing from its next apply on."""
+    config = load(args)
+    with StateStore.open(config.state_path, lock=False) as store:
+        store.set_switch(PAUSE_ALL, True, _now())
+    print("every apply is paused (cycles still search and audit); 'tagger resume --all' lifts it")
+    return exitcodes.OK
+
+
+def handle_resume(args: argparse.Namespace) -> int:
+    """Lift the kill switch (``--all``) or a rule's pause on every account."""
+    config = load(args)
+    if not args.all and not args.rule:
+        raise UserError.single("name the rule to resume, or --all to lift the kill switch")
+    with StateStore.open(config.state_path, lock=False) as store:
+        if args.all:
+            store.set_switch(PAUSE_ALL, False, _now())
+            print("the kill switch is off: applies resume with the next cycle")
+        if args.rule:
+            lifted = store.lift_pause(args.rule)
+            if not lifted:
+                print(f"rule {args.rule!r} is not paused", file=sys.stderr)
+                return exitcodes.FAILURE
+            print(f"rule {args.rule!r} resumed on {lifted} account(s)")
+    return exitcodes.OK
+
+
+def handle_promote(args: argparse.Namespace) -> int:
+    """Show the rule's audit results, confirm, then record its id and content hash."""
+    config = load(args)
+    ruleset = load_rules(list(config.rule_paths))
+    rule = ruleset.by_id.get(args.rule)
+    if rule is None:
+        raise UserError.single(f"no rule {args.rule!r} in the rule files")
+    with StateStore.open(config.state_path, lock=False) as store:
+        if (rule.id, rule.content_hash) in store.promotions():
+            print(f"rule {rule.id!r} is already promoted in its current definition")
+            return exitcodes.OK
+        cycles, matches = store.audited_since(rule.id)
+        print(
+            f"rule {rule.id!r} (hash {rule.content_hash[:12]}): {matches} audit-only matches"
+            f" over {cycles} cycles since it appeared; see 'tagger report' on the audit file"
+            " for each match with its explanation"
+        )
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print(
+                    "refusing to promote without confirmation: no terminal to ask on;"
+                    " run again with --yes",
+                    file=sys.stderr,
+                )
+                return exitcodes.FAILURE
+            answer = input(f"promote {rule.id!r}: it will apply its tags from now on [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("not promoted")
+                return exitcodes.FAILURE
+        store.promote(rule.id, rule.content_hash, _now())
+    print(f"rule {rule.id!r} promoted: it applies its tags from the next cycle")
+    return exitcodes.OK

@@ -1,0 +1,154 @@
+"""The rails of one account's cycle: who may apply, and how much (see :mod:`tagger.rails`).
+
+Built once per cycle from the config, the rule set and the ledger:
+
+- the **modes** of the rules (a rule awaiting promotion audits);
+- the **budget** (per-rule apply limits, the anomaly guard) and the pauses
+  already in state (a pause whose limit was raised above its count is lifted);
+- the **kill switch** (``tagger pause --all``, or ``enabled: false``), read
+  again at most once a second, so a running daemon stops applying at once.
+
+A planned tag that a rail keeps from being applied leaves its message
+unprocessed (:meth:`tagger.engine.ledger.Ledger.settle`, ``deferred``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from tagger.engine.ledger import Ledger
+from tagger.rails.budget import Budget, History, Limits, Pause
+from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
+from tagger.rules import CompiledRule
+from tagger.state.railstore import PauseRow
+
+log = structlog.get_logger("tagger.engine")
+
+# How far back cycles count towards a rule's trailing average of matches.
+HISTORY_SPAN = timedelta(days=7)
+# The kill switch is read again at most this often (seconds).
+SWITCH_EVERY_S = 1.0
+
+# Which limit a pause reason names (stored with the pause).
+_KINDS = {"per-cycle apply limit": "per_cycle", "24-hour apply limit": "per_day"}
+
+
+@dataclass
+class Guard:
+    """One account's rails for one cycle (see module docstring). Not thread-safe."""
+
+    ledger: Ledger
+    budget: Budget
+    awaiting: frozenset[str] = frozenset()
+    enabled: bool = True
+    now: Callable[[], datetime] | None = None
+    new_pauses: list[Pause] = field(default_factory=list)
+    _killed: bool = False
+    _read_at: float | None = None
+
+    def mode(self, rule_id: str, configured: str) -> str:
+        """Return the mode a rule runs in this cycle (audit while awaiting promotion)."""
+        return "audit" if rule_id in self.awaiting else configured
+
+    def stopped(self) -> bool:
+        """Return whether no apply may start now (kill switch on, or account disabled)."""
+        if not self.enabled:
+            return True
+        mono = time.monotonic()
+        if self._read_at is None or mono - self._read_at >= SWITCH_EVERY_S:
+            self._killed = self.ledger.killed()
+            self._read_at = mono
+        return self._killed
+
+    def paused(self, rule_id: str) -> bool:
+        """Return whether ``rule_id`` is paused (before this cycle or during it)."""
+        return rule_id in self.budget.paused
+
+    def note_match(self, rule_id: str, at: datetime) -> None:
+        """Count one match of ``rule_id``; an anomalous one pauses the rule."""
+        self._persist(self.budget.note_match(rule_id), "anomaly", at)
+
+    def reserve(self, rule_id: str, at: datetime) -> bool:
+        """Reserve one apply of ``rule_id``; False when the rule is (now) paused."""
+        before = rule_id in self.budget.paused
+        pause = self.budget.reserve(rule_id)
+        if pause is not None and not before:
+            self._persist(pause, _KINDS.get(pause.reason, "per_cycle"), at)
+        return pause is None
+
+    def release(self, rule_id: str) -> None:
+        """Give back a reservation whose apply did not happen."""
+        self.budget.release(rule_id)
+
+    def _persist(self, pause: Pause | None, kind: str, at: datetime) -> None:
+        if pause is None or pause in self.new_pauses:
+            return
+        self.new_pauses.append(pause)
+        row = PauseRow(
+            self.ledger.account, pause.rule_id, pause.reason, pause.limit, pause.count, kind, at
+        )
+        self.ledger.pause(row)
+        log.error(
+            "rule_paused", account=self.ledger.account, rule=pause.rule_id, error=pause.message()
+        )
+
+
+def rule_limits(rule: CompiledRule, base: Limits) -> Limits:
+    """Return ``base`` with the rule's own ``max_applies`` (when it sets any) applied."""
+    per_cycle, per_day = getattr(rule, "max_applies", (None, None))
+    return Limits(
+        per_cycle=base.per_cycle if per_cycle is None else per_cycle,
+        per_day=base.per_day if per_day is None else per_day,
+        anomaly_factor=base.anomaly_factor,
+        anomaly_min_cycles=base.anomaly_min_cycles,
+        anomaly_floor=base.anomaly_floor,
+    )
+
+
+def build_guard(
+    ledger: Ledger,
+    rules: Iterable[CompiledRule],
+    base: Limits,
+    rollout: Rollout,
+    at: datetime,
+    *,
+    enabled: bool = True,
+) -> Guard:
+    """Return the rails of ``ledger``'s account for a cycle starting at ``at``.
+
+    Reads the pauses, promotions and rule history from the state; lifts (and
+    logs) a pause whose limit in force was raised above the count it reached.
+    """
+    rules = list(rules)
+    limits = {r.id: rule_limits(r, base) for r in rules}
+    past = ledger.rule_history(at, HISTORY_SPAN)
+    history = {
+        rule_id: History(applied_24h=day, cycles=n, matched_total=m)
+        for rule_id, (n, m, day) in past.items()
+    }
+    budget = Budget(limits, history)
+    for row in ledger.pauses():
+        lim = limits.get(row.rule_id)
+        if lim is not None and _raised(row.kind, row.limit, row.count, lim):
+            ledger.lift_pause(row.rule_id)
+            log.info(
+                "rule_pause_lifted", account=ledger.account, rule=row.rule_id, why="limit raised"
+            )
+            continue
+        budget.paused[row.rule_id] = Pause(row.rule_id, row.reason, row.limit, row.count)
+    identities = [RuleIdentity(r.id, r.content_hash, r.mode) for r in rules]
+    waiting = awaiting_promotion(identities, rollout, ledger.promotions())
+    return Guard(ledger, budget, frozenset(waiting), enabled)
+
+
+def _raised(kind: str, limit: int, count: int, now: Limits) -> bool:
+    """Return whether the limit that paused a rule is now above the count it reached."""
+    current: Mapping[str, int] = {"per_cycle": now.per_cycle, "per_day": now.per_day}
+    if kind not in current:
+        return False
+    return current[kind] > limit and current[kind] > count
