@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,9 +75,10 @@ def handle(args: argparse.Namespace) -> int:
     step = parse_duration(args.slice)
     dry_run = dry_run_of(config, args.dry_run)
     check_preview(args.rule, dry_run)
+    job = open_job_key(args.since, args.rule) if not args.until else None
     try:
         reports = merge_reports(
-            asyncio.run(backfill(config, since, until, step, dry_run, args.rule))
+            asyncio.run(backfill(config, since, until, step, dry_run, args.rule, job))
         )
     except Stopped:
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
@@ -95,16 +96,22 @@ async def backfill(
     step: timedelta,
     dry_run: bool,
     rules: Sequence[str] | None = None,
+    open_job: str | None = None,
 ) -> list[CycleReport]:
     """Search ``[since, until)`` slice by slice; returns the report of every slice run.
 
-    The cursor of the job (per account, keyed by the period) is saved in state
-    after each slice that completed without errors, so an interrupted backfill
-    resumes from where it stopped. Watermarks of the daemon are not touched.
-    SIGTERM/SIGINT stop it after the applies in flight are recorded. ``rules``
-    (a dry run only) previews those rules alone.
+    The cursor of the job (per account) is saved in state after each slice
+    that completed without errors, so an interrupted backfill resumes from
+    where it stopped. A job is keyed by its period, or, given ``open_job``
+    (no ``--until``: its end is "now"), by that key: the period fixed at its
+    first start is kept with its cursor and an unfinished job resumes it.
+    A resumed job, or one after a cut-off run, reads message info before every
+    apply (tags already present are skipped: nothing is applied twice).
+    Watermarks of the daemon are not touched. SIGTERM/SIGINT stop it after
+    the applies in flight are recorded. ``rules`` (a dry run only) previews
+    those rules alone.
     """
-    job = f"backfill:{since.isoformat()}:{until.isoformat()}"
+    job = open_job or f"backfill:{since.isoformat()}:{until.isoformat()}"
     out: list[CycleReport] = []
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
@@ -112,6 +119,10 @@ async def backfill(
         stop = session.stop
         names = [a.name for a in session.runtime.accounts]
         ledgers = {n: Ledger(session.state, n, session.runtime.ruleset) for n in names}
+        resumed = _unfinished(ledgers, job, since, until, open_job is not None)
+        if open_job is not None:
+            since, until = _open_span(ledgers, open_job, since, until, resumed)
+        verify = frozenset(n for n in names if n in resumed or ledgers[n].cut_off())
         cursors = [ledgers[n].backfill_cursor(job) or since for n in names]
         start = min(cursors) if cursors else until
         if start >= until:
@@ -127,7 +138,7 @@ async def backfill(
                 stopped = True
                 break
             options = cycle_options(config, dry_run=dry_run, window=window)
-            reports = await session.cycle(options, kind="backfill")
+            reports = await session.cycle(options, kind="backfill", verify=verify)
             out.extend(reports)
             for report in reports:
                 # The cursor only moves over contiguous completed slices: a slice
@@ -154,3 +165,50 @@ def _slices(start: datetime, end: datetime, step: timedelta) -> list[Window]:
         out.append(Window(cursor, nxt))
         cursor = nxt
     return out
+
+
+def open_job_key(since_text: str, rules: Sequence[str] | None) -> str:
+    """Return the key of a backfill without ``--until``: its ``--since`` text and rule filter.
+
+    Stable across restarts (unlike "now"), so the same command resumes the job.
+    """
+    key = f"backfill:since={since_text.strip()}:until=open"
+    return f"{key}:rules={','.join(sorted(rules))}" if rules else key
+
+
+def _unfinished(
+    ledgers: Mapping[str, Ledger], job: str, since: datetime, until: datetime, is_open: bool
+) -> set[str]:
+    """Return the accounts whose job ``job`` was started and not finished."""
+    out = set()
+    for name, ledger in ledgers.items():
+        span = ledger.backfill_span(job) if is_open else (since, until)
+        cursor = ledger.backfill_cursor(job)
+        if span is None or cursor is None:
+            continue
+        if (is_open and cursor < span[1]) or (not is_open and since < cursor < until):
+            out.add(name)
+    return out
+
+
+def _open_span(
+    ledgers: Mapping[str, Ledger],
+    job: str,
+    since: datetime,
+    until: datetime,
+    resumed: set[str],
+) -> tuple[datetime, datetime]:
+    """Return the period of open job ``job``: the saved one when unfinished, else a new one.
+
+    A new period (first start, or the last one completed) is saved for every
+    account before any slice runs, with the cursor at its start.
+    """
+    for name in sorted(resumed):
+        span = ledgers[name].backfill_span(job)
+        if span is not None:
+            print(f"resuming backfill {span[0]:%Y-%m-%dT%H:%M:%S}Z .. {span[1]:%Y-%m-%dT%H:%M:%S}Z")
+            return span
+    at = utc_now()
+    for ledger in ledgers.values():
+        ledger.start_backfill(job, since, until, at)
+    return since, until

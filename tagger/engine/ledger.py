@@ -395,6 +395,23 @@ class Ledger:
         """Store how far backfill job ``job`` got for this account."""
         self.state.set_backfill_progress(self.account, job, cursor, at)
 
+    def backfill_span(self, job: str) -> tuple[datetime, datetime] | None:
+        """Return the ``(since, until)`` fixed when backfill job ``job`` first started, or None.
+
+        Kept as two more rows of the job (``<job>#since``, ``<job>#until``), so a
+        job whose end was "now" resumes towards the same end after a restart.
+        """
+        since = self.state.get_backfill_progress(self.account, f"{job}#since")
+        until = self.state.get_backfill_progress(self.account, f"{job}#until")
+        return None if since is None or until is None else (since, until)
+
+    def start_backfill(self, job: str, since: datetime, until: datetime, at: datetime) -> None:
+        """Fix the span of backfill job ``job`` and set its cursor back to ``since``."""
+        # The span exists only once its end is written: a kill before that starts afresh.
+        self.state.set_backfill_progress(self.account, job, since, at)
+        self.state.set_backfill_progress(self.account, f"{job}#since", since, at)
+        self.state.set_backfill_progress(self.account, f"{job}#until", until, at)
+
 
 def retention(longest_lookback: timedelta, overlap: timedelta) -> timedelta:
     """Return how long state rows are kept: the longest look-back plus the overlap and a day.
