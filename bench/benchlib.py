@@ -60,6 +60,8 @@ def write_config(
             "search_cap": 500,
         },
         "logging": {"format": "json", "level": "info"},
+        # The benchmarks measure applying: no audit-first wait for promotion.
+        "rollout": "enforce",
     }
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -115,8 +115,14 @@ def _read_lines(proc: subprocess.Popen[str], n: int, timeout: float) -> list[str
     return list(got)
 
 
-def write_config(tmp: Path, url: str, client: list[str], concurrency: int) -> Path:
-    """Write the tagger config (plain YAML, readable by any version); returns its path."""
+def write_config(
+    tmp: Path, url: str, client: list[str], concurrency: int, *, tagger_knows_rollout: bool
+) -> Path:
+    """Write the tagger config (plain YAML, readable by any version); returns its path.
+
+    ``rollout: enforce`` is written only for a tagger that knows the key (an
+    older one refuses unknown keys and applies at once anyway).
+    """
     data: dict[str, Any] = {
         "accounts": [
             {
@@ -140,6 +146,9 @@ def write_config(tmp: Path, url: str, client: list[str], concurrency: int) -> Pa
         },
         "logging": {"format": "json", "level": "info"},
     }
+    if tagger_knows_rollout:
+        # The benchmark measures applying: no audit-first wait for promotion.
+        data["rollout"] = "enforce"
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
@@ -226,7 +235,11 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="tagger-bench-rl-") as tmp_name,
         child_simulator(args, start) as (url, facts),
     ):
-        config = write_config(Path(tmp_name), url, facts["client"], args.concurrency)
+        schema = args.tagger.resolve() / "tagger" / "config" / "config.schema.json"
+        knows = schema.is_file() and '"rollout"' in schema.read_text(encoding="utf-8")
+        config = write_config(
+            Path(tmp_name), url, facts["client"], args.concurrency, tagger_knows_rollout=knows
+        )
         status, seconds, out = run_once(config, args.tagger.resolve())
         stats = sim_stats(url)
     expected = {(m, t) for m, t in facts["expected"]}

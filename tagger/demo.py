@@ -71,6 +71,7 @@ def _write_config(url: str, workdir: Path, rules: Path) -> Path:
     data["audit"] = {"path": str(workdir / "audit.jsonl")}
     data["schedule"] = {"interval": "5s", "jitter": "0s", "misfire_grace": "1m"}
     data.setdefault("logging", {})["format"] = "console"
+    data["rollout"] = "enforce"
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)

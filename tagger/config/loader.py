@@ -44,7 +44,7 @@ __all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_
 DEFAULT_CONFIG_PATH = Path("/etc/tagger/config.yaml")
 AUDIT_FILE_NAME = "tagger-audit.jsonl"
 # What a new rule does until it is promoted (``tagger promote``).
-DEFAULT_ROLLOUT = "enforce"
+DEFAULT_ROLLOUT = "audit-first"
 _SUMMARY = "invalid configuration"
 _log = structlog.get_logger(__name__)
 

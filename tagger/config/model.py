@@ -132,7 +132,7 @@ class Config:
     audit_rotation: AuditRotation = AuditRotation()
     strict_tags: bool = False
     limits: Limits = field(default_factory=Limits)
-    rollout: Rollout = "enforce"
+    rollout: Rollout = "audit-first"
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

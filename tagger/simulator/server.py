@@ -65,6 +65,7 @@ class Simulator:
             (self.config.host, self.config.port),
             self._pipeline.dispatch,
             self.config.keepalive_timeout_s,
+            self._clock,
         )
         self._server = server
         self._thread = threading.Thread(

@@ -86,7 +86,7 @@ class SimHandler(BaseHTTPRequestHandler):
         lines = [
             f"HTTP/1.1 {status} {reason}",
             f"Server: {self.server_version}",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {formatdate(self.server.clock(), usegmt=True)}",
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
         ]
@@ -113,8 +113,16 @@ class SimHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], dispatch: Dispatch, keepalive_timeout_s: float
+        self,
+        address: tuple[str, int],
+        dispatch: Dispatch,
+        keepalive_timeout_s: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        # The Date header follows the simulator's clock, as a real server's
+        # follows its own: a client checking its clock against it agrees with
+        # a simulator running at a fixed test time.
+        self.clock = clock
         self.dispatch = dispatch
         self.keepalive_timeout_s = keepalive_timeout_s
         self.stopping = threading.Event()

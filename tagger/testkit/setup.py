@@ -47,7 +47,8 @@ def write_config(
 
     State goes to ``tmp/state.db`` and the audit report to ``tmp/audit.jsonl``;
     the schedule is short (2 s) so daemon tests see several cycles quickly.
-    ``overrides`` replace top-level keys (e.g. ``window={...}``, ``dry_run=True``).
+    Rules apply at once (``rollout: enforce``). ``overrides`` replace top-level keys
+    (e.g. ``window={...}``, ``dry_run=True``, ``rollout="audit-first"``).
     """
     data: dict[str, Any] = {
         "accounts": accounts if accounts is not None else [account_yaml(sim)],
@@ -65,6 +66,8 @@ def write_config(
         "max_failures": 5,
         "audit": {"path": str(tmp / "audit.jsonl")},
         "logging": {"format": "json", "level": "info"},
+        # Tests of the cycle expect rules to apply at once; rollout tests override it.
+        "rollout": "enforce",
     }
     data.update(overrides)
     path = tmp / "config.yaml"
