@@ -8,8 +8,10 @@ switch.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import yaml
 from daemon_support import (
     applied_pairs,
     expected_pairs,
@@ -18,7 +20,7 @@ from daemon_support import (
     write_config,
 )
 
-from tagger.rules import load_rules
+from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from tagger.testkit import RULES_DIR
@@ -103,4 +105,48 @@ def test_the_kill_switch_stops_every_apply_and_loses_nothing(tmp_path: Path) -> 
         done = run_tagger("once", "-c", cfg)
         assert done.returncode == 0, done.stderr
         assert applied_pairs(sim) == expected_pairs(sim)
+        assert repeated_applies(sim) == {}
+
+
+def rule_pairs(sim: Simulator, rules_dir: Path, rule_id: str) -> set[tuple[str, str]]:
+    """Return the (message, tag) pairs ``rule_id`` alone would apply on ``sim``."""
+    rule = load_rules([rules_dir]).by_id[rule_id]
+    return expected_pairs(sim, RuleSet(rules=(rule,)))
+
+
+def test_a_rule_with_its_own_max_applies_is_paused_while_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules_dir)
+    with Simulator(SimulatorConfig(seed=11, messages=200)) as sim:
+        sizes = {
+            r.id: len(rule_pairs(sim, rules_dir, r.id))
+            for r in load_rules([rules_dir]).rules
+            if r.mode == "enforce"
+        }
+        capped = max(sizes, key=lambda rule: sizes[rule])
+        capped_tags = {tag for _, tag in rule_pairs(sim, rules_dir, capped)}
+        assert sizes[capped] > 2
+        for path in rules_dir.glob("*.yaml"):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            for rule in doc["rules"]:
+                if rule["id"] == capped:
+                    rule["max_applies"] = {"per_cycle": 2}
+            path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        cfg = str(write_config(tmp_path, sim, rules=[rules_dir / "*.yaml"], rollout="enforce"))
+        done = run_tagger("once", "-c", cfg)
+        assert done.returncode == 1, done.stderr
+        assert f"rule {capped!r} paused" in done.stdout + done.stderr
+        with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
+            by_rule: dict[str, int] = {}
+            for (rule_id, _tag), n in store.tags_per_rule().items():
+                by_rule[rule_id] = by_rule.get(rule_id, 0) + n
+            assert [p.rule_id for p in store.pauses()] == [capped]
+        assert by_rule.get(capped) == 2
+        # Every other rule applied everything it matched.
+        ruleset = load_rules([rules_dir])
+        others = {pair for pair in expected_pairs(sim, ruleset) if pair[1] not in capped_tags}
+        assert others and {p for p in applied_pairs(sim) if p[1] not in capped_tags} == others
+        assert applied_pairs(sim) <= expected_pairs(sim, ruleset)
         assert repeated_applies(sim) == {}

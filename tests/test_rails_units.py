@@ -6,9 +6,14 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from tagger.engine.guard import rule_limits
+from tagger.errors import UserError
 from tagger.rails.budget import Budget, History, Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion, effective_modes
+from tagger.rules import load_rules
 
 
 def test_a_rule_is_paused_before_it_applies_beyond_its_cycle_limit() -> None:
@@ -95,3 +100,28 @@ def test_clock_skew_against_the_server_date() -> None:
     problems = clock_problems(date, late)
     assert len(problems) == 1 and "ahead of" in problems[0]
     assert clock_problems(None, now) == [] and clock_problems("garbage", now) == []
+
+
+def _rule_file(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - id: r\n    description: d\n    tags: [Security/Phishing]\n"
+        "    match: {field: greymail, equals: true}\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_max_applies_sets_the_rule_limits_and_leaves_the_content_hash_alone(
+    tmp_path: Path,
+) -> None:
+    plain = load_rules([_rule_file(tmp_path, "")]).by_id["r"]
+    capped = load_rules([_rule_file(tmp_path, "    max_applies: {per_cycle: 2}\n")]).by_id["r"]
+    assert plain.max_applies == (None, None) and capped.max_applies == (2, None)
+    assert plain.content_hash == capped.content_hash
+    assert rule_limits(capped, Limits(per_cycle=500, per_day=900)) == Limits(
+        per_cycle=2, per_day=900
+    )
+    with pytest.raises(UserError) as info:
+        load_rules([_rule_file(tmp_path, "    max_applies: {per_cycle: 0}\n")])
+    assert "max_applies" in str(info.value.problems[0])

@@ -100,7 +100,7 @@ class Guard:
 
 def rule_limits(rule: CompiledRule, base: Limits) -> Limits:
     """Return ``base`` with the rule's own ``max_applies`` (when it sets any) applied."""
-    per_cycle, per_day = getattr(rule, "max_applies", (None, None))
+    per_cycle, per_day = rule.max_applies
     return Limits(
         per_cycle=base.per_cycle if per_cycle is None else per_cycle,
         per_day=base.per_day if per_day is None else per_day,

@@ -38,6 +38,7 @@ RULE_KEYS = (
     "description",
     "enabled",
     "mode",
+    "max_applies",
     "priority",
     "stop",
     "schedule",
@@ -241,4 +242,21 @@ def compile_rule(
         ),
         examples=examples,
         meta=compile_meta(data, tuple(path), reporter),
+        max_applies=_max_applies(data.get("max_applies")),
+    )
+
+
+def _max_applies(section: object) -> tuple[int | None, int | None]:
+    """Return the rule's own ``(per_cycle, per_day)`` apply limits (None: not set).
+
+    The schema has checked the types. Kept out of the content hash: a limit
+    changes how much a rule may apply, not what it matches, so changing it
+    does not send a promoted rule back to audit.
+    """
+    if not isinstance(section, dict):
+        return (None, None)
+    per_cycle, per_day = section.get("per_cycle"), section.get("per_day")
+    return (
+        per_cycle if isinstance(per_cycle, int) else None,
+        per_day if isinstance(per_day, int) else None,
     )

@@ -62,6 +62,8 @@ class CompiledRule:
     tag_sources: tuple[tuple[str, int, int, str], ...] = ()
     examples: tuple[Example, ...] = field(default=(), compare=False)
     meta: RuleMeta = field(default=RuleMeta(), compare=False)
+    # Own (per_cycle, per_day) apply limits over the configured ones; None: not set.
+    max_applies: tuple[int | None, int | None] = (None, None)
 
     def test(self, ctx: Context) -> bool | None:
         """Return whether the rule matches: search ∧ match ∧ ¬unless, three-valued."""
