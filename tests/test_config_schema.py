@@ -72,7 +72,10 @@ def test_example_config_loads_and_points_at_the_simulator(tmp_path: Path) -> Non
     assert settings.credentials.client_secret == DEMO.client_secret  # type: ignore[union-attr]
     assert config.rule_paths == (tmp_path / "rules" / "a.yaml", tmp_path / "rules" / "b.yaml")
     assert config.state_path == tmp_path / "state" / "tagger.db"
-    assert config.audit_path == tmp_path / "audit" / "tagger-audit.jsonl"
+    # The audit file lives under the state directory, writable by the service.
+    assert config.audit_path == tmp_path / "state" / "audit" / "audit.jsonl"
+    assert config.rollout == "audit-first"
+    assert config.limits.per_cycle == 500 and config.accounts[0].enabled
     assert config.schedule.interval == timedelta(minutes=5)
     assert config.window.max_catchup == timedelta(days=7)
     assert config.dry_run is False
