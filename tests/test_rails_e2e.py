@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from daemon_support import (
     applied_pairs,
+    audit_records,
     expected_pairs,
     repeated_applies,
     run_tagger,
@@ -80,6 +81,15 @@ def test_a_new_rule_applies_nothing_until_promoted_then_exactly_its_plan(tmp_pat
         first = run_tagger("once", "-c", cfg)
         assert applies(sim) == 0, first.stdout
         assert "awaiting promotion" in first.stdout
+        # The audit file says the truth: nothing of an enforce rule awaiting promotion applied.
+        held = [r for r in audit_records(tmp_path / "audit.jsonl") if r["rule_mode"] == "enforce"]
+        assert held and {(r["mode"], r["outcome"]) for r in held} <= {
+            ("audit", "audit"),
+            ("audit", "already-tagged"),
+        }
+        summary = run_tagger("report", str(tmp_path / "audit.jsonl"))
+        assert summary.returncode == 0 and " audit" in summary.stdout
+        assert " applied" not in summary.stdout
         refused = run_tagger("promote", "missing-rule-id", "-c", cfg)
         assert refused.returncode != 0
         enforcing = [r.id for r in load_rules([RULES_DIR]).rules if r.mode == "enforce"]
@@ -101,6 +111,8 @@ def test_the_kill_switch_stops_every_apply_and_loses_nothing(tmp_path: Path) -> 
         held = run_tagger("once", "-c", cfg)
         assert applies(sim) == 0, held.stdout
         assert "every apply is paused" in held.stdout
+        outcomes = {r["outcome"] for r in audit_records(tmp_path / "audit.jsonl")}
+        assert "held" in outcomes and "applied" not in outcomes
         assert run_tagger("resume", "--all", "-c", cfg).returncode == 0
         done = run_tagger("once", "-c", cfg)
         assert done.returncode == 0, done.stderr

@@ -83,6 +83,7 @@ async def process_chunk(
     failures: dict[str, Failure] = {}
     planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
     deferred: set[str] = set()
+    held_rules: dict[str, set[str]] = {}
     guard = account.guard
     reading: set[asyncio.Future[None]] = set()
     halted: list[str] = []
@@ -114,7 +115,9 @@ async def process_chunk(
         if not options.dry_run:
             errors, held = await _execute(account, [plan], report, now, hooks)
             failures.update(errors)
-            deferred.update(held)
+            for message_id, rule_id in held:
+                deferred.add(message_id)
+                held_rules.setdefault(message_id, set()).add(rule_id)
 
     async def guarded(cand: Candidate) -> None:
         try:
@@ -147,7 +150,11 @@ async def process_chunk(
             decisions, plan = planned[cand.summary.id]
             failure = failures.get(cand.summary.id)
             report.add_decisions(
-                cand.summary, decisions, plan, None if failure is None else failure.error
+                cand.summary,
+                decisions,
+                plan,
+                None if failure is None else failure.error,
+                held_rules.get(cand.summary.id, frozenset()),
             )
     if interrupted or (stop is not None and stop.is_set()):
         report.interrupted = True
@@ -203,21 +210,21 @@ async def _execute(
     report: CycleReport,
     now: Callable[[], datetime],
     hooks: Hooks,
-) -> tuple[dict[str, Failure], set[str]]:
+) -> tuple[dict[str, Failure], set[tuple[str, str]]]:
     """Apply every enforce-mode action the rails allow and record each success at once.
 
-    Returns, per message with a failed apply, the failure, and the ids of the
-    messages with an action a rail held back (kill switch, paused rule): each
+    Returns, per message with a failed apply, the failure, and the (message,
+    rule) pairs of the actions a rail held back (kill switch, paused rule): each
     apply reserves its rule's budget first and gives it back when it fails.
     Every apply that returned is recorded before this returns, so a stop
     request after it loses nothing.
     """
     guard = account.guard
-    held: set[str] = set()
+    held: set[tuple[str, str]] = set()
 
     async def one(action: Action) -> tuple[Action, Failure | None]:
         if guard is not None and (guard.stopped() or not guard.reserve(action.rule_id, now())):
-            held.add(action.message_id)
+            held.add((action.message_id, action.rule_id))
             report.per_rule(action.rule_id).held += 1
             return action, None
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,13 +56,16 @@ class Entry:
     rule_hash: str = ""
     recipients: tuple[str, ...] = ()
     failure: str | None = None
+    # Why a rail kept the planned tags back: "awaiting" (the rule awaits
+    # promotion), "held" (the rule is paused, or the kill switch is on); "" none.
+    rail: str = ""
 
     @property
     def mode(self) -> str:
-        """Return ``dry-run``, ``audit`` (a rule in audit mode, never applied) or ``live``."""
+        """Return ``dry-run``, ``audit`` (audit mode or awaiting promotion) or ``live``."""
         if self.dry_run:
             return "dry-run"
-        return "audit" if self.rule_mode == "audit" else "live"
+        return "audit" if self.rule_mode == "audit" or self.rail == "awaiting" else "live"
 
     @property
     def outcome(self) -> str:
@@ -71,12 +74,18 @@ class Entry:
         ``applied`` (a live run applied its tags), ``would-apply`` (dry run or
         audit-mode rule: the tags are planned, never applied), ``already-tagged``
         (every tag was on the message or recorded before), ``failed`` (a live
-        apply failed; the next run retries it).
+        apply failed; the next run retries it), ``audit`` (the rule awaits
+        promotion: applied once promoted), ``held`` (the rule is paused or the
+        kill switch is on: applied once lifted).
         """
         if self.failure is not None and self.mode == "live":
             return "failed"
         if not self.planned:
             return "already-tagged"
+        if self.rail == "awaiting":
+            return "audit"
+        if self.rail == "held":
+            return "held"
         return "applied" if self.mode == "live" else "would-apply"
 
     def to_json(self) -> dict[str, Any]:
@@ -191,11 +200,13 @@ class CycleReport:
         decisions: Iterable[Decision],
         plan: MessagePlan,
         failure: str | None = None,
+        held: Set[str] = frozenset(),
     ) -> None:
         """Record the decisions and plan made for one message.
 
         ``failure`` is the error of a live run that could not finish the
-        message (None when it was finished, or in a dry run). Entries (and so
+        message (None when it was finished, or in a dry run); ``held`` the
+        rules whose tags on it a rail held back (paused rule, kill switch). Entries (and so
         explanations) are built only when :attr:`keep_entries` is set.
         """
         decisions = list(decisions)
@@ -217,6 +228,9 @@ class CycleReport:
             rule_hash = self.rule_hashes.get(decision.rule_id) or next(
                 (a.rule_hash for a in mine), ""
             )
+            # An enforce rule whose planned tags run in audit mode awaits promotion.
+            awaiting = decision.mode == "enforce" and any(a.mode == "audit" for a in mine)
+            rail = "awaiting" if awaiting else "held" if decision.rule_id in held else ""
             if at is None:
                 at, window = self.clock(), self.searched()
             self.entries.append(
@@ -238,6 +252,7 @@ class CycleReport:
                     rule_hash=rule_hash,
                     recipients=tuple(dict.fromkeys(a.email for a in summary.to if a.email)),
                     failure=failure,
+                    rail=rail,
                 )
             )
         for action in plan.actions:

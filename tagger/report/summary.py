@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from tagger.report.records import AuditRecord
 
-OUTCOMES = ("applied", "would-apply", "already-tagged", "failed")
+# would-apply: dry run or audit-mode rule; audit: awaiting promotion; held:
+# paused rule or kill switch (both applied later, once promoted or lifted).
+OUTCOMES = ("applied", "would-apply", "audit", "held", "already-tagged", "failed")
 # Hourly buckets up to this span, daily ones beyond it.
 HOURLY_UP_TO = timedelta(days=3)
 
