@@ -45,6 +45,21 @@ def test_an_unwritable_audit_path_applies_nothing_and_says_why(tmp_path: Path) -
         assert "Traceback" not in out
 
 
+def test_a_dry_run_with_an_unwritable_audit_path_names_it_and_the_fix(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the audit folder should be\n")
+    with Simulator(SimulatorConfig(seed=11, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="enforce"))
+        done = run_tagger("once", "-c", cfg, "--dry-run", "--audit", str(blocker / "audit.jsonl"))
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, out
+        assert "would apply" in done.stdout, out  # the dry run found matches to write
+        assert "cannot write the audit file" in done.stderr
+        assert str(blocker) in done.stderr and "--audit" in done.stderr
+        assert "Traceback" not in out
+        assert applies(sim) == 0
+
+
 def test_a_rule_over_its_limit_is_paused_then_resumed_without_loss_or_duplicates(
     tmp_path: Path,
 ) -> None:

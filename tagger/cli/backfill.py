@@ -83,7 +83,8 @@ def handle(args: argparse.Namespace) -> int:
     except Stopped:
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
         return exitcodes.INCOMPLETE
-    finish(reports, config.audit_path, config.audit_rotation)
+    if not finish(reports, config.audit_path, config.audit_rotation):
+        return exitcodes.FAILURE
     if any(r.interrupted for r in reports):
         print("backfill interrupted: run the same command again to resume", file=sys.stderr)
     return exitcodes.cycle_exit_code(reports)

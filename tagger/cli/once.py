@@ -14,7 +14,7 @@ from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
 from tagger.config import Config
 from tagger.config.model import AuditRotation
-from tagger.engine.audit import audit_file, print_summary, write_entries
+from tagger.engine.audit import audit_file, print_summary, write_entries, write_failure
 from tagger.engine.report import CycleReport
 from tagger.service.runtime import cycle_options
 from tagger.service.session import Stopped, dry_run_of, open_session
@@ -43,7 +43,8 @@ def handle(args: argparse.Namespace) -> int:
     except Stopped:
         print("stopped before the cycle started; the next run does it", file=sys.stderr)
         return exitcodes.INCOMPLETE
-    finish(reports, config.audit_path, config.audit_rotation)
+    if not finish(reports, config.audit_path, config.audit_rotation):
+        return exitcodes.FAILURE
     if any(r.interrupted for r in reports):
         print("stopped before the cycle completed; the next run continues", file=sys.stderr)
     return exitcodes.cycle_exit_code(reports)
@@ -65,17 +66,24 @@ async def run_once(
 
 def finish(
     reports: list[CycleReport], audit: Path | None, rotation: AuditRotation | None = None
-) -> None:
+) -> bool:
     """Print the per-rule summary and write the audit report when asked.
 
     Dry-run entries go to the audit file's ``.dry-run`` sibling, never to the
-    live file; ``rotation`` says when the file rotates.
+    live file; ``rotation`` says when the file rotates. Returns False (after
+    printing which file and how to fix it) when the audit file cannot be
+    written, True otherwise.
     """
     print_summary(reports, sys.stdout)
     for report in reports:
         for error in report.errors:
             print(f"account {report.account}: error: {error}", file=sys.stderr)
     if audit is not None:
-        count = write_entries(audit, reports, rotation)
         target = audit_file(audit, any(r.dry_run for r in reports))
+        try:
+            count = write_entries(audit, reports, rotation)
+        except OSError as exc:
+            print(f"error: {write_failure(target, exc)}", file=sys.stderr)
+            return False
         print(f"audit report: {count} entries appended to {target}")
+    return True

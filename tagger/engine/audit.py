@@ -117,6 +117,25 @@ def write_entries(
     return count
 
 
+def write_failure(path: Path, exc: OSError) -> str:
+    """Return the operator's message for an audit file that could not be written.
+
+    Given the configured (or ``--audit``) file and the error raised by
+    :func:`write_entries`; the message names the file that failed and the fix.
+    """
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename is not None:
+        # mkdir of the folder failed: something that is not a folder is in the way.
+        reason = f"{exc.filename} is not a directory"
+    elif exc.filename is not None and str(exc.filename) != str(path):
+        # mkdir or rotation may fail on a parent or a rotated copy: say which.
+        reason = f"{reason}: {exc.filename}"
+    return (
+        f"cannot write the audit file {path}: {reason}; "
+        f"fix the path or its permissions (audit.path in the config, or --audit)"
+    )
+
+
 def print_summary(reports: Iterable[CycleReport], out: TextIO) -> None:
     """Print the human summary of each report to ``out``."""
     for report in reports:

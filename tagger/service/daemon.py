@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from tagger import exitcodes
 from tagger.config import Config, load_config
-from tagger.engine.audit import write_entries
+from tagger.engine.audit import audit_file, write_entries, write_failure
 from tagger.engine.cycle import Hooks
 from tagger.engine.ledger import prune
 from tagger.engine.report import CycleReport
@@ -360,7 +360,7 @@ class Daemon:
             for fields in report.rule_fields():
                 log.info("rule_summary", **fields)
         if self.config.audit_path is not None:
-            write_entries(self.config.audit_path, reports, self.config.audit_rotation)
+            self._write_audit(self.config.audit_path, reports)
         if self.metrics is not None:
             for report in reports:
                 self.metrics.observe_cycle(report, duration, self.now())
@@ -394,6 +394,18 @@ class Daemon:
             f"cycle {self.cycles} at {started:%H:%M:%S}Z: {scanned} scanned, {verb}, "
             f"{failed} failed"
         )
+
+    def _write_audit(self, path: Path, reports: list[CycleReport]) -> None:
+        """Append the cycle's audit entries to ``path``; a failure is logged, not raised.
+
+        The tags are already applied and recorded, so the daemon goes on; the
+        error names the file and the fix so the operator can restore the trail.
+        """
+        try:
+            write_entries(path, reports, self.config.audit_rotation)
+        except OSError as exc:
+            target = audit_file(path, any(r.dry_run for r in reports))
+            log.error("audit_write_failed", path=str(target), error=write_failure(target, exc))
 
     def _prune(self) -> None:
         """Delete state rows older than the longest look-back, at most once an hour."""
