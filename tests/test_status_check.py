@@ -134,3 +134,36 @@ def test_checks_report_failures_pauses_stops_and_the_lock() -> None:
     assert level(snapshot(lock_held=None)) == exitcodes.NAGIOS_OK
     texts = [f.text for f in findings(snapshot(rules_error="x.yaml:1: bad"), Thresholds())]
     assert texts == ["rule files do not load: x.yaml:1: bad"]
+
+
+def test_checks_warn_on_the_kill_switch_disabled_accounts_and_rules_awaiting_promotion() -> None:
+    assert level(snapshot(kill_switch=True)) == exitcodes.NAGIOS_WARNING
+    assert level(snapshot(disabled=("main",))) == exitcodes.NAGIOS_WARNING
+    texts = [f.text for f in findings(snapshot(awaiting=("phishing-suspect",)), Thresholds())]
+    assert texts == ["rules awaiting promotion: phishing-suspect (tagger promote RULE)"]
+
+
+def test_status_shows_rules_awaiting_promotion_and_the_kill_switch(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=51, messages=60)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        first = run_tagger("once", "-c", cfg)
+        assert first.returncode in (0, 3), first.stderr
+        data = status_json(cfg)
+        waiting = data["awaiting_promotion"]
+        assert isinstance(waiting, list) and "phishing-suspect" in waiting
+        assert data["kill_switch"] is False
+        text = run_tagger("status", "-c", cfg).stdout
+        assert "awaiting promotion: " in text and "phishing-suspect" in text
+        assert "kill switch: off" in text
+
+        assert run_tagger("pause", "--all", "-c", cfg).returncode == 0
+        promoted = run_tagger("promote", "phishing-suspect", "--yes", "-c", cfg)
+        assert promoted.returncode == 0, promoted.stderr
+        data = status_json(cfg)
+        assert data["kill_switch"] is True
+        assert "phishing-suspect" not in data["awaiting_promotion"]  # type: ignore[operator]
+        assert "kill switch: ON" in run_tagger("status", "-c", cfg).stdout
+        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        # Held windows also lag (rules awaiting promotion hold them): at least a warning.
+        assert check.returncode >= exitcodes.NAGIOS_WARNING, check.stdout
+        assert "kill switch on" in check.stdout and "rules awaiting promotion" in check.stdout

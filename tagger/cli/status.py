@@ -144,6 +144,9 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
             for f in snap.failures
         ],
         "paused_rules": list(snap.paused),
+        "awaiting_promotion": list(snap.awaiting),
+        "kill_switch": snap.kill_switch,
+        "disabled_accounts": list(snap.disabled),
         "rules_error": snap.rules_error,
         "check": {
             "status": LEVELS[verdict(found)],
@@ -213,6 +216,13 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
             )
     if snap.paused:
         lines.append(f"paused rules: {', '.join(snap.paused)}")
+    if snap.awaiting:
+        lines.append(f"awaiting promotion: {', '.join(snap.awaiting)}")
+    lines.append(
+        f"kill switch: {'ON (tagger resume --all lifts it)' if snap.kill_switch else 'off'}"
+    )
+    if snap.disabled:
+        lines.append(f"disabled accounts: {', '.join(snap.disabled)}")
     lines.append(f"check: {LEVELS[verdict(found)]}")
     lines.extend(f"  {f.label}: {f.text}" for f in found)
     return lines

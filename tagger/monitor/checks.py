@@ -13,6 +13,8 @@ status cannot be read at all). What is judged, and when:
   was refused (warning);
 - messages keep failing (warning) or were set aside (critical);
 - rules are paused (warning);
+- the kill switch is on, or an account is disabled (warning);
+- rules await promotion (warning: their windows stay held until promoted);
 - the last reload was rejected (warning: the daemon runs its previous rules);
 - the rule files do not load now (warning: the next reload will be rejected);
 - no process holds the state file's lock (critical, unless no daemon is
@@ -126,6 +128,21 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
         out.append(Finding(exitcodes.NAGIOS_WARNING, f"{len(failing)} messages failing, retried"))
     if snap.paused:
         out.append(Finding(exitcodes.NAGIOS_WARNING, f"rules paused: {', '.join(snap.paused)}"))
+    if snap.kill_switch:
+        out.append(
+            Finding(exitcodes.NAGIOS_WARNING, "kill switch on: nothing is applied (resume --all)")
+        )
+    if snap.disabled:
+        out.append(
+            Finding(exitcodes.NAGIOS_WARNING, f"accounts disabled: {', '.join(snap.disabled)}")
+        )
+    if snap.awaiting:
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"rules awaiting promotion: {', '.join(snap.awaiting)} (tagger promote RULE)",
+            )
+        )
     reload = snap.daemon.reload if snap.daemon is not None else None
     if reload is not None and not reload.ok:
         first = reload.problems[0] if reload.problems else "see the log"

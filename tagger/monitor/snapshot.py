@@ -7,7 +7,7 @@ schedule and the paths of tags a daemon has not noted). Nothing here writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,8 +16,10 @@ from tagger.config import Config
 from tagger.errors import UserError
 from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
+from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
+from tagger.state.railstore import PAUSE_ALL
 from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
@@ -31,6 +33,9 @@ class Snapshot:
     ``last_completed`` maps each account to its latest live cycle that ran to
     its end (status ok or partial); ``tag_paths`` maps Smart Tag ids to
     paths where known; ``paused`` lists paused rules (see :func:`paused_rules`);
+    ``awaiting`` lists the rules that audit until ``tagger promote``;
+    ``kill_switch`` is whether ``tagger pause --all`` is on, and ``disabled``
+    lists the accounts with ``enabled: false``;
     ``rules_error`` is why the rule files do not load now (None when they do).
     """
 
@@ -49,6 +54,9 @@ class Snapshot:
     tag_paths: Mapping[str, str] = field(default_factory=dict)
     failures: tuple[FailureRow, ...] = ()
     paused: tuple[str, ...] = ()
+    awaiting: tuple[str, ...] = ()
+    kill_switch: bool = False
+    disabled: tuple[str, ...] = ()
     lock_held: bool | None = None
     daemon: DaemonInfo | None = None
     rules_error: str | None = None
@@ -65,6 +73,16 @@ def paused_rules(store: StateStore) -> tuple[str, ...]:
     if callable(reader):
         return tuple(str(r) for r in reader())
     return ()
+
+
+def awaiting_rules(
+    ruleset: RuleSet | None, rollout: Rollout, promoted: Set[tuple[str, str]]
+) -> tuple[str, ...]:
+    """Return the ids of the rules awaiting promotion (none when the rules do not load)."""
+    if ruleset is None:
+        return ()
+    identities = [RuleIdentity(r.id, r.content_hash, r.mode) for r in ruleset.all_rules()]
+    return tuple(awaiting_promotion(identities, rollout, promoted))
 
 
 def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
@@ -108,6 +126,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         lock_held=lock_held(config.state_path),
         daemon=read_info(config.state_path),
         rules_error=rules_error,
+        awaiting=awaiting_rules(ruleset, config.rollout, set()),
+        disabled=tuple(a.name for a in config.accounts if not a.enabled),
     )
     if not base.state_exists:
         return base
@@ -132,6 +152,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             tag_paths=paths,
             failures=tuple(store.failures()),
             paused=paused_rules(store),
+            awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
+            kill_switch=store.switch(PAUSE_ALL),
         )
     finally:
         store.close()
