@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tagger.engine.ledger import prune
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 from tagger.state.schema import MIGRATIONS
@@ -51,3 +52,19 @@ def test_the_kill_switch_set_by_another_connection_is_seen_at_once(tmp_path: Pat
         with StateStore.open(path, lock=False) as operator:
             operator.set_switch(PAUSE_ALL, True, T0)
         assert daemon.switch(PAUSE_ALL) is True
+
+
+def test_pruning_drops_rule_history_beyond_the_retention_but_keeps_what_the_rails_read(
+    tmp_path: Path,
+) -> None:
+    now = T0 + timedelta(days=30)
+    with StateStore.open(tmp_path / "state.db") as store:
+        for days in (29, 20, 9, 3):  # cycles 29, 20, 9 and 3 days before now
+            store.record_rule_cycle("a", [RuleCycleRow("r", 2, 1, 0)], now - timedelta(days=days))
+        counts = prune(store, now, timedelta(days=10))
+        assert counts["rule_cycles"] == 2
+        assert store.rule_history("a", T0) == {"r": (2, 4)}
+        # A retention shorter than the rails' look-back keeps their 8 days.
+        assert prune(store, now, timedelta(days=1))["rule_cycles"] == 1
+        assert store.rule_history("a", T0) == {"r": (1, 2)}
+        assert prune(store, now, timedelta(days=1))["rule_cycles"] == 0

@@ -422,8 +422,19 @@ def retention(longest_lookback: timedelta, overlap: timedelta) -> timedelta:
     return longest_lookback + overlap + timedelta(days=1)
 
 
+# The rails read 7 days of per-rule cycle figures (tagger.engine.guard.HISTORY_SPAN);
+# a day more so that a short retention never shortens their averages.
+RULE_HISTORY_KEEP = timedelta(days=8)
+
+
 def prune(state: StateStore, now: datetime, keep: timedelta) -> dict[str, int]:
-    """Delete state rows older than ``now - keep``; return the counts per table."""
+    """Delete state rows older than ``now - keep``; return the counts per table.
+
+    The per-cycle rule figures (``rule_cycles``) go too, but never those of
+    the last :data:`RULE_HISTORY_KEEP`, which the rails' trailing averages and
+    24-hour limits read whatever the retention.
+    """
     counts = state.prune(now - keep)
+    counts["rule_cycles"] = state.prune_rule_cycles(now - max(keep, RULE_HISTORY_KEEP))
     log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
     return counts

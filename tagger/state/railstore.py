@@ -141,6 +141,15 @@ class RailRecords:
                 values,
             )
 
+    def prune_rule_cycles(self, older_than: datetime) -> int:
+        """Delete the per-cycle rule figures recorded before ``older_than``; return how many."""
+        with self._tx() as conn:
+            return int(
+                conn.execute(
+                    "DELETE FROM rule_cycles WHERE cycle_at < ?", (to_us(older_than),)
+                ).rowcount
+            )
+
     def rule_history(self, account: str, since: datetime) -> dict[str, tuple[int, int]]:
         """Return rule id → (cycles, matches) of ``account``'s cycles since ``since``."""
         rows = self._rows(
