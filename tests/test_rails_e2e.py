@@ -13,11 +13,13 @@ from pathlib import Path
 
 import yaml
 from daemon_support import (
+    Running,
     applied_pairs,
     audit_records,
     expected_pairs,
     repeated_applies,
     run_tagger,
+    wait_until,
     write_config,
 )
 
@@ -131,6 +133,38 @@ def test_the_kill_switch_stops_every_apply_and_loses_nothing(tmp_path: Path) -> 
         assert run_tagger("resume", "--all", "-c", cfg).returncode == 0
         done = run_tagger("once", "-c", cfg)
         assert done.returncode == 0, done.stderr
+        assert applied_pairs(sim) == expected_pairs(sim)
+        assert repeated_applies(sim) == {}
+
+
+def test_the_kill_switch_stops_a_running_daemon_and_resume_loses_nothing(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=13, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="enforce"))
+        daemon = Running("run", "-c", cfg)
+        try:
+            daemon.wait_event("cycle_finished", 1)
+            assert run_tagger("pause", "--all", "-c", cfg).returncode == 0
+            # The cycle under way when the switch went on may still apply; every
+            # cycle after it starts with the switch on and must apply nothing,
+            # though new mail with tags to apply keeps arriving.
+            seen = len(daemon.named("cycle_finished"))
+            sim.add_messages(60)
+            daemon.wait_event("cycle_finished", seen + 1, timeout=60)
+            before = applies(sim)
+            sim.add_messages(60)
+            daemon.wait_event("cycle_finished", seen + 2, timeout=60)
+            daemon.wait_event("cycle_finished", seen + 3, timeout=60)
+            assert applies(sim) == before
+            assert applied_pairs(sim) != expected_pairs(sim)  # held tags are waiting
+
+            assert run_tagger("resume", "--all", "-c", cfg).returncode == 0
+            wait_until(
+                lambda: applied_pairs(sim) == expected_pairs(sim), 60, "the held tags applied"
+            )
+            seen = len(daemon.named("cycle_finished"))
+            daemon.wait_event("cycle_finished", seen + 1, timeout=60)
+        finally:
+            daemon.stop()
         assert applied_pairs(sim) == expected_pairs(sim)
         assert repeated_applies(sim) == {}
 
