@@ -19,6 +19,11 @@ class Report:
     info_calls: int
     errors: list[str] = field(default_factory=list)
     watermarks: dict[str, datetime] = field(default_factory=dict)
+    preflight: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
+    new_pauses: list[str] = field(default_factory=list)
+    awaiting: list[str] = field(default_factory=list)
+    kill_switch: bool = False
 
 
 def sample(text: str, series: str) -> float:
@@ -117,3 +122,24 @@ def test_client_errors_and_429s_are_counted_by_growth() -> None:
         'tagger_api_errors_total{account="acct",endpoint="/api/x",kind="ServerError"} 3.0' in text
     )
     assert 'tagger_api_errors_total{account="acct",endpoint="/api/x",kind="Tr"} 1.0' in text
+
+
+def test_rails_figures_follow_the_cycles() -> None:
+    metrics = Metrics()
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    failed = Report("corp", 0, 0, errors=["preflight"], preflight=["audit file not writable"])
+    metrics.observe_cycle(failed, 0.1, now)
+    paused = Report(
+        "corp", 5, 5, paused=["r1", "r2"], new_pauses=["r2 over its limit"], awaiting=["r3"]
+    )
+    metrics.observe_cycle(paused, 1.0, now)
+    metrics.observe_cycle(Report("corp", 1, 1, paused=["r1", "r2"], kill_switch=True), 1.0, now)
+    text = metrics.render().decode()
+    assert 'tagger_preflight_failures_total{account="corp"} 1.0' in text
+    assert 'tagger_rule_pauses_total{account="corp"} 1.0' in text
+    assert 'tagger_rules_paused{account="corp"} 2.0' in text
+    # Gauges say the last cycle: no rule awaits promotion any more, the switch is on.
+    assert 'tagger_rules_awaiting_promotion{account="corp"} 0.0' in text
+    assert 'tagger_kill_switch{account="corp"} 1.0' in text
+    metrics.observe_cycle(Report("corp", 1, 1), 1.0, now)
+    assert 'tagger_kill_switch{account="corp"} 0.0' in metrics.render().decode()

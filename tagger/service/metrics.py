@@ -103,6 +103,37 @@ class Metrics:
             registry=reg,
         )
 
+        self._pauses = Counter(
+            "tagger_rule_pauses",
+            "Rules paused by a blast-radius limit or the anomaly guard.",
+            ["account"],
+            registry=reg,
+        )
+        self._paused = Gauge(
+            "tagger_rules_paused",
+            "Rules paused at the end of the last cycle (until tagger resume).",
+            ["account"],
+            registry=reg,
+        )
+        self._awaiting = Gauge(
+            "tagger_rules_awaiting_promotion",
+            "Rules that audit until tagger promote, as of the last cycle.",
+            ["account"],
+            registry=reg,
+        )
+        self._preflight = Counter(
+            "tagger_preflight_failures",
+            "Cycles whose preflight failed (nothing applied).",
+            ["account"],
+            registry=reg,
+        )
+        self._kill = Gauge(
+            "tagger_kill_switch",
+            "1 when the last cycle ran with the kill switch on (or the account disabled).",
+            ["account"],
+            registry=reg,
+        )
+
     def messages_scanned(self, account: str, count: int = 1) -> None:
         """Count ``count`` messages returned by search for ``account``."""
         self._scanned.labels(account).inc(count)
@@ -173,6 +204,21 @@ class Metrics:
             self.watermark_lag(account, max(0.0, (now - oldest).total_seconds()))
         if not report.errors:
             self.cycle_succeeded(account, now)
+        self.observe_rails(report)
+
+    def observe_rails(self, report: CycleReport) -> None:
+        """Update the rails' figures from one finished cycle of ``report.account``.
+
+        Counts the pauses made in the cycle and a failed preflight; sets the
+        paused and awaiting-promotion rule counts and the kill switch (0 or 1).
+        """
+        account = report.account
+        self._pauses.labels(account).inc(len(report.new_pauses))
+        if report.preflight:
+            self._preflight.labels(account).inc()
+        self._paused.labels(account).set(len(report.paused))
+        self._awaiting.labels(account).set(len(report.awaiting))
+        self._kill.labels(account).set(1 if report.kill_switch else 0)
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""
