@@ -112,9 +112,26 @@ def test_a_new_rule_applies_nothing_until_promoted_then_exactly_its_plan(tmp_pat
         enforcing = [r.id for r in load_rules([RULES_DIR]).rules if r.mode == "enforce"]
         no_tty = run_tagger("promote", enforcing[0], "-c", cfg)
         assert no_tty.returncode == 1 and "--yes" in no_tty.stderr
+        records = audit_records(tmp_path / "audit.jsonl")
+        hashes = {r.id: r.content_hash for r in load_rules([RULES_DIR]).rules}
+        sampled = 0
         for rule in enforcing:
             done = run_tagger("promote", rule, "--yes", "-c", cfg)
             assert done.returncode == 0, done.stderr
+            # Besides the counts, a sample: the rule's latest audit-only matches, explained.
+            mine = [
+                r["message_id"]
+                for r in records
+                if r["rule"] == rule and r["outcome"] == "audit" and r["rule_hash"] == hashes[rule]
+            ]
+            if mine:
+                assert f"its latest {min(5, len(mine))} audit-only matches" in done.stdout
+                assert all(m in done.stdout for m in mine[-5:])
+                assert "✓" in done.stdout
+                sampled += 1
+            else:
+                assert "no audit-only match" in done.stdout
+        assert sampled
         second = run_tagger("once", "-c", cfg)
         assert second.returncode == 0, second.stderr
         assert applied_pairs(sim) == expected_pairs(sim)

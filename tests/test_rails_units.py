@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from tagger.errors import UserError
 from tagger.rails.budget import Budget, History, Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion, effective_modes
+from tagger.rails.sample import audit_sample
 from tagger.rules import load_rules
 
 
@@ -125,3 +127,30 @@ def test_max_applies_sets_the_rule_limits_and_leaves_the_content_hash_alone(
     with pytest.raises(UserError) as info:
         load_rules([_rule_file(tmp_path, "    max_applies: {per_cycle: 0}\n")])
     assert "max_applies" in str(info.value.problems[0])
+
+
+def test_the_promote_sample_is_the_latest_audit_only_matches_of_the_current_definition(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+
+    def line(n: int, rule: str = "r", rule_hash: str = "h2", outcome: str = "audit") -> str:
+        entry = {"rule": rule, "rule_hash": rule_hash, "outcome": outcome, "message_id": f"m{n}"}
+        return json.dumps(entry) + "\n"
+
+    Path(f"{audit}.1").write_text("".join(line(n) for n in range(1, 4)) + "not json\n")
+    audit.write_text(
+        line(4, rule_hash="h1")  # an older definition of the rule
+        + line(5, rule="other")
+        + line(6, outcome="applied")
+        + "".join(line(n) for n in range(7, 10))
+    )
+    assert [e["message_id"] for e in audit_sample(audit, "r", "h2")] == [
+        "m2",
+        "m3",
+        "m7",
+        "m8",
+        "m9",
+    ]
+    assert audit_sample(audit, "r", "h1") == [json.loads(line(4, rule_hash="h1"))]
+    assert audit_sample(tmp_path / "missing.jsonl", "r", "h2") == []

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.context import load
 from tagger.errors import UserError
+from tagger.rails.sample import audit_sample
+from tagger.report.explanation import explanation_lines
 from tagger.rules import load_rules
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL
@@ -69,6 +72,27 @@ def handle_resume(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
+    """Print up to five of the rule's latest audit-only matches with their explanations."""
+    try:
+        sample = audit_sample(path, rule_id, content_hash)
+    except OSError as exc:
+        print(f"cannot read the audit file {path}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    if not sample:
+        print(f"no audit-only match of this definition in {path} yet")
+        return
+    print(f"its latest {len(sample)} audit-only matches (from {path}):")
+    for entry in sample:
+        tags = ", ".join(str(t) for t in entry.get("tags") or [])
+        print(
+            f"  {entry.get('received') or entry.get('timestamp')} {entry.get('message_id')}"
+            f" from {entry.get('sender')}: {entry.get('subject')!r} -> {tags}"
+        )
+        for line in explanation_lines(entry.get("explanation")):
+            print(f"      {line}")
+
+
 def handle_promote(args: argparse.Namespace) -> int:
     """Show the rule's audit results, confirm, then record its id and content hash."""
     config = load(args)
@@ -86,6 +110,8 @@ def handle_promote(args: argparse.Namespace) -> int:
             f" over {cycles} cycles since it appeared; see 'tagger report' on the audit file"
             " for each match with its explanation"
         )
+        if config.audit_path is not None:
+            _print_sample(config.audit_path, rule.id, rule.content_hash)
         if not args.yes:
             if not sys.stdin.isatty():
                 print(
