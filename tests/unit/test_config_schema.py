@@ -15,7 +15,7 @@ from tagger.schemacheck import schema_problems
 from tagger.simulator.credentials import DEMO
 from tagger.yamlsource import load_yaml_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.yaml"
 
 

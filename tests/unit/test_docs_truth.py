@@ -17,7 +17,7 @@ import pytest
 from tagger.cli.main import build_parser
 from tagger.rules import rules_schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLE = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
 UNIT = (ROOT / "systemd" / "tagger.service").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from tagger import yamlsource
 from tagger.errors import UserError
 from tagger.yamlsource import Located, load_yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 DOCUMENTS = {
     "rules": "rules:\n  - id: a\n    tags: [x, y]\n    match: {field: subject, contains: 'z'}\n",

@@ -11,7 +11,7 @@ import pytest
 from tagger.cli.main import main
 from tagger.rules import check_rule_files
 
-CORPUS = Path(__file__).parent / "rules_corpus"
+CORPUS = Path(__file__).parent.parent / "rules_corpus"
 CASES = sorted(p.stem for p in CORPUS.glob("*.yaml"))
 
 

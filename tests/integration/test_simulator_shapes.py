@@ -21,7 +21,7 @@ from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.truth import truth_info, truth_message, truth_summary
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-ROOT_RULES = Path(__file__).resolve().parent.parent / "rules"
+ROOT_RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 def mailbox(seed: int, n: int = 300) -> Simulator:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tagger.config import Config, load_config
 from tagger.errors import UserError
 
-EXAMPLE_TEXT = (Path(__file__).resolve().parent.parent / "config.example.yaml").read_text()
+EXAMPLE_TEXT = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
 EXAMPLE = yaml.safe_load(EXAMPLE_TEXT)
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -26,7 +26,7 @@ from tagger.schemacompiled import compiled_schema
 from tagger.schemafast import compile_check
 from tagger.yamlsource import load_yaml, load_yaml_file
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Every keyword the quick check implements, in one schema.
 SCHEMA: dict[str, Any] = {

@@ -22,7 +22,7 @@ from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "acct"
 POLICY = WindowPolicy(
     overlap=timedelta(minutes=10),

@@ -289,7 +289,7 @@ def test_default_config_finds_everything_whatever_the_cap(
 
 @pytest.mark.timeout(120)
 def test_the_search_cap_bench_prints_its_figures_and_checks_itself() -> None:
-    bench = Path(__file__).resolve().parent.parent / "bench"
+    bench = Path(__file__).resolve().parents[2] / "bench"
     args = ["--caps", "40,0", "--modes", "random", "--messages", "200", "--cycles", "2"]
     done = subprocess.run(
         [sys.executable, str(bench / "search_cap.py"), *args, "--no-targets"],

@@ -36,7 +36,7 @@ from tagger.mimecast.settings import (
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import DEMO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_TEXT = (ROOT / "rules" / "security.yaml").read_text(encoding="utf-8")
 SHIPPED = yaml.safe_load(SHIPPED_TEXT)
 FUZZ = settings(

@@ -74,7 +74,7 @@ def test_test_command_passes_and_fails(capsys: pytest.CaptureFixture[str], tmp_p
 
 
 def test_test_command_on_invalid_rules(capsys: pytest.CaptureFixture[str]) -> None:
-    corpus = Path(__file__).parent / "rules_corpus" / "unknown-field.yaml"
+    corpus = Path(__file__).parent.parent / "rules_corpus" / "unknown-field.yaml"
     code, out, _ = run(capsys, "test", str(corpus))
     assert code == 2
     assert "unknown field" in out and "no example was run" in out

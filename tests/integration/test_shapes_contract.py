@@ -35,7 +35,7 @@ from tagger.simulator.truth import truth_message
 
 __all__ = ["watch"]
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INFO_FILES = sorted((FIXTURES / "message_info").glob("*.json"))
 SEARCH_FILE = FIXTURES / "search" / "tracked-emails.json"
 PHISH = "eNoVjs1OwzAQhF_F8jlBdtr8ttyCqCoFqUrVM8qxLbEqxUlsjcmgYe6-3agYsv3ZPH"

@@ -22,7 +22,7 @@ import pytest
 from tagger.cli.main import build_parser
 from tagger.manpage import render
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

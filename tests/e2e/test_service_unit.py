@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "tagger.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "tagger.service"
 
 
 def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:
