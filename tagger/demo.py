@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from tagger import exitcodes
+from tagger.rules import load_rules
 from tagger.skel import CONFIG, RULES, skel_dir
 
 TAGGER = [sys.executable, "-m", "tagger"]
@@ -71,7 +73,8 @@ def _write_config(url: str, workdir: Path, rules: Path) -> Path:
     data["audit"] = {"path": str(workdir / "audit.jsonl")}
     data["schedule"] = {"interval": "5s", "jitter": "0s", "misfire_grace": "1m"}
     data.setdefault("logging", {})["format"] = "console"
-    data["rollout"] = "enforce"
+    # Audit-first, as a new install: the demo promotes the rules before they apply.
+    data["rollout"] = "audit-first"
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
@@ -88,7 +91,24 @@ def _steps(config: Path, rules: Path, report: Path, env: dict[str, str], cwd: Pa
     _banner("the account's Smart Tags")
     failures += _run(["tags", "-c", c], env, cwd) != 0
     _banner("dry run: what would be tagged (nothing is applied)")
-    failures += _run(["once", "-c", c, "--dry-run"], env, cwd) != 0
+    # Exit 3 here and below: tags held for promotion are work left for a later run.
+    held_ok = (exitcodes.OK, exitcodes.INCOMPLETE)
+    failures += _run(["once", "-c", c, "--dry-run"], env, cwd) not in held_ok
+    _banner("audit-first: a live cycle only audits the new rules (nothing is applied)")
+    failures += _run(["once", "-c", c], env, cwd) not in held_ok
+    _banner("promote one rule after reviewing what it matched")
+    ids = [r.id for r in load_rules([rules]).rules if r.mode == "enforce"]
+    failures += _run(["promote", "phishing-suspect", "--yes", "-c", c], env, cwd) != 0
+    for rule_id in (i for i in ids if i != "phishing-suspect"):
+        quiet = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+            [*TAGGER, "promote", rule_id, "--yes", "-c", c],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            check=False,
+        )
+        failures += quiet.returncode != 0
+    print(f"(and the other {len(ids) - 1} rules the same way)")
     _banner("live: the daemon runs two cycles (the second applies nothing)")
     failures += _run(["run", "-c", c, "--max-cycles", "2"], env, cwd) != 0
     _banner("status from the state file")
