@@ -75,7 +75,9 @@ class CapKnowledge:
 
     def classify(self, count: int) -> Verdict:
         """Return whether an answer of ``count`` results is complete, truncated or suspect."""
-        if count == 0:
+        if count == 0 or (self.learned is None and count == 1):
+            # A single result is no cap (a service capping at one would be
+            # useless), and a one-second window holding it cannot be checked.
             return Verdict.COMPLETE
         if self.learned is not None:
             return Verdict.TRUNCATED if count >= self.learned else Verdict.COMPLETE
