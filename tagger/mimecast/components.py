@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tagger.mimecast.jsonvalues import as_num as _num
+from tagger.mimecast.jsonvalues import as_str
+
 # Component types (case-folded substrings) of the parts that are not attachments.
 PART_TYPE_MARKS = ("transmission file", "transmission", "body")
 # File names of the parts that are not attachments.
@@ -37,24 +40,8 @@ BODY_MIME_TYPES = frozenset(
 
 
 def _str(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """Return ``value`` as a string ("" when it is not one)."""
+    return as_str(value) or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 from tagger.mimecast.addresses import Address
 from tagger.mimecast.components import Attachment, parse_components
+from tagger.mimecast.jsonvalues import as_num as _num
+from tagger.mimecast.jsonvalues import as_str as _str
 
 __all__ = [
     "Address",
@@ -49,29 +51,6 @@ def _obj(value: Any) -> Mapping[str, Any]:
 def _list(value: Any) -> list[Any]:
     """Return ``value`` if it is a JSON array, else an empty list."""
     return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    """Return ``value`` as a string if it is one (numbers are stringified)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _num(value: Any) -> float | None:
-    """Return ``value`` as a float if it is a number or a numeric string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _bool(value: Any) -> bool | None:
