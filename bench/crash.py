@@ -50,28 +50,12 @@ from tagger.simulator.search import matches, parse_query
 from tagger.testkit import RULES_DIR
 from tagger.testkit.expected import expected_pairs
 from tagger.testkit.processes import Running, run_tagger, wait_until
-from tagger.testkit.setup import write_config
+from tagger.testkit.setup import SUMMARY_ONLY_RULE, write_config
 
 ACCOUNT = "demo"
 PHASES = ("apply", "state-write", "startup")
 # x86-64 system calls that write a file or flush it to disk.
 WRITE_SYSCALLS = {1: "write", 18: "pwrite64", 20: "writev", 74: "fsync", 75: "fdatasync"}
-
-# A rule decided from the search summary alone: it never reads get-message-info,
-# so only the state (not retentionInfo.smartTags) stands between a restart and a
-# second apply. It widens the window the harness probes.
-SUMMARY_ONLY_RULE = """\
-rules:
-  - id: triage-internal
-    description: Every internal message, decided from the search summary alone.
-    priority: 1
-    search:
-      route: [internal]
-    match:
-      field: spam.score
-      gte: 0
-    tags: [Review/Needs triage]
-"""
 
 
 @dataclass

@@ -74,3 +74,20 @@ def write_config(
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+# A rule decided from the search summary alone: it never reads get-message-info,
+# so only the state (not retentionInfo.smartTags) stands between a restart and a
+# second apply. Crash harnesses and state tests use it.
+SUMMARY_ONLY_RULE = """\
+rules:
+  - id: triage-internal
+    description: Every internal message, decided from the search summary alone.
+    priority: 1
+    search:
+      route: [internal]
+    match:
+      field: spam.score
+      gte: 0
+    tags: [Review/Needs triage]
+"""

@@ -17,6 +17,7 @@ from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateLocked, StateStore
 from tagger.state.errors import StateGone
 from tagger.state.integrity import marker_path
+from tagger.testkit.setup import SUMMARY_ONLY_RULE
 
 HOLDER = """
 import os, sys
@@ -26,21 +27,6 @@ store = StateStore.open(Path(sys.argv[1]))
 print("locked", os.getpid(), flush=True)
 sys.stdin.read()
 store.close()
-"""
-
-# Decided from the search summary alone: only the state stands between a second
-# run and a second apply (message info, which shows tags present, is never read).
-SUMMARY_ONLY_RULE = """\
-rules:
-  - id: triage-internal
-    description: Every internal message, decided from the search summary alone.
-    priority: 1
-    search:
-      route: [internal]
-    match:
-      field: spam.score
-      gte: 0
-    tags: [Review/Needs triage]
 """
 
 
