@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## demo: start the embedded simulator and run tagger against it (no credentials needed)
 demo: $(STAMP)
-	$(BIN)/python -m tagger.demo
+	$(BIN)/tagger demo
 
 ## test: lint, type-check and run the whole test suite
 test: check

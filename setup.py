@@ -2,7 +2,7 @@
 
 They live at the top of the source tree (where people read and edit them);
 wheels carry them as ``tagger/skel/`` so that ``tagger init`` and
-``tagger demo`` work from an installed package (see ``tagger/skel.py``).
+``tagger demo`` work from an installed package (see ``tagger/cli/skel.py``).
 Everything else about the build is in ``pyproject.toml``.
 """
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from tagger.config import Config, load_config
-from tagger.logs import configure_logging
+from tagger.logs.configure import configure_logging
 from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO

@@ -53,7 +53,7 @@ from benchlib import delta, expected_pairs, quiet_logging, write_config
 from simproc import SimHandle, child_simulator, sim_config
 
 from tagger.config import Config
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle

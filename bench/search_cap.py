@@ -42,7 +42,7 @@ from typing import Any
 from benchlib import expected_pairs, quiet_logging, write_config
 
 from tagger.config import Config
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator import mailbox as sim_mailbox

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 
 OK = 0
 FAILURE = 1

@@ -11,8 +11,8 @@ from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
 from tagger.rules import RuleSet, check_rule_files
 from tagger.rules.conditions import ConditionCompiler
 from tagger.rules.nodes import Node
-from tagger.rules.reporter import Reporter
-from tagger.yamlsource import Located
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.source import Located
 
 REPO = Path(__file__).resolve().parent.parent
 RULES_DIR = REPO / "rules"
@@ -20,7 +20,7 @@ RULES_DIR = REPO / "rules"
 
 def compile_condition(data: Any) -> Node:
     """Compile one condition mapping; fail the test if it has any problem."""
-    reporter = Reporter(Located(data, "<test>"))
+    reporter = Problems(Located(data, "<test>"))
     node = ConditionCompiler(reporter).compile(data, ("match",))
     assert not reporter.problems, [str(p) for p in reporter.problems]
     assert node is not None
@@ -29,7 +29,7 @@ def compile_condition(data: Any) -> Node:
 
 def condition_problems(data: Any) -> list[str]:
     """Return the compiler's problem messages for one condition mapping."""
-    reporter = Reporter(Located(data, "<test>"))
+    reporter = Problems(Located(data, "<test>"))
     ConditionCompiler(reporter).compile(data, ("match",))
     return [p.message for p in reporter.problems]
 

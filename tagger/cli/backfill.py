@@ -18,7 +18,7 @@ from tagger.cli.timeargs import parse_when
 from tagger.config import Config
 from tagger.config.durations import parse_duration
 from tagger.engine.ledger import Ledger
-from tagger.engine.report import CycleReport, merge_reports
+from tagger.engine.tally import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.retention import warn_backfill_since

@@ -1,9 +1,10 @@
 """``tagger completion SHELL`` and ``tagger manpage``: shell completion and the manual page.
 
-Both are generated from the argument parser itself, so they never fall behind
-the commands. Completion scripts come from shtab: static scripts, so pressing
-Tab never starts Python (argcomplete would run tagger, importing the HTTP
-client and the rest, on every Tab).
+Both are generated from the argument parser itself (``args.root_parser``, set
+by :func:`tagger.cli.main.build_parser`), so they never fall behind the
+commands. Completion scripts come from shtab: static scripts, so pressing Tab
+never starts Python (argcomplete would run tagger, importing the HTTP client
+and the rest, on every Tab).
 """
 
 from __future__ import annotations
@@ -38,16 +39,13 @@ def handle_completion(args: argparse.Namespace) -> int:
     """Print the completion script; 0."""
     import shtab  # imported here: only this command needs it
 
-    from tagger.cli.main import build_parser
-
-    print(shtab.complete(build_parser(), shell=args.shell))
+    print(shtab.complete(args.root_parser, shell=args.shell))
     return exitcodes.OK
 
 
 def handle_manpage(args: argparse.Namespace) -> int:
     """Print the manual page; 0."""
-    from tagger.cli.main import build_parser
-    from tagger.manpage import render
+    from tagger.cli.manpage import render
 
-    print(render(build_parser()), end="")
+    print(render(args.root_parser), end="")
     return exitcodes.OK

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tagger.config import Config, default_config_path, load_config
-from tagger.logs import configure_logging, register_secret
+from tagger.logs.configure import configure_logging
+from tagger.logs.redact import REDACTOR
 
 
 def config_path(args: argparse.Namespace) -> Path:
@@ -26,7 +27,7 @@ def load(args: argparse.Namespace) -> Config:
     config = load_config(config_path(args))
     for account in config.accounts:
         for secret in account.secret_values():
-            register_secret(secret)
+            REDACTOR.add_secret(secret)
     level = getattr(args, "log_level", None) or config.logging.level
     configure_logging(config.logging.format, level)
     return config

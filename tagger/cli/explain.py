@@ -22,7 +22,7 @@ from tagger.errors import Problem, UserError
 from tagger.mimecast.models import Message
 from tagger.rules import CompiledRule, check_rule_files, evaluate, explain_message, render
 from tagger.rules.messages import load_message, summary_from_info
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from tagger.config.model import AccountConfig
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.models import MessageInfo
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

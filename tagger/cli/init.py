@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
+from tagger.cli.skel import CONFIG, RULES, UNIT, skel_dir
 from tagger.errors import Problem, UserError
-from tagger.skel import CONFIG, RULES, UNIT, skel_dir
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ from tagger.cli import (
     validate,
 )
 from tagger.errors import UserError
-from tagger.logs import configure_logging
+from tagger.logs.configure import configure_logging
 from tagger.mimecast.errors import MimecastError
 from tagger.state import StateError
 
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub, parent)
+    # The completion script and the man page are generated from the parser itself.
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
+from tagger.audit.writer import audit_file, print_summary, write_entries, write_failure
 from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
 from tagger.config import Config
 from tagger.config.model import AuditRotation
-from tagger.engine.audit import audit_file, print_summary, write_entries, write_failure
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.service.runtime import cycle_options
 from tagger.service.session import Stopped, dry_run_of, open_session
 

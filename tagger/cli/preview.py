@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from tagger.errors import Problem, UserError
 from tagger.rules import RuleSet
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 def add_rule_option(parser: argparse.ArgumentParser) -> None:

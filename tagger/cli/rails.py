@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
+from tagger.audit.explanation import explanation_lines
+from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
 from tagger.errors import UserError
-from tagger.rails.sample import audit_sample
-from tagger.report.explanation import explanation_lines
 from tagger.rules import load_rules
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tagger import exitcodes
+from tagger.audit import read_records, summarise
+from tagger.audit.csvout import write_csv
+from tagger.audit.html import render_html
+from tagger.audit.records import AuditRecord
+from tagger.audit.summary import RuleMeta, text_lines
 from tagger.cli.timeargs import parse_when
 from tagger.errors import UserError
-from tagger.report import read_records, summarise
-from tagger.report.csvout import write_csv
-from tagger.report.html import render_html
-from tagger.report.records import AuditRecord
-from tagger.report.summary import RuleMeta, text_lines
 from tagger.rules import RuleSet, load_rules
 
 MODES = ("live", "dry-run", "audit")

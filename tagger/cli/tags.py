@@ -17,7 +17,7 @@ from tagger.config import Config
 from tagger.errors import UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.models import SmartTag
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_rule_files, check_tags
 from tagger.rules.messages import read_json
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

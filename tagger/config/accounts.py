@@ -12,7 +12,6 @@ from typing import Any
 
 from tagger.config.domains import parse_domains
 from tagger.config.model import AccountConfig, SearchScopeMode
-from tagger.config.problems import Collector, PathLike
 from tagger.config.secrets import SecretError, read_secret, secret_source
 from tagger.mimecast.regions import resolve_base_url
 from tagger.mimecast.settings import (
@@ -29,6 +28,7 @@ from tagger.mimecast.settings import (
 )
 from tagger.mimecast.tls import tls_context
 from tagger.rails.budget import Limits
+from tagger.yamldoc.problems import PathLike, Problems
 
 __all__ = ["build_accounts"]
 
@@ -53,7 +53,7 @@ def limits_of(section: Mapping[str, Any], base: Limits) -> Limits:
 
 def build_accounts(
     raw: list[Any],
-    out: Collector,
+    out: Problems,
     *,
     base_dir: Path,
     env: Mapping[str, str],
@@ -75,6 +75,7 @@ def build_accounts(
                 (*path, "name"),
                 f"duplicate account name '{name}'",
                 hint=f"also used by accounts[{first_seen[name]}]",
+                at_value=True,
             )
         first_seen.setdefault(name, index)
         account = _build_one(item, path, out, base_dir, env, default_concurrency, inline)
@@ -86,7 +87,7 @@ def build_accounts(
 def _build_one(
     item: Mapping[str, Any],
     path: tuple[str | int, ...],
-    out: Collector,
+    out: Problems,
     base_dir: Path,
     env: Mapping[str, str],
     default_concurrency: int,
@@ -108,11 +109,11 @@ def _build_one(
     scope = _search_scope(item, path, out)
     for key in ("timeout_s", "max_response_mb", "max_pagination_s"):
         if key in item and not math.isfinite(item[key]):
-            out.add((*path, key), "must be a finite number")
+            out.add((*path, key), "must be a finite number", at_value=True)
     retry_raw = item.get("retry", {})
     for key, value in retry_raw.items():
         if not math.isfinite(value):
-            out.add((*path, "retry", key), "must be a finite number")
+            out.add((*path, "retry", key), "must be a finite number", at_value=True)
     if out.error_count() > before or base_url is None or credentials is None:
         return None
     try:
@@ -144,7 +145,7 @@ def _build_one(
 
 
 def _search_scope(
-    item: Mapping[str, Any], path: tuple[str | int, ...], out: Collector
+    item: Mapping[str, Any], path: tuple[str | int, ...], out: Problems
 ) -> SearchScopeMode:
     """Return the account's ``search_scope``; ``domains`` needs a non-empty ``domains`` list."""
     scope: SearchScopeMode = "domains" if item.get("search_scope") == "domains" else "auto"
@@ -153,6 +154,7 @@ def _search_scope(
             (*path, "search_scope"),
             "search_scope: domains needs the account's domains",
             hint="add domains: [example.com, ...] (the organisation's own mail domains)",
+            at_value=True,
         )
     return scope
 
@@ -175,7 +177,7 @@ def _version(value: Any) -> str:
 
 
 def _base_url(
-    item: Mapping[str, Any], path: tuple[str | int, ...], version: str, out: Collector
+    item: Mapping[str, Any], path: tuple[str | int, ...], version: str, out: Problems
 ) -> str | None:
     """Return the resolved base URL from ``region`` or ``base_url``, or None after a problem."""
     if "region" in item and "base_url" in item:
@@ -188,7 +190,7 @@ def _base_url(
     try:
         return resolve_base_url(str(item[key]), version)
     except ValueError as exc:
-        out.add((*path, key), str(exc))
+        out.add((*path, key), str(exc), at_value=True)
         return None
 
 
@@ -196,7 +198,7 @@ def _credentials(
     raw: Mapping[str, Any],
     path: tuple[str | int, ...],
     version: str,
-    out: Collector,
+    out: Problems,
     base_dir: Path,
     env: Mapping[str, str],
     inline: list[PathLike],
@@ -223,7 +225,7 @@ def _credentials(
         try:
             values[key] = read_secret(source, base_dir=base_dir, env=env)
         except SecretError as exc:
-            out.add((*where, key), exc.message, hint=exc.hint)
+            out.add((*where, key), exc.message, hint=exc.hint, at_value=True)
     if len(values) != len(needed):
         return None
     if version == "2.0":
@@ -231,7 +233,7 @@ def _credentials(
     try:
         decode_secret_key(values["secret_key"])
     except ValueError as exc:
-        out.add((*where, "secret_key"), str(exc))
+        out.add((*where, "secret_key"), str(exc), at_value=True)
         return None
     return HmacCredentials(
         values["access_key"], values["secret_key"], values["app_id"], values["app_key"]
@@ -239,7 +241,7 @@ def _credentials(
 
 
 def _ca_bundle(
-    value: Any, path: tuple[str | int, ...], out: Collector, base_dir: Path, *, only: bool
+    value: Any, path: tuple[str | int, ...], out: Problems, base_dir: Path, *, only: bool
 ) -> str | None:
     """Return the absolute CA bundle path, or None (not set, or reported as a problem).
 
@@ -255,7 +257,11 @@ def _ca_bundle(
     except (OSError, ValueError):
         usable = False
     if not usable:
-        out.add((*path, "ca_bundle"), f"CA bundle {value} is not a readable file ({bundle})")
+        out.add(
+            (*path, "ca_bundle"),
+            f"CA bundle {value} is not a readable file ({bundle})",
+            at_value=True,
+        )
         return None
     try:
         tls_context(str(bundle), only=only)
@@ -265,6 +271,7 @@ def _ca_bundle(
             (*path, "ca_bundle"),
             f"CA bundle {value} holds no usable CA certificate ({reason})",
             hint="give a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)",
+            at_value=True,
         )
         return None
     return str(bundle)

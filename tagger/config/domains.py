@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tagger.config.problems import Collector
+from tagger.yamldoc.problems import Problems
 
 __all__ = ["check_domain", "parse_domains"]
 
@@ -67,7 +67,7 @@ def _fail(message: str, suggestion: str) -> str:
 
 
 def parse_domains(
-    raw: Sequence[Any], where: tuple[str | int, ...], out: Collector
+    raw: Sequence[Any], where: tuple[str | int, ...], out: Problems
 ) -> tuple[str, ...]:
     """Return the valid, normalised domains of ``raw`` (a schema-valid list of strings).
 
@@ -79,13 +79,14 @@ def parse_domains(
         try:
             domain = check_domain(str(value))
         except DomainError as exc:
-            out.add((*where, index), exc.message, hint=exc.hint)
+            out.add((*where, index), exc.message, hint=exc.hint, at_value=True)
             continue
         if domain in found:
             out.add(
                 (*where, index),
                 f"domain {domain!r} is listed twice",
                 hint=f"also at {where[-1]}[{found[domain]}]",
+                at_value=True,
             )
             continue
         found[domain] = index

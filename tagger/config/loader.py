@@ -32,12 +32,12 @@ from tagger.config.model import (
     ScheduleConfig,
     WindowConfig,
 )
-from tagger.config.problems import Collector, PathLike
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
 from tagger.rails.budget import Limits
-from tagger.schemacheck import schema_problems
-from tagger.yamlsource import load_yaml_file
+from tagger.yamldoc.problems import PathLike, Problems
+from tagger.yamldoc.schema import schema_problems
+from tagger.yamldoc.source import load_yaml_file
 
 __all__ = ["DEFAULT_CONFIG_PATH", "config_schema", "default_config_path", "load_config"]
 
@@ -81,7 +81,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     doc = load_yaml_file(path)
     if doc.data is None:
         raise UserError.single("the configuration file is empty", file=doc.file)
-    out = Collector(doc, schema_problems(doc, config_schema()))
+    out = Problems(doc, schema_problems(doc, config_schema()))
     raise_if_errors(out.problems, _SUMMARY)
     data: dict[str, Any] = doc.data
     base_dir = path.parent
@@ -159,7 +159,7 @@ def _byte_size(value: Any) -> int:
 
 
 def _durations(
-    section: Mapping[str, Any], where: str, defaults: Mapping[str, timedelta], out: Collector
+    section: Mapping[str, Any], where: str, defaults: Mapping[str, timedelta], out: Problems
 ) -> dict[str, timedelta]:
     """Parse the duration fields of one section, reporting bad values at their position."""
     values = dict(defaults)
@@ -168,22 +168,22 @@ def _durations(
             try:
                 values[key] = parse_duration(section[key])
             except DurationError as exc:
-                out.add((where, key), str(exc))
+                out.add((where, key), str(exc), at_value=True)
     return values
 
 
-def _schedule(section: Mapping[str, Any], out: Collector) -> ScheduleConfig:
+def _schedule(section: Mapping[str, Any], out: Problems) -> ScheduleConfig:
     """Build the schedule; the interval must be positive and longer than the jitter."""
     defaults = ScheduleConfig()
     values = _durations(section, "schedule", vars(defaults), out)
     if values["interval"] <= timedelta(0):
-        out.add(("schedule", "interval"), "interval must be longer than 0s")
+        out.add(("schedule", "interval"), "interval must be longer than 0s", at_value=True)
     elif values["jitter"] >= values["interval"]:
-        out.add(("schedule", "jitter"), "jitter must be shorter than interval")
+        out.add(("schedule", "jitter"), "jitter must be shorter than interval", at_value=True)
     return ScheduleConfig(**values)
 
 
-def _window(section: Mapping[str, Any], out: Collector) -> WindowConfig:
+def _window(section: Mapping[str, Any], out: Problems) -> WindowConfig:
     """Build the window settings; the smallest split must be positive.
 
     A first-start look-back longer than Mimecast keeps tracking data is a warning.
@@ -191,17 +191,18 @@ def _window(section: Mapping[str, Any], out: Collector) -> WindowConfig:
     defaults = {k: v for k, v in vars(WindowConfig()).items() if isinstance(v, timedelta)}
     values = _durations(section, "window", defaults, out)
     if values["split_min"] <= timedelta(0):
-        out.add(("window", "split_min"), "split_min must be longer than 0s")
+        out.add(("window", "split_min"), "split_min must be longer than 0s", at_value=True)
     if beyond_tracking(values["initial_lookback"]):
         out.add(
             ("window", "initial_lookback"),
             retention_note("initial_lookback", values["initial_lookback"]),
             severity="warning",
+            at_value=True,
         )
     return WindowConfig(**values, search_cap=section.get("search_cap", WindowConfig.search_cap))
 
 
-def _metrics(section: Mapping[str, Any], out: Collector) -> MetricsConfig:
+def _metrics(section: Mapping[str, Any], out: Problems) -> MetricsConfig:
     """Build the metrics settings; a host that is not loopback needs ``allow_remote``.
 
     Checked here, not when the listener starts, so ``validate`` and every
@@ -214,6 +215,7 @@ def _metrics(section: Mapping[str, Any], out: Collector) -> MetricsConfig:
             f"metrics listener on {metrics.host} would be reachable from other machines and"
             " has no authentication",
             hint="listen on 127.0.0.1, or set metrics.allow_remote: true behind a firewall",
+            at_value=True,
         )
     return metrics
 
@@ -228,7 +230,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _rule_paths(given: str | list[str], out: Collector, base_dir: Path) -> tuple[Path, ...]:
+def _rule_paths(given: str | list[str], out: Problems, base_dir: Path) -> tuple[Path, ...]:
     """Expand rule paths, directories and globs (each sorted); each must match a file."""
     found: dict[Path, None] = {}
     located = (
@@ -250,12 +252,12 @@ def _rule_paths(given: str | list[str], out: Collector, base_dir: Path) -> tuple
             matches = []
         if not matches:
             what = "matches no files" if glob.has_magic(pattern) else "is not a rule file"
-            out.add(where, f"'{pattern}' {what} (looked in {target})")
+            out.add(where, f"'{pattern}' {what} (looked in {target})", at_value=True)
         found.update(dict.fromkeys(sorted(matches)))
     return tuple(found)
 
 
-def _warn_if_exposed(path: Path, inline: list[PathLike], out: Collector) -> None:
+def _warn_if_exposed(path: Path, inline: list[PathLike], out: Problems) -> None:
     """Warn when a file holding inline secrets can be read by group or others."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -270,4 +272,5 @@ def _warn_if_exposed(path: Path, inline: list[PathLike], out: Collector) -> None
             f"inline secret in a file readable by group or others (mode {mode:04o})",
             severity="warning",
             hint=f"chmod 600 {path}, or use {{env: VAR}}, {{file: path}} or {{credential: name}}",
+            at_value=True,
         )

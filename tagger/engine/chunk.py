@@ -18,7 +18,7 @@ import structlog
 from tagger.engine.ledger import Candidate, Failure
 from tagger.engine.options import Account, CycleOptions, Hooks
 from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, present_tag_ids
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, evaluate, prefilter

@@ -22,10 +22,10 @@ import structlog
 from tagger.engine.chunk import done_before_stop, process_chunk
 from tagger.engine.ledger import Candidate
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
-from tagger.engine.report import CycleReport
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
 from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import TrackedEmail

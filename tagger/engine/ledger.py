@@ -32,8 +32,8 @@ import structlog
 
 from tagger.engine.plan import Action
 from tagger.engine.queries import not_due
-from tagger.engine.report import CycleReport, run_counts
 from tagger.engine.searchcap import CapTracker
+from tagger.engine.tally import CycleReport, run_counts
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import TrackedEmail

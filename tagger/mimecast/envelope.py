@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tagger.logs.redact import REDACTOR
 from tagger.mimecast.errors import FailItem, MalformedResponse, ResponseTooLarge, parse_failures
-from tagger.redact import redact_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,5 +161,5 @@ def error_detail(body: Any) -> str:
     for key in ("detail", "error_description", "message"):
         value = body.get(key)
         if isinstance(value, str) and value:
-            return redact_text(value)[:200]
+            return REDACTOR.text(value)[:200]
     return ""

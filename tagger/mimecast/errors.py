@@ -5,7 +5,7 @@ Mimecast error ``code`` when there is one, whether retrying could help
 (``retryable``) and the ``request_id`` to quote to Mimecast support. None of
 them ever holds a secret, a token or a signature: messages are built only
 from our own wording, endpoint paths and the codes and messages the service
-returned, and whatever the service returned passes :func:`tagger.redact.redact_text`
+returned, and whatever the service returned passes :meth:`tagger.logs.redact.Redactor.text`
 here, where every error is built (a server may echo our ``Authorization`` header).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tagger.redact import redact_text
+from tagger.logs.redact import REDACTOR
 
 
 class MimecastError(Exception):
@@ -31,14 +31,14 @@ class MimecastError(Exception):
         retryable: bool = False,
         request_id: str | None = None,
     ) -> None:
-        message = redact_text(message)
+        message = REDACTOR.text(message)
         super().__init__(message)
         self.message = message
         self.endpoint = endpoint
         self.status = status
-        self.code = redact_text(code) if code else code
+        self.code = REDACTOR.text(code) if code else code
         self.retryable = retryable
-        self.request_id = redact_text(request_id) if request_id else request_id
+        self.request_id = REDACTOR.text(request_id) if request_id else request_id
 
     def __str__(self) -> str:
         context = []
@@ -175,7 +175,7 @@ def describe_failures(failures: tuple[FailItem, ...]) -> str:
     for item in failures:
         for err in item.errors:
             # Masked before it is shortened: a cut could leave part of an echoed credential.
-            message = redact_text(err.message)[:300]
+            message = REDACTOR.text(err.message)[:300]
             parts.append(f"{err.code or 'error'}: {message}" if message else err.code)
     if not parts:
         return "the request failed without an error code"

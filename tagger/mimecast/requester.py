@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
+from tagger.logs.redact import REDACTOR
 from tagger.mimecast.auth import HmacSigner, TokenCache
 from tagger.mimecast.envelope import Envelope, NotJson, check_items, decode_json, parse_envelope
 from tagger.mimecast.errors import (
@@ -34,7 +35,6 @@ from tagger.mimecast.retry import RetryBudget, backoff_delay
 from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import exchange_limit, read_body
-from tagger.redact import register_token
 
 log = structlog.get_logger("tagger.mimecast")
 
@@ -369,7 +369,7 @@ class Requester:
         )
         self.stats.tokens_issued += 1
         # From now on the token is masked wherever it might be echoed back.
-        register_token(token)
+        REDACTOR.add_token(token)
         log.debug("mimecast_token_issued", endpoint=path, expires_in=expires_in)
         return token, expires_in
 

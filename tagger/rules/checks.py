@@ -20,8 +20,8 @@ from typing import Any
 from tagger.rules.conditions import show
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Node, Path
-from tagger.rules.reporter import Reporter
-from tagger.yamlsource import format_path
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.source import format_path
 
 _LOWER = {"gt": True, "gte": False}  # operator -> strict?
 _UPPER = {"lt": True, "lte": False}
@@ -120,13 +120,13 @@ def _range_contradiction(
     return None
 
 
-def _report(reporter: Reporter, path: Path, prefix: str, found: tuple[str, list[Node]]) -> None:
+def _report(reporter: Problems, path: Path, prefix: str, found: tuple[str, list[Node]]) -> None:
     reason, nodes = found
     where = " and ".join(format_path(n.path) for n in nodes)
-    reporter.report(path, f"{prefix}: {reason}", f"see {where}")
+    reporter.add(path, f"{prefix}: {reason}", f"see {where}", at_value=False)
 
 
-def _visit(node: Node, parent_is_all: bool, reporter: Reporter) -> None:
+def _visit(node: Node, parent_is_all: bool, reporter: Problems) -> None:
     if node.kind == "all" and not parent_is_all:
         found = _contradiction(_conjuncts(node))
         if found is not None:
@@ -157,7 +157,7 @@ def _narrow(rule: CompiledRule) -> bool:
     return any((routes, c.statuses, c.attachments, c.from_, c.to, c.subject, c.sender_ip, c.url))
 
 
-def check_rule(rule: CompiledRule, path: Path, reporter: Reporter) -> None:
+def check_rule(rule: CompiledRule, path: Path, reporter: Problems) -> None:
     """Report contradictions and trivially-true matches of one compiled rule."""
     found = _contradiction(_conjuncts(rule.search) + _conjuncts(rule.match))
     if found is not None:
@@ -170,4 +170,5 @@ def check_rule(rule: CompiledRule, path: Path, reporter: Reporter) -> None:
             (*path, "match") if rule.match.kind != "true" else path,
             "this rule matches every message and its search has no criteria: it would tag all mail",
             "add search criteria (route, status, ...) or match conditions",
+            at_value=False,
         )

@@ -3,7 +3,7 @@
 The JSON Schema has already described the structure; this module turns the
 data into closures and reports what the schema cannot see (unknown fields,
 operators that do not fit a field, operands, regexes, durations, examples).
-It never raises on bad input: problems go to the :class:`Reporter` and a
+It never raises on bad input: problems go to the :class:`Problems` and a
 rule that cannot be built yields None.
 """
 
@@ -26,8 +26,8 @@ from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
 from tagger.rules.nodes import Path as NodePath
 from tagger.rules.operators import OPERATORS, Options
-from tagger.rules.reporter import Reporter
-from tagger.yamlsource import format_path
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.source import format_path
 
 # Longer than any retention a message-finder search can reach; larger values
 # are surely typos (``700d`` for ``70d``).
@@ -121,7 +121,7 @@ def _str(value: Any) -> str | None:
 
 
 def compile_criteria(
-    data: Any, path: NodePath, reporter: Reporter
+    data: Any, path: NodePath, reporter: Problems
 ) -> tuple[SearchCriteria, Any, bool]:
     """Return (criteria, lookback or None, ok) for a rule's ``search`` mapping."""
     search = data if isinstance(data, dict) else {}
@@ -135,16 +135,14 @@ def compile_criteria(
         try:
             ipaddress.ip_address(sender_ip)
         except ValueError:
-            reporter.report(
-                (*path, "senderIP"), f"{sender_ip!r} is not an IP address", at_value=True
-            )
+            reporter.add((*path, "senderIP"), f"{sender_ip!r} is not an IP address", at_value=True)
             sender_ip, ok = None, False
     lookback = None
     if "lookback" in search:
         try:
             lookback = parse_duration(search["lookback"])
         except ValueError as exc:
-            reporter.report((*path, "lookback"), str(exc), at_value=True)
+            reporter.add((*path, "lookback"), str(exc), at_value=True)
             ok = False
     attachments = search.get("attachments")
     criteria = SearchCriteria(
@@ -166,7 +164,7 @@ def _hash(canonical: Any) -> str:
 
 
 def compile_rule(
-    data: Any, path: NodePath, reporter: Reporter, base_dir: Path
+    data: Any, path: NodePath, reporter: Problems, base_dir: Path
 ) -> CompiledRule | None:
     """Compile the rule mapping ``data`` found at ``path`` of the reporter's document.
 
@@ -193,7 +191,7 @@ def compile_rule(
         try:
             every = parse_duration(schedule)
         except ValueError as exc:
-            reporter.report((*path, "schedule"), str(exc), at_value=True)
+            reporter.add((*path, "schedule"), str(exc), at_value=True)
     raw_tags = data.get("tags")
     tags = tuple(t for t in raw_tags if isinstance(t, str)) if isinstance(raw_tags, list) else ()
     examples = compile_examples(

@@ -18,8 +18,8 @@ from tagger.rules.fields import FIELDS
 from tagger.rules.matchers import REGEX_FLAGS
 from tagger.rules.nodes import Leaf, Node, Path, group, leaf_node, negate
 from tagger.rules.operators import OPERATORS, TEXTUAL, OperandError, Options, operators_for
-from tagger.rules.reporter import Reporter
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.suggest import did_you_mean
 
 GROUP_KEYS = ("all", "any", "not")
 MODIFIER_KEYS = ("field", "case_sensitive", "elements", "flags")
@@ -55,15 +55,15 @@ def leaf_label(leaf: Leaf) -> str:
 
 
 class ConditionCompiler:
-    """Compiles condition mappings, reporting problems to a :class:`Reporter`."""
+    """Compiles condition mappings, reporting problems to a :class:`Problems`."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Problems) -> None:
         self.reporter = reporter
 
     def compile(self, data: Any, path: Path) -> Node | None:
         """Return the node for the condition ``data`` found at ``path``, or None if broken."""
         if not isinstance(data, dict):
-            self.reporter.report(
+            self.reporter.add(
                 path,
                 "a condition must be a mapping: 'all', 'any', 'not', or 'field' with an operator",
                 at_value=True,
@@ -74,11 +74,12 @@ class ConditionCompiler:
             others = [k for k in data if k not in GROUP_KEYS and k in CONDITION_KEYS]
             if len(groups) > 1 or others:
                 keys = ", ".join(repr(k) for k in groups + others)
-                self.reporter.report(
+                self.reporter.add(
                     path,
                     f"a condition mapping takes exactly one of 'all', 'any', 'not' or a field "
                     f"test, found {keys}",
                     "nest them: put the parts in a list under 'all'",
+                    at_value=False,
                 )
                 return None
             return self._group(groups[0], data[groups[0]], path)
@@ -90,14 +91,15 @@ class ConditionCompiler:
             child = self.compile(value, here)
             return None if child is None else negate(child, path)
         if not isinstance(value, list):
-            self.reporter.report(here, f"'{kind}' takes a list of conditions", at_value=True)
+            self.reporter.add(here, f"'{kind}' takes a list of conditions", at_value=True)
             return None
         if not value:
             meaning = "always holds" if kind == "all" else "never holds"
-            self.reporter.report(
+            self.reporter.add(
                 here,
                 f"empty '{kind}': an empty '{kind}' {meaning}",
                 "add conditions or remove the group",
+                at_value=False,
             )
             return None
         children = [self.compile(item, (*here, i)) for i, item in enumerate(value)]
@@ -106,13 +108,17 @@ class ConditionCompiler:
         return group("all" if kind == "all" else "any", [c for c in children if c], path)
 
     def _leaf(self, data: dict[Any, Any], path: Path) -> Node | None:
-        report = self.reporter.report
+        report = self.reporter.add
         name = data.get("field")
         ops = [k for k in data if k in OPERATORS]
         if name is None:
             # An unknown key (a misspelt 'field') is reported by the schema already.
             if all(k in CONDITION_KEYS for k in data):
-                report(path, "a condition needs 'field' and an operator, or 'all', 'any', 'not'")
+                report(
+                    path,
+                    "a condition needs 'field' and an operator, or 'all', 'any', 'not'",
+                    at_value=False,
+                )
             return None
         if not isinstance(name, str) or name not in FIELDS:
             hint = did_you_mean(str(name), FIELDS) or "see docs/rules.md for the field catalogue"
@@ -127,12 +133,14 @@ class ConditionCompiler:
                     path,
                     f"'{unknown[0]}' is not an operator of {name} ({field.type_name})",
                     "use one of: " + ", ".join(operators_for(field.kind)),
+                    at_value=False,
                 )
                 return None
             report(
                 path,
                 f"condition on {name} has no operator",
                 "use one of: " + ", ".join(operators_for(field.kind)),
+                at_value=False,
             )
             return None
         if len(ops) > 1:
@@ -140,6 +148,7 @@ class ConditionCompiler:
                 path,
                 "a condition takes one operator, found " + ", ".join(ops),
                 "combine several tests with 'all' or 'any'",
+                at_value=False,
             )
             return None
         op = OPERATORS[ops[0]]
@@ -148,6 +157,7 @@ class ConditionCompiler:
                 (*path, op.name),
                 f"operator '{op.name}' does not apply to {name} ({field.type_name})",
                 "use one of: " + ", ".join(operators_for(field.kind)),
+                at_value=False,
             )
             return None
         options = self._options(data, path, field, op.name)
@@ -168,18 +178,19 @@ class ConditionCompiler:
         flags = data.get("flags", [])
         ok = True
         if not isinstance(case, bool):
-            self.reporter.report(
+            self.reporter.add(
                 (*path, "case_sensitive"), "'case_sensitive' takes true or false", at_value=True
             )
             ok = False
         elif case and (field.kind not in TEXTUAL or op == "domain"):
-            self.reporter.report(
+            self.reporter.add(
                 (*path, "case_sensitive"),
                 f"'case_sensitive' has no effect on {op} over {field.type_name}",
+                at_value=False,
             )
             ok = False
         if "flags" in data and op != "regex":
-            self.reporter.report((*path, "flags"), "'flags' only applies to 'regex'")
+            self.reporter.add((*path, "flags"), "'flags' only applies to 'regex'", at_value=False)
             return None
         if not isinstance(flags, list) or any(f not in REGEX_FLAGS for f in flags):
             bad = (
@@ -187,7 +198,7 @@ class ConditionCompiler:
                 if isinstance(flags, list)
                 else flags
             )
-            self.reporter.report(
+            self.reporter.add(
                 (*path, "flags"),
                 f"unknown regex flag {show(bad)}",
                 did_you_mean(str(bad), REGEX_FLAGS) or "flags are: " + ", ".join(REGEX_FLAGS),
@@ -201,13 +212,14 @@ class ConditionCompiler:
             return "any"
         value = data["elements"]
         if not field.is_list:
-            self.reporter.report(
+            self.reporter.add(
                 (*path, "elements"),
                 f"'elements' only applies to list fields; {field.name} is {field.type_name}",
+                at_value=False,
             )
             return None
         if value not in ("any", "all"):
-            self.reporter.report(
+            self.reporter.add(
                 (*path, "elements"),
                 f"'elements' is 'any' or 'all', not {show(value)}",
                 did_you_mean(str(value), ("any", "all")),
@@ -229,7 +241,7 @@ class ConditionCompiler:
         never = len(bad) == len(given)
         severity: Severity = "error" if field.strict and never else "warning"
         what = "this condition can never hold" if never else "that value never matches"
-        self.reporter.report(
+        self.reporter.add(
             (*path, leaf.operator.name),
             f"{show(bad[0])} is not a value of {field.name} ({', '.join(field.values)}): {what}",
             did_you_mean(str(bad[0]), field.values),

@@ -15,8 +15,8 @@ from tagger.errors import UserError
 from tagger.mimecast.models import Message
 from tagger.rules.messages import parse_message, read_json, unknown_info_keys
 from tagger.rules.model import Example
-from tagger.rules.reporter import Reporter
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.suggest import did_you_mean
 
 EXAMPLE_KEYS = ("name", "message", "fixture", "summary", "expect")
 Path_ = tuple[str | int, ...]
@@ -27,7 +27,7 @@ def compile_examples(
     path: Path_,
     rule_id: str,
     tags: tuple[str, ...],
-    reporter: Reporter,
+    reporter: Problems,
     base_dir: Path,
 ) -> tuple[Example, ...]:
     """Return the rule's examples, loading fixtures; problems go to ``reporter``."""
@@ -47,14 +47,14 @@ def compile_examples(
     return tuple(out)
 
 
-def _expect(value: Any, path: Path_, tags: tuple[str, ...], reporter: Reporter) -> tuple[str, ...]:
+def _expect(value: Any, path: Path_, tags: tuple[str, ...], reporter: Problems) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     expect = tuple(v for v in value if isinstance(v, str))
     for i, tag in enumerate(expect):
         if tag not in tags:
             hint = did_you_mean(tag, tags) or "this rule applies: " + ", ".join(tags)
-            reporter.report(
+            reporter.add(
                 (*path, "expect", i),
                 f"example expects tag {tag!r}, which this rule never applies",
                 hint,
@@ -64,14 +64,14 @@ def _expect(value: Any, path: Path_, tags: tuple[str, ...], reporter: Reporter) 
 
 
 def _message(
-    item: dict[Any, Any], path: Path_, default_id: str, reporter: Reporter, base_dir: Path
+    item: dict[Any, Any], path: Path_, default_id: str, reporter: Problems, base_dir: Path
 ) -> Message | None:
     has_inline, has_fixture = "message" in item, "fixture" in item
     if has_inline and has_fixture:
-        reporter.report(path, "an example takes 'message' or 'fixture', not both")
+        reporter.add(path, "an example takes 'message' or 'fixture', not both", at_value=False)
         return None
     if not (has_inline or has_fixture or "summary" in item):
-        reporter.report(path, "an example needs 'message', 'fixture' or 'summary'")
+        reporter.add(path, "an example needs 'message', 'fixture' or 'summary'", at_value=False)
         return None
     info: Any = item.get("message")
     if has_fixture:
@@ -80,13 +80,13 @@ def _message(
             return None  # the schema reports the wrong type
         target = base_dir / fixture
         if not target.is_file():
-            reporter.report((*path, "fixture"), f"fixture file not found: {target}", at_value=True)
+            reporter.add((*path, "fixture"), f"fixture file not found: {target}", at_value=True)
             return None
         try:
             info = read_json(target)
         except UserError as exc:
             problem = exc.problems[0]
-            reporter.report(
+            reporter.add(
                 (*path, "fixture"), f"fixture {fixture!r}: {problem.message}", at_value=True
             )
             return None
@@ -99,6 +99,7 @@ def _message(
                 bad,
                 ("id", "status", "retentionInfo", "recipientInfo", "deliveredMessage", "spamInfo"),
             ),
+            at_value=False,
         )
     document: Any = info
     if "summary" in item:
@@ -108,5 +109,5 @@ def _message(
     try:
         return parse_message(document, default_id=default_id)
     except ValueError as exc:
-        reporter.report((*path, key if key in item else "summary"), str(exc))
+        reporter.add((*path, key if key in item else "summary"), str(exc), at_value=False)
         return None

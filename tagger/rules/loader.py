@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from tagger.errors import Problem, UserError
-from tagger.gcpause import paused_gc
 from tagger.rules.checks import check_rule
 from tagger.rules.compile import compile_rule
 from tagger.rules.model import CompiledRule, RuleSet
-from tagger.rules.reporter import Reporter
-from tagger.schemacheck import schema_problems
-from tagger.yamlsource import Located, load_yaml_file
+from tagger.yamldoc.gcpause import paused_gc
+from tagger.yamldoc.problems import Problems
+from tagger.yamldoc.schema import schema_problems
+from tagger.yamldoc.source import Located, load_yaml_file
 
 SCHEMA_FILE = Path(__file__).with_name("rules.schema.json")
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -102,7 +102,7 @@ def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Probl
         problems.extend(schema)
         if doc is None:
             continue
-        reporter = Reporter(doc)
+        reporter = Problems(doc)
         items = doc.data.get("rules") if isinstance(doc.data, dict) else None
         for index, data in enumerate(items if isinstance(items, list) else []):
             path = ("rules", index)
@@ -123,7 +123,7 @@ def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Probl
 def _check_duplicate(
     data: Any,
     path: tuple[str | int, ...],
-    reporter: Reporter,
+    reporter: Problems,
     first_ids: dict[str, tuple[Located, tuple[str | int, ...]]],
 ) -> None:
     rule_id = data.get("id") if isinstance(data, dict) else None
@@ -135,7 +135,7 @@ def _check_duplicate(
     # Located only when there is a duplicate to report.
     doc, first_path = first
     line, column = doc.value_position((*first_path, "id"))
-    reporter.report(
+    reporter.add(
         (*path, "id"),
         f"duplicate rule id {rule_id!r}",
         f"first defined at {doc.file}:{line}:{column}",

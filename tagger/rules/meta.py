@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tagger.rules.reporter import Reporter
+from tagger.yamldoc.problems import Problems
 
 META_KEYS = ("owner", "references", "created", "modified")
 _DATE = re.compile(r"^(\d{4})[-/](\d{2})[-/](\d{2})$")
@@ -66,7 +66,7 @@ def _date(value: Any) -> str | None:
     return None
 
 
-def compile_meta(data: Any, path: tuple[str | int, ...], reporter: Reporter) -> RuleMeta:
+def compile_meta(data: Any, path: tuple[str | int, ...], reporter: Problems) -> RuleMeta:
     """Return the metadata of the rule mapping ``data``; bad dates go to ``reporter``.
 
     The schema has checked the types of ``owner`` and ``references``; dates
@@ -80,7 +80,7 @@ def compile_meta(data: Any, path: tuple[str | int, ...], reporter: Reporter) -> 
             continue
         value = _date(data[key])
         if value is None:
-            reporter.report(
+            reporter.add(
                 (*path, key),
                 f"{key} is not a date: {data[key]!r}",
                 "write it as 2026-11-01 (or 2026/11/01)",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from tagger.rules.context import FOLDED_PREFIX, UNKNOWN, Context
 from tagger.rules.field_model import Field
 from tagger.rules.operators import TEXTUAL, Operator, Options
-from tagger.yamlsource import format_path
+from tagger.yamldoc.source import format_path
 
 Test = Callable[[Context], bool | None]
 NodeKind = Literal["all", "any", "not", "leaf", "true"]

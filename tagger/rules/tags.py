@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from tagger.errors import Problem
 from tagger.mimecast.models import SmartTag
 from tagger.rules.model import RuleSet
-from tagger.yamlsource import did_you_mean
+from tagger.yamldoc.suggest import did_you_mean
 
 
 class _Index:

@@ -24,13 +24,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tagger import exitcodes
+from tagger.audit.writer import audit_file, write_entries, write_failure
 from tagger.config import Config, load_config
-from tagger.engine.audit import audit_file, write_entries, write_failure
 from tagger.engine.cycle import Hooks
 from tagger.engine.ledger import prune
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
-from tagger.logs import register_secret
+from tagger.logs.redact import REDACTOR
 from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
 from tagger.service.metrics import Metrics
@@ -232,7 +232,7 @@ class Daemon:
             config = load_config(self.options.config_path)
             for account in config.accounts:
                 for secret in account.secret_values():
-                    register_secret(secret)
+                    REDACTOR.add_secret(secret)
             runtime = await open_runtime(config)
         except UserError as exc:
             problems = [str(p) for p in exc.problems]

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 
-from tagger.logs import redact_text
+from tagger.logs.redact import REDACTOR
 
 
 def _address(value: str) -> str | bytes | None:
@@ -124,4 +124,4 @@ class Notifier:
 
 def _status(text: str) -> str:
     # A newline would start a new assignment; secrets must not reach systemctl.
-    return "STATUS=" + redact_text(" ".join(text.splitlines()))
+    return "STATUS=" + REDACTOR.text(" ".join(text.splitlines()))

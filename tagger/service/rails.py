@@ -14,11 +14,11 @@ from datetime import datetime
 
 import structlog
 
+from tagger.audit.writer import audit_file
 from tagger.config import Config
-from tagger.engine.audit import audit_file
 from tagger.engine.guard import Guard, build_guard
 from tagger.engine.ledger import Ledger
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.rails.budget import Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
 from tagger.rules import RuleSet

@@ -21,8 +21,8 @@ from tagger.config import Config
 from tagger.engine.cycle import NO_HOOKS, Account, CycleOptions, Hooks, run_account_cycle
 from tagger.engine.ledger import Ledger
 from tagger.engine.ledger import retention as ledger_retention
-from tagger.engine.report import CycleReport
 from tagger.engine.scope import SearchScope
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window, WindowPolicy
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient

@@ -21,7 +21,7 @@ import structlog
 
 from tagger.config import Config
 from tagger.engine.cycle import NO_HOOKS, CycleOptions, Hooks
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.service.runtime import Runtime, open_runtime, open_state, run_cycle, utc_now
 from tagger.state import StateStore
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from tagger.logs import redact_text
+from tagger.logs.redact import REDACTOR
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.errors import StateError
 from tagger.state.integrity import (
@@ -59,7 +59,7 @@ def _marks(n: int) -> str:
 
 def _clean_error(error: str) -> str:
     """Return ``error`` with registered secrets masked and its length capped."""
-    text = redact_text(error)
+    text = REDACTOR.text(error)
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

@@ -19,8 +19,8 @@ from daemon_support import ROOT, TAGGER, run_tagger, tagger_env, write_config
 
 from tagger import exitcodes
 from tagger.cli.progress import Progress
-from tagger.logrepeat import CollapseRepeats
-from tagger.logs import configure_logging
+from tagger.logs.configure import configure_logging
+from tagger.logs.repeat import CollapseRepeats
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.credentials import DEMO
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tagger.cli.main import build_parser
-from tagger.manpage import render
+from tagger.cli.manpage import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from daemon_support import RULES_DIR, audit_records, run_tagger, write_config
 
+from tagger.audit import read_records, summarise
+from tagger.audit.csvout import write_csv
+from tagger.audit.records import AuditRecord
+from tagger.audit.writer import dry_run_path, rotated_paths, write_entries
 from tagger.cli.timeargs import parse_when
 from tagger.config.model import AuditRotation
-from tagger.engine.audit import dry_run_path, rotated_paths, write_entries
 from tagger.engine.plan import Action, MessagePlan
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.models import Address, TrackedEmail
-from tagger.report import read_records, summarise
-from tagger.report.csvout import write_csv
-from tagger.report.records import AuditRecord
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 

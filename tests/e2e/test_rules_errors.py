@@ -16,7 +16,7 @@ from daemon_support import RULES_DIR, applied_pairs, expected_pairs, run_tagger,
 from tagger import exitcodes
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
-from tagger.suggest import closest
+from tagger.yamldoc.suggest import closest
 
 RULE = {
     "id": "r1",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tagger.logs import register_secret
+from tagger.logs.redact import REDACTOR
 from tagger.service.notify import Notifier
 
 
@@ -64,7 +64,7 @@ def test_messages_reach_a_path_socket(sock_path: Path) -> None:
 
 
 def test_status_is_redacted(sock_path: Path) -> None:
-    register_secret("notify-secret-77aa")
+    REDACTOR.add_secret("notify-secret-77aa")
     recv = receiver(str(sock_path))
     n = Notifier.from_env({"NOTIFY_SOCKET": str(sock_path)})
     n.status("auth failed with notify-secret-77aa")

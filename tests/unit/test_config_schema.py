@@ -11,9 +11,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from tagger.config import config_schema, load_config
-from tagger.schemacheck import schema_problems
 from tagger.simulator.credentials import DEMO
-from tagger.yamlsource import load_yaml_file
+from tagger.yamldoc.schema import schema_problems
+from tagger.yamldoc.source import load_yaml_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.yaml"

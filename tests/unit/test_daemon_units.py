@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tagger.engine.queries import not_due
-from tagger.engine.report import CycleReport, merge_reports
+from tagger.engine.tally import CycleReport, merge_reports
 from tagger.rules import load_rules
 
 RULES = """\

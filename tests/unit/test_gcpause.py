@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tagger.gcpause import paused_gc
+from tagger.yamldoc.gcpause import paused_gc
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import pytest
 from state_support import at
 
 from tagger.engine.ledger import AccountLevelFailure, Candidate, Failure, Ledger
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window, WindowPolicy
 from tagger.mimecast.errors import ApiFailure, AuthenticationError
 from tagger.mimecast.models import TrackedEmail

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tagger.audit.sample import audit_sample
 from tagger.engine.guard import rule_limits
 from tagger.errors import UserError
 from tagger.rails.budget import Budget, History, Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion, effective_modes
-from tagger.rails.sample import audit_sample
 from tagger.rules import load_rules
 
 

@@ -1,8 +1,8 @@
 """The quick schema check agrees with jsonschema, and schema problems stay the same.
 
-:func:`tagger.schemafast.compile_check` must say "valid" exactly when
+:func:`tagger.yamldoc.quickcheck.compile_check` must say "valid" exactly when
 jsonschema finds no error (it may say "not sure" only where jsonschema's own
-equality rules decide). :mod:`tagger.schemacompiled` lets jsonschema skip
+equality rules decide). :mod:`tagger.yamldoc.quickcheck` lets jsonschema skip
 the list items the quick check accepts: the errors must be those of a plain
 jsonschema run.
 """
@@ -21,10 +21,9 @@ from jsonschema import Draft202012Validator
 from tagger.config.loader import config_schema
 from tagger.errors import UserError
 from tagger.rules.loader import rules_schema
-from tagger.schemacheck import schema_problems
-from tagger.schemacompiled import compiled_schema
-from tagger.schemafast import compile_check
-from tagger.yamlsource import load_yaml, load_yaml_file
+from tagger.yamldoc.quickcheck import compile_check, compiled_schema
+from tagger.yamldoc.schema import schema_problems
+from tagger.yamldoc.source import load_yaml, load_yaml_file
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import structlog
 
-from tagger.logs import NOISY_LOGGERS, configure_logging, get_logger, register_secret
+from tagger.logs.configure import NOISY_LOGGERS, configure_logging, get_logger
+from tagger.logs.redact import REDACTOR
 
 SECRET = "Zq8-very-secret-value-41f"
 LATE_SECRET = "late/registered+secret=="
@@ -87,7 +88,7 @@ def test_unknown_level_is_refused() -> None:
 def test_registered_secrets_never_appear(fmt: str) -> None:
     out = io.StringIO()
     configure_logging(fmt, "debug", stream=out, secrets=[SECRET])  # type: ignore[arg-type]
-    register_secret(LATE_SECRET)
+    REDACTOR.add_secret(LATE_SECRET)
     log = get_logger()
     log.info("in_value", detail=f"header was Bearer {SECRET}")
     log.info("nested", request={"body": {"list": [f"x{SECRET}x", 3]}, "n": 1})

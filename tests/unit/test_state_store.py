@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from state_support import T0, at
 
-from tagger.logs import register_secret
+from tagger.logs.redact import REDACTOR
 from tagger.state import AppliedRow, StateError, StateStore
 from tagger.state.schema import MIGRATIONS
 
@@ -122,7 +122,7 @@ def test_failures_count_set_aside_and_clear(store: StateStore) -> None:
 
 
 def test_failure_text_is_redacted_and_capped(store: StateStore) -> None:
-    register_secret("store-test-secret-93c1")
+    REDACTOR.add_secret("store-test-secret-93c1")
     store.record_failure("a", "m1", "auth failed for store-test-secret-93c1 " + "x" * 5000, T0)
     (row,) = store.failures("a")
     assert "store-test-secret-93c1" not in row.last_error

@@ -1,6 +1,6 @@
 """The event builder reads documents exactly as the node-based builder does.
 
-Every document is loaded twice: through :func:`tagger.yamlsource.load_yaml`
+Every document is loaded twice: through :func:`tagger.yamldoc.source.load_yaml`
 (the event builder, falling back to the node builder when it must) and
 through the node builder alone. The data, the position of every path (and of
 paths that lead nowhere) and every error must be the same.
@@ -17,9 +17,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagger import yamlsource
 from tagger.errors import UserError
-from tagger.yamlsource import Located, load_yaml
+from tagger.yamldoc import source as yamlsource
+from tagger.yamldoc.source import Located, load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 

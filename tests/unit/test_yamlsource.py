@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from tagger.errors import Problem, UserError
-from tagger.schemacheck import schema_problems
-from tagger.yamlsource import did_you_mean, format_path, load_yaml, load_yaml_file
+from tagger.yamldoc.schema import schema_problems
+from tagger.yamldoc.source import format_path, load_yaml, load_yaml_file
+from tagger.yamldoc.suggest import did_you_mean
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

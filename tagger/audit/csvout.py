@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from tagger.report.explanation import why
-from tagger.report.records import AuditRecord
+from tagger.audit.explanation import why
+from tagger.audit.records import AuditRecord
 
 COLUMNS = (
     "timestamp",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tagger.config.model import AuditRotation
-from tagger.engine.report import CycleReport
+from tagger.engine.tally import CycleReport
 
 DRY_RUN_MARK = ".dry-run"
 
@@ -103,7 +103,7 @@ def write_entries(
     reports to :func:`dry_run_path` of it. Creates the files (mode 0600) and
     their directory when needed, and rotates them by ``rotation`` (default
     :class:`~tagger.config.model.AuditRotation`). Each line carries the account and the fields of
-    :meth:`tagger.engine.report.Entry.to_json`. Raises OSError when the file
+    :meth:`tagger.engine.tally.Entry.to_json`. Raises OSError when the file
     cannot be written.
     """
     policy = rotation if rotation is not None else AuditRotation()

@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from tagger.engine.audit import rotated_paths
+from tagger.audit.writer import rotated_paths
 
 SAMPLE_SIZE = 5
 # Rotated copies read besides the live file (the newest matches are in the first).

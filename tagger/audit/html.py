@@ -1,4 +1,4 @@
-"""One self-contained HTML page from a :class:`~tagger.report.summary.Summary`.
+"""One self-contained HTML page from a :class:`~tagger.audit.summary.Summary`.
 
 No external assets: the CSS, the sorting script and the chart (SVG) are
 inline, and a Content-Security-Policy forbids loading anything else and any
@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from tagger.report.chart import colour, svg_chart
-from tagger.report.explanation import explanation_lines
-from tagger.report.records import AuditRecord
-from tagger.report.summary import OUTCOMES, RuleSummary, Summary
+from tagger.audit.chart import colour, svg_chart
+from tagger.audit.explanation import explanation_lines
+from tagger.audit.records import AuditRecord
+from tagger.audit.summary import OUTCOMES, RuleSummary, Summary
 
 STYLE = """
 :root { color-scheme: light; --line: #d0d7de; --muted: #57606a; }

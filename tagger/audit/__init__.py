@@ -6,7 +6,7 @@ entries written by older versions), ``summary`` aggregates them (pure),
 taken from mail escaped), ``csvout`` writes one row per entry.
 """
 
-from tagger.report.records import AuditRecord, read_records
-from tagger.report.summary import RuleSummary, Summary, summarise
+from tagger.audit.records import AuditRecord, read_records
+from tagger.audit.summary import RuleSummary, Summary, summarise
 
 __all__ = ["AuditRecord", "RuleSummary", "Summary", "read_records", "summarise"]

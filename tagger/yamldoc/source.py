@@ -3,7 +3,7 @@
 Both the rule loader and the config loader read YAML through this module so
 that every problem they report carries ``file:line:column``. Parsing (safe
 loader only) builds the plain Python data straight from the parser's events
-with each node's position packed alongside (:mod:`tagger.yamlevents`), so
+with each node's position packed alongside (:mod:`tagger.yamldoc.events`), so
 that a path such as ``("rules", 2, "match")`` can be turned back into a line
 and column. Documents using rarer features (merge keys, explicit tags,
 non-text keys) or holding a mistake are read by composing the node tree
@@ -12,22 +12,20 @@ instead, which words every error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tagger import suggest
 from tagger.errors import Problem, UserError
-from tagger.gcpause import paused_gc
-from tagger.yamlevents import Positions, Unsupported, build_document
-from tagger.yamlhints import unclosed_bracket
+from tagger.yamldoc.events import Positions, Unsupported, build_document
+from tagger.yamldoc.gcpause import paused_gc
+from tagger.yamldoc.hints import unclosed_bracket
 
 __all__ = [
     "Located",
-    "did_you_mean",
     "format_path",
     "load_yaml",
     "load_yaml_file",
@@ -122,15 +120,6 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """Return ``"did you mean 'x'?"`` for the closest candidate, or ``""`` if none is close.
-
-    Case-insensitive; a dotted name is matched by meaning too
-    (:mod:`tagger.suggest`: ``dmarc.status`` → ``dmarc.result``).
-    """
-    return suggest.did_you_mean(word, candidates)
-
-
 def load_yaml_file(path: Path) -> Located:
     """Read and parse the YAML file at ``path``.
 
@@ -192,7 +181,7 @@ def load_yaml(text: str, file: str) -> Located:
 
 
 def _load_from_events(text: str, file: str) -> Located | None:
-    """Build the document straight from the parser's events (:mod:`tagger.yamlevents`).
+    """Build the document straight from the parser's events (:mod:`tagger.yamldoc.events`).
 
     Returns None when the document needs the node-based builder (unusual
     features, duplicate keys, ...). Parser errors propagate as yaml errors.

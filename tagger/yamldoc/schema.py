@@ -1,6 +1,6 @@
 """JSON Schema validation that speaks plainly and points at the source.
 
-Given a :class:`~tagger.yamlsource.Located` document and a schema (Draft
+Given a :class:`~tagger.yamldoc.source.Located` document and a schema (Draft
 2020-12), :func:`schema_problems` reports every violation as a located
 :class:`~tagger.errors.Problem` with a short English message instead of
 jsonschema's repr of the whole instance. Nothing here knows about rules or
@@ -20,8 +20,9 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, relevance
 
 from tagger.errors import Problem
-from tagger.schemacompiled import compiled_schema
-from tagger.yamlsource import Located, did_you_mean, format_path
+from tagger.yamldoc.quickcheck import compiled_schema
+from tagger.yamldoc.source import Located, format_path
+from tagger.yamldoc.suggest import did_you_mean
 
 Path_ = tuple[str | int, ...]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tagger.report.records import AuditRecord
+from tagger.audit.records import AuditRecord
 
 # would-apply: dry run or audit-mode rule; audit: awaiting promotion; held:
 # paused rule or kill switch (both applied later, once promoted or lifted).
