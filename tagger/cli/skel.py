@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGED = Path(__file__).resolve().parent / "skel"
-CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # tagger/
+PACKAGED = _PACKAGE / "skel"
+CHECKOUT = _PACKAGE.parent
 # What is shipped, relative to the skeleton directory.
 CONFIG = "config.example.yaml"
 RULES = "rules"
