@@ -12,15 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from tagger.logs.redact import REDACTOR
+from tagger.state.access import chunks, clean_error, marks
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.errors import StateError
 from tagger.state.integrity import (
@@ -40,28 +38,6 @@ from tagger.state.times import from_us, opt_from_us, to_us
 
 log = structlog.get_logger("tagger.state")
 
-# SQLite's historical limit on bound parameters is 999; stay well below it.
-CHUNK = 500
-# Errors are stored for operators to read, not API bodies: keep them short.
-MAX_ERROR_CHARS = 2000
-
-
-def _chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    """Yield the distinct ``items`` in lists of at most ``size``."""
-    unique = list(dict.fromkeys(items))
-    for start in range(0, len(unique), size):
-        yield unique[start : start + size]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _clean_error(error: str) -> str:
-    """Return ``error`` with registered secrets masked and its length capped."""
-    text = REDACTOR.text(error)
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
 
 class StateStore(RailRecords):
     """The persistent state of one tagger installation (see module docstring)."""
@@ -69,12 +45,8 @@ class StateStore(RailRecords):
     def __init__(
         self, path: Path, conn: sqlite3.Connection, lock: StateLock | None, readonly: bool
     ) -> None:
-        self.path = path
-        self.readonly = readonly
-        self._conn: sqlite3.Connection | None = conn
+        super().__init__(path, conn, readonly)
         self._lock = lock
-        # One connection shared by threads: serialise every use of it.
-        self._mutex = threading.RLock()
 
     @classmethod
     def open(
@@ -155,52 +127,15 @@ class StateStore(RailRecords):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- plumbing ----------------------------------------------------------
-
-    def _live(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StateError(f"state file {self.path} is closed")
-        return self._conn
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """Run the body as one write transaction; StateError on any SQLite error."""
-        if self.readonly:
-            raise StateError(f"state file {self.path} is open read-only")
-        with self._mutex:
-            conn = self._live()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise StateError(f"cannot write state file {self.path}: {exc}") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query; StateError on any SQLite error."""
-        with self._mutex:
-            try:
-                return self._live().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StateError(f"cannot read state file {self.path}: {exc}") from exc
-
     # -- applied (message, tag) pairs ---------------------------------------
 
     def applied_pairs(self, account: str, message_ids: Iterable[str]) -> set[tuple[str, str]]:
         """Return the (message_id, tag_id) pairs already applied among ``message_ids``."""
         found: set[tuple[str, str]] = set()
-        for chunk in _chunks(message_ids):
+        for chunk in chunks(message_ids):
             sql = (
                 "SELECT message_id, tag_id FROM applied "  # noqa: S608 - only "?" marks added
-                f"WHERE account = ? AND message_id IN ({_marks(len(chunk))})"
+                f"WHERE account = ? AND message_id IN ({marks(len(chunk))})"
             )
             found.update((m, t) for m, t in self._rows(sql, [account, *chunk]))
         return found
@@ -249,10 +184,10 @@ class StateStore(RailRecords):
     ) -> set[str]:
         """Return the ids among ``message_ids`` fully processed under ``ruleset_hash``."""
         found: set[str] = set()
-        for chunk in _chunks(message_ids):
+        for chunk in chunks(message_ids):
             sql = (
                 "SELECT message_id FROM processed WHERE account = ? AND ruleset_hash = ?"  # noqa: S608
-                f" AND message_id IN ({_marks(len(chunk))})"
+                f" AND message_id IN ({marks(len(chunk))})"
             )
             found.update(m for (m,) in self._rows(sql, [account, ruleset_hash, *chunk]))
         return found
@@ -390,7 +325,7 @@ class StateStore(RailRecords):
                 " last_error) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET"
                 " attempts = attempts + 1, last_at = excluded.last_at,"
                 " last_error = excluded.last_error",
-                (account, message_id, when, when, _clean_error(error)),
+                (account, message_id, when, when, clean_error(error)),
             )
             row = conn.execute(
                 "SELECT attempts FROM failures WHERE account = ? AND message_id = ?",
@@ -472,7 +407,7 @@ class StateStore(RailRecords):
         with self._tx() as conn:
             cur = conn.execute(
                 "UPDATE runs SET finished_at = ?, counts = ?, status = ?, error = ? WHERE id = ?",
-                (to_us(at), text, status, None if error is None else _clean_error(error), run_id),
+                (to_us(at), text, status, None if error is None else clean_error(error), run_id),
             )
             if cur.rowcount != 1:
                 raise StateError(f"run {run_id} does not exist in state file {self.path}")
