@@ -170,10 +170,6 @@ class RailRecords(StateAccess):
         )
         return {r: int(n) for r, n in rows}
 
-    def quick_report(self) -> str:
-        """Return SQLite's quick integrity report: ``"ok"`` when the file is sound."""
-        return "\n".join(str(r[0]) for r in self._rows("PRAGMA quick_check"))
-
     # -- switches ------------------------------------------------------------------
 
     def set_switch(self, name: str, on: bool, at: datetime) -> None:

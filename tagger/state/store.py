@@ -10,13 +10,14 @@ of :mod:`tagger.state.access` (which says why mixins):
 - :mod:`~tagger.state.searches`: the learned search cap, when queries were searched;
 - :mod:`~tagger.state.failures`: failing messages and those set aside;
 - :mod:`~tagger.state.runs`: the history of cycles;
-- :mod:`~tagger.state.railstore`: pauses, promotions, per-rule cycles, switches.
+- :mod:`~tagger.state.railstore`: pauses, promotions, per-rule cycles, switches;
+- :mod:`~tagger.state.maintenance`: pruning and integrity reports.
 
 This module keeps what concerns the file as a whole: opening (with the
 single-writer lock, or as an in-memory copy for dry runs), closing, noticing
-a lost or replaced file, pruning and integrity reports. Every write method is
-one transaction: when it returns, the change survives a SIGKILL or power
-loss; when the process dies inside it, the change is absent as a whole.
+a lost or replaced file. Every write method is one transaction: when it
+returns, the change survives a SIGKILL or power loss; when the process dies
+inside it, the change is absent as a whole.
 """
 
 from __future__ import annotations
@@ -36,18 +37,17 @@ from tagger.state.integrity import (
     LOST_ACCOUNT,
     LOST_KEY,
     marker_path,
-    quick_check,
     state_missing,
     was_lost,
     write_marker,
 )
 from tagger.state.lock import StateLock
+from tagger.state.maintenance import StateMaintenance
 from tagger.state.processed import ProcessedRecords
 from tagger.state.railstore import RailRecords
 from tagger.state.runs import RunRecords
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.searches import SearchRecords
-from tagger.state.times import to_us
 from tagger.state.watermarks import WatermarkRecords
 
 log = structlog.get_logger("tagger.state")
@@ -61,6 +61,7 @@ class StateStore(
     FailureRecords,
     RunRecords,
     RailRecords,
+    StateMaintenance,
 ):
     """The persistent state of one tagger installation (see module docstring)."""
 
@@ -157,41 +158,3 @@ class StateStore(
     def lost_at(self) -> datetime | None:
         """Return when this state was found lost (its file gone, its marker there), or None."""
         return self.get_backfill_progress(LOST_ACCOUNT, LOST_KEY)
-
-    # -- maintenance ---------------------------------------------------------
-
-    def prune(self, older_than: datetime) -> dict[str, int]:
-        """Delete rows older than ``older_than`` in one transaction; return counts per table.
-
-        Watermarks and backfill cursors are never pruned, nor the latest run of
-        an account. A processed row goes only when both its processing time and
-        its received time (if known) are older than the cutoff.
-        """
-        cut = to_us(older_than)
-        statements = {
-            "processed": "DELETE FROM processed WHERE processed_at < ?1"
-            " AND (received_at IS NULL OR received_at < ?1)",
-            "applied": "DELETE FROM applied WHERE applied_at < ?1",
-            "runs": "DELETE FROM runs WHERE started_at < ?1"
-            " AND id NOT IN (SELECT MAX(id) FROM runs GROUP BY account)",
-            "failures": "DELETE FROM failures WHERE last_at < ?1",
-        }
-        counts: dict[str, int] = {}
-        with self._tx() as conn:
-            for table, sql in statements.items():
-                counts[table] = conn.execute(sql, (cut,)).rowcount
-        return counts
-
-    def check_sound(self) -> None:
-        """Raise StateDamaged when SQLite's quick check finds the file damaged."""
-        with self._mutex:
-            quick_check(self._live(), self.path)
-
-    def integrity_check(self) -> str:
-        """Return SQLite's integrity report: ``"ok"`` when the file is sound."""
-        rows = self._rows("PRAGMA integrity_check")
-        return "\n".join(str(r[0]) for r in rows)
-
-    def schema_version(self) -> int:
-        """Return the schema version of the open file."""
-        return int(self._rows("SELECT version FROM schema_version")[0][0])
