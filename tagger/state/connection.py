@@ -62,7 +62,7 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
             uri=uri,
             timeout=BUSY_TIMEOUT_S,
             isolation_level=None,
-            # The store serialises access itself (see StateStore._mutex) so the
+            # The store serialises access itself (see StateAccess._mutex) so the
             # scheduler's worker thread may use a store opened by the main thread.
             check_same_thread=False,
         )

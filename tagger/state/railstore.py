@@ -1,19 +1,18 @@
 """The state of the safety rails: pauses, promotions, per-rule cycle history, switches.
 
-A mixin of :class:`~tagger.state.store.StateStore` (schema version 4). Every
+A table family of :class:`~tagger.state.store.StateStore` (schema version 4),
+mixed in over the shared plumbing of :mod:`tagger.state.access`. Every
 write is one transaction; the reads are single indexed queries, cheap enough
 for a running daemon to make before each apply (the kill switch).
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from tagger.state.access import StateAccess
 from tagger.state.errors import StateError
 from tagger.state.times import from_us, to_us
 
@@ -48,14 +47,8 @@ class RuleCycleRow:
     audited: int
 
 
-class RailRecords:
-    """Rail records of the state file (mixed into the store, which provides the plumbing)."""
-
-    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # pragma: no cover - provided by StateStore
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover - provided by StateStore
+class RailRecords(StateAccess):
+    """Rail records of the state file (mixed into the store, which opens and closes it)."""
 
     # -- pauses ----------------------------------------------------------------
 
@@ -176,10 +169,6 @@ class RailRecords:
             (account, to_us(since)),
         )
         return {r: int(n) for r, n in rows}
-
-    def quick_report(self) -> str:
-        """Return SQLite's quick integrity report: ``"ok"`` when the file is sound."""
-        return "\n".join(str(r[0]) for r in self._rows("PRAGMA quick_check"))
 
     # -- switches ------------------------------------------------------------------
 

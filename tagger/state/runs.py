@@ -1,0 +1,75 @@
+"""The runs table: the history of cycles, their counters and outcomes.
+
+A table family of :class:`~tagger.state.store.StateStore`, mixed in over the
+shared plumbing of :mod:`tagger.state.access`. A run is recorded when it starts
+(status ``running``) and updated when it finishes, so a run that died midway
+stays visible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+from tagger.state.access import StateAccess, clean_error
+from tagger.state.errors import StateError
+from tagger.state.rows import RunRow
+from tagger.state.times import from_us, opt_from_us, to_us
+
+
+class RunRecords(StateAccess):
+    """The run history of the state file (mixed into the store)."""
+
+    def start_run(self, kind: str, account: str, at: datetime, dry_run: bool) -> int:
+        """Record the start of a cycle; return its run id for :meth:`finish_run`."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (kind, account, dry_run, started_at, status)"
+                " VALUES (?, ?, ?, ?, 'running')",
+                (kind, account, int(dry_run), to_us(at)),
+            )
+            run_id = cur.lastrowid
+        assert run_id is not None
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        at: datetime,
+        counts: Mapping[str, int],
+        status: str,
+        error: str | None = None,
+    ) -> None:
+        """Record the end of run ``run_id`` with its counters and outcome."""
+        text = json.dumps({k: int(v) for k, v in counts.items()}, sort_keys=True)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET finished_at = ?, counts = ?, status = ?, error = ? WHERE id = ?",
+                (to_us(at), text, status, None if error is None else clean_error(error), run_id),
+            )
+            if cur.rowcount != 1:
+                raise StateError(f"run {run_id} does not exist in state file {self.path}")
+
+    def last_runs(self) -> list[RunRow]:
+        """Return the most recent run of each account, ordered by account."""
+        rows = self._rows(
+            "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
+            " FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY account) ORDER BY account"
+        )
+        return [
+            RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
+            for i, k, a, d, s, f, st, c, e in rows
+        ]
+
+    def recent_runs(self, limit: int = 20) -> list[RunRow]:
+        """Return the ``limit`` most recent runs of every account, newest first."""
+        rows = self._rows(
+            "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
+            for i, k, a, d, s, f, st, c, e in rows
+        ]
