@@ -67,10 +67,19 @@ class StateStore(RailRecords):
     """The persistent state of one tagger installation (see module docstring)."""
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, lock: StateLock | None, readonly: bool
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        lock: StateLock | None,
+        readonly: bool,
+        *,
+        copy: bool = False,
     ) -> None:
         self.path = path
         self.readonly = readonly
+        # An in-memory copy (a dry run): nothing written here reaches the file,
+        # so nothing may reach Mimecast either (see :attr:`dry_run`).
+        self.dry_run = copy
         self._conn: sqlite3.Connection | None = conn
         self._lock = lock
         # One connection shared by threads: serialise every use of it.
@@ -136,7 +145,8 @@ class StateStore(RailRecords):
         copy then starts empty). Raises StateError when the file is unusable.
         """
         path = Path(path)
-        return cls(path, copy_into_memory(path, migrations=migrations), None, readonly=False)
+        conn = copy_into_memory(path, migrations=migrations)
+        return cls(path, conn, None, readonly=False, copy=True)
 
     def close(self) -> None:
         """Close the file and release the lock (idempotent)."""
