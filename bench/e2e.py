@@ -53,10 +53,12 @@ from benchlib import delta, expected_pairs, quiet_logging, write_config
 from simproc import SimHandle, child_simulator, sim_config
 
 from tagger.config import Config
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.criteria import SearchCriteria
-from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
+from tagger.service.runtime import load_ruleset, open_runtime, open_state
 from tagger.simulator import Simulator
 from tagger.simulator.config import APPLY_TAG, INFO, SEARCH
 
@@ -91,7 +93,7 @@ async def one_cycle(config: Config, overlap: timedelta | None) -> tuple[CycleRep
     """
     runtime = await open_runtime(config)
     try:
-        options = cycle_options(config, dry_run=False)
+        options = cycle_options(config)
         if overlap is not None:
             policy = dataclasses.replace(options.policy, overlap=overlap)
             options = dataclasses.replace(options, policy=policy)

@@ -42,8 +42,10 @@ from typing import Any
 from benchlib import expected_pairs, quiet_logging, write_config
 
 from tagger.config import Config
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
-from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
+from tagger.service.runtime import load_ruleset, open_runtime, open_state
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator import mailbox as sim_mailbox
 from tagger.simulator.search import matches, parse_query
@@ -170,7 +172,7 @@ async def cycles(config: Config, clock: Clock, count: int, sim: Simulator | None
     runtime = await open_runtime(config)
     report = None
     try:
-        options = cycle_options(config, dry_run=False)
+        options = cycle_options(config)
         for n in range(count):
             if n:
                 clock.now += timedelta(minutes=5)

@@ -41,7 +41,9 @@ from typing import Any
 from benchlib import expected_pairs, quiet_logging, write_config
 from simproc import child_simulator, sim_config
 
-from tagger.service.runtime import cycle_options, load_ruleset, open_runtime, open_state, run_cycle
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
+from tagger.service.runtime import load_ruleset, open_runtime, open_state
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.synth import make_id
 from tagger.state import AppliedRow, StateStore
@@ -107,7 +109,7 @@ async def measured_cycle(config_dir: Path, state: Path, url: str) -> dict[str, A
     config = write_config(config_dir, url, concurrency=16, state=state)
     runtime = await open_runtime(config)
     try:
-        options = cycle_options(config, dry_run=False)
+        options = cycle_options(config)
         with open_state(state, dry_run=False) as store:
             rss_before = peak_rss_mb()
             began = time.perf_counter()

@@ -12,14 +12,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
+from tagger.audit.entry import Entry
 from tagger.config.model import AuditRotation
-from tagger.engine.tally import CycleReport
 
 DRY_RUN_MARK = ".dry-run"
+
+
+class Batch(Protocol):
+    """The entries of one account's cycle (a :class:`~tagger.engine.tally.CycleReport`)."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def entries(self) -> Sequence[Entry]: ...
 
 
 def dry_run_path(path: Path) -> Path:
@@ -67,7 +80,7 @@ def rotate(path: Path, keep: int) -> None:
         path.replace(Path(f"{path}.1"))
 
 
-def _lines(reports: Iterable[CycleReport]) -> list[str]:
+def _lines(reports: Iterable[Batch]) -> list[str]:
     out = []
     for report in reports:
         for entry in report.entries:
@@ -95,7 +108,7 @@ def _append(path: Path, lines: list[str], rotation: AuditRotation) -> None:
 
 
 def write_entries(
-    path: Path, reports: Iterable[CycleReport], rotation: AuditRotation | None = None
+    path: Path, reports: Iterable[Batch], rotation: AuditRotation | None = None
 ) -> int:
     """Append one JSON line per rule match of ``reports``; returns the lines written.
 
@@ -103,7 +116,7 @@ def write_entries(
     reports to :func:`dry_run_path` of it. Creates the files (mode 0600) and
     their directory when needed, and rotates them by ``rotation`` (default
     :class:`~tagger.config.model.AuditRotation`). Each line carries the account and the fields of
-    :meth:`tagger.engine.tally.Entry.to_json`. Raises OSError when the file
+    :meth:`tagger.audit.entry.Entry.to_json`. Raises OSError when the file
     cannot be written.
     """
     policy = rotation if rotation is not None else AuditRotation()
@@ -134,11 +147,3 @@ def write_failure(path: Path, exc: OSError) -> str:
         f"cannot write the audit file {path}: {reason}; "
         f"fix the path or its permissions (audit.path in the config, or --audit)"
     )
-
-
-def print_summary(reports: Iterable[CycleReport], out: TextIO) -> None:
-    """Print the human summary of each report to ``out``."""
-    for report in reports:
-        for line in report.summary_lines():
-            print(line, file=out)
-    out.flush()

@@ -18,11 +18,12 @@ from tagger.cli.timeargs import parse_when
 from tagger.config import Config
 from tagger.config.durations import parse_duration
 from tagger.engine.ledger import Ledger
+from tagger.engine.options import cycle_options
 from tagger.engine.tally import CycleReport, merge_reports
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.retention import warn_backfill_since
-from tagger.service.runtime import cycle_options, utc_now
+from tagger.service.runtime import utc_now
 from tagger.service.session import Stopped, dry_run_of, open_session
 
 
@@ -138,7 +139,7 @@ async def backfill(
             if stop.is_set():
                 stopped = True
                 break
-            options = cycle_options(config, dry_run=dry_run, window=window)
+            options = cycle_options(config, window=window)
             reports = await session.cycle(options, kind="backfill", verify=verify)
             out.extend(reports)
             for report in reports:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
-from tagger.audit.writer import audit_file, print_summary, write_entries, write_failure
+from tagger.audit.writer import audit_file, write_entries, write_failure
 from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
 from tagger.config import Config
 from tagger.config.model import AuditRotation
+from tagger.engine.options import cycle_options
 from tagger.engine.tally import CycleReport
-from tagger.service.runtime import cycle_options
 from tagger.service.session import Stopped, dry_run_of, open_session
 
 
@@ -61,7 +61,7 @@ async def run_once(
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
             session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
-        return await session.cycle(cycle_options(config, dry_run=dry_run), kind="once")
+        return await session.cycle(cycle_options(config), kind="once")
 
 
 def finish(
@@ -74,7 +74,10 @@ def finish(
     printing which file and how to fix it) when the audit file cannot be
     written, True otherwise.
     """
-    print_summary(reports, sys.stdout)
+    for report in reports:
+        for line in report.summary_lines():
+            print(line)
+    sys.stdout.flush()
     for report in reports:
         for error in report.errors:
             print(f"account {report.account}: error: {error}", file=sys.stderr)

@@ -15,9 +15,10 @@ from typing import Any
 
 import structlog
 
+from tagger.engine.apply import apply_plans
 from tagger.engine.ledger import Candidate, Failure
 from tagger.engine.options import Account, CycleOptions, Hooks
-from tagger.engine.plan import Action, MessagePlan, Wanted, plan_message, present_tag_ids
+from tagger.engine.plan import MessagePlan, Wanted, plan_message, present_tag_ids
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError
 from tagger.mimecast.models import Message, MessageInfo
@@ -39,128 +40,176 @@ async def done_before_stop(work: asyncio.Future[Any], stop: asyncio.Event | None
     return work.done()
 
 
-async def process_chunk(
-    account: Account,
-    options: CycleOptions,
-    chunk: Sequence[Candidate],
-    report: CycleReport,
-    now: Callable[[], datetime],
-    stop: asyncio.Event | None,
-    hooks: Hooks,
-) -> None:
-    """Process one chunk of candidates; the ledger settles it (failures hold windows back).
+class Chunk:
+    """One chunk of candidates, processed together and settled by the ledger at once.
 
     Each message goes its own way as soon as it can: its info is read (when a
     rule needs it), its rules are evaluated and its tags applied while other
     messages still wait for their info, so the client's concurrency stays busy
-    instead of idling at a barrier between reading and applying. When ``stop``
-    is set, the reads still outstanding are cancelled and no further message
-    starts applying; applies already started finish and are recorded, nothing
-    of the chunk is marked processed (the next run does it) and the report is
-    marked interrupted.
+    instead of idling at a barrier between reading and applying. Failures hold
+    their queries' windows back (the ledger's :meth:`~tagger.engine.ledger.Ledger.settle`).
     """
-    ledger = account.ledger
-    rules_by_id = account.ruleset.by_id
-    eligible: dict[str, list[CompiledRule]] = {}
-    need_info: set[str] = set()
-    for cand in chunk:
-        live = []
-        unknown = False
-        for rule_id in cand.rule_ids:
-            rule = rules_by_id[rule_id]
-            verdict = prefilter(rule, cand.summary)
-            if verdict is False:
-                continue
-            live.append(rule)
-            unknown = unknown or ledger.needs_info(verdict)
-        eligible[cand.summary.id] = live
-        report.scanned += 1
-        if unknown:
-            need_info.add(cand.summary.id)
-    report.info_calls += len(need_info)
 
-    recorded = ledger.recorded(c.summary.id for c in chunk)
-    failures: dict[str, Failure] = {}
-    planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
-    deferred: set[str] = set()
-    held_rules: dict[str, set[str]] = {}
-    guard = account.guard
-    reading: set[asyncio.Future[None]] = set()
-    halted: list[str] = []
+    def __init__(
+        self,
+        account: Account,
+        options: CycleOptions,
+        candidates: Sequence[Candidate],
+        report: CycleReport,
+        now: Callable[[], datetime],
+        stop: asyncio.Event | None,
+        hooks: Hooks,
+    ) -> None:
+        self.account = account
+        self.options = options
+        self.candidates = candidates
+        self.report = report
+        self.now = now
+        self.stop = stop
+        self.hooks = hooks
+        self.ledger = account.ledger
+        self.rules_by_id = account.ruleset.by_id
+        # Filled by _triage: the rules left after the pre-filter, and who needs info.
+        self.eligible: dict[str, list[CompiledRule]] = {}
+        self.need_info: set[str] = set()
+        self.recorded: Set[tuple[str, str]] = frozenset()
+        # Filled as messages finish.
+        self.failures: dict[str, Failure] = {}
+        self.planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
+        self.deferred: set[str] = set()
+        self.held_rules: dict[str, set[str]] = {}
+        # The messages still reading their info (cancelled on a stop), by id.
+        self.reading: dict[str, asyncio.Future[None]] = {}
+        self.halted = False
 
-    async def one(cand: Candidate) -> None:
-        mid = cand.summary.id
-        info: MessageInfo | None = None
-        if mid in need_info:
-            try:
-                info = await account.client.get_message_info(mid)
-            except AuthenticationError:
-                raise
-            except MimecastError as exc:
-                failures[mid] = Failure.of(exc, "empty message info")
-                return
-            finally:
-                reading.discard(tasks[mid])
-        # No await since the read: a stop seen here cannot race a cancellation.
-        if halted or (stop is not None and stop.is_set()):
+    async def run(self) -> None:
+        """Process the chunk, report each message in chunk order, and settle it.
+
+        When ``stop`` is set, the reads still outstanding are cancelled and no
+        further message starts applying; applies already started finish and
+        are recorded, nothing of the chunk is marked processed (the next run
+        does it) and the report is marked interrupted. Raises
+        :class:`AuthenticationError` after the applies in flight have finished.
+        """
+        self._triage()
+        self.recorded = self.ledger.recorded(c.summary.id for c in self.candidates)
+        tasks = []
+        for cand in self.candidates:
+            task = asyncio.ensure_future(self._guarded(cand))
+            tasks.append(task)
+            if cand.summary.id in self.need_info:
+                self.reading[cand.summary.id] = task
+        work = asyncio.gather(*tasks, return_exceptions=True)
+        interrupted = not await done_before_stop(work, self.stop)
+        if interrupted:
+            self._cancel_reads()
+        for outcome in await work:
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                raise outcome
+        self._report_decisions()
+        if interrupted or self._stopping():
+            self.report.interrupted = True
             return
-        decisions, plan = _plan(account, rules_by_id, eligible[mid], cand, info, recorded)
-        planned[mid] = (decisions, plan)
-        if guard is not None:
-            for decision in decisions:
-                guard.note_match(decision.rule_id, now())
-            if any(a.rule_id in guard.awaiting for a in plan.actions):
-                # Applied once the rule is promoted: the message stays unprocessed.
-                deferred.add(mid)
-        if not options.dry_run:
-            errors, held = await _execute(account, [plan], report, now, hooks)
-            failures.update(errors)
-            for message_id, rule_id in held:
-                deferred.add(message_id)
-                held_rules.setdefault(message_id, set()).add(rule_id)
+        self.report.deferred += len(self.deferred - self.failures.keys())
+        self.ledger.settle(
+            self.candidates,
+            self.failures,
+            self.options.max_failures,
+            self.report,
+            self.now(),
+            self.deferred,
+        )
 
-    async def guarded(cand: Candidate) -> None:
+    def _triage(self) -> None:
+        """Pre-filter each candidate's rules on the search fields; note who needs info."""
+        for cand in self.candidates:
+            live = []
+            unknown = False
+            for rule_id in cand.rule_ids:
+                rule = self.rules_by_id[rule_id]
+                verdict = prefilter(rule, cand.summary)
+                if verdict is False:
+                    continue
+                live.append(rule)
+                unknown = unknown or self.ledger.needs_info(verdict)
+            self.eligible[cand.summary.id] = live
+            self.report.scanned += 1
+            if unknown:
+                self.need_info.add(cand.summary.id)
+        self.report.info_calls += len(self.need_info)
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _cancel_reads(self) -> None:
+        for task in list(self.reading.values()):
+            task.cancel()
+
+    async def _guarded(self, cand: Candidate) -> None:
+        """Process one message; an account-level error stops the whole chunk's reads."""
         try:
-            await one(cand)
+            await self._message(cand)
         except AuthenticationError:
             # Account-level: as for a stop, the outstanding reads are cancelled
             # and no further apply starts (those started finish and are recorded).
-            halted.append(cand.summary.id)
-            for task in list(reading):
-                task.cancel()
+            self.halted = True
+            self._cancel_reads()
             raise
 
-    tasks: dict[str, asyncio.Future[None]] = {}
-    for cand in chunk:
-        tasks[cand.summary.id] = asyncio.ensure_future(guarded(cand))
-        if cand.summary.id in need_info:
-            reading.add(tasks[cand.summary.id])
-    work = asyncio.gather(*tasks.values(), return_exceptions=True)
-    interrupted = not await done_before_stop(work, stop)
-    if interrupted:
-        for task in list(reading):
-            task.cancel()
-    outcomes = await work
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
-            raise outcome
-    # Reported in chunk order, whatever order the messages finished in.
-    for cand in chunk:
-        if cand.summary.id in planned:
-            decisions, plan = planned[cand.summary.id]
-            failure = failures.get(cand.summary.id)
-            report.add_decisions(
+    async def _message(self, cand: Candidate) -> None:
+        """Read one message's info (when needed), plan its tags and apply them."""
+        mid = cand.summary.id
+        info: MessageInfo | None = None
+        if mid in self.need_info:
+            try:
+                info = await self.account.client.get_message_info(mid)
+            except AuthenticationError:
+                raise
+            except MimecastError as exc:
+                self.failures[mid] = Failure.of(exc, "empty message info")
+                return
+            finally:
+                self.reading.pop(mid, None)
+        # No await since the read: a stop seen here cannot race a cancellation.
+        if self.halted or self._stopping():
+            return
+        decisions, plan = _plan(
+            self.account, self.rules_by_id, self.eligible[mid], cand, info, self.recorded
+        )
+        self.planned[mid] = (decisions, plan)
+        guard = self.account.guard
+        if guard is not None:
+            for decision in decisions:
+                guard.note_match(decision.rule_id, self.now())
+            if any(a.rule_id in guard.awaiting for a in plan.actions):
+                # Applied once the rule is promoted: the message stays unprocessed.
+                self.deferred.add(mid)
+        if not self.ledger.dry_run:
+            errors, held = await apply_plans(
+                self.account, [plan], self.report, self.now, self.hooks
+            )
+            self.failures.update(errors)
+            for message_id, rule_id in held:
+                self.deferred.add(message_id)
+                self.held_rules.setdefault(message_id, set()).add(rule_id)
+
+    def _report_decisions(self) -> None:
+        """Add each planned message's decisions to the report, in chunk order."""
+        for cand in self.candidates:
+            mid = cand.summary.id
+            if mid not in self.planned:
+                continue
+            decisions, plan = self.planned[mid]
+            failure = self.failures.get(mid)
+            self.report.add_decisions(
                 cand.summary,
                 decisions,
                 plan,
                 None if failure is None else failure.error,
-                held_rules.get(cand.summary.id, frozenset()),
+                self.held_rules.get(mid, frozenset()),
             )
-    if interrupted or (stop is not None and stop.is_set()):
-        report.interrupted = True
-        return
-    report.deferred += len(deferred - failures.keys())
-    ledger.settle(chunk, failures, options.max_failures, report, now(), deferred)
 
 
 def _plan(
@@ -202,71 +251,3 @@ def _present(info: MessageInfo | None, tag_ids: Mapping[str, str]) -> set[str]:
     if info is None:
         return set()
     return present_tag_ids(((t.id, t.name, t.path) for t in info.smart_tags), tag_ids)
-
-
-async def _execute(
-    account: Account,
-    plans: Sequence[MessagePlan],
-    report: CycleReport,
-    now: Callable[[], datetime],
-    hooks: Hooks,
-) -> tuple[dict[str, Failure], set[tuple[str, str]]]:
-    """Apply every enforce-mode action the rails allow and record each success at once.
-
-    Returns, per message with a failed apply, the failure, and the (message,
-    rule) pairs of the actions a rail held back (kill switch, paused rule): each
-    apply reserves its rule's budget first and gives it back when it fails.
-    Every apply that returned is recorded before this returns, so a stop
-    request after it loses nothing.
-    """
-    guard = account.guard
-    held: set[tuple[str, str]] = set()
-
-    async def one(action: Action) -> tuple[Action, Failure | None]:
-        if guard is not None and (guard.stopped() or not guard.reserve(action.rule_id, now())):
-            held.add((action.message_id, action.rule_id))
-            report.per_rule(action.rule_id).held += 1
-            return action, None
-        try:
-            await account.client.apply_smart_tag(action.message_id, action.tag_id)
-        except AuthenticationError:
-            raise
-        except MimecastError as exc:
-            if guard is not None:
-                guard.release(action.rule_id)
-            return action, Failure.of(exc, "apply failed")
-        account.ledger.record_applied(action, now())
-        report.applied += 1
-        report.per_rule(action.rule_id).applied += 1
-        hooks.tag_applied(account.name, action.rule_id, action.tag_ref)
-        log.debug(
-            "tag_applied",
-            account=account.name,
-            message_id=action.message_id,
-            rule=action.rule_id,
-            tag=action.tag_ref,
-            tag_id=action.tag_id,
-        )
-        return action, None
-
-    actions = [a for plan in plans for a in plan.executable()]
-    errors: dict[str, Failure] = {}
-    # Every apply runs to its end (and is recorded) before an account-level
-    # error is raised: none is left running unobserved.
-    results = await asyncio.gather(*(one(a) for a in actions), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    for action, error in (r for r in results if not isinstance(r, BaseException)):
-        if error is not None:
-            errors.setdefault(action.message_id, error)
-            log.error(
-                "tag_apply_failed",
-                account=account.name,
-                message_id=action.message_id,
-                rule=action.rule_id,
-                tag=action.tag_ref,
-                transient=error.transient,
-                error=error.error,
-            )
-    return errors, held

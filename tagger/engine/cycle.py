@@ -19,7 +19,7 @@ from datetime import datetime
 
 import structlog
 
-from tagger.engine.chunk import done_before_stop, process_chunk
+from tagger.engine.chunk import Chunk, done_before_stop
 from tagger.engine.ledger import Candidate
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
 from tagger.engine.scope import scoped_search
@@ -50,15 +50,16 @@ async def run_account_cycle(
 
     Searches every distinct query's window, skips messages already processed
     for this rule set, fetches message info only when a rule still needs it,
-    evaluates, plans and (unless dry-run) applies, recording each success in
-    state. A query's watermark advances only when its whole window is done and
-    never past a message that failed and is not yet set aside; while any
-    query's search fails, no message is processed and no watermark moves. Raises
-    :class:`AuthenticationError` (credentials or permissions refused, key
-    binding expired): those concern the whole account, never one message, so
-    the cycle stops (applies already started finish and are recorded), no
-    message is marked or set aside and no watermark moves. Other API errors
-    are counted per message or per query and reported.
+    evaluates, plans and (unless the ledger's state is a dry-run copy) applies,
+    recording each success in state. A query's watermark advances only when
+    its whole window is done and never past a message that failed and is not
+    yet set aside; while any query's search fails, no message is processed and
+    no watermark moves. Raises :class:`AuthenticationError` (credentials or
+    permissions refused, key binding expired): those concern the whole
+    account, never one message, so the cycle stops (applies already started
+    finish and are recorded), no message is marked or set aside and no
+    watermark moves. Other API errors are counted per message or per query
+    and reported.
 
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
@@ -66,133 +67,207 @@ async def run_account_cycle(
     and are recorded. An interrupted cycle moves no watermark.
     ``hooks`` are told of each applied tag and each step completed.
     """
-    started = now()
-    report = CycleReport(account=account.name, dry_run=options.dry_run, started=started, clock=now)
-    ledger = account.ledger
-    ledger.start_cycle(started)
-    report.keep_entries = options.audit
-    ruleset = account.ruleset
-    report.expect_rules(ruleset.rules)
-    skip = options.skip_queries
-    if options.interval is not None:
-        skip = skip | ledger.not_due(options.interval, started)
-    queries = [q for q in ruleset.queries if q.key not in skip]
-    report.queries_skipped = len(skip)
-    candidates: dict[str, Candidate] = {}
-    windows: dict[str, Window] = {}
-    failed_queries: set[str] = set()
-
-    outcomes: list[SearchOutcome | MimecastError] = []
-    if stop is not None and stop.is_set():
-        report.interrupted = True
+    cycle = _Cycle(account, options, now, stop, hooks)
+    if cycle.stopping():
+        cycle.report.interrupted = True
     else:
-        for query in queries:
-            window = options.window or ledger.window(
-                query.key, query.lookback, started, options.policy
+        cycle.draw_windows()
+        outcomes = await cycle.search()
+        candidates = cycle.merge(outcomes)
+        pending = cycle.select(candidates)
+        await cycle.run_chunks(pending)
+    cycle.settle()
+    cycle.report.finished = now()
+    return cycle.report
+
+
+class _Cycle:
+    """One account's cycle, phase by phase (see :func:`run_account_cycle`).
+
+    Holds what the phases share: the account, the options, the clock, the
+    stop event, the hooks, the report being filled, and the queries with
+    their windows and the keys of those whose search failed.
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        options: CycleOptions,
+        now: Callable[[], datetime],
+        stop: asyncio.Event | None,
+        hooks: Hooks,
+    ) -> None:
+        self.account = account
+        self.options = options
+        self.now = now
+        self.stop = stop
+        self.hooks = hooks
+        self.ledger = account.ledger
+        self.started = now()
+        self.report = CycleReport(
+            account=account.name, dry_run=self.ledger.dry_run, started=self.started, clock=now
+        )
+        self.ledger.start_cycle(self.started)
+        self.report.keep_entries = options.audit
+        self.report.expect_rules(account.ruleset.rules)
+        skip = options.skip_queries
+        if options.interval is not None:
+            skip = skip | self.ledger.not_due(options.interval, self.started)
+        self.queries = [q for q in account.ruleset.queries if q.key not in skip]
+        self.report.queries_skipped = len(skip)
+        self.windows: dict[str, Window] = {}
+        self.failed_queries: set[str] = set()
+
+    def stopping(self) -> bool:
+        """Return True when a stop was requested (or the cycle was already interrupted)."""
+        return self.report.interrupted or (self.stop is not None and self.stop.is_set())
+
+    def draw_windows(self) -> None:
+        """Give each query its window: the fixed one (backfill), or from its watermark."""
+        for query in self.queries:
+            window = self.options.window or self.ledger.window(
+                query.key, query.lookback, self.started, self.options.policy
             )
-            windows[query.key] = window
-            report.windows[query.key] = window
-        # Every query is searched at once (the client bounds concurrency); searches
-        # only read, so a stop request cancels them safely. They share what is
-        # known of the account's search cap, kept in state for the next cycles.
-        caps = ledger.search_caps(options.search_cap)
+            self.windows[query.key] = window
+            self.report.windows[query.key] = window
+
+    async def search(self) -> list[SearchOutcome | MimecastError]:
+        """Search every query's window at once; returns one outcome per query, or none.
+
+        The client bounds concurrency; searches only read, so a stop request
+        cancels them safely (the report is marked interrupted and nothing is
+        returned). The searches share what is known of the account's search
+        cap, kept in state for the next cycles.
+        """
+        caps = self.ledger.search_caps(self.options.search_cap)
         known: dict[str, TrackedEmail] = {}
         searching = asyncio.ensure_future(
             gather_or_cancel(
-                _search(account, options, q, windows[q.key], caps, known) for q in queries
+                _search(self.account, self.options, q, self.windows[q.key], caps, known)
+                for q in self.queries
             )
         )
-        if await done_before_stop(searching, stop):
+        outcomes: list[SearchOutcome | MimecastError] = []
+        if await done_before_stop(searching, self.stop):
             outcomes = searching.result()
-            del searching  # holds the answers too (see below)
         else:
             searching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await searching
-            report.interrupted = True
-        ledger.save_search_caps(caps, now())
+            self.report.interrupted = True
+        self.ledger.save_search_caps(caps, self.now())
+        return outcomes
 
-    for query, outcome in zip(queries, outcomes, strict=False):
-        if isinstance(outcome, MimecastError):
-            failed_queries.add(query.key)
-            report.search_failures += 1
-            if not outcome.retryable:
-                report.search_refused += 1
-            report.errors.append(f"search {query.key}: {outcome}")
-            log.error(
-                "search_failed",
-                account=account.name,
-                query=query.key,
-                error=str(outcome),
-                transient=outcome.retryable,
-            )
-            continue
-        report.search_calls += outcome.calls
-        report.window_splits += outcome.splits
-        report.saturated += len(outcome.saturated)
-        for email in outcome.emails.values():
-            cand = candidates.setdefault(email.id, Candidate(email))
-            cand.rule_ids.update(query.rule_ids)
-            cand.queries.add(query.key)
-        hooks.progress(account.name)
-    # Each query's answer holds its own copy of every message: keep only the merged ones.
-    outcomes.clear()
+    def merge(self, outcomes: list[SearchOutcome | MimecastError]) -> dict[str, Candidate]:
+        """Merge the queries' answers into one candidate per message; count the failures.
 
-    report.messages_found = len(candidates)
-    ids = list(candidates)
-    done = ledger.judged_before(candidates)
-    aside = ledger.set_aside_ids()
-    report.already_processed = len(done)
-    todo = [candidates[i] for i in ids if i not in done and i not in aside]
-    if failed_queries:
-        # A message is judged by all its rules at once (a stop rule must see the
-        # others): with a query's results missing any message may lack rules, so
-        # none is processed and no watermark moves; the next cycle searches again.
-        todo = []
-    report.set_aside_skipped = sum(1 for i in ids if i in aside and i not in done)
-    # From here on each message is held only until its chunk is done.
-    pending = deque(todo)
-    del todo, ids
-    candidates.clear()
+        Empties ``outcomes``: each query's answer holds its own copy of every
+        message, and only the merged ones are kept.
+        """
+        report = self.report
+        candidates: dict[str, Candidate] = {}
+        for query, outcome in zip(self.queries, outcomes, strict=False):
+            if isinstance(outcome, MimecastError):
+                self._search_failed(query, outcome)
+                continue
+            report.search_calls += outcome.calls
+            report.window_splits += outcome.splits
+            report.saturated += len(outcome.saturated)
+            for email in outcome.emails.values():
+                cand = candidates.setdefault(email.id, Candidate(email))
+                cand.rule_ids.update(query.rule_ids)
+                cand.queries.add(query.key)
+            self.hooks.progress(self.account.name)
+        outcomes.clear()
+        report.messages_found = len(candidates)
+        return candidates
 
-    # Chunks overlap: the next one starts reading while the previous one
-    # finishes its last applies, so the client never idles at a chunk boundary.
-    running: deque[asyncio.Future[None]] = deque()
+    def _search_failed(self, query: Query, error: MimecastError) -> None:
+        self.failed_queries.add(query.key)
+        self.report.search_failures += 1
+        if not error.retryable:
+            self.report.search_refused += 1
+        self.report.errors.append(f"search {query.key}: {error}")
+        log.error(
+            "search_failed",
+            account=self.account.name,
+            query=query.key,
+            error=str(error),
+            transient=error.retryable,
+        )
 
-    async def finish_oldest() -> None:
-        await running[0]
-        running.popleft()
-        hooks.progress(account.name)
+    def select(self, candidates: dict[str, Candidate]) -> deque[Candidate]:
+        """Return the candidates to process, in search order; empties ``candidates``.
 
-    try:
-        while pending:
-            if report.interrupted or (stop is not None and stop.is_set()):
-                report.interrupted = True
-                break
-            chunk = [pending.popleft() for _ in range(min(options.chunk, len(pending)))]
-            work = process_chunk(account, options, chunk, report, now, stop, hooks)
-            running.append(asyncio.ensure_future(work))
-            if len(running) >= OVERLAP:
+        Drops the messages judged before under this rule set and those set
+        aside. A message is judged by all its rules at once (a stop rule must
+        see the others): with a query's results missing any message may lack
+        rules, so while a search failed none is processed and the next cycle
+        searches again.
+        """
+        done = self.ledger.judged_before(candidates)
+        aside = self.ledger.set_aside_ids()
+        self.report.already_processed = len(done)
+        self.report.set_aside_skipped = sum(1 for i in candidates if i in aside and i not in done)
+        pending: deque[Candidate] = deque()
+        if not self.failed_queries:
+            pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
+        # From here on each message is held only until its chunk is done.
+        candidates.clear()
+        return pending
+
+    async def run_chunks(self, pending: deque[Candidate]) -> None:
+        """Process ``pending`` in chunks, two in flight (see :mod:`tagger.engine.chunk`).
+
+        Chunks overlap: the next one starts reading while the previous one
+        finishes its last applies, so the client never idles at a chunk boundary.
+        """
+        running: deque[asyncio.Future[None]] = deque()
+
+        async def finish_oldest() -> None:
+            await running[0]
+            running.popleft()
+            self.hooks.progress(self.account.name)
+
+        try:
+            while pending:
+                if self.stopping():
+                    self.report.interrupted = True
+                    break
+                size = min(self.options.chunk, len(pending))
+                chunk = Chunk(
+                    self.account,
+                    self.options,
+                    [pending.popleft() for _ in range(size)],
+                    self.report,
+                    self.now,
+                    self.stop,
+                    self.hooks,
+                )
+                running.append(asyncio.ensure_future(chunk.run()))
+                if len(running) >= OVERLAP:
+                    await finish_oldest()
+            while running:
                 await finish_oldest()
-        while running:
-            await finish_oldest()
-    finally:
-        # Only after a failure (e.g. AuthenticationError) is anything left running.
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            # Only after a failure (e.g. AuthenticationError) is anything left running.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
-    report.held_back = len(queries) if failed_queries else ledger.held_back()
-    if options.advance_watermark and not report.interrupted and not failed_queries:
-        for query in queries:
-            mark = ledger.advance(query.key, windows[query.key], now())
+    def settle(self) -> None:
+        """Advance each query's watermark when the whole cycle finished cleanly."""
+        report, ledger = self.report, self.ledger
+        report.held_back = len(self.queries) if self.failed_queries else ledger.held_back()
+        if not self.options.advance_watermark or report.interrupted or self.failed_queries:
+            return
+        for query in self.queries:
+            mark = ledger.advance(query.key, self.windows[query.key], self.now())
             if mark is not None:
                 report.watermarks[query.key] = mark
-        if options.interval is not None:
+        if self.options.interval is not None:
             # Only a query whose whole window was done counts as searched.
-            ledger.searched(report.watermarks, started)
-    report.finished = now()
-    return report
+            ledger.searched(report.watermarks, self.started)
 
 
 async def _search(

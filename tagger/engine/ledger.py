@@ -98,7 +98,16 @@ class Ledger:
 
     # -- runs ------------------------------------------------------------------
 
-    def begin(self, kind: str, dry_run: bool, at: datetime, verify: bool = False) -> None:
+    @property
+    def dry_run(self) -> bool:
+        """True when the state is an in-memory copy: the run applies nothing.
+
+        Decided once, when the session opened the state (see
+        :func:`tagger.service.runtime.open_state`); every part of a cycle reads it here.
+        """
+        return self.state.dry_run
+
+    def begin(self, kind: str, at: datetime, verify: bool = False) -> None:
         """Record the start of a run; after a cut-off run (or asked to), verify before applying.
 
         After a cut-off run the file is checked for damage first (StateDamaged).
@@ -108,7 +117,7 @@ class Ledger:
             self.state.check_sound()
             log.info("previous_run_cut_off", account=self.account, check="tags already present")
         self.verify_present = cut_off or verify
-        self._run_id = self.state.start_run(kind, self.account, at, dry_run)
+        self._run_id = self.state.start_run(kind, self.account, at, self.dry_run)
 
     def end(self, report: CycleReport, status: str, error: str | None, at: datetime) -> None:
         """Record the end of the cycle begun by :meth:`begin` with its counts and outcome."""

@@ -1,16 +1,26 @@
-"""What one account's cycle is given: its options, its account, and the hooks it calls."""
+"""What a cycle is given: the connected accounts, its options, and the hooks it calls.
+
+:class:`Runtime` (built by :func:`tagger.service.runtime.open_runtime`) holds
+the config, the compiled rules and each :class:`AccountRuntime`; a cycle turns
+each into the :class:`Account` it works on (with the account's ledger and
+rails). Whether a cycle is a dry run is not an option: it is the state's
+(:attr:`tagger.engine.ledger.Ledger.dry_run`), decided when the state was opened.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from tagger.config import Config
 from tagger.engine.guard import Guard
 from tagger.engine.ledger import Ledger
 from tagger.engine.scope import SearchScope
 from tagger.engine.window import Window, WindowPolicy
 from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet
 
 
@@ -18,7 +28,7 @@ from tagger.rules import RuleSet
 class CycleOptions:
     """How one cycle runs.
 
-    Built from the config by :func:`tagger.service.runtime.cycle_options`.
+    Built from the config by :func:`cycle_options`.
     ``window`` fixes the span (backfill) instead of the watermark;
     ``skip_queries`` holds the keys of queries not searched this time;
     ``interval`` (the daemon's) also skips the queries whose rules' own
@@ -29,7 +39,6 @@ class CycleOptions:
     policy: WindowPolicy
     search_cap: int
     max_failures: int
-    dry_run: bool = False
     chunk: int = 256
     window: Window | None = None
     advance_watermark: bool = True
@@ -69,3 +78,62 @@ class Account:
     ledger: Ledger
     scope: SearchScope | None = None
     guard: Guard | None = None
+
+
+@dataclass
+class AccountRuntime:
+    """One account's live client, resolved tag ids and search scope (what it learned)."""
+
+    name: str
+    client: MimecastClient
+    tag_ids: dict[str, str]
+    tags: list[SmartTag]
+    stopped_reason: str | None = None
+    scope: SearchScope | None = None
+
+
+@dataclass
+class Runtime:
+    """A loaded configuration with its rule set and connected accounts."""
+
+    config: Config
+    ruleset: RuleSet
+    accounts: list[AccountRuntime]
+    stack: AsyncExitStack = field(repr=False)
+
+    async def close(self) -> None:
+        """Close every client."""
+        await self.stack.aclose()
+
+
+def cycle_options(
+    config: Config,
+    *,
+    window: Window | None = None,
+    skip_queries: frozenset[str] = frozenset(),
+    interval: timedelta | None = None,
+) -> CycleOptions:
+    """Return the cycle options the config asks for.
+
+    ``window`` fixes the span (no watermarks); ``interval`` lets the queries
+    whose rules set a longer ``schedule`` wait. Audit entries (and their
+    explanations) are kept only when the config names an audit file.
+    """
+    w = config.window
+    policy = WindowPolicy(
+        overlap=w.overlap,
+        ingestion_delay=w.ingestion_delay,
+        initial_lookback=w.initial_lookback,
+        max_catchup=w.max_catchup,
+        split_min=w.split_min,
+    )
+    return CycleOptions(
+        policy=policy,
+        search_cap=w.search_cap,
+        max_failures=config.max_failures,
+        window=window,
+        advance_watermark=window is None,
+        skip_queries=skip_queries,
+        interval=interval,
+        audit=config.audit_path is not None,
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tagger.audit.entry import Entry
 from tagger.engine.plan import MessagePlan
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
@@ -26,95 +27,6 @@ class RuleFigures:
     held: int = 0
     # Planned tags of audit-mode rules (and of rules awaiting promotion): never applied.
     audit_only: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One line of the audit report: a rule matched a message (pure data).
-
-    ``at`` is when the decision was recorded; ``run_id`` names the account's
-    cycle that made it; ``window`` is the span of received time that cycle
-    searched; ``rule_mode`` is the rule's own mode (enforce or audit);
-    ``failure`` is the error of a live run that could not finish the
-    message (its tags are retried by the next run).
-    """
-
-    message_id: str
-    received: str | None
-    sender: str
-    subject: str | None
-    rule: str
-    rule_mode: str
-    tags: tuple[str, ...]
-    planned: tuple[str, ...]
-    skipped: tuple[tuple[str, str], ...]
-    explanation: Any
-    at: datetime | None = None
-    run_id: str = ""
-    dry_run: bool = False
-    window: Window | None = None
-    rule_hash: str = ""
-    recipients: tuple[str, ...] = ()
-    failure: str | None = None
-    # Why a rail kept the planned tags back: "awaiting" (the rule awaits
-    # promotion), "held" (the rule is paused, or the kill switch is on); "" none.
-    rail: str = ""
-
-    @property
-    def mode(self) -> str:
-        """Return ``dry-run``, ``audit`` (audit mode or awaiting promotion) or ``live``."""
-        if self.dry_run:
-            return "dry-run"
-        return "audit" if self.rule_mode == "audit" or self.rail == "awaiting" else "live"
-
-    @property
-    def outcome(self) -> str:
-        """Return what became of the match, in one word.
-
-        ``applied`` (a live run applied its tags), ``would-apply`` (dry run or
-        audit-mode rule: the tags are planned, never applied), ``already-tagged``
-        (every tag was on the message or recorded before), ``failed`` (a live
-        apply failed; the next run retries it), ``audit`` (the rule awaits
-        promotion: applied once promoted), ``held`` (the rule is paused or the
-        kill switch is on: applied once lifted).
-        """
-        if self.failure is not None and self.mode == "live":
-            return "failed"
-        if not self.planned:
-            return "already-tagged"
-        if self.rail == "awaiting":
-            return "audit"
-        if self.rail == "held":
-            return "held"
-        return "applied" if self.mode == "live" else "would-apply"
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the JSON Lines record for this entry."""
-        return {
-            "timestamp": self.at.isoformat() if self.at is not None else None,
-            "run_id": self.run_id,
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "window": (
-                {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()}
-                if self.window is not None
-                else None
-            ),
-            "rule": self.rule,
-            "rule_hash": self.rule_hash,
-            "rule_mode": self.rule_mode,
-            "message_id": self.message_id,
-            "received": self.received,
-            "sender": self.sender,
-            "recipients": list(self.recipients),
-            "subject": self.subject,
-            "tags": list(self.tags),
-            "planned_tag_ids": list(self.planned),
-            "skipped": [{"tag_id": t, "reason": r} for t, r in self.skipped],
-            "outcome": self.outcome,
-            "error": self.failure,
-            "explanation": self.explanation,
-        }
 
 
 def _utc_now() -> datetime:

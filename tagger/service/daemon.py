@@ -28,6 +28,8 @@ from tagger.audit.writer import audit_file, write_entries, write_failure
 from tagger.config import Config, load_config
 from tagger.engine.cycle import Hooks
 from tagger.engine.ledger import prune
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
 from tagger.logs.redact import REDACTOR
@@ -35,7 +37,7 @@ from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import cycle_options, open_runtime, retention, run_cycle, utc_now
+from tagger.service.runtime import open_runtime, retention, utc_now
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
 from tagger.state.errors import StateDamaged, StateGone
 
@@ -321,7 +323,7 @@ class Daemon:
                 return
             started = self.now()
             interval = self.config.schedule.interval
-            options = cycle_options(self.config, dry_run=self.dry_run, interval=interval)
+            options = cycle_options(self.config, interval=interval)
             try:
                 reports = await run_cycle(
                     runtime, self.state, options, self.now, self.stop_event, "run", self._hooks

@@ -20,9 +20,10 @@ from typing import TypeVar
 import structlog
 
 from tagger.config import Config
-from tagger.engine.cycle import NO_HOOKS, CycleOptions, Hooks
+from tagger.engine.options import NO_HOOKS, CycleOptions, Hooks, Runtime
+from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
-from tagger.service.runtime import Runtime, open_runtime, open_state, run_cycle, utc_now
+from tagger.service.runtime import open_runtime, open_state, utc_now
 from tagger.state import StateStore
 
 log = structlog.get_logger("tagger.service")
@@ -114,13 +115,22 @@ class Signals:
 
 @dataclass
 class Session:
-    """What a command runs cycles with: the config, the dry-run flag, state, runtime, signals."""
+    """What a command runs cycles with: the config, state, runtime, signals."""
 
     config: Config
-    dry_run: bool
     state: StateStore
     runtime: Runtime
     signals: Signals
+
+    @property
+    def dry_run(self) -> bool:
+        """Return whether this session runs dry: its state is an in-memory copy.
+
+        Decided once, by :func:`open_session`; the engine reads it from the
+        same state (:attr:`tagger.engine.ledger.Ledger.dry_run`), so the two
+        can never disagree.
+        """
+        return self.state.dry_run
 
     @property
     def stop(self) -> asyncio.Event:
@@ -135,7 +145,7 @@ class Session:
         hooks: Hooks = NO_HOOKS,
         verify: frozenset[str] = frozenset(),
     ) -> list[CycleReport]:
-        """Run one cycle over every active account (see :func:`run_cycle`)."""
+        """Run one cycle over every active account (see :func:`tagger.engine.run.run_cycle`)."""
         return await run_cycle(
             self.runtime, self.state, options, utc_now, self.stop, kind, hooks, verify
         )
@@ -162,7 +172,7 @@ async def open_session(
                 raise Stopped("stopped during start-up")
             runtime = await signals.unless_stopped(open_runtime(config))
             try:
-                yield Session(config, dry_run, state, runtime, signals)
+                yield Session(config, state, runtime, signals)
             finally:
                 await runtime.close()
     finally:

@@ -66,9 +66,18 @@ class StateStore(
     """The persistent state of one tagger installation (see module docstring)."""
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, lock: StateLock | None, readonly: bool
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        lock: StateLock | None,
+        readonly: bool,
+        *,
+        copy: bool = False,
     ) -> None:
         super().__init__(path, conn, readonly)
+        # An in-memory copy (a dry run): nothing written here reaches the file,
+        # so nothing may reach Mimecast either.
+        self.dry_run = copy
         self._lock = lock
 
     @classmethod
@@ -131,7 +140,8 @@ class StateStore(
         copy then starts empty). Raises StateError when the file is unusable.
         """
         path = Path(path)
-        return cls(path, copy_into_memory(path, migrations=migrations), None, readonly=False)
+        conn = copy_into_memory(path, migrations=migrations)
+        return cls(path, conn, None, readonly=False, copy=True)
 
     def close(self) -> None:
         """Close the file and release the lock (idempotent)."""

@@ -26,13 +26,15 @@ from daemon_support import RULES_DIR, expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.ledger import Ledger
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
 from tagger.engine.search import search_window
 from tagger.engine.searchcap import TRUST, CapKnowledge, CapTracker, Verdict
 from tagger.engine.window import Window
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet, load_rules
-from tagger.service.runtime import cycle_options, open_runtime, open_state, run_cycle
+from tagger.service.runtime import open_runtime, open_state
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.search import matches, parse_query
 from tagger.state import SearchCapRow, StateStore
@@ -235,7 +237,7 @@ def run_cycles(config_path: Path, sim: Simulator, count: int) -> list[Any]:
             reports = []
             for _ in range(count):
                 with open_state(config.state_path, dry_run=False) as state:
-                    options = cycle_options(config, dry_run=False)
+                    options = cycle_options(config)
                     reports.extend(await run_cycle(runtime, state, options, lambda: T0))
             return reports
         finally:

@@ -26,6 +26,8 @@ from daemon_support import (
 from tagger.cli.main import build_parser
 from tagger.cli.simulate import build_config
 from tagger.config import load_config
+from tagger.engine.options import cycle_options
+from tagger.engine.run import run_cycle
 from tagger.engine.scope import (
     DomainsRequired,
     SearchScope,
@@ -42,7 +44,7 @@ from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ApiFailure, FailError, FailItem, ServerError
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules import load_rules
-from tagger.service.runtime import cycle_options, open_runtime, open_state, run_cycle
+from tagger.service.runtime import open_runtime, open_state
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.vocab import INTERNAL_DOMAINS
 from tagger.state import StateStore
@@ -345,7 +347,7 @@ def test_later_cycles_of_the_process_go_straight_to_scoped_searches(tmp_path: Pa
             calls = []
             try:
                 with open_state(config.state_path, dry_run=True) as state:
-                    options = cycle_options(config, dry_run=True, window=window)
+                    options = cycle_options(config, window=window)
                     for _ in range(2):
                         (report,) = await run_cycle(runtime, state, options, lambda: end)
                         assert report.errors == []

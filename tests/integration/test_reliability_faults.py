@@ -24,13 +24,14 @@ from daemon_support import expected_pairs, write_config
 from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
 from tagger.engine.ledger import Ledger
+from tagger.engine.options import cycle_options
 from tagger.mimecast.client import SearchResult
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ServerError
 from tagger.mimecast.models import MessageInfo
 from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
 from tagger.rules import load_rules
-from tagger.service.runtime import cycle_options, open_runtime
+from tagger.service.runtime import open_runtime
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from tagger.testkit.faults import Result, late, soak
@@ -121,7 +122,7 @@ def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(
                 phishing = next(
                     q for q in queries if any(r.id == "phishing-suspect" for r in q.rules)
                 )
-                options = cycle_options(config, dry_run=False)
+                options = cycle_options(config)
                 with StateStore.open(tmp_path / "state.db") as state:
                     broken = FailingSearch(acct.client, phishing.criteria)
                     for client in (broken, acct.client):
@@ -203,8 +204,8 @@ def test_mail_found_while_a_scheduled_query_waits_still_gets_that_rules_tags(
                 hourly = next(
                     q.key for q in runtime.ruleset.queries if q.rules[0].id == "inbound-hourly"
                 )
-                full = cycle_options(config, dry_run=False)
-                waiting = cycle_options(config, dry_run=False, skip_queries=frozenset({hourly}))
+                full = cycle_options(config)
+                waiting = cycle_options(config, skip_queries=frozenset({hourly}))
                 with StateStore.open(tmp_path / "state.db") as state:
                     ledger = Ledger(state, acct.name, runtime.ruleset)
                     account = Account(acct.name, acct.client, runtime.ruleset, acct.tag_ids, ledger)

@@ -58,7 +58,7 @@ def report() -> CycleReport:
 
 def cycle(store: StateStore, ruleset: RuleSet, minute: float = 60) -> Ledger:
     ledger = Ledger(store, ACCOUNT, ruleset)
-    ledger.begin("run", False, at(minute))
+    ledger.begin("run", at(minute))
     ledger.start_cycle(at(minute))
     return ledger
 
@@ -115,19 +115,19 @@ def test_after_a_cut_off_run_message_info_is_read_before_every_apply(
     store: StateStore, ruleset: RuleSet
 ) -> None:
     first = Ledger(store, ACCOUNT, ruleset)
-    first.begin("run", False, at(0))
+    first.begin("run", at(0))
     assert not first.verify_present
     assert not first.needs_info(True)
     # The process dies here: the run is never finished.
 
     after_crash = Ledger(store, ACCOUNT, ruleset)
-    after_crash.begin("run", False, at(5))
+    after_crash.begin("run", at(5))
     assert after_crash.verify_present
     assert after_crash.needs_info(True) and after_crash.needs_info(None)
     after_crash.end(report(), "ok", None, at(6))
 
     clean = Ledger(store, ACCOUNT, ruleset)
-    clean.begin("run", False, at(10))
+    clean.begin("run", at(10))
     assert not clean.needs_info(True)
     clean.end(report(), "interrupted", None, at(11))
 

@@ -24,7 +24,7 @@ from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_prob
 from tagger.rules import RuleSet
 from tagger.state.railstore import RuleCycleRow
 
-log = structlog.get_logger("tagger.service")
+log = structlog.get_logger("tagger.engine")
 
 
 class PreflightFailed(Exception):
@@ -57,8 +57,6 @@ def prepare(
     tag_ids: dict[str, str],
     server_date: str | None,
     now: Callable[[], datetime],
-    *,
-    dry_run: bool,
 ) -> Guard:
     """Return the account's guard for this cycle; raises :class:`PreflightFailed` first.
 
@@ -77,7 +75,7 @@ def prepare(
         at,
         enabled=enabled,
     )
-    if dry_run:
+    if ledger.dry_run:
         return guard
     problems: list[str] = []
     if config.audit_path is not None:

@@ -1,0 +1,102 @@
+"""Applying planned tags: each enforce-mode action the rails allow, recorded at once.
+
+Every apply reserves its rule's budget first (and gives it back when it
+fails); a rail (kill switch, paused rule, limit reached) holds the action back
+instead. Each success is recorded in the ledger as soon as the service
+answers, so a stop request or a crash after it loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import structlog
+
+from tagger.engine.ledger import Failure
+from tagger.engine.options import Account, Hooks
+from tagger.engine.plan import Action, MessagePlan
+from tagger.engine.tally import CycleReport
+from tagger.mimecast.errors import AuthenticationError, MimecastError
+
+__all__ = ["apply_plans"]
+
+log = structlog.get_logger("tagger.engine")
+
+
+async def apply_plans(
+    account: Account,
+    plans: Sequence[MessagePlan],
+    report: CycleReport,
+    now: Callable[[], datetime],
+    hooks: Hooks,
+) -> tuple[dict[str, Failure], set[tuple[str, str]]]:
+    """Apply every enforce-mode action the rails allow and record each success at once.
+
+    Returns, per message with a failed apply, the failure, and the (message,
+    rule) pairs of the actions a rail held back (kill switch, paused rule).
+    Every apply runs to its end (and is recorded) before an account-level
+    error (:class:`AuthenticationError`) is raised: none is left running
+    unobserved, and a stop request after this returns loses nothing.
+    """
+    held: set[tuple[str, str]] = set()
+    actions = [a for plan in plans for a in plan.executable()]
+    results = await asyncio.gather(
+        *(_apply(account, a, report, now, hooks, held) for a in actions),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    errors: dict[str, Failure] = {}
+    for action, error in (r for r in results if not isinstance(r, BaseException)):
+        if error is not None:
+            errors.setdefault(action.message_id, error)
+            log.error(
+                "tag_apply_failed",
+                account=account.name,
+                message_id=action.message_id,
+                rule=action.rule_id,
+                tag=action.tag_ref,
+                transient=error.transient,
+                error=error.error,
+            )
+    return errors, held
+
+
+async def _apply(
+    account: Account,
+    action: Action,
+    report: CycleReport,
+    now: Callable[[], datetime],
+    hooks: Hooks,
+    held: set[tuple[str, str]],
+) -> tuple[Action, Failure | None]:
+    """Apply one action unless a rail holds it (then noted in ``held``); record it at once."""
+    guard = account.guard
+    if guard is not None and (guard.stopped() or not guard.reserve(action.rule_id, now())):
+        held.add((action.message_id, action.rule_id))
+        report.per_rule(action.rule_id).held += 1
+        return action, None
+    try:
+        await account.client.apply_smart_tag(action.message_id, action.tag_id)
+    except AuthenticationError:
+        raise
+    except MimecastError as exc:
+        if guard is not None:
+            guard.release(action.rule_id)
+        return action, Failure.of(exc, "apply failed")
+    account.ledger.record_applied(action, now())
+    report.applied += 1
+    report.per_rule(action.rule_id).applied += 1
+    hooks.tag_applied(account.name, action.rule_id, action.tag_ref)
+    log.debug(
+        "tag_applied",
+        account=account.name,
+        message_id=action.message_id,
+        rule=action.rule_id,
+        tag=action.tag_ref,
+        tag_id=action.tag_id,
+    )
+    return action, None

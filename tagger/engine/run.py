@@ -1,0 +1,149 @@
+"""The engine's one entry per cycle: each active account from the ledger's begin to its end.
+
+:func:`run_cycle` is what ``once``, ``backfill`` and the daemon call (through
+their session); the service only decides when it runs and reports what it
+returns. For each account it begins the run in the ledger, prepares the rails
+(preflight and guard), runs the account's cycle
+(:func:`tagger.engine.cycle.run_account_cycle`), turns an error that stopped
+the cycle into the run's status, keeps the rules' figures for the rails, and
+ends the run in the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from tagger.engine.cycle import run_account_cycle
+from tagger.engine.ledger import Ledger
+from tagger.engine.options import NO_HOOKS, Account, AccountRuntime, CycleOptions, Hooks, Runtime
+from tagger.engine.rails import PreflightFailed, prepare, record
+from tagger.engine.tally import CycleReport
+from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, MimecastError
+from tagger.state import StateStore
+
+__all__ = ["run_account", "run_cycle"]
+
+log = structlog.get_logger("tagger.engine")
+
+# What stops one account's cycle as a whole (everything else is counted per
+# message or per query inside it).
+CYCLE_ERRORS = (PreflightFailed, KeyBindingExpired, AuthenticationError, MimecastError)
+
+
+async def run_cycle(
+    runtime: Runtime,
+    state: StateStore,
+    options: CycleOptions,
+    now: Callable[[], datetime],
+    stop: asyncio.Event | None = None,
+    kind: str = "cycle",
+    hooks: Hooks = NO_HOOKS,
+    verify: frozenset[str] = frozenset(),
+) -> list[CycleReport]:
+    """Run one cycle for every active account concurrently; returns their reports.
+
+    A dry run is one whose state is an in-memory copy (the session decided
+    when it opened it). The state file is checked to still be the one opened,
+    before and after: StateGone when it was deleted or replaced. The accounts
+    named in ``verify`` read message info before every apply, as after a
+    cut-off run. See :func:`run_account` for what happens per account.
+    """
+    state.check_file()
+    active = [a for a in runtime.accounts if a.stopped_reason is None]
+    reports = list(
+        await asyncio.gather(
+            *(
+                run_account(runtime, a, state, options, now, stop, kind, hooks, a.name in verify)
+                for a in active
+            )
+        )
+    )
+    # Deleted during the cycle: what it recorded went to a file nobody reads again.
+    state.check_file()
+    return reports
+
+
+async def run_account(
+    runtime: Runtime,
+    acct: AccountRuntime,
+    state: StateStore,
+    options: CycleOptions,
+    now: Callable[[], datetime],
+    stop: asyncio.Event | None = None,
+    kind: str = "cycle",
+    hooks: Hooks = NO_HOOKS,
+    verify: bool = False,
+) -> CycleReport:
+    """Run one account's cycle, recorded in the ledger as a run; returns its report.
+
+    An account whose key binding expired is stopped (``acct.stopped_reason``)
+    with a clear error while the others go on. An account whose credentials
+    or permissions are refused (HTTP 401/403) fails this cycle as a whole:
+    its watermarks hold, no message is set aside, and the next cycle tries
+    again. A failed preflight applies nothing. Other failures are counted in
+    the report (``account_error`` when the cycle could not run). The run's
+    status is ``ok``, ``partial`` (errors or failed messages), ``interrupted``,
+    ``failed`` or ``stopped``.
+    """
+    ledger = Ledger(state, acct.name, runtime.ruleset)
+    ledger.begin(kind, now(), verify=verify)
+    guard = None
+    error: str | None = None
+    try:
+        guard = prepare(
+            runtime.config, runtime.ruleset, ledger, acct.tag_ids, acct.client.server_date, now
+        )
+        account = Account(
+            acct.name,
+            acct.client,
+            runtime.ruleset,
+            acct.tag_ids,
+            ledger,
+            scope=acct.scope,
+            guard=guard,
+        )
+        report = await run_account_cycle(account, options, now, stop, hooks)
+        status = _status(report)
+    except CYCLE_ERRORS as exc:
+        report, status = _cycle_failed(acct, exc, ledger.dry_run, now())
+        error = str(exc)
+    record(ledger, guard, report, now())
+    ledger.end(report, status, error, now())
+    return report
+
+
+def _status(report: CycleReport) -> str:
+    """Return the status of a cycle that ran: ``ok``, ``partial`` or ``interrupted``."""
+    if report.errors or report.failed:
+        return "partial"
+    return "interrupted" if report.interrupted else "ok"
+
+
+def _cycle_failed(
+    acct: AccountRuntime, exc: Exception, dry_run: bool, at: datetime
+) -> tuple[CycleReport, str]:
+    """Log why ``acct``'s cycle could not run; return its report and the run's status."""
+    report = CycleReport(acct.name, dry_run, at, at)
+    report.errors.append(str(exc))
+    report.account_error = str(exc)
+    status = "failed"
+    if isinstance(exc, PreflightFailed):
+        report.preflight = exc.problems
+    elif isinstance(exc, KeyBindingExpired):
+        acct.stopped_reason = str(exc)
+        log.error("account_stopped", account=acct.name, error=str(exc))
+        status = "stopped"
+    elif isinstance(exc, AuthenticationError):
+        log.error(
+            "account_cycle_refused",
+            account=acct.name,
+            error=str(exc),
+            retry="next cycle; watermarks held, no message set aside",
+        )
+    else:
+        log.error("cycle_failed", account=acct.name, error=str(exc))
+    return report, status
