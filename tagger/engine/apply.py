@@ -14,7 +14,7 @@ from datetime import datetime
 
 import structlog
 
-from tagger.engine.ledger import Failure
+from tagger.engine.candidate import Failure
 from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import Action, MessagePlan
 from tagger.engine.tally import CycleReport

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from tagger.engine.apply import apply_plans
-from tagger.engine.ledger import Candidate, Failure
+from tagger.engine.candidate import Candidate, Failure
 from tagger.engine.options import Account, CycleOptions, Hooks
 from tagger.engine.plan import MessagePlan, Wanted, plan_message, present_tag_ids
 from tagger.engine.tally import CycleReport

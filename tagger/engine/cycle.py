@@ -19,8 +19,8 @@ from datetime import datetime
 
 import structlog
 
+from tagger.engine.candidate import Candidate
 from tagger.engine.chunk import Chunk, done_before_stop
-from tagger.engine.ledger import Candidate
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window

@@ -15,8 +15,8 @@ land exactly once lives here:
   nothing aside, marks nothing and moves no watermark;
 - **watermarks** (:meth:`window`, :meth:`advance`): never past a message that
   is neither processed nor set aside;
-- the **learned search cap**, backfill cursors, and retention
-  (:func:`retention`, :func:`prune`).
+- the **learned search cap** and backfill cursors (retention and pruning:
+  :mod:`tagger.engine.pruning`).
 
 The cycle (:mod:`tagger.engine.cycle`) keeps only concurrency and ordering.
 """
@@ -24,19 +24,16 @@ The cycle (:mod:`tagger.engine.cycle`) keeps only concurrency and ordering.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 import structlog
 
+from tagger.engine.candidate import AccountLevelFailure, Candidate, Failure
 from tagger.engine.plan import Action
 from tagger.engine.queries import not_due
 from tagger.engine.searchcap import CapTracker
 from tagger.engine.tally import CycleReport, run_counts
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
-from tagger.mimecast.errors import AuthenticationError, MimecastError
-from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet
 from tagger.state import StateError, StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
@@ -45,38 +42,6 @@ log = structlog.get_logger("tagger.engine")
 
 # Statuses of a run that did not end by re-checking every apply it made.
 CUT_OFF = ("interrupted", "failed", "stopped")
-
-
-@dataclass
-class Candidate:
-    """A message found this cycle, the rules whose searches found it, and their queries."""
-
-    summary: TrackedEmail
-    rule_ids: set[str] = field(default_factory=set)
-    queries: set[str] = field(default_factory=set)
-
-
-class Failure(NamedTuple):
-    """Why a message could not be finished this cycle.
-
-    ``transient`` is the client's ``retryable`` verdict on the last error: true
-    for 429s, 5xx and network errors that outlasted its retries;
-    ``account_level`` is true for errors that concern the whole account
-    (credentials or permissions refused, key binding expired).
-    """
-
-    error: str
-    transient: bool
-    account_level: bool = False
-
-    @classmethod
-    def of(cls, exc: MimecastError, fallback: str) -> Failure:
-        """Return the failure ``exc`` stands for (``fallback``: its text when it has none)."""
-        return cls(str(exc) or fallback, exc.retryable, isinstance(exc, AuthenticationError))
-
-
-class AccountLevelFailure(MimecastError):
-    """A message failure that concerns the whole account reached :meth:`Ledger.settle`."""
 
 
 class Ledger:
@@ -263,8 +228,22 @@ class Ledger:
             raise AccountLevelFailure(account_level[0].error)
         if self._halted:
             return
-        account = self.account
         ok = [c for c in chunk if c.summary.id not in failures and c.summary.id not in deferred]
+        self._mark_done(ok, at)
+        started = self._started or at
+        for cand in chunk:
+            if cand.summary.id in deferred and cand.summary.id not in failures:
+                self._hold(cand, started)
+        for cand in chunk:
+            failure = failures.get(cand.summary.id)
+            if failure is not None and not self._count_failure(
+                cand, failure, max_failures, report, at
+            ):
+                self._hold(cand, started)
+
+    def _mark_done(self, ok: Sequence[Candidate], at: datetime) -> None:
+        """Mark ``ok`` processed for each query that found them; clear their old failures."""
+        account = self.account
         received = {c.summary.id: c.summary.received for c in ok if c.summary.received is not None}
         for key in sorted({k for c in ok for k in c.queries}):
             ids = [c.summary.id for c in ok if key in c.queries]
@@ -275,39 +254,44 @@ class Ledger:
         for mid in sorted(open_failures & ok_ids):
             self.state.clear_failure(account, mid)
             log.info("message_recovered", account=account, message_id=mid)
-        started = self._started or at
-        for cand in chunk:
-            if cand.summary.id in deferred and cand.summary.id not in failures:
-                for key in cand.queries:
-                    self._held.setdefault(key, []).append(cand.summary.received or started)
-        for cand in chunk:
-            mid = cand.summary.id
-            failure = failures.get(mid)
-            if failure is None:
-                continue
-            count = self.state.record_failure(account, mid, failure.error, at)
-            report.failed += 1
-            if count >= max_failures and not failure.transient:
-                self.state.set_aside(account, mid, at)
-                report.set_aside.append(mid)
-                log.error(
-                    "message_set_aside",
-                    account=account,
-                    message_id=mid,
-                    attempts=count,
-                    error=failure.error,
-                )
-                continue
-            log.warning(
-                "message_failed",
+
+    def _hold(self, cand: Candidate, started: datetime) -> None:
+        """Keep the windows of every query that found ``cand`` from moving past it."""
+        for key in cand.queries:
+            self._held.setdefault(key, []).append(cand.summary.received or started)
+
+    def _count_failure(
+        self,
+        cand: Candidate,
+        failure: Failure,
+        max_failures: int,
+        report: CycleReport,
+        at: datetime,
+    ) -> bool:
+        """Record one failure of ``cand``; True when it was set aside (it holds nothing back)."""
+        account, mid = self.account, cand.summary.id
+        count = self.state.record_failure(account, mid, failure.error, at)
+        report.failed += 1
+        if count >= max_failures and not failure.transient:
+            self.state.set_aside(account, mid, at)
+            report.set_aside.append(mid)
+            log.error(
+                "message_set_aside",
                 account=account,
                 message_id=mid,
                 attempts=count,
-                transient=failure.transient,
                 error=failure.error,
             )
-            for key in cand.queries:
-                self._held.setdefault(key, []).append(cand.summary.received or started)
+            return True
+        log.warning(
+            "message_failed",
+            account=account,
+            message_id=mid,
+            attempts=count,
+            transient=failure.transient,
+            error=failure.error,
+        )
+        return False
 
     def _mark(self, query_key: str) -> str:
         return self.ruleset.query_mark(query_key)
@@ -420,30 +404,3 @@ class Ledger:
         self.state.set_backfill_progress(self.account, job, since, at)
         self.state.set_backfill_progress(self.account, f"{job}#since", since, at)
         self.state.set_backfill_progress(self.account, f"{job}#until", until, at)
-
-
-def retention(longest_lookback: timedelta, overlap: timedelta) -> timedelta:
-    """Return how long state rows are kept: the longest look-back plus the overlap and a day.
-
-    Rows older than that can no longer be reached by a scheduled cycle (the
-    day covers clock changes). Pure.
-    """
-    return longest_lookback + overlap + timedelta(days=1)
-
-
-# The rails read 7 days of per-rule cycle figures (tagger.engine.guard.HISTORY_SPAN);
-# a day more so that a short retention never shortens their averages.
-RULE_HISTORY_KEEP = timedelta(days=8)
-
-
-def prune(state: StateStore, now: datetime, keep: timedelta) -> dict[str, int]:
-    """Delete state rows older than ``now - keep``; return the counts per table.
-
-    The per-cycle rule figures (``rule_cycles``) go too, but never those of
-    the last :data:`RULE_HISTORY_KEEP`, which the rails' trailing averages and
-    24-hour limits read whatever the retention.
-    """
-    counts = state.prune(now - keep)
-    counts["rule_cycles"] = state.prune_rule_cycles(now - max(keep, RULE_HISTORY_KEEP))
-    log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
-    return counts

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from tagger.audit.entry import Entry
-from tagger.engine.plan import MessagePlan
+from tagger.engine.plan import Action, MessagePlan, Skipped
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
@@ -136,40 +136,50 @@ class CycleReport:
             figures.skipped += len(skipped)
             if not self.keep_entries:
                 continue
-            sender = summary.from_hdr.email or summary.from_env.email
-            rule_hash = self.rule_hashes.get(decision.rule_id) or next(
-                (a.rule_hash for a in mine), ""
-            )
-            # An enforce rule whose planned tags run in audit mode awaits promotion.
-            awaiting = decision.mode == "enforce" and any(a.mode == "audit" for a in mine)
-            rail = "awaiting" if awaiting else "held" if decision.rule_id in held else ""
             if at is None:
                 at, window = self.clock(), self.searched()
             self.entries.append(
-                Entry(
-                    message_id=summary.id,
-                    received=summary.received.isoformat() if summary.received else None,
-                    sender=sender,
-                    subject=summary.subject,
-                    rule=decision.rule_id,
-                    rule_mode=decision.mode,
-                    tags=tuple(decision.tags),
-                    planned=tuple(a.tag_id for a in mine),
-                    skipped=tuple((s.tag_id, s.reason) for s in skipped),
-                    explanation=decision.explanation_json(),
-                    at=at,
-                    run_id=self.run_id,
-                    dry_run=self.dry_run,
-                    window=window,
-                    rule_hash=rule_hash,
-                    recipients=tuple(dict.fromkeys(a.email for a in summary.to if a.email)),
-                    failure=failure,
-                    rail=rail,
-                )
+                self._entry(summary, decision, mine, skipped, failure, held, at, window)
             )
         for action in plan.actions:
             self.planned += 1
             self.plan.append((action.message_id, action.tag_id, action.mode))
+
+    def _entry(
+        self,
+        summary: TrackedEmail,
+        decision: Decision,
+        mine: Sequence[Action],
+        skipped: Sequence[Skipped],
+        failure: str | None,
+        held: Set[str],
+        at: datetime,
+        window: Window | None,
+    ) -> Entry:
+        """Return the audit entry of one rule's decision on one message (pure)."""
+        rule_hash = self.rule_hashes.get(decision.rule_id) or next((a.rule_hash for a in mine), "")
+        # An enforce rule whose planned tags run in audit mode awaits promotion.
+        awaiting = decision.mode == "enforce" and any(a.mode == "audit" for a in mine)
+        return Entry(
+            message_id=summary.id,
+            received=summary.received.isoformat() if summary.received else None,
+            sender=summary.from_hdr.email or summary.from_env.email,
+            subject=summary.subject,
+            rule=decision.rule_id,
+            rule_mode=decision.mode,
+            tags=tuple(decision.tags),
+            planned=tuple(a.tag_id for a in mine),
+            skipped=tuple((s.tag_id, s.reason) for s in skipped),
+            explanation=decision.explanation_json(),
+            at=at,
+            run_id=self.run_id,
+            dry_run=self.dry_run,
+            window=window,
+            rule_hash=rule_hash,
+            recipients=tuple(dict.fromkeys(a.email for a in summary.to if a.email)),
+            failure=failure,
+            rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
+        )
 
     def undone(self) -> list[str]:
         """Return what this cycle left for the next run, one phrase each (empty: nothing).

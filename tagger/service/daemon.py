@@ -27,8 +27,8 @@ from tagger import exitcodes
 from tagger.audit.writer import audit_file, write_entries, write_failure
 from tagger.config import Config, load_config
 from tagger.engine.cycle import Hooks
-from tagger.engine.ledger import prune
 from tagger.engine.options import cycle_options
+from tagger.engine.pruning import keep_for, prune
 from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
@@ -37,7 +37,7 @@ from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import open_runtime, retention, utc_now
+from tagger.service.runtime import open_runtime, utc_now
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
 from tagger.state.errors import StateDamaged, StateGone
 
@@ -415,7 +415,7 @@ class Daemon:
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = now
-        prune(self.state, now, retention(self.config, self.runtime.ruleset))
+        prune(self.state, now, keep_for(self.config, self.runtime.ruleset))
 
     async def _watchdog(self) -> None:
         """Ping the watchdog while cycles keep succeeding on schedule or making progress."""

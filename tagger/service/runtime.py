@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
 from tagger.config import Config
-from tagger.engine.ledger import retention as ledger_retention
 from tagger.engine.options import AccountRuntime, Runtime
 from tagger.engine.scope import SearchScope
 from tagger.errors import Problem, UserError
@@ -86,18 +85,6 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
         await stack.aclose()
         raise
     return Runtime(config, rules, accounts, stack)
-
-
-def retention(config: Config, ruleset: RuleSet) -> timedelta:
-    """Return how long state rows are kept: the longest look-back any search can make.
-
-    That is the longest of the first-start look-back, the catch-up limit and
-    every rule's own look-back, plus the overlap and a day (see
-    :func:`tagger.engine.ledger.retention`). Pure.
-    """
-    w = config.window
-    longest = max(w.initial_lookback, w.max_catchup, ruleset.longest_lookback or timedelta(0))
-    return ledger_retention(longest, w.overlap)
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ from pathlib import Path
 from daemon_support import RULES_DIR, run_tagger, write_config
 
 from tagger.config import load_config
+from tagger.engine.pruning import keep_for
 from tagger.rules import load_rules
-from tagger.service.runtime import retention
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 
@@ -19,7 +19,7 @@ def test_retention_is_the_longest_lookback_plus_overlap_and_a_day(tmp_path: Path
         config = load_config(write_config(tmp_path, sim))
     rules = load_rules([RULES_DIR])
     # initial_lookback 24h, max_catchup 7d, rule look-backs <= 7d, overlap 10m.
-    assert retention(config, rules) == timedelta(days=8, minutes=10)
+    assert keep_for(config, rules) == timedelta(days=8, minutes=10)
 
 
 def test_daemon_prunes_rows_older_than_retention(tmp_path: Path) -> None:

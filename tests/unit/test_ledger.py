@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from state_support import at
 
-from tagger.engine.ledger import AccountLevelFailure, Candidate, Failure, Ledger
+from tagger.engine.candidate import AccountLevelFailure, Candidate, Failure
+from tagger.engine.ledger import Ledger
 from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window, WindowPolicy
 from tagger.mimecast.errors import ApiFailure, AuthenticationError

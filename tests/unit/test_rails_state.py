@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tagger.engine.ledger import prune
+from tagger.engine.pruning import prune
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 from tagger.state.schema import MIGRATIONS
