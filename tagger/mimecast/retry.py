@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tagger.mimecast.backoff import doubling_delay
 from tagger.mimecast.settings import RetryPolicy
 
 
@@ -16,8 +17,7 @@ def backoff_delay(policy: RetryPolicy, attempt: int, uniform: Callable[[], float
     ``[0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))]`` ("full jitter"),
     which spreads concurrent retries out instead of synchronising them.
     """
-    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2.0 ** max(attempt - 1, 0)))
-    return ceiling * uniform()
+    return doubling_delay(policy.base_delay_s, attempt - 1, policy.max_delay_s, uniform())
 
 
 @dataclass(slots=True)
