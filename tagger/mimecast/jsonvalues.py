@@ -6,7 +6,10 @@ the response parsers share these readers and never raise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+_EMPTY: Mapping[str, Any] = {}
 
 
 def as_str(value: Any) -> str | None:
@@ -29,4 +32,23 @@ def as_num(value: Any) -> float | None:
             return float(value)
         except ValueError:
             return None
+    return None
+
+
+def as_obj(value: Any) -> Mapping[str, Any]:
+    """Return ``value`` if it is a JSON object, else an empty mapping."""
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def as_list(value: Any) -> list[Any]:
+    """Return ``value`` if it is a JSON array, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_bool(value: Any) -> bool | None:
+    """Return ``value`` as a bool if it is one (or ``"true"``/``"false"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
     return None

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tagger.mimecast.addresses import Address
 from tagger.mimecast.components import Attachment, parse_components
+from tagger.mimecast.jsonvalues import as_bool as _bool
+from tagger.mimecast.jsonvalues import as_list as _list
 from tagger.mimecast.jsonvalues import as_num as _num
+from tagger.mimecast.jsonvalues import as_obj as _obj
 from tagger.mimecast.jsonvalues import as_str as _str
+from tagger.mimecast.spam import NO_SPAM_INFO, CheckResult, RiskItem, SpamInfo, Verdict
+from tagger.mimecast.times import format_time, parse_time
 
 __all__ = [
     "Address",
@@ -38,79 +43,8 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-_EMPTY: Mapping[str, Any] = {}
 NOBODY = Address()
 """The empty address: what a field holding no real address parses to."""
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    """Return ``value`` if it is a JSON object, else an empty mapping."""
-    return value if isinstance(value, Mapping) else _EMPTY
-
-
-def _list(value: Any) -> list[Any]:
-    """Return ``value`` if it is a JSON array, else an empty list."""
-    return value if isinstance(value, list) else []
-
-
-def _bool(value: Any) -> bool | None:
-    """Return ``value`` as a bool if it is one (or ``"true"``/``"false"``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
-_DATE_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M:%S",
-    "%a, %d %b %Y %H:%M:%S %Z",
-)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Parse a Mimecast date string (``2011-12-03T10:15:30+0000`` and kin).
-
-    Given any JSON value; returns an aware UTC datetime, or None when the value
-    is missing or not a recognisable date.
-    """
-    text = _str(value)
-    if not text:
-        return None
-    text = text.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+0000"
-    # Fast path (~70x cheaper than strptime; a search returns hundreds of
-    # dates): every string the ISO formats below accept, fromisoformat reads alike.
-    if len(text) >= 19 and text[10] == "T":
-        try:
-            fast = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return (fast if fast.tzinfo else fast.replace(tzinfo=UTC)).astimezone(UTC)
-    for fmt in _DATE_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def format_time(value: datetime) -> str:
-    """Format a datetime the way message-finder expects: ``yyyy-MM-dd'T'HH:mm:ssZ``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,104 +90,6 @@ class TrackedEmail:
             spam_score=_num(obj.get("spamScore")),
             detection_level=_str(obj.get("detectionLevel")),
             raw=dict(obj),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """An SPF/DKIM/DMARC/RBL/permitted/managed-sender result: ``{allow, info}``."""
-
-    allow: bool | None = None
-    info: str | None = None
-
-    @classmethod
-    def parse(cls, value: Any) -> CheckResult | None:
-        """Parse ``{allow, info}``; returns None when the value is absent."""
-        if value is None:
-            return None
-        obj = _obj(value)
-        if not obj:
-            return None
-        return cls(allow=_bool(obj.get("allow")), info=_str(obj.get("info")))
-
-
-@dataclass(frozen=True, slots=True)
-class RiskItem:
-    """A verdict category, subcategory or augmentation: a name and a risk."""
-
-    name: str = ""
-    risk: str | None = None
-    children: tuple[RiskItem, ...] = ()
-
-    @classmethod
-    def parse(cls, value: Any) -> RiskItem:
-        """Parse a category (``subcategories``) or subcategory (``augmentations``)."""
-        obj = _obj(value)
-        kids = _list(obj.get("subcategories")) or _list(obj.get("augmentations"))
-        return cls(
-            name=_str(obj.get("name")) or "",
-            risk=_str(obj.get("risk")),
-            children=tuple(cls.parse(k) for k in kids),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The spam verdict; accepts both ``decision`` and the documented ``descision``."""
-
-    decision: str | None = None
-    description: str | None = None
-    risk: str | None = None
-    categories: tuple[RiskItem, ...] = ()
-
-    @classmethod
-    def parse(cls, value: Any) -> Verdict | None:
-        """Parse the verdict object; returns None when absent."""
-        obj = _obj(value)
-        if not obj:
-            return None
-        decision = _str(obj.get("decision"))
-        if decision is None:
-            decision = _str(obj.get("descision"))
-        return cls(
-            decision=decision,
-            description=_str(obj.get("description")),
-            risk=_str(obj.get("risk")),
-            categories=tuple(RiskItem.parse(c) for c in _list(obj.get("categories"))),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SpamInfo:
-    """``spamInfo``: score, detection level and the processing details."""
-
-    score: float | None = None
-    detection_level: str | None = None
-    grey_email: bool | None = None
-    rbl: CheckResult | None = None
-    spf: CheckResult | None = None
-    dkim: CheckResult | None = None
-    dmarc: CheckResult | None = None
-    permitted_sender: CheckResult | None = None
-    managed_sender: CheckResult | None = None
-    verdict: Verdict | None = None
-
-    @classmethod
-    def parse(cls, value: Any) -> SpamInfo:
-        """Parse ``spamInfo`` (missing parts become None)."""
-        obj = _obj(value)
-        detail = _obj(obj.get("spamProcessingDetail"))
-        return cls(
-            score=_num(obj.get("spamScore")),
-            detection_level=_str(obj.get("detectionLevel")),
-            grey_email=_bool(detail.get("greyEmail")),
-            rbl=CheckResult.parse(detail.get("rbl")),
-            spf=CheckResult.parse(detail.get("spf")),
-            dkim=CheckResult.parse(detail.get("dkim")),
-            dmarc=CheckResult.parse(detail.get("dmarc")),
-            permitted_sender=CheckResult.parse(detail.get("permittedSender")),
-            managed_sender=CheckResult.parse(detail.get("managedSender")),
-            verdict=Verdict.parse(detail.get("verdict")),
         )
 
 
@@ -347,7 +183,7 @@ class MessageInfo:
     components: tuple[Attachment, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
-    spam: SpamInfo = SpamInfo()
+    spam: SpamInfo = NO_SPAM_INFO
     smart_tags: tuple[AppliedTag, ...] = ()
     litigation_holds: tuple[Mapping[str, Any], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from tagger.mimecast.backoff import doubling_delay
+
 log = structlog.get_logger("tagger.mimecast")
 
 # Waits after a 429 that names none (no Reset, no Retry-After, no interval
@@ -281,8 +283,8 @@ class RateLimitGate:
             if self.interval:
                 wait = self.interval
             else:
-                fallback = FALLBACK_WAIT_S * 2.0**self._streak
-                wait = self._cap(min(fallback, FALLBACK_MAX_S), "fallback")
+                fallback = doubling_delay(FALLBACK_WAIT_S, self._streak, FALLBACK_MAX_S)
+                wait = self._cap(fallback, "fallback")
             self._streak += 1
         if info.limit is not None:
             self.capacity = max(info.limit, 1)

@@ -1,4 +1,4 @@
-"""Retry timing: exponential backoff with full jitter, bounded by a per-call budget."""
+"""Retry policy: how a failed attempt is classified, its backoff, and the per-call budget."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tagger.mimecast.backoff import doubling_delay
+from tagger.mimecast.errors import MimecastError
 from tagger.mimecast.settings import RetryPolicy
 
 
@@ -16,8 +18,24 @@ def backoff_delay(policy: RetryPolicy, attempt: int, uniform: Callable[[], float
     ``[0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))]`` ("full jitter"),
     which spreads concurrent retries out instead of synchronising them.
     """
-    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2.0 ** max(attempt - 1, 0)))
-    return ceiling * uniform()
+    return doubling_delay(policy.base_delay_s, attempt - 1, policy.max_delay_s, uniform())
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed attempt, classified: all the retry loop needs to decide and record.
+
+    ``error`` is what the call raises if this is the end; ``retry`` whether
+    another attempt could succeed; ``throttled`` marks a 429 (backpressure:
+    it spends no attempt and no backoff, the rate-limit gate holds the next
+    attempt back); ``new`` is False for an error already counted once (the
+    last 429, reported again when time runs out).
+    """
+
+    error: MimecastError
+    retry: bool
+    throttled: bool = False
+    new: bool = True
 
 
 @dataclass(slots=True)

@@ -9,13 +9,45 @@ the whole exchange under :func:`exchange_limit` seconds of ``asyncio.timeout``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import httpx
 
+from tagger.mimecast.envelope import NotJson, decode_json
 from tagger.mimecast.errors import MalformedResponse, ResponseTooLarge
 
 MIB = 1024 * 1024
 # Never start an exchange with (almost) no time: a call at its deadline gets this much.
 MIN_EXCHANGE_S = 0.05
+
+
+# What :meth:`Reply.decoded` gives for a body that is not JSON.
+NOT_JSON: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, read whole (within the size cap).
+
+    Holds the status, headers, body and request id, the request as last sent
+    (its auth headers included: never log it) and how many times the auth
+    flow resent it (1 after a bearer token was refreshed on a 401).
+    """
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    request_id: str | None
+    request: httpx.Request | None = None
+    resent: int = 0
+
+    def decoded(self) -> tuple[Any, str]:
+        """Return the decoded JSON body and ``""``, or :data:`NOT_JSON` and why it is not JSON."""
+        try:
+            return decode_json(self.body), ""
+        except NotJson as exc:
+            return NOT_JSON, str(exc)
 
 
 def exchange_limit(timeout_s: float, remaining_s: float) -> float:

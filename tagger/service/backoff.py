@@ -12,12 +12,13 @@ succeeds resets it. :func:`storage_fault` is the pure classification.
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+
+from tagger.mimecast.backoff import doubling_delay
 
 log = structlog.get_logger("tagger.service")
 
@@ -60,8 +61,8 @@ def next_delay(failures: int, base: timedelta, cap: timedelta = MAX_BACKOFF) -> 
 
     Pure; ``failures`` >= 1.
     """
-    exponent = min(max(failures - 1, 0), 32)
-    seconds = base.total_seconds() * math.pow(2, exponent)
+    # At most 2 ** 32 times the base: a timedelta cannot hold much more (the cap is far below).
+    seconds = doubling_delay(base.total_seconds(), min(failures - 1, 32))
     return min(timedelta(seconds=max(seconds, 1.0)), cap)
 
 

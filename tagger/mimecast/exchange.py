@@ -1,0 +1,189 @@
+"""One HTTP exchange with Mimecast, at its turn and within bounds.
+
+:class:`Exchange` owns the per-endpoint rate-limit gates and the account's
+connection slots. :meth:`Exchange.post` waits for the call's turn at the
+gate, takes a slot, sends the request (authenticated by the given
+:class:`httpx.Auth` as it goes out), reads the answer within the time and
+size bounds and tells the gate what the service said. It neither retries
+nor interprets the answer, and never logs or raises a header value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tagger.mimecast.errors import RateLimited, TransportError
+from tagger.mimecast.httperrors import transport_error
+from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Ticket
+from tagger.mimecast.settings import AccountSettings
+from tagger.mimecast.stats import ClientStats, EndpointStats
+from tagger.mimecast.transfer import Reply, exchange_limit, read_body
+
+
+class NoTurnInTime(Exception):
+    """The rate-limit gate cannot let the call out before its deadline; ``error`` says so."""
+
+    def __init__(self, error: RateLimited) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Exchange:
+    """Sends the requests of one account (see the module docstring).
+
+    Given the settings, the httpx client, the monotonic ``clock``, ``sleep``
+    and the counters to keep.
+    """
+
+    def __init__(
+        self,
+        settings: AccountSettings,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        stats: ClientStats,
+    ) -> None:
+        self.settings = settings
+        self._http = http
+        self._clock = clock
+        self._sleep = sleep
+        self.stats = stats
+        self._sem = asyncio.Semaphore(settings.concurrency)
+        self._gates: dict[str, RateLimitGate] = {}
+        # The last ``Date`` header the server sent: preflight compares the host clock to it.
+        self.last_date: str | None = None
+
+    def gate(self, path: str) -> RateLimitGate:
+        """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
+        gate = self._gates.get(path)
+        if gate is None:
+            gate = self._gates[path] = RateLimitGate(
+                self._clock, self._sleep, max_wait_s=self.settings.retry.max_wait_s, name=path
+            )
+        return gate
+
+    async def post(
+        self,
+        path: str,
+        deadline: float,
+        *,
+        auth: httpx.Auth | None,
+        slot: bool = True,
+        **kw: Any,
+    ) -> Reply:
+        """POST to ``path`` at the call's turn (sent by ``deadline``); returns the answer read.
+
+        ``kw`` is ``content=`` or ``data=`` for httpx. ``slot=False`` skips
+        the connection slots: a token request runs while the call that needs
+        the token may hold one (with one slot, waiting for it would never end);
+        the pool keeps a connection beyond the slots for it. Raises
+        :class:`NoTurnInTime`, :class:`TransportError` when no complete answer
+        arrives, :class:`ResponseTooLarge`, and whatever ``auth`` raises.
+        """
+        gate = self.gate(path)
+        stats = self.stats.endpoint(path)
+        while True:
+            ticket = await self._turn(gate, path, deadline)
+            try:
+                async with self._sem if slot else contextlib.nullcontext():
+                    # The gate may have changed (a 429, a probe under way) while this
+                    # call queued for a slot: if so it asks for a new turn.
+                    if not gate.claim(ticket):
+                        continue
+                    return await self._send(gate, ticket, path, stats, deadline, auth, kw)
+            finally:
+                gate.give_up(ticket)
+
+    async def _turn(self, gate: RateLimitGate, path: str, deadline: float) -> Ticket:
+        """Wait for the call's turn at the endpoint's rate-limit gate; returns its ticket.
+
+        Raises :class:`NoTurnInTime` at once when the turn comes after
+        ``deadline``: waiting could not make this call succeed in time.
+        """
+        before = self._clock()
+        try:
+            ticket = await gate.acquire(deadline)
+        except OutOfTime as out:
+            raise NoTurnInTime(
+                RateLimited(
+                    "the API quota of this endpoint is used up; capacity returns in"
+                    f" {out.delay_s:.0f} s",
+                    reset_s=out.delay_s,
+                    endpoint=path,
+                )
+            ) from None
+        if self._clock() > before:
+            self.stats.endpoint(path).gate_waits += 1
+        return ticket
+
+    async def _send(
+        self,
+        gate: RateLimitGate,
+        ticket: Ticket,
+        path: str,
+        stats: EndpointStats,
+        deadline: float,
+        auth: httpx.Auth | None,
+        kw: dict[str, Any],
+    ) -> Reply:
+        """Send one claimed request and read its answer; settles the ticket with it (or none).
+
+        The whole exchange, body included (and any resend of the auth flow),
+        must end within ``timeout_s`` and before ``deadline`` (a server
+        dripping bytes is cut off); the body is read up to the account's size
+        cap. Raises :class:`TransportError` (retryable) when no complete
+        answer arrives in time or the connection fails, and
+        :class:`ResponseTooLarge` past the cap.
+        """
+        response: httpx.Response | None = None
+        limit = exchange_limit(self.settings.timeout_s, deadline - self._clock())
+        headers = {"Accept": "application/json"}
+        if "content" in kw:
+            headers["Content-Type"] = "application/json"
+        # The auth flow signs this very request as it goes out (HMAC date inside the slot).
+        request = self._http.build_request("POST", path, headers=headers, **kw)
+        stats.requests += 1
+        try:
+            async with asyncio.timeout(limit):
+                response = await self._http.send(request, stream=True, auth=auth)
+                self.last_date = response.headers.get("date") or self.last_date
+                body = await read_body(
+                    response,
+                    self.settings.max_response_bytes,
+                    endpoint=path,
+                    request_id=_request_id(request, response),
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            raise TransportError(
+                f"no complete response within {limit:g} s (timeout_s {self.settings.timeout_s:g},"
+                f" at most the call's remaining retry.max_total_s)",
+                endpoint=path,
+                retryable=True,
+                request_id=_request_id(request, response),
+            ) from None
+        except httpx.TransportError as exc:
+            raise transport_error(exc, path, _request_id(request, response)) from None
+        finally:
+            # Whatever happened to the body, the headers (if any came) still tell the gate.
+            throttled = response is not None and response.status_code == 429
+            info = None if response is None else RateLimitInfo.from_headers(response.headers)
+            gate.settle(ticket, info, throttled)
+        resent = len(response.history)
+        stats.requests += resent
+        if response.status_code == 429:
+            stats.throttled += 1
+        request_id = _request_id(request, response)
+        return Reply(response.status_code, response.headers, body, request_id, request, resent)
+
+
+def _request_id(request: httpx.Request, response: httpx.Response | None) -> str | None:
+    """Return the request id the service echoed, else the one sent (HMAC), else None."""
+    echoed: str | None = response.headers.get("x-mc-req-id") if response is not None else None
+    sent: str | None = request.headers.get("x-mc-req-id")
+    return echoed or sent
