@@ -1,15 +1,15 @@
-"""Matches over time as an inline SVG stacked bar chart (pure text, no external assets).
+"""Matches over time as a stacked bar chart: the geometry, computed here (pure numbers).
 
-Every bar segment carries ``data-rule``, ``data-bucket`` and ``data-count``
-attributes and a ``<title>`` tooltip, so the figures can be read back from the
-page; every text taken from the data is escaped.
+The markup is drawn by the ``chart`` macro of ``templates/chart.html.j2``
+(an inline SVG: no external assets), which escapes every text it writes;
+this module only says where each bar and label goes, in SVG user units.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 
 PALETTE = (
     "#1f77b4",
@@ -25,6 +25,9 @@ PALETTE = (
 )
 WIDTH, HEIGHT = 960, 280
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+# At most about this many time labels under the axis, so they do not overlap.
+LABELS = 8
 
 
 def colour(index: int) -> str:
@@ -32,56 +35,90 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One rule's segment of one bucket's bar: ``count`` matches, drawn in ``colour``."""
+
+    rule: str
+    count: int
+    colour: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One time bucket: its stacked segments (bottom first) and its label.
+
+    ``centre`` is where the label goes; ``labelled`` says whether it is
+    written (only every few buckets are, so labels never overlap).
+    """
+
+    bucket: datetime
+    label: str
+    centre: float
+    labelled: bool
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """The whole chart: the axes' geometry, the tallest bar's total and the columns."""
+
+    unit: str
+    peak: int
+    columns: tuple[Column, ...]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    baseline: int = TOP + PLOT_H
+    label_y: int = HEIGHT - BOTTOM + 16
+
+
 def _label(bucket: datetime, step: timedelta) -> str:
     return f"{bucket:%m-%d}" if step >= timedelta(days=1) else f"{bucket:%m-%d %H:00}"
 
 
-def svg_chart(
+def layout(
     buckets: Sequence[datetime], series: Sequence[tuple[str, Sequence[int]]], step: timedelta
-) -> str:
-    """Return an ``<svg>`` element: one stacked bar per bucket, one colour per rule.
+) -> Chart | None:
+    """Return the chart: one stacked bar per bucket, one colour per rule.
 
     Given the bucket start times, each rule's counts per bucket (in legend
-    order) and the bucket size.
+    order, so that ``colour(i)`` is the ``i``-th rule's) and the bucket
+    size. Returns None when there is no bucket (nothing dated to chart).
     """
     if not buckets:
-        return '<p class="empty">No dated matches to chart.</p>'
+        return None
     totals = [sum(s[i] for _, s in series) for i in range(len(buckets))]
     peak = max(max(totals), 1)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_w / len(buckets)
+    slot = PLOT_W / len(buckets)
     bar = max(1.0, slot * 0.8)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-label="matches per {"day" if step >= timedelta(days=1) else "hour"}" '
-        'class="chart">',
-        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
-        'class="axis"/>',
-        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" class="axis"/>',
-        f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end" class="tick">{peak}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end" class="tick">0</text>',
-    ]
-    every = max(1, len(buckets) // 8)
+    every = max(1, len(buckets) // LABELS)
+    columns = []
     for i, bucket in enumerate(buckets):
         x = LEFT + i * slot + (slot - bar) / 2
-        y: float = TOP + plot_h
+        y: float = TOP + PLOT_H
+        bars = []
         for index, (rule, counts) in enumerate(series):
             count = counts[i]
             if not count:
                 continue
-            h = plot_h * count / peak
+            h = PLOT_H * count / peak
             y -= h
-            tip = f"{rule}: {count} at {_label(bucket, step)}"
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{colour(index)}" data-rule="{escape(rule)}" '
-                f'data-bucket="{bucket.isoformat()}" data-count="{count}">'
-                f"<title>{escape(tip)}</title></rect>"
+            bars.append(Bar(rule, count, colour(index), x, y, bar, h))
+        columns.append(
+            Column(
+                bucket=bucket,
+                label=_label(bucket, step),
+                centre=LEFT + i * slot + slot / 2,
+                labelled=i % every == 0,
+                bars=tuple(bars),
             )
-        if i % every == 0:
-            parts.append(
-                f'<text x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                f'text-anchor="middle" class="tick">{_label(bucket, step)}</text>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+        )
+    unit = "day" if step >= timedelta(days=1) else "hour"
+    return Chart(unit=unit, peak=peak, columns=tuple(columns))
