@@ -174,13 +174,21 @@ def _durations(
 
 def _schedule(section: Mapping[str, Any], out: Problems) -> ScheduleConfig:
     """Build the schedule; the interval must be positive and longer than the jitter."""
-    defaults = ScheduleConfig()
-    values = _durations(section, "schedule", vars(defaults), out)
+    defaults = {k: v for k, v in vars(ScheduleConfig()).items() if isinstance(v, timedelta)}
+    values = _durations(section, "schedule", defaults, out)
     if values["interval"] <= timedelta(0):
         out.add(("schedule", "interval"), "interval must be longer than 0s", at_value=True)
     elif values["jitter"] >= values["interval"]:
         out.add(("schedule", "jitter"), "jitter must be shorter than interval", at_value=True)
-    return ScheduleConfig(**values)
+    max_cycle = _durations(section, "schedule", {"max_cycle": timedelta(0)}, out)["max_cycle"]
+    if "max_cycle" in section and max_cycle <= timedelta(0):
+        out.add(
+            ("schedule", "max_cycle"),
+            f"max_cycle must be longer than 0s (got {section['max_cycle']!r})",
+            "leave it out to bound each cycle by the interval",
+            at_value=True,
+        )
+    return ScheduleConfig(**values, max_cycle=max_cycle if "max_cycle" in section else None)
 
 
 def _window(section: Mapping[str, Any], out: Problems) -> WindowConfig:

@@ -58,11 +58,21 @@ class AccountConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """When cycles start: every ``interval`` plus up to ``jitter``."""
+    """When cycles start: every ``interval`` plus up to ``jitter``.
+
+    ``max_cycle`` bounds one cycle of the daemon (None: the interval): work the
+    API quota has no turn for by then is deferred to the next cycle.
+    """
 
     interval: timedelta = timedelta(minutes=5)
     jitter: timedelta = timedelta(seconds=30)
     misfire_grace: timedelta = timedelta(minutes=10)
+    max_cycle: timedelta | None = None
+
+    @property
+    def cycle_bound(self) -> timedelta:
+        """Return how long one cycle of the daemon may run: ``max_cycle``, else the interval."""
+        return self.max_cycle if self.max_cycle is not None else self.interval
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from tagger.engine.candidate import Failure
 from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import Action, MessagePlan
 from tagger.engine.tally import CycleReport
-from tagger.mimecast.errors import AuthenticationError, MimecastError
+from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 
 __all__ = ["apply_plans"]
 
@@ -31,11 +31,13 @@ async def apply_plans(
     report: CycleReport,
     now: Callable[[], datetime],
     hooks: Hooks,
-) -> tuple[dict[str, Failure], set[tuple[str, str]]]:
+) -> tuple[dict[str, Failure], set[tuple[str, str]], list[QuotaDeferred]]:
     """Apply every enforce-mode action the rails allow and record each success at once.
 
-    Returns, per message with a failed apply, the failure, and the (message,
-    rule) pairs of the actions a rail held back (kill switch, paused rule).
+    Returns, per message with a failed apply, the failure; the (message,
+    rule) pairs of the actions a rail held back (kill switch, paused rule);
+    and the deferrals of applies the quota had no turn for before the
+    cycle's bound (their messages are left for the next cycle).
     Every apply runs to its end (and is recorded) before an account-level
     error (:class:`AuthenticationError`) is raised: none is left running
     unobserved, and a stop request after this returns loses nothing.
@@ -50,8 +52,11 @@ async def apply_plans(
         if isinstance(result, BaseException):
             raise result
     errors: dict[str, Failure] = {}
+    waits: list[QuotaDeferred] = []
     for action, error in (r for r in results if not isinstance(r, BaseException)):
-        if error is not None:
+        if isinstance(error, QuotaDeferred):
+            waits.append(error)
+        elif error is not None:
             errors.setdefault(action.message_id, error)
             log.error(
                 "tag_apply_failed",
@@ -62,7 +67,7 @@ async def apply_plans(
                 transient=error.transient,
                 error=error.error,
             )
-    return errors, held
+    return errors, held, waits
 
 
 async def _apply(
@@ -72,8 +77,12 @@ async def _apply(
     now: Callable[[], datetime],
     hooks: Hooks,
     held: set[tuple[str, str]],
-) -> tuple[Action, Failure | None]:
-    """Apply one action unless a rail holds it (then noted in ``held``); record it at once."""
+) -> tuple[Action, Failure | QuotaDeferred | None]:
+    """Apply one action unless a rail holds it (then noted in ``held``); record it at once.
+
+    Returns the action with its failure, or the deferral when the quota had
+    no turn for it before the cycle's bound (nothing was sent), or None.
+    """
     guard = account.guard
     if guard is not None and (guard.stopped() or not guard.reserve(action.rule_id, now())):
         held.add((action.message_id, action.rule_id))
@@ -86,6 +95,8 @@ async def _apply(
     except MimecastError as exc:
         if guard is not None:
             guard.release(action.rule_id)
+        if isinstance(exc, QuotaDeferred):
+            return action, exc
         return action, Failure.of(exc, "apply failed")
     account.ledger.record_applied(action, now())
     report.applied += 1

@@ -20,7 +20,7 @@ from tagger.engine.candidate import Candidate, Failure
 from tagger.engine.options import Account, CycleOptions, Hooks
 from tagger.engine.plan import MessagePlan, Wanted, plan_message, present_tag_ids
 from tagger.engine.tally import CycleReport
-from tagger.mimecast.errors import AuthenticationError, MimecastError
+from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, evaluate, prefilter
 
@@ -77,6 +77,8 @@ class Chunk:
         self.failures: dict[str, Failure] = {}
         self.planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
         self.deferred: set[str] = set()
+        # Messages the quota had no turn for before the cycle's bound (left for the next).
+        self.quota_deferred: set[str] = set()
         self.held_rules: dict[str, set[str]] = {}
         # The messages still reading their info (cancelled on a stop), by id.
         self.reading: dict[str, asyncio.Future[None]] = {}
@@ -112,7 +114,7 @@ class Chunk:
         if interrupted or self._stopping():
             self.report.interrupted = True
             return
-        self.report.deferred += len(self.deferred - self.failures.keys())
+        self.report.deferred += len(self.deferred - self.failures.keys() - self.quota_deferred)
         self.ledger.settle(
             self.candidates,
             self.failures,
@@ -120,6 +122,7 @@ class Chunk:
             self.report,
             self.now(),
             self.deferred,
+            self.quota_deferred,
         )
 
     def _triage(self) -> None:
@@ -167,6 +170,9 @@ class Chunk:
                 info = await self.account.client.get_message_info(mid)
             except AuthenticationError:
                 raise
+            except QuotaDeferred as exc:
+                self._defer(cand, exc)
+                return
             except MimecastError as exc:
                 self.failures[mid] = Failure.of(exc, "empty message info")
                 return
@@ -187,20 +193,31 @@ class Chunk:
                 # Applied once the rule is promoted: the message stays unprocessed.
                 self.deferred.add(mid)
         if not self.ledger.dry_run:
-            errors, held = await apply_plans(
+            errors, held, waits = await apply_plans(
                 self.account, [plan], self.report, self.now, self.hooks
             )
             self.failures.update(errors)
+            if waits:
+                self._defer(cand, waits[0])
             for message_id, rule_id in held:
                 self.deferred.add(message_id)
                 self.held_rules.setdefault(message_id, set()).add(rule_id)
+
+    def _defer(self, cand: Candidate, why: QuotaDeferred) -> None:
+        """Leave ``cand`` for the next cycle: its call had no turn at the quota in time."""
+        if cand.summary.id in self.quota_deferred:
+            return
+        self.quota_deferred.add(cand.summary.id)
+        self.report.quota_deferred += 1
+        self.report.quota_wait_s = max(self.report.quota_wait_s, why.wait_s)
+        self.report.note_deferred(cand.summary.received)
 
     def _report_decisions(self) -> None:
         """Add each planned message's decisions to the report, in chunk order."""
         for cand in self.candidates:
             mid = cand.summary.id
-            if mid not in self.planned:
-                continue
+            if mid not in self.planned or mid in self.quota_deferred:
+                continue  # a deferred message is judged (and reported) by the next cycle
             decisions, plan = self.planned[mid]
             failure = self.failures.get(mid)
             self.report.add_decisions(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -27,8 +28,9 @@ from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
 from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
-from tagger.mimecast.errors import AuthenticationError, MimecastError
+from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 from tagger.mimecast.models import TrackedEmail
+from tagger.mimecast.pacing import cycle_bound
 from tagger.rules.model import Query
 
 __all__ = ["NO_HOOKS", "Account", "CycleOptions", "Hooks", "run_account_cycle"]
@@ -61,6 +63,12 @@ async def run_account_cycle(
     watermark moves. Other API errors are counted per message or per query
     and reported.
 
+    With ``options.max_cycle_s`` the cycle is bounded: its calls wait their
+    turn at the quota until then, and the work that has no turn by then (a
+    message's read or apply, a search, the chunks not started) is deferred,
+    not failed: nothing is counted against it, its window is held and the
+    next cycle takes it first (``report.quota_deferred``).
+
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
     no further chunk or message starts, and applies already started finish
@@ -68,14 +76,15 @@ async def run_account_cycle(
     ``hooks`` are told of each applied tag and each step completed.
     """
     cycle = _Cycle(account, options, now, stop, hooks)
-    if cycle.stopping():
-        cycle.report.interrupted = True
-    else:
-        cycle.draw_windows()
-        outcomes = await cycle.search()
-        candidates = cycle.merge(outcomes)
-        pending = cycle.select(candidates)
-        await cycle.run_chunks(pending)
+    with cycle_bound(cycle.deadline):
+        if cycle.stopping():
+            cycle.report.interrupted = True
+        else:
+            cycle.draw_windows()
+            outcomes = await cycle.search()
+            candidates = cycle.merge(outcomes)
+            pending = cycle.select(candidates)
+            await cycle.run_chunks(pending)
     cycle.settle()
     cycle.report.finished = now()
     return cycle.report
@@ -117,6 +126,12 @@ class _Cycle:
         self.report.queries_skipped = len(skip)
         self.windows: dict[str, Window] = {}
         self.failed_queries: set[str] = set()
+        # Queries whose search the quota had no turn for before the cycle's bound.
+        self.deferred_queries: set[str] = set()
+        # The cycle's bound, on the monotonic clock the client paces with (None: none).
+        self.deadline = (
+            None if options.max_cycle_s is None else time.monotonic() + options.max_cycle_s
+        )
 
     def stopping(self) -> bool:
         """Return True when a stop was requested (or the cycle was already interrupted)."""
@@ -167,6 +182,11 @@ class _Cycle:
         report = self.report
         candidates: dict[str, Candidate] = {}
         for query, outcome in zip(self.queries, outcomes, strict=False):
+            if isinstance(outcome, QuotaDeferred):
+                self.deferred_queries.add(query.key)
+                report.searches_deferred += 1
+                report.quota_wait_s = max(report.quota_wait_s, outcome.wait_s)
+                continue
             if isinstance(outcome, MimecastError):
                 self._search_failed(query, outcome)
                 continue
@@ -202,15 +222,15 @@ class _Cycle:
         Drops the messages judged before under this rule set and those set
         aside. A message is judged by all its rules at once (a stop rule must
         see the others): with a query's results missing any message may lack
-        rules, so while a search failed none is processed and the next cycle
-        searches again.
+        rules, so while a search failed (or was deferred for the quota) none
+        is processed and the next cycle searches again.
         """
         done = self.ledger.judged_before(candidates)
         aside = self.ledger.set_aside_ids()
         self.report.already_processed = len(done)
         self.report.set_aside_skipped = sum(1 for i in candidates if i in aside and i not in done)
         pending: deque[Candidate] = deque()
-        if not self.failed_queries:
+        if not self.failed_queries and not self.deferred_queries:
             pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
         # From here on each message is held only until its chunk is done.
         candidates.clear()
@@ -234,6 +254,9 @@ class _Cycle:
                 if self.stopping():
                     self.report.interrupted = True
                     break
+                if self.out_of_time():
+                    self._defer_rest(pending)
+                    break
                 size = min(self.options.chunk, len(pending))
                 chunk = Chunk(
                     self.account,
@@ -255,11 +278,26 @@ class _Cycle:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
+    def out_of_time(self) -> bool:
+        """Return True when the cycle's bound has passed: no new work starts."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _defer_rest(self, pending: deque[Candidate]) -> None:
+        """Leave the chunks not started for the next cycle (the quota had no time for them)."""
+        report = self.report
+        report.quota_deferred += len(pending)
+        report.quota_wait_s += self.account.client.quota_seconds(len(pending))
+        for cand in pending:
+            report.note_deferred(cand.summary.received)
+        self.ledger.defer(pending, self.now())
+        pending.clear()
+
     def settle(self) -> None:
         """Advance each query's watermark when the whole cycle finished cleanly."""
         report, ledger = self.report, self.ledger
         report.held_back = len(self.queries) if self.failed_queries else ledger.held_back()
-        if not self.options.advance_watermark or report.interrupted or self.failed_queries:
+        searched = not self.failed_queries and not self.deferred_queries
+        if not self.options.advance_watermark or report.interrupted or not searched:
             return
         for query in self.queries:
             mark = ledger.advance(query.key, self.windows[query.key], self.now())

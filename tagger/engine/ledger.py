@@ -59,6 +59,8 @@ class Ledger:
         self._run_id: int | None = None
         self._started: datetime | None = None
         self._held: dict[str, list[datetime]] = {}
+        # Queries held back only by work deferred for the quota (not undone work).
+        self._quota_only: set[str] = set()
         self._halted = False
 
     # -- runs ------------------------------------------------------------------
@@ -120,6 +122,7 @@ class Ledger:
         """Start a cycle at ``at``: nothing is held back or halted yet."""
         self._started = at
         self._held = {}
+        self._quota_only = set()
         self._halted = False
 
     def window(
@@ -143,8 +146,25 @@ class Ledger:
         return mark
 
     def held_back(self) -> int:
-        """Return how many queries have messages that hold their window back."""
-        return len(self._held)
+        """Return how many queries have messages that hold their window back.
+
+        Work deferred for the quota (:meth:`defer`) holds windows too, but is
+        not counted: it is paced, not undone.
+        """
+        return len(self._held.keys() - self._quota_only)
+
+    def defer(self, candidates: Iterable[Candidate], at: datetime) -> None:
+        """Leave ``candidates`` for the next cycle: the quota had no turn for them.
+
+        Nothing is marked or counted against them; the windows of their queries
+        stop short of them, so the next cycle finds them first.
+        """
+        started = self._started or at
+        for cand in candidates:
+            for key in cand.queries:
+                if key not in self._held:
+                    self._quota_only.add(key)
+                self._held.setdefault(key, []).append(cand.summary.received or started)
 
     def halt(self) -> None:
         """Note an account-level error: from now on nothing is settled and no watermark moves."""
@@ -205,8 +225,12 @@ class Ledger:
         report: CycleReport,
         at: datetime,
         deferred: Set[str] = frozenset(),
+        quota_deferred: Set[str] = frozenset(),
     ) -> None:
         """Mark finished messages processed; count failures and set aside repeat offenders.
+
+        ``quota_deferred`` holds the ids of messages the quota had no turn for
+        before the cycle's bound: left for the next cycle (:meth:`defer`).
 
         ``deferred`` holds the ids of messages with a planned tag that a rail
         (a paused rule, a rule awaiting promotion, the kill switch) kept from
@@ -228,12 +252,14 @@ class Ledger:
             raise AccountLevelFailure(account_level[0].error)
         if self._halted:
             return
-        ok = [c for c in chunk if c.summary.id not in failures and c.summary.id not in deferred]
+        undone = failures.keys() | deferred | quota_deferred
+        ok = [c for c in chunk if c.summary.id not in undone]
         self._mark_done(ok, at)
         started = self._started or at
         for cand in chunk:
             if cand.summary.id in deferred and cand.summary.id not in failures:
                 self._hold(cand, started)
+        self.defer((c for c in chunk if c.summary.id in quota_deferred), at)
         for cand in chunk:
             failure = failures.get(cand.summary.id)
             if failure is not None and not self._count_failure(
@@ -258,6 +284,7 @@ class Ledger:
     def _hold(self, cand: Candidate, started: datetime) -> None:
         """Keep the windows of every query that found ``cand`` from moving past it."""
         for key in cand.queries:
+            self._quota_only.discard(key)
             self._held.setdefault(key, []).append(cand.summary.received or started)
 
     def _count_failure(

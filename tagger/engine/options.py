@@ -33,7 +33,10 @@ class CycleOptions:
     ``skip_queries`` holds the keys of queries not searched this time;
     ``interval`` (the daemon's) also skips the queries whose rules' own
     ``schedule`` is not due, and records when each query was searched;
-    ``audit`` keeps an audit entry (with its explanation) per match.
+    ``audit`` keeps an audit entry (with its explanation) per match;
+    ``max_cycle_s`` bounds the cycle's time (None: no bound): calls wait their
+    turn at the quota until then, and what has no turn by then is deferred to
+    the next cycle, never failed (:mod:`tagger.mimecast.pacing`).
     """
 
     policy: WindowPolicy
@@ -45,6 +48,7 @@ class CycleOptions:
     skip_queries: frozenset[str] = frozenset()
     interval: timedelta | None = None
     audit: bool = True
+    max_cycle_s: float | None = None
 
 
 def _ignore(*_args: str) -> None:
@@ -112,12 +116,15 @@ def cycle_options(
     window: Window | None = None,
     skip_queries: frozenset[str] = frozenset(),
     interval: timedelta | None = None,
+    max_cycle: timedelta | None = None,
 ) -> CycleOptions:
     """Return the cycle options the config asks for.
 
     ``window`` fixes the span (no watermarks); ``interval`` lets the queries
-    whose rules set a longer ``schedule`` wait. Audit entries (and their
-    explanations) are kept only when the config names an audit file.
+    whose rules set a longer ``schedule`` wait; ``max_cycle`` bounds the
+    cycle (the daemon's: ``schedule.max_cycle``; None: no bound, as for
+    ``once`` and ``backfill``). Audit entries (and their explanations) are
+    kept only when the config names an audit file.
     """
     w = config.window
     policy = WindowPolicy(
@@ -136,4 +143,5 @@ def cycle_options(
         skip_queries=skip_queries,
         interval=interval,
         audit=config.audit_path is not None,
+        max_cycle_s=None if max_cycle is None else max_cycle.total_seconds(),
     )

@@ -62,6 +62,13 @@ class CycleReport:
     held_back: int = 0
     # Messages left unprocessed because a rail held one of their tags back.
     deferred: int = 0
+    # Work the quota had no turn for before the cycle's bound: messages and
+    # searches left for the next cycle (not failures), about how many seconds
+    # of quota they need, and the oldest such message's received time.
+    quota_deferred: int = 0
+    searches_deferred: int = 0
+    quota_wait_s: float = 0.0
+    oldest_deferred: datetime | None = None
     saturated: int = 0
     search_failures: int = 0
     search_refused: int = 0
@@ -181,6 +188,28 @@ class CycleReport:
             rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
         )
 
+    def note_deferred(self, received: datetime | None) -> None:
+        """Keep ``received`` as the backlog's oldest message when it is older than the one kept."""
+        if received is not None and (
+            self.oldest_deferred is None or received < self.oldest_deferred
+        ):
+            self.oldest_deferred = received
+
+    def quota_note(self) -> str:
+        """Return what the quota left for the next cycle, in words ("" when nothing).
+
+        Deferred work is paced, not failed: it is no part of :meth:`undone`.
+        """
+        if not self.quota_deferred and not self.searches_deferred:
+            return ""
+        parts = []
+        if self.quota_deferred:
+            parts.append(f"{self.quota_deferred} messages deferred")
+        if self.searches_deferred:
+            parts.append(f"{self.searches_deferred} searches deferred")
+        about = f", about {self.quota_wait_s:.0f} s of quota" if self.quota_wait_s >= 1 else ""
+        return f"quota: {', '.join(parts)}{about}; the next cycle takes them first"
+
     def undone(self) -> list[str]:
         """Return what this cycle left for the next run, one phrase each (empty: nothing).
 
@@ -222,6 +251,10 @@ class CycleReport:
             "set_aside": len(self.set_aside),
             "interrupted": self.interrupted,
         }
+        if self.quota_deferred or self.searches_deferred:
+            fields["quota_deferred"] = self.quota_deferred
+            fields["searches_deferred"] = self.searches_deferred
+            fields["quota_wait_s"] = round(self.quota_wait_s)
         undone = self.undone()
         if undone:
             fields["incomplete"] = undone
@@ -284,6 +317,8 @@ class CycleReport:
             lines.append(f"  {message}")
         if self.kill_switch:
             lines.append("  every apply is paused (tagger pause --all, or enabled: false)")
+        if self.quota_note():
+            lines.append(f"  {self.quota_note()}")
         undone = self.undone()
         if undone:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
@@ -318,6 +353,8 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
             setattr(m, name, getattr(m, name) + getattr(r, name))
         m.interrupted = m.interrupted or r.interrupted
         m.account_error = m.account_error or r.account_error
+        m.quota_wait_s += r.quota_wait_s
+        m.note_deferred(r.oldest_deferred)
         m.set_aside.extend(r.set_aside)
         m.errors.extend(r.errors)
         m.preflight.extend(r.preflight)
@@ -358,6 +395,8 @@ COUNTERS: tuple[tuple[str, str | None], ...] = (
     ("saturated", "saturated_windows"),
     ("search_failures", None),
     ("search_refused", None),
+    ("quota_deferred", "quota_deferred"),
+    ("searches_deferred", "searches_deferred"),
 )
 
 
@@ -365,4 +404,7 @@ def run_counts(report: CycleReport) -> dict[str, int]:
     """Return the counts of a report that the run history keeps (``tagger status`` shows them)."""
     counts = {kept: int(getattr(report, name)) for name, kept in COUNTERS if kept is not None}
     counts["set_aside"] = len(report.set_aside)
+    if report.oldest_deferred is not None:
+        # The backlog's age: ``tagger status`` and the metrics read it.
+        counts["oldest_deferred"] = int(report.oldest_deferred.timestamp())
     return counts

@@ -155,6 +155,14 @@ class MimecastClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    def quota_seconds(self, info_calls: int) -> float:
+        """Return about how long ``info_calls`` message-info reads take at the learned quota.
+
+        0 while no refill interval is known (an endpoint that never said it was limited).
+        """
+        gate = self._requester.gate(self.endpoints.message_info)
+        return info_calls * (gate.interval or 0.0)
+
     @property
     def server_date(self) -> str | None:
         """Return the last ``Date`` header the server sent (None before any answer)."""

@@ -64,6 +64,18 @@ class ConfigurationError(MimecastError, ValueError):
     """The account settings cannot work (bad base URL, undecodable secret key, ...)."""
 
 
+class QuotaDeferred(MimecastError):
+    """The call's turn at the endpoint's quota comes after its cycle's bound: deferred, not failed.
+
+    Nothing was sent. The work it belonged to is picked up by the next cycle;
+    ``wait_s`` is how long the call would have had to wait for its turn.
+    """
+
+    def __init__(self, message: str, *, wait_s: float, endpoint: str = "") -> None:
+        super().__init__(message, endpoint=endpoint, retryable=True)
+        self.wait_s = wait_s
+
+
 class AuthenticationError(MimecastError):
     """The service rejected our credentials (wrong keys, clock skew, revoked app)."""
 

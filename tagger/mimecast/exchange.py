@@ -17,20 +17,14 @@ from typing import Any
 
 import httpx
 
-from tagger.mimecast.errors import RateLimited, TransportError
+from tagger.mimecast.errors import QuotaDeferred, TransportError
 from tagger.mimecast.httperrors import transport_error
+from tagger.mimecast.pacing import turn_deadline
 from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Ticket
+from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import Reply, exchange_limit, read_body
-
-
-class NoTurnInTime(Exception):
-    """The rate-limit gate cannot let the call out before its deadline; ``error`` says so."""
-
-    def __init__(self, error: RateLimited) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class Exchange:
@@ -71,53 +65,57 @@ class Exchange:
     async def post(
         self,
         path: str,
-        deadline: float,
+        budget: RetryBudget,
         *,
         auth: httpx.Auth | None,
         slot: bool = True,
         **kw: Any,
     ) -> Reply:
-        """POST to ``path`` at the call's turn (sent by ``deadline``); returns the answer read.
+        """POST to ``path`` at the call's turn, within ``budget``; returns the answer read.
 
         ``kw`` is ``content=`` or ``data=`` for httpx. ``slot=False`` skips
         the connection slots: a token request runs while the call that needs
         the token may hold one (with one slot, waiting for it would never end);
-        the pool keeps a connection beyond the slots for it. Raises
-        :class:`NoTurnInTime`, :class:`TransportError` when no complete answer
+        the pool keeps a connection beyond the slots for it. The time queued
+        for the turn is added to ``budget.queued`` (it is not the call's to
+        spend). Raises :class:`QuotaDeferred` when the turn would come after
+        the cycle's bound, :class:`TransportError` when no complete answer
         arrives, :class:`ResponseTooLarge`, and whatever ``auth`` raises.
         """
         gate = self.gate(path)
         stats = self.stats.endpoint(path)
         while True:
-            ticket = await self._turn(gate, path, deadline)
+            ticket = await self._turn(gate, path, budget)
             try:
                 async with self._sem if slot else contextlib.nullcontext():
                     # The gate may have changed (a 429, a probe under way) while this
                     # call queued for a slot: if so it asks for a new turn.
                     if not gate.claim(ticket):
                         continue
-                    return await self._send(gate, ticket, path, stats, deadline, auth, kw)
+                    return await self._send(gate, ticket, path, stats, budget.deadline, auth, kw)
             finally:
                 gate.give_up(ticket)
 
-    async def _turn(self, gate: RateLimitGate, path: str, deadline: float) -> Ticket:
+    async def _turn(self, gate: RateLimitGate, path: str, budget: RetryBudget) -> Ticket:
         """Wait for the call's turn at the endpoint's rate-limit gate; returns its ticket.
 
-        Raises :class:`NoTurnInTime` at once when the turn comes after
-        ``deadline``: waiting could not make this call succeed in time.
+        The call may wait until the cycle's bound (:func:`turn_deadline`), and
+        the wait is added to ``budget.queued``. Raises :class:`QuotaDeferred`
+        at once when the turn would come after that bound.
         """
         before = self._clock()
         try:
-            ticket = await gate.acquire(deadline)
+            ticket = await gate.acquire(turn_deadline())
         except OutOfTime as out:
-            raise NoTurnInTime(
-                RateLimited(
-                    "the API quota of this endpoint is used up; capacity returns in"
-                    f" {out.delay_s:.0f} s",
-                    reset_s=out.delay_s,
-                    endpoint=path,
-                )
+            self.stats.endpoint(path).deferred += 1
+            raise QuotaDeferred(
+                f"deferred to the next cycle: this endpoint's quota has no turn before the"
+                f" cycle's bound (about {out.delay_s:.0f} s of queued calls)",
+                wait_s=out.delay_s,
+                endpoint=path,
             ) from None
+        finally:
+            budget.queued += self._clock() - before
         if self._clock() > before:
             self.stats.endpoint(path).gate_waits += 1
         return ticket

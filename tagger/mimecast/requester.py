@@ -27,9 +27,10 @@ from tagger.mimecast.errors import (
     FailItem,
     MalformedResponse,
     MimecastError,
+    QuotaDeferred,
     RateLimited,
 )
-from tagger.mimecast.exchange import Exchange, NoTurnInTime
+from tagger.mimecast.exchange import Exchange
 from tagger.mimecast.httpauth import ApiAuth, BearerAuth, HmacAuth, TokenUnavailable
 from tagger.mimecast.httperrors import failure_error, http_error
 from tagger.mimecast.oauth import read_token, token_form
@@ -93,36 +94,40 @@ class Requester:
         """
         content = json.dumps(body, separators=(",", ":")).encode("utf-8")
         return await self._with_retries(
-            path, lambda deadline: self._attempt(path, content, accept, deadline)
+            path, lambda budget: self._attempt(path, content, accept, budget)
         )
 
-    async def _with_retries(self, path: str, attempt: Callable[[float], Awaitable[T]]) -> T:
-        """Run ``attempt(deadline)`` until it succeeds, a failure is final, or the budget is spent.
+    async def _with_retries(self, path: str, attempt: Callable[[RetryBudget], Awaitable[T]]) -> T:
+        """Run ``attempt(budget)`` until it succeeds, a failure is final, or the budget is spent.
 
         A 429 spends no attempt: the call asks the rate-limit gate for its next
-        turn until its deadline. Other transient failures spend one each and
-        wait a jittered backoff (outside any connection slot).
+        turn, as long as its cycle has time (:mod:`tagger.mimecast.pacing`).
+        Other transient failures spend one each and wait a jittered backoff
+        (outside any connection slot). Raises :class:`QuotaDeferred` (not a
+        failure) when the call's turn would come after its cycle's bound.
         """
         stats = self.stats.endpoint(path)
         stats.calls += 1
         budget = RetryBudget(self.settings.retry, self._clock())
-        throttle: RateLimited | None = None  # the last 429, to report if time runs out
         while True:
             budget.attempts += 1
             try:
-                return await attempt(budget.deadline)
-            except (MimecastError, NoTurnInTime, TokenUnavailable) as exc:
-                failure = _classify(exc, throttle)
-            if failure.new:
-                stats.errors[type(failure.error).__name__] += 1
+                return await attempt(budget)
+            except QuotaDeferred:
+                raise  # pacing, not a failure: counted by the exchange
+            except (MimecastError, TokenUnavailable) as exc:
+                failure = _classify(exc)
+            stats.errors[type(failure.error).__name__] += 1
             delay = 0.0
             if failure.throttled:
                 budget.throttled()
-                throttle = failure.error if isinstance(failure.error, RateLimited) else None
             elif failure.retry:
                 delay = backoff_delay(self.settings.retry, budget.attempts, self._uniform)
-            # A 429's wait is the gate's to enforce against the deadline, not the budget's.
-            within = failure.throttled or budget.allows(self._clock(), delay)
+            # A 429's wait is the gate's to pace (as long as the cycle has time), not the budget's.
+            if failure.throttled:
+                within = not budget.exhausted_by_throttling()
+            else:
+                within = budget.allows(self._clock(), delay)
             if not (failure.retry and within):
                 stats.failed += 1
                 raise failure.error from None
@@ -154,13 +159,13 @@ class Requester:
         )
 
     async def _attempt(
-        self, path: str, content: bytes, accept: Accept | None, deadline: float
+        self, path: str, content: bytes, accept: Accept | None, budget: RetryBudget
     ) -> Envelope:
-        """Make one HTTP attempt of an API call (sent by ``deadline``) and interpret it."""
+        """Make one HTTP attempt of an API call (within ``budget``) and interpret it."""
         stats = self.stats.endpoint(path)
         # A token that is due is fetched before the call queues for a turn and a slot.
         await self._auth.ready()
-        reply = await self._exchange.post(path, deadline, auth=self._auth, content=content)
+        reply = await self._exchange.post(path, budget, auth=self._auth, content=content)
         self._count_refresh(path, stats, reply)
         status, request_id = reply.status, reply.request_id
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}
@@ -204,7 +209,7 @@ class Requester:
         """Obtain an OAuth2 access token (retried like any call); returns (token, expires_in)."""
         path = self.settings.endpoints.token
         token, expires_in = await self._with_retries(
-            path, lambda deadline: self._token_attempt(path, deadline)
+            path, lambda budget: self._token_attempt(path, budget)
         )
         self.stats.tokens_issued += 1
         # From now on the token is masked wherever it might be echoed back.
@@ -212,27 +217,20 @@ class Requester:
         log.debug("mimecast_token_issued", endpoint=path, expires_in=expires_in)
         return token, expires_in
 
-    async def _token_attempt(self, path: str, deadline: float) -> tuple[str, float]:
+    async def _token_attempt(self, path: str, budget: RetryBudget) -> tuple[str, float]:
         """Make one token request; it may run while the call that needs it holds a slot."""
         creds = self.settings.credentials
         assert isinstance(creds, OAuthCredentials)
         form = token_form(creds)
-        reply = await self._exchange.post(path, deadline, auth=None, slot=False, data=form)
+        reply = await self._exchange.post(path, budget, auth=None, slot=False, data=form)
         return read_token(reply, path, self.settings.name)
 
 
-def _classify(exc: Exception, throttle: RateLimited | None) -> Failure:
-    """Return what a failed attempt means for the call; ``throttle`` is its last 429, if any.
+def _classify(exc: Exception) -> Failure:
+    """Return what a failed attempt means for the call.
 
-    Given a :class:`MimecastError`, :class:`NoTurnInTime` or
-    :class:`TokenUnavailable`. When time runs out after a 429, that 429 is
-    reported (with the wait now known) rather than the gate's refusal.
+    Given a :class:`MimecastError` or :class:`TokenUnavailable`.
     """
-    if isinstance(exc, NoTurnInTime):
-        if throttle is None:
-            return Failure(exc.error, retry=False)
-        throttle.reset_s = exc.error.reset_s
-        return Failure(throttle, retry=False, new=False)
     if isinstance(exc, TokenUnavailable):
         # The token request already had its own retries: do not multiply them.
         return Failure(exc.error, retry=False)

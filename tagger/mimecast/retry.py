@@ -28,14 +28,16 @@ class Failure:
     ``error`` is what the call raises if this is the end; ``retry`` whether
     another attempt could succeed; ``throttled`` marks a 429 (backpressure:
     it spends no attempt and no backoff, the rate-limit gate holds the next
-    attempt back); ``new`` is False for an error already counted once (the
-    last 429, reported again when time runs out).
+    attempt back).
     """
 
     error: MimecastError
     retry: bool
     throttled: bool = False
-    new: bool = True
+
+
+# 429s one call may receive before it fails (transient: it is never set aside).
+MAX_THROTTLES = 100
 
 
 @dataclass(slots=True)
@@ -52,11 +54,25 @@ class RetryBudget:
     started: float
     attempts: int = 0
     throttles: int = 0
+    # Time spent waiting for a turn at the rate-limit gate: pacing, not trying.
+    queued: float = 0.0
 
     @property
     def deadline(self) -> float:
-        """Return the monotonic time by which the call must be done."""
-        return self.started + self.policy.max_total_s
+        """Return the monotonic time by which the call must be done.
+
+        ``retry.max_total_s`` after it started, not counting the time it
+        queued for its turn at the quota (see :mod:`tagger.mimecast.pacing`).
+        """
+        return self.started + self.queued + self.policy.max_total_s
+
+    def exhausted_by_throttling(self) -> bool:
+        """Return True when the service refused the call :data:`MAX_THROTTLES` times.
+
+        Each 429 is backpressure and the call queues again; a server that
+        refuses one call this often, whatever the pacing, is refusing it.
+        """
+        return self.throttles >= MAX_THROTTLES
 
     def allows(self, now: float, delay: float) -> bool:
         """Return True if another attempt after waiting ``delay`` s stays within budget."""

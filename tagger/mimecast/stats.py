@@ -14,7 +14,8 @@ class EndpointStats:
     ``calls`` are logical calls (one per client method invocation or page),
     ``requests`` HTTP attempts, ``retries`` attempts after the first,
     ``throttled`` 429 answers, ``gate_waits`` pauses taken because the
-    service said no capacity remained, ``skipped_items`` response items
+    service said no capacity remained, ``deferred`` calls whose turn came
+    after the cycle's bound (never sent), ``skipped_items`` response items
     dropped for lack of an id, ``errors`` raised errors by class name.
     """
 
@@ -23,6 +24,7 @@ class EndpointStats:
     retries: int = 0
     throttled: int = 0
     gate_waits: int = 0
+    deferred: int = 0
     token_refreshes: int = 0
     skipped_items: int = 0
     failed: int = 0

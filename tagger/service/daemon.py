@@ -323,7 +323,9 @@ class Daemon:
                 return
             started = self.now()
             interval = self.config.schedule.interval
-            options = cycle_options(self.config, interval=interval)
+            options = cycle_options(
+                self.config, interval=interval, max_cycle=self.config.schedule.cycle_bound
+            )
             try:
                 reports = await run_cycle(
                     runtime, self.state, options, self.now, self.stop_event, "run", self._hooks

@@ -22,11 +22,13 @@ from tagger.mimecast.errors import (
     ApiFailure,
     ConfigurationError,
     MalformedResponse,
+    QuotaDeferred,
     RateLimited,
     ServerError,
 )
+from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.ratelimit import RateLimitInfo
-from tagger.mimecast.retry import backoff_delay
+from tagger.mimecast.retry import MAX_THROTTLES, backoff_delay
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
 
 PATH = "/api/message-finder/get-message-info"
@@ -137,7 +139,7 @@ def test_429_waits_at_least_reset_and_retry_after() -> None:
     assert (stats.throttled, stats.retries, stats.requests) == (2, 2, 3)
 
 
-def test_429_longer_than_budget_raises_rate_limited_without_sleeping() -> None:
+def test_429_past_the_cycle_bound_is_deferred_without_sleeping() -> None:
     ft = FakeTime()
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -145,16 +147,59 @@ def test_429_longer_than_budget_raises_rate_limited_without_sleeping() -> None:
             return _token_response()
         return httpx.Response(429, headers={"X-RateLimit-Reset": "3600000"}, json={})
 
+    async def scenario() -> MimecastClient:
+        async with _client(handler, ft, retry=RetryPolicy(max_total_s=60.0)) as client:
+            with cycle_bound(ft.clock() + 60.0), pytest.raises(QuotaDeferred) as caught:
+                await client.get_message_info("m")
+            # The wait asked for is cut to retry.max_wait_s (900 s), past the cycle's bound.
+            assert caught.value.wait_s == pytest.approx(900.0)
+            assert caught.value.retryable
+            return client
+
+    client = run(scenario())
+    assert ft.sleeps == []
+    stats = client.stats.endpoint("/api/message-finder/get-message-info")
+    assert stats.deferred == 1 and stats.failed == 0
+
+
+def test_429_longer_than_the_call_budget_waits_its_turn_without_a_cycle_bound() -> None:
+    """A backlog is paced, never failed: the queue wait is not the call's retry budget."""
+    ft = FakeTime()
+    answers = iter([httpx.Response(429, headers={"X-RateLimit-Reset": "3600000"}, json={})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return _token_response()
+        return next(answers, None) or httpx.Response(200, json=envelope([{"id": "m"}]))
+
     async def scenario() -> None:
         async with _client(handler, ft, retry=RetryPolicy(max_total_s=60.0)) as client:
+            info = await client.get_message_info("m")
+            assert info.id == "m"
+
+    run(scenario())
+    # It waited the capped 900 s (more than max_total_s) and then succeeded.
+    assert sum(ft.sleeps) >= 900.0
+
+
+def test_a_call_refused_without_end_fails_after_max_throttles() -> None:
+    ft = FakeTime()
+    refused = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return _token_response()
+        refused.append(1)
+        return httpx.Response(429, headers={"X-RateLimit-Reset": "1000"}, json={})
+
+    async def scenario() -> None:
+        async with _client(handler, ft) as client:
             await client.get_message_info("m")
 
     with pytest.raises(RateLimited) as caught:
         run(scenario())
-    # The wait asked for is cut to retry.max_wait_s (900 s), still past the deadline.
-    assert caught.value.reset_s == 900.0
-    assert caught.value.status == 429 and caught.value.retryable
-    assert ft.sleeps == []
+    assert caught.value.retryable
+    assert len(refused) == MAX_THROTTLES
 
 
 def test_attempts_are_capped_by_max_attempts() -> None:
@@ -286,7 +331,7 @@ def test_unreadable_ca_bundle_is_a_configuration_error(tmp_path: Any) -> None:
         MimecastClient(_settings(ca_bundle=str(missing)))
 
 
-def test_quota_exhausted_beyond_the_budget_fails_fast_without_a_request() -> None:
+def test_quota_exhausted_beyond_the_cycle_bound_defers_without_a_request() -> None:
     ft = FakeTime()
     sent: list[str] = []
 
@@ -301,8 +346,9 @@ def test_quota_exhausted_beyond_the_budget_fails_fast_without_a_request() -> Non
         retry = RetryPolicy(max_total_s=60.0, max_wait_s=7200.0)
         async with _client(handler, ft, retry=retry) as client:
             await client.get_message_info("m")
-            with pytest.raises(RateLimited, match="capacity returns in 3600 s") as caught:
+            with cycle_bound(ft.clock() + 60.0), pytest.raises(QuotaDeferred) as caught:
                 await client.get_message_info("m")
+            assert caught.value.wait_s == pytest.approx(3600.0)
             assert caught.value.retryable and caught.value.endpoint == PATH
 
     run(scenario())
