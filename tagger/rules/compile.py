@@ -25,7 +25,8 @@ from tagger.rules.meta import META_KEYS, compile_meta
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
 from tagger.rules.nodes import Path as NodePath
-from tagger.rules.operators import OPERATORS, Options
+from tagger.rules.operands import Options
+from tagger.rules.operators import OPERATORS
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.source import format_path
 

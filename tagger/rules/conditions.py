@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from tagger.errors import Severity
-from tagger.rules.field_model import Field
+from tagger.rules.field_model import TEXTUAL, Field
 from tagger.rules.fields import FIELDS
 from tagger.rules.matchers import REGEX_FLAGS
 from tagger.rules.nodes import Leaf, Node, Path, group, leaf_node, negate
-from tagger.rules.operators import OPERATORS, TEXTUAL, OperandError, Options, operators_for
+from tagger.rules.operands import OperandError, Options
+from tagger.rules.operators import OPERATORS, operators_for
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.suggest import did_you_mean
 
