@@ -209,7 +209,6 @@ def compile_rule(
         unless=unless,
         needs_info=any(FIELDS[name].source == "info" for name in used),
         content_hash=_content_hash(data, rule_id, criteria, lookback, match, unless, tags),
-        source=(reporter.doc.file, reporter.doc.position(path)[0]),
         tag_sources=_tag_sources(reporter, path, len(tags)),
         examples=examples,
         meta=compile_meta(data, tuple(path), reporter),
