@@ -23,18 +23,17 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tagger import exitcodes
-from tagger.config import Config, load_config
+from tagger.config import Config
 from tagger.engine.cycle import Hooks
 from tagger.engine.ledger import prune
 from tagger.engine.tally import CycleReport
-from tagger.errors import UserError
-from tagger.logs.redact import REDACTOR
 from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
 from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import cycle_options, open_runtime, retention, run_cycle, utc_now
+from tagger.service.reload import Rejected, load_replacement
+from tagger.service.runtime import Runtime, cycle_options, retention, run_cycle, utc_now
 from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
 from tagger.state.errors import StateDamaged, StateGone
@@ -212,47 +211,32 @@ class Daemon:
         """
         self.notifier.reloading()
         log.info("reload_started", config=str(self.options.config_path))
-        try:
-            config = load_config(self.options.config_path)
-            for account in config.accounts:
-                for secret in account.secret_values():
-                    REDACTOR.add_secret(secret)
-            runtime = await open_runtime(config)
-        except UserError as exc:
-            problems = [str(p) for p in exc.problems]
-            log.error(
-                "reload_rejected",
-                summary=exc.summary,
-                problems=problems,
-                kept="previous configuration and rules",
-            )
-            self.notifier.ready()
-            first = problems[0] if problems else exc.summary
-            self.notifier.status(f"reload rejected ({first}); running previous rules")
-            note_daemon(
-                self.config.state_path,
-                self.options.config_path,
-                None,
-                self.now(),
-                dry_run=self.dry_run,
-                reload_ok=False,
-                problems=problems or [exc.summary],
-            )
-            return
-        except Exception as exc:
-            log.error("reload_rejected", error=str(exc), kept="previous configuration and rules")
-            self.notifier.ready()
-            self.notifier.status(f"reload rejected ({exc}); running previous rules")
-            note_daemon(
-                self.config.state_path,
-                self.options.config_path,
-                None,
-                self.now(),
-                dry_run=self.dry_run,
-                reload_ok=False,
-                problems=[str(exc)],
-            )
-            return
+        loaded = await load_replacement(self.options.config_path)
+        if isinstance(loaded, Rejected):
+            self._reload_rejected(loaded)
+        else:
+            await self._switch_to(*loaded)
+
+    def _reload_rejected(self, rejected: Rejected) -> None:
+        """Tell systemd and ``tagger status`` that the previous rules keep running."""
+        self.notifier.ready()
+        self.notifier.status(f"reload rejected ({rejected.first}); running previous rules")
+        note_daemon(
+            self.config.state_path,
+            self.options.config_path,
+            None,
+            self.now(),
+            dry_run=self.dry_run,
+            reload_ok=False,
+            problems=rejected.problems,
+        )
+
+    async def _switch_to(self, config: Config, runtime: Runtime) -> None:
+        """Run ``config`` and ``runtime`` from the next cycle on; close the old runtime.
+
+        The swap waits for the cycle in flight (``cycle_lock``); a changed
+        state path or dry-run mode is logged and ignored.
+        """
         if config.state_path != self.config.state_path:
             log.warning("reload_state_path_ignored", state_path=str(config.state_path))
         if dry_run_of(config, self.options.dry_run) != self.dry_run:
