@@ -24,7 +24,7 @@ from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.retention import warn_backfill_since
 from tagger.service.runtime import utc_now
-from tagger.service.session import Stopped, dry_run_of, open_session
+from tagger.service.session import Session, Stopped, dry_run_of, open_session
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -114,48 +114,80 @@ async def backfill(
     those rules alone.
     """
     job = open_job or f"backfill:{since.isoformat()}:{until.isoformat()}"
-    out: list[CycleReport] = []
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
             session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
-        stop = session.stop
         names = [a.name for a in session.runtime.accounts]
         ledgers = {n: Ledger(session.state, n, session.runtime.ruleset) for n in names}
-        resumed = _unfinished(ledgers, job, since, until, open_job is not None)
-        if open_job is not None:
-            since, until = _open_span(ledgers, open_job, since, until, resumed)
-        verify = frozenset(n for n in names if n in resumed or ledgers[n].cut_off())
-        cursors = [ledgers[n].backfill_cursor(job) or since for n in names]
-        start = min(cursors) if cursors else until
-        if start >= until:
-            print("backfill of this period already complete (saved progress): nothing to do")
-        elif start > since:
-            print(f"resuming backfill from {start:%Y-%m-%dT%H:%M:%S}Z (saved progress)")
-        slices = _slices(start, until, step)
-        bar = Progress(len(slices), "slice")
-        incomplete: set[str] = set()
-        stopped = False
-        for window in slices:
-            if stop.is_set():
-                stopped = True
-                break
-            options = cycle_options(config, window=window)
-            reports = await session.cycle(options, kind="backfill", verify=verify)
-            out.extend(reports)
-            for report in reports:
-                # The cursor only moves over contiguous completed slices: a slice
-                # left incomplete is where the next run must start again.
-                if report.errors or report.undone():
-                    incomplete.add(report.account)
-                elif report.account not in incomplete:
-                    ledgers[report.account].save_backfill_cursor(job, window.end, utc_now())
-            bar.update(f"{window.end:%Y-%m-%d %H:%M}Z")
-        bar.close()
+        start, until, verify = _resume_point(ledgers, job, since, until, open_job is not None)
+        out, stopped = await _run_slices(
+            session, config, ledgers, job, _slices(start, until, step), verify
+        )
         if stopped and not any(r.interrupted for r in out):
             # Stopped between slices: say so, so the caller reports it.
             for name in names:
                 out.append(CycleReport(name, dry_run, utc_now(), utc_now(), interrupted=True))
     return out
+
+
+def _resume_point(
+    ledgers: Mapping[str, Ledger], job: str, since: datetime, until: datetime, is_open: bool
+) -> tuple[datetime, datetime, frozenset[str]]:
+    """Return where job ``job`` starts, where it ends and the accounts to verify before applying.
+
+    Given the ledger of every account and the period asked for (``is_open``:
+    no ``--until``, the saved period of an unfinished job wins). The start is
+    the earliest saved cursor (``since`` when none); accounts resuming the
+    job, or after a cut-off run, read message info before each apply. Prints
+    a line when the job resumes or has nothing left to do.
+    """
+    resumed = _unfinished(ledgers, job, since, until, is_open)
+    if is_open:
+        since, until = _open_span(ledgers, job, since, until, resumed)
+    verify = frozenset(n for n, ledger in ledgers.items() if n in resumed or ledger.cut_off())
+    cursors = [ledger.backfill_cursor(job) or since for ledger in ledgers.values()]
+    start = min(cursors) if cursors else until
+    if start >= until:
+        print("backfill of this period already complete (saved progress): nothing to do")
+    elif start > since:
+        print(f"resuming backfill from {start:%Y-%m-%dT%H:%M:%S}Z (saved progress)")
+    return start, until, verify
+
+
+async def _run_slices(
+    session: Session,
+    config: Config,
+    ledgers: Mapping[str, Ledger],
+    job: str,
+    slices: Sequence[Window],
+    verify: frozenset[str],
+) -> tuple[list[CycleReport], bool]:
+    """Run one backfill cycle per slice in ``slices``, saving each account's cursor as it goes.
+
+    Returns the report of every slice run and whether the session's stop
+    signal ended the run between slices (before all of them ran).
+    """
+    out: list[CycleReport] = []
+    bar = Progress(len(slices), "slice")
+    incomplete: set[str] = set()
+    stopped = False
+    for window in slices:
+        if session.stop.is_set():
+            stopped = True
+            break
+        options = cycle_options(config, window=window)
+        reports = await session.cycle(options, kind="backfill", verify=verify)
+        out.extend(reports)
+        for report in reports:
+            # The cursor only moves over contiguous completed slices: a slice
+            # left incomplete is where the next run must start again.
+            if report.errors or report.undone():
+                incomplete.add(report.account)
+            elif report.account not in incomplete:
+                ledgers[report.account].save_backfill_cursor(job, window.end, utc_now())
+        bar.update(f"{window.end:%Y-%m-%d %H:%M}Z")
+    bar.close()
+    return out, stopped
 
 
 def _slices(start: datetime, end: datetime, step: timedelta) -> list[Window]:

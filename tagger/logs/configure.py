@@ -71,13 +71,11 @@ def configure_logging(
     read for the systemd variables). Calling it again replaces the previous
     setup. Raises ValueError for an unknown level.
     """
-    global _handler
     threshold = _level_number(level)
     for secret in secrets:
         REDACTOR.add_secret(secret)
     out = stream if stream is not None else sys.stderr
     as_json = wants_json(format, out, os.environ if env is None else env)
-
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -85,6 +83,29 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_formatter(shared, as_json))
+    handler.setLevel(threshold)
+    _install_root_handler(handler, threshold)
+    structlog.configure(
+        processors=[
+            *shared,
+            CollapseRepeats(),
+            _capture_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _formatter(shared: list[Processor], as_json: bool) -> logging.Formatter:
+    """Return the formatter that redacts and renders every record (JSON or key=value lines).
+
+    ``shared`` are the processors our own events pass, applied to stdlib
+    records too so that both read alike.
+    """
     renderer: Processor = (
         structlog.processors.JSONRenderer(default=str)
         if as_json
@@ -92,7 +113,7 @@ def configure_logging(
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -102,10 +123,15 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(formatter)
-    handler.setLevel(threshold)
 
+
+def _install_root_handler(handler: logging.Handler, threshold: int) -> None:
+    """Make ``handler`` the root logger's only handler, at level ``threshold``.
+
+    The noisy third-party loggers are raised to WARNING unless ``threshold``
+    is DEBUG.
+    """
+    global _handler
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
@@ -119,18 +145,6 @@ def configure_logging(
         logging.getLogger(name).setLevel(
             threshold if threshold <= logging.DEBUG else logging.WARNING
         )
-
-    structlog.configure(
-        processors=[
-            *shared,
-            CollapseRepeats(),
-            _capture_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(threshold),
-        cache_logger_on_first_use=False,
-    )
 
 
 def get_logger(name: str = "tagger") -> Any:

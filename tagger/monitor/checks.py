@@ -77,12 +77,24 @@ def _graded(age: timedelta, unit: timedelta, limits: Thresholds) -> int:
 
 
 def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
-    """Return every finding about ``snap`` that is not OK (empty: all is well)."""
+    """Return every finding about ``snap`` that is not OK (empty: all is well), worst first."""
     out: list[Finding] = []
     if limits.expect_daemon and snap.lock_held is False:
         out.append(
             Finding(exitcodes.NAGIOS_CRITICAL, f"no daemon holds the lock of {snap.state_path}")
         )
+    out += _cycle_findings(snap, limits)
+    out += _watermark_findings(snap, limits)
+    out += _failure_findings(snap)
+    out += _switch_findings(snap)
+    out += _rule_file_findings(snap)
+    # Stable: findings of one level keep the order above.
+    return sorted(out, key=lambda f: -f.level)
+
+
+def _cycle_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
+    """Return the findings about each account's cycles: none, stale, stopped or refused."""
+    out: list[Finding] = []
     for account in snap.accounts:
         last = snap.last_completed.get(account)
         if last is None:
@@ -109,12 +121,24 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
                     f"account {run.account}: last cycle refused: {run.error}",
                 )
             )
+    return out
+
+
+def _watermark_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
+    """Return a finding per watermark lagging beyond the ingestion delay by too many intervals."""
+    out: list[Finding] = []
     unit = max(snap.interval, snap.longest_schedule)
     for account, key, mark in snap.watermarks:
         lag = snap.now - mark - snap.ingestion_delay
         level = _graded(lag, unit, limits)
         if level:
             out.append(Finding(level, f"account {account}: watermark lags {_human(lag)} [{key}]"))
+    return out
+
+
+def _failure_findings(snap: Snapshot) -> list[Finding]:
+    """Return the findings about messages set aside (critical) or failing (warning)."""
+    out: list[Finding] = []
     aside = [f for f in snap.failures if f.set_aside_at is not None]
     failing = [f for f in snap.failures if f.set_aside_at is None]
     if aside:
@@ -126,6 +150,12 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
         )
     if failing:
         out.append(Finding(exitcodes.NAGIOS_WARNING, f"{len(failing)} messages failing, retried"))
+    return out
+
+
+def _switch_findings(snap: Snapshot) -> list[Finding]:
+    """Return a warning for paused rules, the kill switch, disabled accounts and rules on hold."""
+    out: list[Finding] = []
     if snap.paused:
         out.append(Finding(exitcodes.NAGIOS_WARNING, f"rules paused: {', '.join(snap.paused)}"))
     if snap.kill_switch:
@@ -143,6 +173,12 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
                 f"rules awaiting promotion: {', '.join(snap.awaiting)} (tagger promote RULE)",
             )
         )
+    return out
+
+
+def _rule_file_findings(snap: Snapshot) -> list[Finding]:
+    """Return a warning when the last reload was rejected, and one when the rules do not load."""
+    out: list[Finding] = []
     reload = snap.daemon.reload if snap.daemon is not None else None
     if reload is not None and not reload.ok:
         first = reload.problems[0] if reload.problems else "see the log"
@@ -155,7 +191,7 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
         )
     if snap.rules_error is not None:
         out.append(Finding(exitcodes.NAGIOS_WARNING, f"rule files do not load: {snap.rules_error}"))
-    return sorted(out, key=lambda f: -f.level)
+    return out
 
 
 def verdict(found: list[Finding]) -> int:

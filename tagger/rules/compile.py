@@ -25,7 +25,8 @@ from tagger.rules.meta import META_KEYS, compile_meta
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
 from tagger.rules.nodes import Path as NodePath
-from tagger.rules.operators import OPERATORS, Options
+from tagger.rules.operands import Options
+from tagger.rules.operators import OPERATORS
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.source import format_path
 
@@ -158,11 +159,6 @@ def compile_criteria(
     return criteria, lookback, ok
 
 
-def _hash(canonical: Any) -> str:
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def compile_rule(
     data: Any, path: NodePath, reporter: Problems, base_dir: Path
 ) -> CompiledRule | None:
@@ -185,13 +181,7 @@ def compile_rule(
         else always_true((*path, "match"))
     )
     unless = conditions.compile(data["unless"], (*path, "unless")) if "unless" in data else None
-    schedule = data.get("schedule")
-    every = None
-    if schedule is not None:
-        try:
-            every = parse_duration(schedule)
-        except ValueError as exc:
-            reporter.add((*path, "schedule"), str(exc), at_value=True)
+    every = _schedule(data.get("schedule"), (*path, "schedule"), reporter)
     raw_tags = data.get("tags")
     tags = tuple(t for t in raw_tags if isinstance(t, str)) if isinstance(raw_tags, list) else ()
     examples = compile_examples(
@@ -203,20 +193,6 @@ def compile_rule(
     mode = data.get("mode", "enforce")
     priority = data.get("priority", 0)
     used = search.fields() | match.fields() | (unless.fields() if unless else frozenset())
-    canonical = {
-        "id": rule_id,
-        "mode": mode,
-        "priority": priority,
-        "stop": bool(data.get("stop", False)),
-        "enabled": bool(data.get("enabled", True)),
-        "schedule": schedule,
-        "search": criteria.key(),
-        "lookback": lookback.total_seconds() if lookback else None,
-        "match": match.canonical(),
-        "unless": unless.canonical() if unless else None,
-        "tags": list(tags),
-    }
-    doc = reporter.doc
     return CompiledRule(
         id=rule_id,
         description=data.get("description", "") if isinstance(data.get("description"), str) else "",
@@ -232,15 +208,65 @@ def compile_rule(
         match=match,
         unless=unless,
         needs_info=any(FIELDS[name].source == "info" for name in used),
-        content_hash=_hash(canonical),
-        source=(doc.file, doc.position(path)[0]),
-        tag_sources=tuple(
-            (doc.file, *doc.value_position((*path, "tags", i)), format_path((*path, "tags", i)))
-            for i in range(len(tags))
-        ),
+        content_hash=_content_hash(data, rule_id, criteria, lookback, match, unless, tags),
+        tag_sources=_tag_sources(reporter, path, len(tags)),
         examples=examples,
         meta=compile_meta(data, tuple(path), reporter),
         max_applies=_max_applies(data.get("max_applies")),
+    )
+
+
+def _content_hash(
+    data: dict[Any, Any],
+    rule_id: str,
+    criteria: SearchCriteria,
+    lookback: timedelta | None,
+    match: Node,
+    unless: Node | None,
+    tags: tuple[str, ...],
+) -> str:
+    """Return the SHA-256 of what the rule does, in a canonical form (hex digits).
+
+    Given the rule mapping and its compiled parts. What changes the hash
+    changes the rule: a promoted rule whose hash changes goes back to audit.
+    Description, examples, metadata and apply limits are left out.
+    """
+    canonical = {
+        "id": rule_id,
+        "mode": data.get("mode", "enforce"),
+        "priority": data.get("priority", 0),
+        "stop": bool(data.get("stop", False)),
+        "enabled": bool(data.get("enabled", True)),
+        "schedule": data.get("schedule"),
+        "search": criteria.key(),
+        "lookback": lookback.total_seconds() if lookback else None,
+        "match": match.canonical(),
+        "unless": unless.canonical() if unless else None,
+        "tags": list(tags),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _schedule(value: Any, path: NodePath, reporter: Problems) -> timedelta | None:
+    """Return the rule's own poll interval: None when not set or wrong (reported at ``path``)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        reporter.add(path, str(exc), at_value=True)
+        return None
+
+
+def _tag_sources(
+    reporter: Problems, path: NodePath, count: int
+) -> tuple[tuple[str, int, int, str], ...]:
+    """Return (file, line, column, path) of each of the ``count`` tags of the rule at ``path``."""
+    doc = reporter.doc
+    return tuple(
+        (doc.file, *doc.value_position((*path, "tags", i)), format_path((*path, "tags", i)))
+        for i in range(count)
     )
 
 

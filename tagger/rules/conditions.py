@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from tagger.errors import Severity
-from tagger.rules.field_model import Field
+from tagger.rules.field_model import TEXTUAL, Field
 from tagger.rules.fields import FIELDS
 from tagger.rules.matchers import REGEX_FLAGS
 from tagger.rules.nodes import Leaf, Node, Path, group, leaf_node, negate
-from tagger.rules.operators import OPERATORS, TEXTUAL, OperandError, Options, operators_for
+from tagger.rules.operands import OperandError, Options
+from tagger.rules.operators import OPERATORS, Operator, operators_for
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.suggest import did_you_mean
 
@@ -108,13 +109,33 @@ class ConditionCompiler:
         return group("all" if kind == "all" else "any", [c for c in children if c], path)
 
     def _leaf(self, data: dict[Any, Any], path: Path) -> Node | None:
-        report = self.reporter.add
+        """Return the node of the field test ``data`` at ``path``, or None (reported) if broken."""
+        field = self._field(data, path)
+        if field is None:
+            return None
+        op = self._operator(data, path, field)
+        if op is None:
+            return None
+        options = self._options(data, path, field, op.name)
+        elements = self._elements(data, path, field)
+        if options is None or elements is None:
+            return None
+        try:
+            operand = op.parse(data[op.name], field, options)
+        except OperandError as exc:
+            self.reporter.add((*path, op.name), str(exc), exc.hint, at_value=True)
+            return None
+        leaf = Leaf(field, op, operand, data[op.name], options, elements)
+        self._check_values(leaf, path)
+        return leaf_node(leaf, path, leaf_label(leaf))
+
+    def _field(self, data: dict[Any, Any], path: Path) -> Field | None:
+        """Return the field a test names, or None (reported) when it names none or no known one."""
         name = data.get("field")
-        ops = [k for k in data if k in OPERATORS]
         if name is None:
             # An unknown key (a misspelt 'field') is reported by the schema already.
             if all(k in CONDITION_KEYS for k in data):
-                report(
+                self.reporter.add(
                     path,
                     "a condition needs 'field' and an operator, or 'all', 'any', 'not'",
                     at_value=False,
@@ -122,9 +143,18 @@ class ConditionCompiler:
             return None
         if not isinstance(name, str) or name not in FIELDS:
             hint = did_you_mean(str(name), FIELDS) or "see docs/rules.md for the field catalogue"
-            report((*path, "field"), f"unknown field {show(name)}", hint, at_value=True)
+            self.reporter.add((*path, "field"), f"unknown field {show(name)}", hint, at_value=True)
             return None
-        field = FIELDS[name]
+        return FIELDS[name]
+
+    def _operator(self, data: dict[Any, Any], path: Path, field: Field) -> Operator | None:
+        """Return the one operator of a test on ``field``, or None (reported).
+
+        Refused: no operator, several, or one that does not apply to the field's kind.
+        """
+        report = self.reporter.add
+        name = field.name
+        ops = [k for k in data if k in OPERATORS]
         if not ops:
             unknown = [str(k) for k in data if k not in CONDITION_KEYS]
             if unknown:
@@ -160,18 +190,7 @@ class ConditionCompiler:
                 at_value=False,
             )
             return None
-        options = self._options(data, path, field, op.name)
-        elements = self._elements(data, path, field)
-        if options is None or elements is None:
-            return None
-        try:
-            operand = op.parse(data[op.name], field, options)
-        except OperandError as exc:
-            report((*path, op.name), str(exc), exc.hint, at_value=True)
-            return None
-        leaf = Leaf(field, op, operand, data[op.name], options, elements)
-        self._check_values(leaf, path)
-        return leaf_node(leaf, path, leaf_label(leaf))
+        return op
 
     def _options(self, data: dict[Any, Any], path: Path, field: Field, op: str) -> Options | None:
         case = data.get("case_sensitive", False)

@@ -17,6 +17,14 @@ from tagger.mimecast.models import Address, MessageInfo, TrackedEmail
 Kind = Literal["text", "address", "domain", "ip", "number", "bool", "time"]
 Source = Literal["search", "info"]
 
+# Kinds grouped by the comparisons that make sense for them.
+TEXTUAL: frozenset[Kind] = frozenset({"text", "address", "domain"})
+ORDERED: frozenset[Kind] = frozenset({"number", "time"})
+EQUATABLE: frozenset[Kind] = frozenset({"text", "address", "domain", "ip", "number", "bool"})
+ALL_KINDS: frozenset[Kind] = frozenset(
+    {"text", "address", "domain", "ip", "number", "bool", "time"}
+)
+
 SummaryGetter = Callable[[TrackedEmail], Any]
 InfoGetter = Callable[[MessageInfo], Any]
 

@@ -58,7 +58,6 @@ class CompiledRule:
     unless: Node | None
     needs_info: bool
     content_hash: str
-    source: tuple[str, int]
     tag_sources: tuple[tuple[str, int, int, str], ...] = ()
     examples: tuple[Example, ...] = field(default=(), compare=False)
     meta: RuleMeta = field(default=RuleMeta(), compare=False)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tagger.rules.context import FOLDED_PREFIX, UNKNOWN, Context
-from tagger.rules.field_model import Field
-from tagger.rules.operators import TEXTUAL, Operator, Options
+from tagger.rules.field_model import TEXTUAL, Field
+from tagger.rules.operands import Options
+from tagger.rules.operators import Operator
 from tagger.yamldoc.source import format_path
 
 Test = Callable[[Context], bool | None]

@@ -15,29 +15,28 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from tagger import exitcodes
-from tagger.audit.writer import audit_file, write_entries, write_failure
-from tagger.config import Config, load_config
+from tagger.config import Config
 from tagger.engine.cycle import Hooks
-from tagger.engine.options import cycle_options
+from tagger.engine.options import Runtime, cycle_options
 from tagger.engine.pruning import keep_for, prune
 from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
-from tagger.errors import UserError
-from tagger.logs.redact import REDACTOR
 from tagger.monitor.daemoninfo import note_daemon
 from tagger.service.backoff import CrashBackoff
+from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
-from tagger.service.runtime import open_runtime, utc_now
+from tagger.service.reload import Rejected, load_replacement
+from tagger.service.runtime import utc_now
+from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
 from tagger.state.errors import StateDamaged, StateGone
 
@@ -192,23 +191,7 @@ class Daemon:
         """(Re)create the scheduler with the config's interval, jitter and misfire grace."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-        sched = self.config.schedule
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            self.cycle,
-            IntervalTrigger(
-                seconds=max(1, int(sched.interval.total_seconds())),
-                jitter=int(sched.jitter.total_seconds()) or None,
-                timezone=UTC,
-            ),
-            id="cycle",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(1, int(sched.misfire_grace.total_seconds())),
-            next_run_time=self.now(),
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+        self._scheduler = start_scheduler(self.cycle, self.config.schedule, self.now())
 
     def request_stop(self, why: str = "") -> None:
         """Ask the daemon to stop after in-flight work."""
@@ -230,47 +213,32 @@ class Daemon:
         """
         self.notifier.reloading()
         log.info("reload_started", config=str(self.options.config_path))
-        try:
-            config = load_config(self.options.config_path)
-            for account in config.accounts:
-                for secret in account.secret_values():
-                    REDACTOR.add_secret(secret)
-            runtime = await open_runtime(config)
-        except UserError as exc:
-            problems = [str(p) for p in exc.problems]
-            log.error(
-                "reload_rejected",
-                summary=exc.summary,
-                problems=problems,
-                kept="previous configuration and rules",
-            )
-            self.notifier.ready()
-            first = problems[0] if problems else exc.summary
-            self.notifier.status(f"reload rejected ({first}); running previous rules")
-            note_daemon(
-                self.config.state_path,
-                self.options.config_path,
-                None,
-                self.now(),
-                dry_run=self.dry_run,
-                reload_ok=False,
-                problems=problems or [exc.summary],
-            )
-            return
-        except Exception as exc:
-            log.error("reload_rejected", error=str(exc), kept="previous configuration and rules")
-            self.notifier.ready()
-            self.notifier.status(f"reload rejected ({exc}); running previous rules")
-            note_daemon(
-                self.config.state_path,
-                self.options.config_path,
-                None,
-                self.now(),
-                dry_run=self.dry_run,
-                reload_ok=False,
-                problems=[str(exc)],
-            )
-            return
+        loaded = await load_replacement(self.options.config_path)
+        if isinstance(loaded, Rejected):
+            self._reload_rejected(loaded)
+        else:
+            await self._switch_to(*loaded)
+
+    def _reload_rejected(self, rejected: Rejected) -> None:
+        """Tell systemd and ``tagger status`` that the previous rules keep running."""
+        self.notifier.ready()
+        self.notifier.status(f"reload rejected ({rejected.first}); running previous rules")
+        note_daemon(
+            self.config.state_path,
+            self.options.config_path,
+            None,
+            self.now(),
+            dry_run=self.dry_run,
+            reload_ok=False,
+            problems=rejected.problems,
+        )
+
+    async def _switch_to(self, config: Config, runtime: Runtime) -> None:
+        """Run ``config`` and ``runtime`` from the next cycle on; close the old runtime.
+
+        The swap waits for the cycle in flight (``cycle_lock``); a changed
+        state path or dry-run mode is logged and ignored.
+        """
         if config.state_path != self.config.state_path:
             log.warning("reload_state_path_ignored", state_path=str(config.state_path))
         if dry_run_of(config, self.options.dry_run) != self.dry_run:
@@ -359,12 +327,9 @@ class Daemon:
     def _after_cycle(self, reports: list[CycleReport], started: datetime) -> None:
         """Log, audit, update metrics and notify systemd after a cycle."""
         duration = (self.now() - started).total_seconds()
-        for report in reports:
-            log.info("cycle_summary", **report.summary_fields())
-            for fields in report.rule_fields():
-                log.info("rule_summary", **fields)
+        log_reports(reports)
         if self.config.audit_path is not None:
-            self._write_audit(self.config.audit_path, reports)
+            write_audit(self.config.audit_path, reports, self.config.audit_rotation)
         if self.metrics is not None:
             for report in reports:
                 self.metrics.observe_cycle(report, duration, self.now())
@@ -374,42 +339,9 @@ class Daemon:
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()
-        applied = sum(r.applied for r in reports)
-        planned = sum(r.planned for r in reports)
-        scanned = sum(r.scanned for r in reports)
-        failed = sum(r.failed for r in reports)
-        log.info(
-            "cycle_finished",
-            cycle=self.cycles,
-            started=started.isoformat(),
-            duration_s=round(duration, 3),
-            scanned=scanned,
-            planned=planned,
-            applied=applied,
-            failed=failed,
-            window_splits=sum(r.window_splits for r in reports),
-            queries_skipped=max((r.queries_skipped for r in reports), default=0),
-            interrupted=any(r.interrupted for r in reports),
-            errors=sum(len(r.errors) for r in reports),
-        )
+        log_finished(self.cycles, started, duration, reports)
         self._prune()
-        verb = f"{planned} planned (dry run)" if self.dry_run else f"{applied} applied"
-        self.notifier.status(
-            f"cycle {self.cycles} at {started:%H:%M:%S}Z: {scanned} scanned, {verb}, "
-            f"{failed} failed"
-        )
-
-    def _write_audit(self, path: Path, reports: list[CycleReport]) -> None:
-        """Append the cycle's audit entries to ``path``; a failure is logged, not raised.
-
-        The tags are already applied and recorded, so the daemon goes on; the
-        error names the file and the fix so the operator can restore the trail.
-        """
-        try:
-            write_entries(path, reports, self.config.audit_rotation)
-        except OSError as exc:
-            target = audit_file(path, any(r.dry_run for r in reports))
-            log.error("audit_write_failed", path=str(target), error=write_failure(target, exc))
+        self.notifier.status(status_line(self.cycles, started, reports, self.dry_run))
 
     def _prune(self) -> None:
         """Delete state rows older than the longest look-back, at most once an hour."""

@@ -51,6 +51,25 @@ class MetricsServer:
             self._thread.join(timeout=10)
 
 
+class _Declare:
+    """Declares metrics in one registry, every one labelled by ``account`` first."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        """Return a new counter ``name`` labelled by account and ``labels``."""
+        return Counter(name, documentation, ["account", *labels], registry=self._registry)
+
+    def gauge(self, name: str, documentation: str) -> Gauge:
+        """Return a new gauge ``name`` labelled by account."""
+        return Gauge(name, documentation, ["account"], registry=self._registry)
+
+    def histogram(self, name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
+        """Return a new histogram ``name`` labelled by account, with ``buckets``."""
+        return Histogram(name, documentation, ["account"], buckets=buckets, registry=self._registry)
+
+
 class Metrics:
     """The daemon's counters, gauges and histogram (names are the public contract)."""
 
@@ -58,80 +77,42 @@ class Metrics:
         self._servers: list[MetricsServer] = []
         self._client_seen: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=True)
-        reg = self.registry
-        self._scanned = Counter(
-            "tagger_messages_scanned", "Messages returned by searches.", ["account"], registry=reg
+        # One declaration a metric: name, help text and labels beyond "account".
+        new = _Declare(self.registry)
+        self._scanned = new.counter("tagger_messages_scanned", "Messages returned by searches.")
+        self._info = new.counter("tagger_info_calls", "get-message-info calls made.")
+        self._applied = new.counter("tagger_tags_applied", "Smart Tags applied.", "rule", "tag")
+        self._errors = new.counter(
+            "tagger_api_errors", "Failed API calls by endpoint and error kind.", "endpoint", "kind"
         )
-        self._info = Counter(
-            "tagger_info_calls", "get-message-info calls made.", ["account"], registry=reg
+        self._limited = new.counter("tagger_rate_limited", "Responses with HTTP 429.", "endpoint")
+        self._cycle = new.histogram(
+            "tagger_cycle_duration_seconds", "Duration of one polling cycle.", CYCLE_BUCKETS
         )
-        self._applied = Counter(
-            "tagger_tags_applied",
-            "Smart Tags applied.",
-            ["account", "rule", "tag"],
-            registry=reg,
+        self._lag = new.gauge(
+            "tagger_watermark_lag_seconds", "Now minus the oldest watermark of the account."
         )
-        self._errors = Counter(
-            "tagger_api_errors",
-            "Failed API calls by endpoint and error kind.",
-            ["account", "endpoint", "kind"],
-            registry=reg,
-        )
-        self._limited = Counter(
-            "tagger_rate_limited",
-            "Responses with HTTP 429.",
-            ["account", "endpoint"],
-            registry=reg,
-        )
-        self._cycle = Histogram(
-            "tagger_cycle_duration_seconds",
-            "Duration of one polling cycle.",
-            ["account"],
-            buckets=CYCLE_BUCKETS,
-            registry=reg,
-        )
-        self._lag = Gauge(
-            "tagger_watermark_lag_seconds",
-            "Now minus the oldest watermark of the account.",
-            ["account"],
-            registry=reg,
-        )
-        self._success = Gauge(
+        self._success = new.gauge(
             "tagger_last_cycle_success_timestamp_seconds",
             "Unix time of the last cycle that completed without error.",
-            ["account"],
-            registry=reg,
         )
-
-        self._pauses = Counter(
-            "tagger_rule_pauses",
-            "Rules paused by a blast-radius limit or the anomaly guard.",
-            ["account"],
-            registry=reg,
+        self._pauses = new.counter(
+            "tagger_rule_pauses", "Rules paused by a blast-radius limit or the anomaly guard."
         )
-        self._paused = Gauge(
+        self._paused = new.gauge(
             "tagger_rules_paused",
             "Rules paused at the end of the last cycle (until tagger resume).",
-            ["account"],
-            registry=reg,
         )
-        self._awaiting = Gauge(
+        self._awaiting = new.gauge(
             "tagger_rules_awaiting_promotion",
             "Rules that audit until tagger promote, as of the last cycle.",
-            ["account"],
-            registry=reg,
         )
-        self._preflight = Counter(
-            "tagger_preflight_failures",
-            "Cycles whose preflight failed (nothing applied).",
-            ["account"],
-            registry=reg,
+        self._preflight = new.counter(
+            "tagger_preflight_failures", "Cycles whose preflight failed (nothing applied)."
         )
-        self._kill = Gauge(
+        self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
-            ["account"],
-            registry=reg,
         )
 
     def messages_scanned(self, account: str, count: int = 1) -> None:
