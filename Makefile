@@ -20,11 +20,11 @@ demo: $(STAMP)
 test: check
 	$(BIN)/pytest -q
 
-## check: ruff (lint + format check) and mypy --strict on the package
+## check: ruff (lint + format check) and mypy --strict on the package and testkit/
 check: $(STAMP)
-	$(BIN)/ruff check tagger tests bench
-	$(BIN)/ruff format --check tagger tests bench
-	$(BIN)/mypy tagger
+	$(BIN)/ruff check tagger testkit tests bench
+	$(BIN)/ruff format --check tagger testkit tests bench
+	$(BIN)/mypy tagger testkit
 
 ## bench: every benchmark (prints figures; takes several minutes)
 bench: $(STAMP)

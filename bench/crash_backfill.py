@@ -33,10 +33,10 @@ from crash import SUMMARY_ONLY_RULE, _spin, apply_calls, integrity, settle
 
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
-from tagger.testkit import RULES_DIR
-from tagger.testkit.expected import expected_pairs
-from tagger.testkit.processes import Running, run_tagger, wait_until
-from tagger.testkit.setup import write_config
+from testkit import RULES_DIR
+from testkit.expected import expected_pairs
+from testkit.processes import Running, run_tagger, wait_until
+from testkit.setup import write_config
 
 SINCE = "2d"
 SLICE = "2h"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from tagger.testkit.faults import Result, late, soak
+from testkit.faults import Result, late, soak
 
 
 def describe(result: Result) -> str:

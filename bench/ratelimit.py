@@ -57,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
     from tagger.simulator import Simulator, SimulatorConfig
     from tagger.simulator.config import ENDPOINTS
     from tagger.simulator.credentials import DEMO
-    from tagger.testkit.expected import expected_pairs
+    from testkit.expected import expected_pairs
 
     config = SimulatorConfig(
         seed=args.seed,

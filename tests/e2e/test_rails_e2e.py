@@ -26,7 +26,7 @@ from daemon_support import (
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
-from tagger.testkit import RULES_DIR
+from testkit import RULES_DIR
 
 
 def applies(sim: Simulator) -> int:

@@ -17,7 +17,7 @@ from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateLocked, StateStore
 from tagger.state.errors import StateGone
 from tagger.state.integrity import marker_path
-from tagger.testkit.setup import SUMMARY_ONLY_RULE
+from testkit.setup import SUMMARY_ONLY_RULE
 
 HOLDER = """
 import os, sys

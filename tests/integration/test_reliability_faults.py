@@ -1,7 +1,7 @@
 """Faults and load: under 5xx, drops, malformed JSON, 429 bursts, late mail and capped
 windows the daemon applies every expected tag and nothing else.
 
-The two scenarios (:mod:`tagger.testkit.faults`: the daemon as a real process
+The two scenarios (:mod:`testkit.faults`: the daemon as a real process
 against the simulator, shared with ``bench/faults.py``) are asserted for
 correctness only; the benchmark prints the figures.
 The other tests pin down the defects these runs found: a failed search, or a
@@ -33,11 +33,11 @@ from tagger.rules import load_rules
 from tagger.service.runtime import cycle_options, open_runtime
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
-from tagger.testkit.faults import Result, late, soak
+from testkit.faults import Result, late, soak
 
 
 def run_scenario(scenario: Callable[[int, int, float], Result], *args: int) -> dict[str, object]:
-    """Run one scenario of :mod:`tagger.testkit.faults` and return its figures as JSON data."""
+    """Run one scenario of :mod:`testkit.faults` and return its figures as JSON data."""
     return json.loads(json.dumps(scenario(*args, 120.0).to_json()))
 
 
