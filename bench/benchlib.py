@@ -15,10 +15,9 @@ from tagger.logs.configure import configure_logging
 from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
-from testkit import expected
+from testkit import RULES_DIR, expected
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RULES = (ROOT / "rules" / "*.yaml",)
+SHIPPED_RULES = (RULES_DIR / "*.yaml",)
 
 
 def write_config(

@@ -23,7 +23,7 @@ by the rule evaluator alone. Prints the figures; exits 1 if any tag is missing
 or extra, the state was corrupt, a watermark ran ahead or the final run failed
 (duplicate apply calls are reported; ``--strict`` makes them fail too).
 
-    .venv/bin/python bench/crash.py --trials 20 --seed 1
+    .venv/bin/python -m bench.crash --trials 20 --seed 1
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import structlog
-from daemon_support import RULES_DIR, expected_pairs, write_config
+from daemon_support import ROOT, RULES_DIR, expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.ledger import Ledger
@@ -289,11 +289,10 @@ def test_default_config_finds_everything_whatever_the_cap(
 
 @pytest.mark.timeout(120)
 def test_the_search_cap_bench_prints_its_figures_and_checks_itself() -> None:
-    bench = Path(__file__).resolve().parents[2] / "bench"
     args = ["--caps", "40,0", "--modes", "random", "--messages", "200", "--cycles", "2"]
     done = subprocess.run(
-        [sys.executable, str(bench / "search_cap.py"), *args, "--no-targets"],
-        cwd=bench,
+        [sys.executable, "-m", "bench.search_cap", *args, "--no-targets"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=110,
