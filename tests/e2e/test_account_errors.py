@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 
 import pytest
-from client_support import SecretWatch, run, settings_for, watch
-from daemon_support import applied_pairs, expected_pairs, repeated_applies, run_tagger, write_config
 from test_daemon_failures import victim_needing_info
 
 from tagger import exitcodes
@@ -24,6 +22,14 @@ from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import KeyBindingExpired, MalformedResponse
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
+from tests.support.client import SecretWatch, run, settings_for, watch
+from tests.support.daemon import (
+    applied_pairs,
+    expected_pairs,
+    repeated_applies,
+    run_tagger,
+    write_config,
+)
 
 __all__ = ["watch"]
 

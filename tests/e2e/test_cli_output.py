@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import structlog
-from daemon_support import ROOT, TAGGER, run_tagger, tagger_env, write_config
 
 from tagger import exitcodes
 from tagger.cli.progress import Progress
@@ -23,6 +22,7 @@ from tagger.logs.configure import configure_logging
 from tagger.logs.repeat import CollapseRepeats
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.credentials import DEMO
+from tests.support.daemon import ROOT, TAGGER, run_tagger, tagger_env, write_config
 
 
 def events(stderr: str) -> list[dict[str, object]]:

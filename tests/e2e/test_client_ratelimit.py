@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from client_support import SecretWatch, VirtualTime, envelope, run, settings_for, watch
-from daemon_support import applied_pairs, expected_pairs, run_tagger, write_config
 
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import RateLimited, ServerError
@@ -25,6 +23,8 @@ from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPol
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.config import ENDPOINTS
 from tagger.simulator.ratelimit import RateLimiter
+from tests.support.client import SecretWatch, VirtualTime, envelope, run, settings_for, watch
+from tests.support.daemon import applied_pairs, expected_pairs, run_tagger, write_config
 
 PATH = "/api/message-finder/get-message-info"
 BARE_429 = {"detail": "Over throttling limit (10000/hour)"}

@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from config_support import MINIMAL, load, one_problem, problems
-from daemon_support import run_tagger, write_config
 from structlog.testing import capture_logs
 
 from tagger.config.domains import DomainError, check_domain
@@ -19,6 +17,8 @@ from tagger.mimecast.retention import (
     warn_long_lookbacks,
 )
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.config import MINIMAL, load, one_problem, problems
+from tests.support.daemon import run_tagger, write_config
 
 ACCOUNT_1_0 = """\
 accounts:

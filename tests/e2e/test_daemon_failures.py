@@ -9,8 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from client_support import settings_for
-from daemon_support import (
+
+from tagger import exitcodes
+from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.errors import ApiFailure
+from tagger.rules import evaluate, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.client import settings_for
+from tests.support.daemon import (
     RULES_DIR,
     applied_pairs,
     expected_pairs,
@@ -19,13 +26,6 @@ from daemon_support import (
     sim_message,
     write_config,
 )
-
-from tagger import exitcodes
-from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import ApiFailure
-from tagger.rules import evaluate, load_rules
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
 
 
 def test_simulator_fail_message_fails_that_message_only_and_only_n_times() -> None:

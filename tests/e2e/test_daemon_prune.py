@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon_support import RULES_DIR, run_tagger, write_config
-
 from tagger.config import load_config
 from tagger.rules import load_rules
 from tagger.service.runtime import retention
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
+from tests.support.daemon import RULES_DIR, run_tagger, write_config
 
 
 def test_retention_is_the_longest_lookback_plus_overlap_and_a_day(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from daemon_support import RULES_DIR, audit_records, run_tagger, write_config
 
 from tagger.audit import read_records, summarise
 from tagger.audit.csvout import write_csv
@@ -25,6 +24,7 @@ from tagger.errors import UserError
 from tagger.mimecast.models import Address, TrackedEmail
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import RULES_DIR, audit_records, run_tagger, write_config
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

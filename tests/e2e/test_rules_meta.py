@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from daemon_support import RULES_DIR, run_tagger
-
 from tagger import exitcodes
 from tagger.rules import load_rules
+from tests.support.daemon import RULES_DIR, run_tagger
 
 RULE = """rules:
   - id: owned

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import structlog
-from daemon_support import ROOT, RULES_DIR, expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.ledger import Ledger
@@ -37,6 +36,7 @@ from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.search import matches, parse_query
 from tagger.state import SearchCapRow, StateStore
 from tagger.state.schema import MIGRATIONS
+from tests.support.daemon import ROOT, RULES_DIR, expected_pairs, write_config
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CRITERIA = SearchCriteria()

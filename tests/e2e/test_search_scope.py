@@ -14,14 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import (
-    RULES_DIR,
-    account_yaml,
-    applied_pairs,
-    expected_pairs,
-    run_tagger,
-    write_config,
-)
 
 from tagger.cli.main import build_parser
 from tagger.cli.simulate import build_config
@@ -46,6 +38,14 @@ from tagger.service.runtime import cycle_options, open_runtime, open_state, run_
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.vocab import INTERNAL_DOMAINS
 from tagger.state import StateStore
+from tests.support.daemon import (
+    RULES_DIR,
+    account_yaml,
+    applied_pairs,
+    expected_pairs,
+    run_tagger,
+    write_config,
+)
 
 DOMAINS = list(INTERNAL_DOMAINS)
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from daemon_support import repeated_applies, run_tagger, write_config
 
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from tagger.state.errors import StateDamaged
+from tests.support.daemon import repeated_applies, run_tagger, write_config
 
 
 def damage(path: Path, table: str = "processed") -> None:

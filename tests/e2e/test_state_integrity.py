@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
-from daemon_support import RULES_DIR, Running, repeated_applies, run_tagger, write_config
-from state_support import at, read_line, spawn
 
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateLocked, StateStore
 from tagger.state.errors import StateGone
 from tagger.state.integrity import marker_path
 from testkit.setup import SUMMARY_ONLY_RULE
+from tests.support.daemon import RULES_DIR, Running, repeated_applies, run_tagger, write_config
+from tests.support.state import at, read_line, spawn
 
 HOLDER = """
 import os, sys

@@ -6,9 +6,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from state_support import at, read_line, spawn
 
 from tagger.state import StateError, StateLocked, StateStore
+from tests.support.state import at, read_line, spawn
 
 HOLDER = """
 import os, sys

@@ -14,13 +14,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon_support import RULES_DIR, Running, run_tagger, wait_until, write_config
-
 from tagger import exitcodes
 from tagger.monitor.checks import Thresholds, findings, verdict
 from tagger.monitor.snapshot import Snapshot
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state.rows import FailureRow, RunRow
+from tests.support.daemon import RULES_DIR, Running, run_tagger, wait_until, write_config
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

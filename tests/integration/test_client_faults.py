@@ -7,16 +7,6 @@ import itertools
 from typing import Any
 
 import pytest
-from client_support import (
-    WRONG_CLIENT_SECRET,
-    WRONG_SECRET_KEY,
-    RecordingSleep,
-    SecretWatch,
-    credentials,
-    run,
-    settings_for,
-    watch,
-)
 
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import (
@@ -27,6 +17,16 @@ from tagger.mimecast.errors import (
 )
 from tagger.mimecast.settings import RetryPolicy
 from tagger.simulator import DEMO, FaultConfig, Simulator, SimulatorConfig
+from tests.support.client import (
+    WRONG_CLIENT_SECRET,
+    WRONG_SECRET_KEY,
+    RecordingSleep,
+    SecretWatch,
+    credentials,
+    run,
+    settings_for,
+    watch,
+)
 
 __all__ = ["watch"]
 

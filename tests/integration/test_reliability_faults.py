@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from daemon_support import expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
@@ -34,6 +33,7 @@ from tagger.service.runtime import cycle_options, open_runtime
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from testkit.faults import Result, late, soak
+from tests.support.daemon import expected_pairs, write_config
 
 
 def run_scenario(scenario: Callable[[int, int, float], Result], *args: int) -> dict[str, object]:

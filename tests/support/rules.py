@@ -13,9 +13,7 @@ from tagger.rules.conditions import ConditionCompiler
 from tagger.rules.nodes import Node
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.source import Located
-
-REPO = Path(__file__).resolve().parent.parent
-RULES_DIR = REPO / "rules"
+from testkit import RULES_DIR as RULES_DIR  # re-exported for the rule tests
 
 
 def compile_condition(data: Any) -> Node:
