@@ -71,12 +71,3 @@ def test_lock_is_freed_when_the_holder_is_killed(tmp_path: Path) -> None:
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=20)
     StateStore.open(path).close()
-
-
-def test_same_process_second_open_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    first = StateStore.open(path)
-    with pytest.raises(StateLocked, match="pid"):
-        StateStore.open(path)
-    first.close()
-    StateStore.open(path).close()
