@@ -20,21 +20,21 @@ demo: $(STAMP)
 test: check
 	$(BIN)/pytest -q
 
-## check: ruff (lint + format check) and mypy --strict on the package
+## check: ruff (lint + format check) and mypy --strict on the package and testkit/
 check: $(STAMP)
-	$(BIN)/ruff check tagger tests bench
-	$(BIN)/ruff format --check tagger tests bench
-	$(BIN)/mypy tagger
+	$(BIN)/ruff check tagger testkit tests bench
+	$(BIN)/ruff format --check tagger testkit tests bench
+	$(BIN)/mypy tagger testkit
 
-## bench: every benchmark (prints figures; takes several minutes)
+## bench: every benchmark, run as a module from the checkout (prints figures; takes several minutes)
 bench: $(STAMP)
-	$(BIN)/python bench/rules_eval.py
-	$(BIN)/python bench/e2e.py
-	$(BIN)/python bench/state_growth.py
-	$(BIN)/python bench/faults.py
-	$(BIN)/python bench/ratelimit.py
-	$(BIN)/python bench/crash.py
-	$(BIN)/python bench/search_cap.py
+	$(BIN)/python -m bench.rules_eval
+	$(BIN)/python -m bench.e2e
+	$(BIN)/python -m bench.state_growth
+	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.ratelimit
+	$(BIN)/python -m bench.crash
+	$(BIN)/python -m bench.search_cap
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

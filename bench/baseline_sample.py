@@ -6,7 +6,7 @@ lost), then for every message get-message-info, decide, and apply each tag,
 each call waiting for the previous one. The decision uses ``tagger.rules`` so
 the work is identical to tagger's; only the way the API is driven differs.
 
-    python bench/baseline_sample.py --url http://127.0.0.1:8765 --limit 200
+    python -m bench.baseline_sample --url http://127.0.0.1:8765 --limit 200
 
 prints the messages per second it reached (standalone use against
 ``tagger simulate``; ``bench/e2e.py`` runs it next to tagger).

@@ -15,10 +15,9 @@ from tagger.logs.configure import configure_logging
 from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
-from tagger.testkit import expected
+from testkit import RULES_DIR, expected
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RULES = (ROOT / "rules" / "*.yaml",)
+SHIPPED_RULES = (RULES_DIR / "*.yaml",)
 
 
 def write_config(
@@ -82,7 +81,7 @@ def quiet_logging() -> io.TextIOBase:
 def expected_pairs(sim: Simulator, ruleset: RuleSet) -> set[tuple[str, str]]:
     """Return the (message id, tag id) pairs a correct run applies to ``sim``'s whole mailbox.
 
-    The tests' computation (:func:`tagger.testkit.expected.expected_pairs`: the
+    The tests' computation (:func:`testkit.expected.expected_pairs`: the
     rule evaluator alone, enforce mode), over every message whatever the
     simulator's clock; ``sim`` need not be serving.
     """

@@ -23,7 +23,7 @@ by the rule evaluator alone. Prints the figures; exits 1 if any tag is missing
 or extra, the state was corrupt, a watermark ran ahead or the final run failed
 (duplicate apply calls are reported; ``--strict`` makes them fail too).
 
-    .venv/bin/python bench/crash.py --trials 20 --seed 1
+    .venv/bin/python -m bench.crash --trials 20 --seed 1
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from typing import Any
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.search import matches, parse_query
-from tagger.testkit import RULES_DIR
-from tagger.testkit.expected import expected_pairs
-from tagger.testkit.processes import Running, run_tagger, wait_until
-from tagger.testkit.setup import SUMMARY_ONLY_RULE, write_config
+from testkit import RULES_DIR
+from testkit.expected import expected_pairs
+from testkit.processes import Running, run_tagger, wait_until
+from testkit.setup import SUMMARY_ONLY_RULE, write_config
 
 ACCOUNT = "demo"
 PHASES = ("apply", "state-write", "startup")

@@ -12,7 +12,7 @@ verification after a cut-off run stand between a restart and a second apply.
 Prints the figures; exits 1 if a tag is missing or extra, an apply was
 repeated, the state was corrupt after a kill, or the final run failed.
 
-    .venv/bin/python bench/crash_backfill.py --trials 20 --seed 1
+    .venv/bin/python -m bench.crash_backfill --trials 20 --seed 1
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crash import SUMMARY_ONLY_RULE, _spin, apply_calls, integrity, settle
-
+from bench.crash import SUMMARY_ONLY_RULE, _spin, apply_calls, integrity, settle
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
-from tagger.testkit import RULES_DIR
-from tagger.testkit.expected import expected_pairs
-from tagger.testkit.processes import Running, run_tagger, wait_until
-from tagger.testkit.setup import write_config
+from testkit import RULES_DIR
+from testkit.expected import expected_pairs
+from testkit.processes import Running, run_tagger, wait_until
+from testkit.setup import write_config
 
 SINCE = "2d"
 SLICE = "2h"

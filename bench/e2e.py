@@ -1,6 +1,6 @@
 """End-to-end throughput and API economy against the simulator, next to a hand-written baseline.
 
-    python bench/e2e.py [--messages 2000] [--baseline-messages 300]
+    python -m bench.e2e [--messages 2000] [--baseline-messages 300]
 
 The simulator runs in a child process (``bench/simproc.py``) so that its
 request handling does not share a CPU with tagger's event loop. Every call
@@ -48,10 +48,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from baseline_sample import BaselineResult, run_baseline
-from benchlib import delta, expected_pairs, quiet_logging, write_config
-from simproc import SimHandle, child_simulator, sim_config
-
+from bench.baseline_sample import BaselineResult, run_baseline
+from bench.benchlib import delta, expected_pairs, quiet_logging, write_config
+from bench.simproc import SimHandle, child_simulator, sim_config
 from tagger.config import Config
 from tagger.engine.options import cycle_options
 from tagger.engine.run import run_cycle

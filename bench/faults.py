@@ -24,8 +24,8 @@ set the rule evaluator computes from the mailbox alone:
     Every expected tag must be applied; prints searches, window splits,
     late-indexed messages and time.
 
-    .venv/bin/python bench/faults.py            # both scenarios
-    .venv/bin/python bench/faults.py soak --messages 3000
+    .venv/bin/python -m bench.faults            # both scenarios
+    .venv/bin/python -m bench.faults soak --messages 3000
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from tagger.testkit.faults import Result, late, soak
+from testkit.faults import Result, late, soak
 
 
 def describe(result: Result) -> str:

@@ -1,6 +1,6 @@
 """Rate limits: the first ``tagger once`` against a server allowing a few requests/s per endpoint.
 
-    python bench/ratelimit.py [--messages 300] [--rate 5] [--concurrency 8] [--tagger DIR]
+    python -m bench.ratelimit [--messages 300] [--rate 5] [--concurrency 8] [--tagger DIR]
 
 A simulator runs in a child process (always this checkout's) with every
 endpoint limited to ``--rate`` requests per second as a leaky bucket, as
@@ -45,8 +45,8 @@ from typing import Any
 import httpx
 import yaml
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from testkit import ROOT, RULES_DIR
+
 START_TIMEOUT_S = 120.0
 
 
@@ -57,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
     from tagger.simulator import Simulator, SimulatorConfig
     from tagger.simulator.config import ENDPOINTS
     from tagger.simulator.credentials import DEMO
-    from tagger.testkit.expected import expected_pairs
+    from testkit.expected import expected_pairs
 
     config = SimulatorConfig(
         seed=args.seed,
@@ -80,11 +80,10 @@ def child_simulator(args: argparse.Namespace, start: float) -> Iterator[tuple[st
 
     Raises RuntimeError when it does not start.
     """
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve"]
+    cmd = [sys.executable, "-m", "bench.ratelimit", "--serve"]
     cmd += ["--messages", str(args.messages), "--rate", str(args.rate)]
     cmd += ["--seed", str(args.seed), "--start", repr(start)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         lines = _read_lines(proc, 2, START_TIMEOUT_S)
         if len(lines) < 2 or not lines[0].startswith("listening on "):
@@ -134,7 +133,7 @@ def write_config(
                 "timeout_s": 30,
             }
         ],
-        "rules": [str(ROOT / "rules" / "*.yaml")],
+        "rules": [str(RULES_DIR / "*.yaml")],
         "state_path": str(tmp / "state.db"),
         "window": {
             "overlap": "10m",
@@ -155,12 +154,13 @@ def write_config(
     return path
 
 
-# Runs ``tagger`` from sys.argv[1] whatever package an editable install points at.
+# Runs ``tagger`` from the working directory (``-c`` puts it first on the path)
+# whatever package an editable install points at: its finder is dropped, so no
+# module missing from an older checkout is taken from the installed one.
 BOOTSTRAP = """
 import runpy, sys
 sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
-sys.path.insert(0, sys.argv[1])
-sys.argv = ["tagger", *sys.argv[2:]]
+sys.argv = ["tagger", *sys.argv[1:]]
 runpy.run_module("tagger", run_name="__main__", alter_sys=True)
 """
 
@@ -170,7 +170,8 @@ def run_once(config: Path, package_dir: Path) -> tuple[int, float, str]:
     env = {**os.environ, "PYTHONPATH": str(package_dir)}
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", BOOTSTRAP, str(package_dir), "once", "-c", str(config)],
+        [sys.executable, "-c", BOOTSTRAP, "once", "-c", str(config)],
+        cwd=package_dir,
         capture_output=True,
         text=True,
         env=env,

@@ -15,7 +15,7 @@ another checkout (e.g. ``git worktree add /tmp/old HEAD~3``) and that checkout's
 shipped rules, in a subprocess, and prints its figures first: a before/after
 comparison on identical data.
 
-    python bench/real_shapes.py [--messages 2000] [--seed 1] [--compare-with /tmp/old]
+    python -m bench.real_shapes [--messages 2000] [--seed 1] [--compare-with /tmp/old]
 """
 
 from __future__ import annotations

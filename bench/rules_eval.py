@@ -8,7 +8,7 @@ message (no compilation, no per-message field cache) and checks that both
 agree on every (message, rule) outcome.
 
 Prints message-x-rule evaluations per second for both and their ratio. Run
-with ``make bench`` or ``python bench/rules_eval.py [--rules N] [--messages N]``.
+with ``make bench`` or ``python -m bench.rules_eval [--rules N] [--messages N]``.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ status is non-zero when the larger size takes more than ``--max-seconds``
 (wall) or grows worse than linearly (time ratio above ``--max-ratio`` times
 the size ratio). Thresholds live here only, never in the tests.
 
-    .venv/bin/python bench/rules_validate.py                 # 4,000 and 40,000 compact rules
-    .venv/bin/python bench/rules_validate.py --shape rich --sizes 2000 8000
+    .venv/bin/python -m bench.rules_validate                 # 4,000 and 40,000 compact rules
+    .venv/bin/python -m bench.rules_validate --shape rich --sizes 2000 8000
 """
 
 from __future__ import annotations

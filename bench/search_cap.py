@@ -1,6 +1,6 @@
 """Completeness whatever the search cap: the default config against servers capping differently.
 
-    python bench/search_cap.py [--caps 40,100,500,1000,0] [--modes oldest,newest,random]
+    python -m bench.search_cap [--caps 40,100,500,1000,0] [--modes oldest,newest,random]
         [--messages 2500] [--seed 3]
 
 Message-finder search silently truncates its answers at an undocumented cap.
@@ -16,7 +16,8 @@ followed by ``--cycles`` scheduled cycles as new mail arrives, and a restart.
 
 The simulator runs in this process (threads); tagger runs through its real
 composition root with a real SQLite state. The script also runs against an
-older tagger (``PYTHONPATH=/old/tree python bench/search_cap.py``): without a
+older tagger (``PYTHONPATH=/old/tree:. python -P -m bench.search_cap`` from this
+checkout: ``-P`` keeps the checkout's own tagger off the front of the path): without a
 learned cap it measures "known" as ``window.search_cap`` set to the real cap,
 and it picks the kept results itself when that simulator has no cap modes.
 
@@ -39,8 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchlib import expected_pairs, quiet_logging, write_config
-
+from bench.benchlib import expected_pairs, quiet_logging, write_config
 from tagger.config import Config
 from tagger.engine.options import cycle_options
 from tagger.engine.run import run_cycle

@@ -5,7 +5,7 @@ CPU of the process being measured, as a real Mimecast would. Run directly it
 serves until standard input closes or SIGTERM arrives, after printing
 ``listening on URL``::
 
-    python bench/simproc.py --messages 2000 --start 1767225600 --latency-ms 50 \
+    python -m bench.simproc --messages 2000 --start 1767225600 --latency-ms 50 \
         --max-concurrency 16
 
 Every rate limit is set far above what a benchmark can reach, so the figures
@@ -26,13 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.config import ENDPOINTS
+from testkit import ROOT
 
 # Quotas no benchmark reaches: ten million calls per minute per endpoint.
 GENEROUS = {endpoint: (10_000_000, 60.0) for endpoint in ENDPOINTS}
@@ -95,10 +95,10 @@ def child_simulator(
 
     Raises RuntimeError when the child does not report its URL.
     """
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--messages", str(messages)]
+    cmd = [sys.executable, "-m", "bench.simproc", "--messages", str(messages)]
     cmd += ["--start", repr(start), "--seed", str(seed), "--latency-ms", str(latency_ms)]
     cmd += ["--max-concurrency", str(max_concurrency)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert proc.stdout is not None
         line = _first_line(proc, START_TIMEOUT_S)

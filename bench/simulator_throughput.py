@@ -8,7 +8,7 @@ By default the simulator runs in this process (clients and server share one
 interpreter); ``--server-process`` runs it as ``tagger simulate`` in a child
 process instead, which is how a user would run it.
 
-    .venv/bin/python bench/simulator_throughput.py --requests 3000 --clients 4
+    .venv/bin/python -m bench.simulator_throughput --requests 3000 --clients 4
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Memory and speed of a cycle as the state grows: 100,000 then 1,000,000 messages on record.
 
-    python bench/state_growth.py [--sizes 100000,1000000] [--messages 10000]
+    python -m bench.state_growth [--sizes 100000,1000000] [--messages 10000]
 
 For each size, a fresh state file is seeded directly through the store's
 bulk writes (pushing that many messages through HTTP would take hours) with
@@ -19,7 +19,7 @@ cycle at the largest size takes 1.5 times as long or longer, or the peak RSS
 of a cycle exceeds ``--max-rss`` (80 MB; targets: a person or ``make bench``
 judges those, on a quiet machine). For the memory of one cycle alone:
 
-    python bench/state_growth.py --sizes 0 --messages 10000
+    python -m bench.state_growth --sizes 0 --messages 10000
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchlib import expected_pairs, quiet_logging, write_config
-from simproc import child_simulator, sim_config
-
+from bench.benchlib import expected_pairs, quiet_logging, write_config
+from bench.simproc import child_simulator, sim_config
 from tagger.engine.options import cycle_options
 from tagger.engine.run import run_cycle
 from tagger.service.runtime import load_ruleset, open_runtime, open_state
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.synth import make_id
 from tagger.state import AppliedRow, StateStore
+from testkit import ROOT
 
 ACCOUNT = "bench"  # the account name benchlib.write_config uses
 BATCH = 100_000  # rows per seeding transaction
@@ -133,9 +133,9 @@ async def measured_cycle(config_dir: Path, state: Path, url: str) -> dict[str, A
 
 def measure_in_child(state: Path, url: str, config_dir: Path) -> dict[str, Any]:
     """Run :func:`measured_cycle` in a fresh Python process; returns its figures."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", str(state)]
+    cmd = [sys.executable, "-m", "bench.state_growth", "--measure", str(state)]
     cmd += ["--url", url, "--config-dir", str(config_dir)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"measuring child failed ({done.returncode}):\n{done.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

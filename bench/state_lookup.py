@@ -1,6 +1,6 @@
 """Benchmark: batch lookups of 10,000 ids against 1,000,000 stored rows.
 
-Usage: .venv/bin/python bench/state_lookup.py [--rows N] [--lookup N] [--dir DIR]
+Usage: .venv/bin/python -m bench.state_lookup [--rows N] [--lookup N] [--dir DIR]
 
 Fills a fresh state file with N processed messages and N applied pairs (one
 transaction each, as a bulk import would), then times ``processed_ids`` and

@@ -15,15 +15,19 @@ import re
 from pathlib import Path
 
 import pytest
-from client_support import SecretWatch, run, settings_for, watch
-from daemon_support import applied_pairs, expected_pairs, repeated_applies, run_tagger, write_config
 from test_daemon_failures import victim_needing_info
 
 from tagger import exitcodes
-from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import KeyBindingExpired, MalformedResponse
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
+from tests.support.client import watch
+from tests.support.daemon import (
+    applied_pairs,
+    expected_pairs,
+    repeated_applies,
+    run_tagger,
+    write_config,
+)
 
 __all__ = ["watch"]
 
@@ -110,41 +114,6 @@ def test_info_for_another_message_is_retried_and_never_planned(tmp_path: Path) -
         assert second.returncode == exitcodes.OK, second.stderr
         assert applied_pairs(sim) == expected
         assert repeated_applies(sim) == {}
-
-
-def test_client_rejects_info_for_another_id(watch: SecretWatch) -> None:
-    with Simulator(SimulatorConfig(seed=54, messages=5)) as sim:
-        target = sim.messages()[0].id
-        sim.misanswer_info(1)
-
-        async def scenario() -> str:
-            async with MimecastClient(settings_for(sim.url, "2.0")) as client:
-                try:
-                    await client.get_message_info(target)
-                except MalformedResponse as exc:
-                    assert exc.retryable
-                    return "refused"
-                return "accepted"
-
-        assert run(scenario()) == "refused"
-
-
-def test_key_binding_expiry_in_fail_items_is_fatal(watch: SecretWatch) -> None:
-    with Simulator(SimulatorConfig(seed=55, messages=3)) as sim:
-        target = sim.messages()[0].id
-        sim.expire_key_binding(in_fail_item=True)
-
-        async def scenario() -> None:
-            async with MimecastClient(settings_for(sim.url, "1.0")) as client:
-                await client.get_message_info(target)
-
-        with pytest.raises(KeyBindingExpired) as caught:
-            run(scenario())
-        calls = sim.stats()["endpoints"]["info"]["by_status"]
-    err = watch.raised(caught.value)
-    assert isinstance(err, KeyBindingExpired) and not err.retryable
-    assert err.code == "err_xdk_binding_expired" and err.status == 200
-    assert calls == {"200": 1}  # not retried
 
 
 def test_once_exit_codes_tell_complete_incomplete_and_failed(tmp_path: Path) -> None:

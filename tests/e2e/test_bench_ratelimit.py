@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(90)
 def test_ratelimit_bench_prints_429_share_one_pass_and_rate_ratio() -> None:
     args = ["--messages", "40", "--rate", "40", "--no-targets"]
     done = subprocess.run(
-        [sys.executable, str(BENCH / "ratelimit.py"), *args],
-        cwd=BENCH,
+        [sys.executable, "-m", "bench.ratelimit", *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=80,

@@ -1,4 +1,4 @@
-"""Smoke test of bench/rules_validate.py: it runs small and prints its figures."""
+"""Smoke test of ``python -m bench.rules_validate``: it runs small and prints its figures."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_rules_validate_bench_prints_seconds_rss_and_ratios() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "rules_validate.py"), "--sizes", "20", "60"],
+        [sys.executable, "-m", "bench.rules_validate", "--sizes", "20", "60"],
         cwd=ROOT,
         capture_output=True,
         text=True,

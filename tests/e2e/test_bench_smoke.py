@@ -15,27 +15,29 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_bench(script: str, *args: str) -> str:
-    """Run ``bench/SCRIPT ARGS`` to completion; returns its output, failing on a non-zero exit."""
+def run_bench(name: str, *args: str) -> str:
+    """Run ``python -m bench.NAME ARGS`` to completion; returns its output, failing on non-zero."""
     done = subprocess.run(
-        [sys.executable, str(BENCH / script), *args],
-        cwd=BENCH,
+        [sys.executable, "-m", f"bench.{name}", *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=280,
         check=False,
     )
-    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, (
+        f"bench.{name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
     return done.stdout
 
 
 @pytest.mark.timeout(300)
 def test_e2e_bench_prints_throughput_bound_speedup_and_economy() -> None:
     out = run_bench(
-        "e2e.py",
+        "e2e",
         "--messages",
         "100",
         "--baseline-messages",
@@ -57,7 +59,7 @@ def test_e2e_bench_prints_throughput_bound_speedup_and_economy() -> None:
 
 @pytest.mark.timeout(300)
 def test_state_growth_bench_prints_rss_file_size_and_cycle_time_per_size() -> None:
-    out = run_bench("state_growth.py", "--sizes", "1000,10000", "--messages", "150", "--no-targets")
+    out = run_bench("state_growth", "--sizes", "1000,10000", "--messages", "150", "--no-targets")
     for size in ("1,000", "10,000"):
         line = next((x for x in out.splitlines() if x.strip().startswith(size)), "")
         assert re.search(r"cycle [\d.]+ s for \d+ found", line), out
@@ -73,7 +75,7 @@ def test_state_growth_bench_prints_rss_file_size_and_cycle_time_per_size() -> No
 
 
 def test_real_shapes_bench_prints_wrong_tags_per_rule_and_checks_itself() -> None:
-    out = run_bench("real_shapes.py", "--messages", "150")
+    out = run_bench("real_shapes", "--messages", "150")
     assert "150 real-shaped messages" in out, out
     for rule in ("has-attachments", "phishing-suspect", "risky-attachment"):
         assert re.search(rf"{rule} +\d+ +\d+ +0 +0", out), out

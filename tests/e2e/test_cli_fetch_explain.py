@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import yaml
-from daemon_support import RULES_DIR, run_tagger, sim_message, write_config
 
 from tagger import exitcodes
 from tagger.rules import evaluate, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import RULES_DIR, run_tagger, sim_message, write_config
 
 
 def matching_id(sim: Simulator) -> tuple[str, list[str]]:

@@ -12,7 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from daemon_support import (
+
+from tagger import exitcodes
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.daemon import (
     RULES_DIR,
     applied_pairs,
     audit_records,
@@ -20,10 +24,6 @@ from daemon_support import (
     run_tagger,
     write_config,
 )
-
-from tagger import exitcodes
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
 
 QUIET_RULE = {
     "id": "never-matches",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from daemon_support import run_tagger, write_config
-
 from tagger import exitcodes
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import run_tagger, write_config
 
 
 def test_tags_messages_lists_the_messages_a_run_tagged(tmp_path: Path) -> None:

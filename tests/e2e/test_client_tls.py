@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from client_support import run
-from hostile_support import TOKEN_ANSWER, Answer, HostileServer, envelope
 
 from tagger.mimecast.client import MimecastClient, _verify
 from tagger.mimecast.endpoints import TOKEN_PATH
 from tagger.mimecast.errors import TransportError
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
+from tests.support.client import run
+from tests.support.hostile import TOKEN_ANSWER, Answer, HostileServer, envelope
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -9,7 +9,10 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon_support import (
+from tagger import exitcodes
+from tagger.rules import load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import (
     RULES_DIR,
     Running,
     applied_pairs,
@@ -20,10 +23,6 @@ from daemon_support import (
     wait_until,
     write_config,
 )
-
-from tagger import exitcodes
-from tagger.rules import load_rules
-from tagger.simulator import Simulator, SimulatorConfig
 
 START = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
 

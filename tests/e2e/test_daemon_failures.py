@@ -3,14 +3,17 @@ back, and is set aside (and reported) after ``max_failures`` attempts."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from client_support import settings_for
-from daemon_support import (
+
+from tagger import exitcodes
+from tagger.rules import evaluate, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.daemon import (
     RULES_DIR,
     applied_pairs,
     expected_pairs,
@@ -19,37 +22,6 @@ from daemon_support import (
     sim_message,
     write_config,
 )
-
-from tagger import exitcodes
-from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import ApiFailure
-from tagger.rules import evaluate, load_rules
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
-
-
-def test_simulator_fail_message_fails_that_message_only_and_only_n_times() -> None:
-    with Simulator(SimulatorConfig(seed=3, messages=5)) as sim:
-        victim, other = (m.id for m in sim.messages()[:2])
-        sim.fail_message(victim, 2)
-
-        async def calls() -> list[str]:
-            out = []
-            async with MimecastClient(settings_for(sim.url, "2.0")) as client:
-                for mid in (victim, other, victim, victim):
-                    try:
-                        info = await client.get_message_info(mid)
-                        out.append(f"ok {info.id == mid}")
-                    except ApiFailure as exc:
-                        out.append(f"failed {exc.code}")
-            return out
-
-        assert asyncio.run(calls()) == [
-            "failed err_sim_injected_failure",
-            "ok True",
-            "failed err_sim_injected_failure",
-            "ok True",
-        ]
 
 
 def victim_needing_info(sim: Simulator) -> tuple[str, datetime]:

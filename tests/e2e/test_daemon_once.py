@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from daemon_support import (
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.daemon import (
     applied_pairs,
     audit_records,
     expected_pairs,
@@ -19,9 +21,6 @@ from daemon_support import (
     run_tagger,
     write_config,
 )
-
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
 
 
 def applies(sim: Simulator) -> int:

@@ -9,10 +9,9 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon_support import Running, account_yaml, applied_pairs, run_tagger, write_config
-
 from tagger import exitcodes
 from tagger.simulator import DEMO, Simulator, SimulatorConfig
+from tests.support.daemon import Running, account_yaml, applied_pairs, run_tagger, write_config
 
 ENV = {
     "TT_CLIENT_ID": DEMO.client_id,

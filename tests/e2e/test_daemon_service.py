@@ -12,7 +12,10 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon_support import (
+from tagger.rules import load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.daemon import (
     Running,
     applied_pairs,
     expected_pairs,
@@ -21,10 +24,6 @@ from daemon_support import (
     wait_until,
     write_config,
 )
-
-from tagger.rules import load_rules
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
 
 TRIAGE_RULES = """\
 rules:

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import Running, wait_until, write_config
 
 from tagger import exitcodes
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
+from tests.support.daemon import Running, wait_until, write_config
 
 pytestmark = pytest.mark.slow
 

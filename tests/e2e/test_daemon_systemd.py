@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from daemon_support import (
+from tagger.rules import load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from tests.support.daemon import (
     Running,
     applied_pairs,
     expected_pairs,
@@ -24,10 +27,6 @@ from daemon_support import (
     wait_until,
     write_config,
 )
-
-from tagger.rules import load_rules
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
 
 
 class NotifySocket:

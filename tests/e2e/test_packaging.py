@@ -36,8 +36,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     """A venv holding only the wheel of this tree; returns its bin dir and environment."""
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "src"
-    ignore = shutil.ignore_patterns(".*", "*.egg-info", "build", "__pycache__", "tests", "bench")
-    shutil.copytree(ROOT, source, ignore=ignore)  # a clean tree: no stale build/ or skel/
+    ignore = shutil.ignore_patterns(".*", "*.egg-info", "build", "__pycache__")
+    # A clean tree (no stale build/ or skel/) that still holds testkit/, tests/ and
+    # bench/, so that the wheel is seen to leave them out.
+    shutil.copytree(ROOT, source, ignore=ignore)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TAGGER_CONFIG")}
     built = run(
         sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -46,6 +48,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = (tmp / "dist").glob("tagger-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    # The package and its metadata only: no test helpers, tests or benchmarks.
+    tops = {n.split("/", 1)[0] for n in names}
+    assert tops == {"tagger", next(t for t in tops if t.endswith(".dist-info"))}, sorted(tops)
+    helpers = [
+        n
+        for n in names
+        if n.split("/", 1)[0] in ("testkit", "tests", "bench")
+        or "/testkit/" in n
+        or Path(n).name.endswith("_support.py")
+        or Path(n).name in ("conftest.py", "benchlib.py")
+    ]
+    assert not helpers, helpers
     assert "tagger/skel/config.example.yaml" in names
     assert "tagger/skel/systemd/tagger.service" in names
     assert "tagger/skel/rules/security.yaml" in names

@@ -12,7 +12,12 @@ import shutil
 from pathlib import Path
 
 import yaml
-from daemon_support import (
+
+from tagger.rules import RuleSet, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from testkit import RULES_DIR
+from tests.support.daemon import (
     Running,
     applied_pairs,
     audit_records,
@@ -22,11 +27,6 @@ from daemon_support import (
     wait_until,
     write_config,
 )
-
-from tagger.rules import RuleSet, load_rules
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.state import StateStore
-from tagger.testkit import RULES_DIR
 
 
 def applies(sim: Simulator) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from daemon_support import (
+
+from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import (
     Running,
     account_yaml,
     applied_pairs,
@@ -22,8 +24,6 @@ from daemon_support import (
     wait_until,
     write_config,
 )
-
-from tagger.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.timeout(110)
 def test_sigkilled_daemon_loses_nothing_and_applies_nothing_twice() -> None:
-    cmd = [sys.executable, str(ROOT / "bench" / "crash.py"), "--trials", "5", "--seed", "7"]
+    cmd = [sys.executable, "-m", "bench.crash", "--trials", "5", "--seed", "7"]
     done = subprocess.run(
         [*cmd, "--json", "--quiet", "--strict", "--messages", "200"],
         cwd=ROOT,

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_sigkilled_open_ended_backfill_resumes_and_applies_nothing_twice() -> None:
-    cmd = [sys.executable, str(ROOT / "bench" / "crash_backfill.py"), "--trials", "5"]
+    cmd = [sys.executable, "-m", "bench.crash_backfill", "--trials", "5"]
     done = subprocess.run(
         [*cmd, "--seed", "3", "--json", "--quiet", "--messages", "400"],
         cwd=ROOT,

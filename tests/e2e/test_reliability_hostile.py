@@ -17,12 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import account_yaml, applied_pairs, expected_pairs, run_tagger, write_config
-from hostile_support import Answer, HostileServer, Seen
 
 from tagger import exitcodes
 from tagger.mimecast.endpoints import APPLY_SMART_TAG_PATH, MESSAGE_INFO_PATH
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.daemon import (
+    account_yaml,
+    applied_pairs,
+    expected_pairs,
+    run_tagger,
+    write_config,
+)
+from tests.support.hostile import Answer, HostileServer, Seen
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import RULES_DIR, account_yaml, free_port, run_tagger, write_config
 
 from tagger.simulator import Credentials, Simulator, SimulatorConfig
+from tests.support.daemon import RULES_DIR, account_yaml, free_port, run_tagger, write_config
 
 pytestmark = pytest.mark.slow
 

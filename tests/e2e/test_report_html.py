@@ -15,10 +15,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser_support import load, needs_chromium, screenshot
-from daemon_support import audit_records, run_tagger, write_config
 
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.browser import load, needs_chromium, screenshot
+from tests.support.daemon import audit_records, run_tagger, write_config
 
 HOSTILE = (
     "<script>document.title='pwned'</script>"

@@ -11,12 +11,12 @@ import shutil
 from pathlib import Path
 
 import yaml
-from daemon_support import RULES_DIR, applied_pairs, expected_pairs, run_tagger, write_config
 
 from tagger import exitcodes
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.yamldoc.suggest import closest
+from tests.support.daemon import RULES_DIR, applied_pairs, expected_pairs, run_tagger, write_config
 
 RULE = {
     "id": "r1",

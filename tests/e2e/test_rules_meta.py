@@ -5,39 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from daemon_support import RULES_DIR, run_tagger
-
 from tagger import exitcodes
-from tagger.rules import load_rules
-
-RULE = """rules:
-  - id: owned
-    description: a rule with metadata
-    search: {route: [inbound]}
-    match: {field: spam.score, gte: 5}
-    tags: [Security/Phishing]
-"""
-META = "    owner: secops@example.com\n    references: [https://wiki.example.com/p, CHG-1]\n"
-
-
-def rule_file(tmp: Path, extra: str, name: str = "r.yaml") -> Path:
-    path = tmp / name
-    path.write_text(RULE + extra, encoding="utf-8")
-    return path
-
-
-def test_metadata_is_read_and_leaves_the_content_hash_alone(tmp_path: Path) -> None:
-    plain = load_rules([rule_file(tmp_path, "", "plain.yaml")]).rules[0]
-    dated = META + "    created: 2026-11-01\n    modified: 2026/11/20\n"
-    (owned,) = load_rules([rule_file(tmp_path, dated)]).rules
-    assert owned.meta.owner == "secops@example.com"
-    assert owned.meta.references == ("https://wiki.example.com/p", "CHG-1")
-    assert (owned.meta.created, owned.meta.modified) == ("2026-11-01", "2026-11-20")
-    assert owned.content_hash == plain.content_hash
+from tests.support.daemon import RULES_DIR, run_tagger
+from tests.support.rules import metadata_rule_file
 
 
 def test_bad_metadata_is_located(tmp_path: Path) -> None:
-    bad = rule_file(tmp_path, "    owner: 5\n    created: yesterday\n    modified: 2026/02/30\n")
+    bad_meta = "    owner: 5\n    created: yesterday\n    modified: 2026/02/30\n"
+    bad = metadata_rule_file(tmp_path, bad_meta)
     done = run_tagger("validate", str(bad))
     assert done.returncode == exitcodes.USER_ERROR
     assert f"{bad}:7:12: error:" in done.stdout  # owner: not a string

@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from state_support import T0, read_line, spawn
 
 from tagger.state import StateStore
+from tests.support.state import T0, read_line, spawn
 
 WRITER = """
 import sys

@@ -6,18 +6,15 @@ against the simulator on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from daemon_support import RULES_DIR, Running, repeated_applies, run_tagger, write_config
-from state_support import at, read_line, spawn
 
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateLocked, StateStore
-from tagger.state.errors import StateGone
-from tagger.state.integrity import marker_path
-from tagger.testkit.setup import SUMMARY_ONLY_RULE
+from testkit.setup import SUMMARY_ONLY_RULE
+from tests.support.daemon import RULES_DIR, Running, repeated_applies, run_tagger, write_config
+from tests.support.state import read_line, spawn
 
 HOLDER = """
 import os, sys
@@ -59,38 +56,6 @@ def test_a_symlink_to_the_same_state_file_is_the_same_writer(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait(timeout=20)
-
-
-def test_a_deleted_or_replaced_state_file_is_noticed(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as store:
-        store.check_file()
-        path.unlink()
-        with pytest.raises(StateGone, match=f"{path}.*deleted"):
-            store.check_file()
-    other = tmp_path / "other.db"
-    with StateStore.open(path) as store:
-        StateStore.open(other).close()
-        os.replace(other, path)
-        with pytest.raises(StateGone, match="replaced"):
-            store.check_file()
-
-
-def test_a_lost_state_is_recorded_and_makes_every_account_verify(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as store:
-        assert store.lost_at() is None
-        run = store.start_run("once", "a", at(1), False)
-        store.finish_run(run, at(2), {}, "ok")
-    assert marker_path(path).exists()
-    for extra in ("", "-wal", "-shm"):
-        Path(f"{path}{extra}").unlink(missing_ok=True)
-    with StateStore.open(path) as store:
-        lost = store.lost_at()
-        assert lost is not None
-    # Still recorded after a restart that ran nothing (say, killed at start-up).
-    with StateStore.open(path) as store:
-        assert store.lost_at() == lost
 
 
 def test_once_after_the_state_was_deleted_applies_nothing_twice(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from state_support import at, read_line, spawn
 
 from tagger.state import StateError, StateLocked, StateStore
+from tests.support.state import at, read_line, spawn
 
 HOLDER = """
 import os, sys
@@ -70,13 +70,4 @@ def test_lock_is_freed_when_the_holder_is_killed(tmp_path: Path) -> None:
         StateStore.open(path)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=20)
-    StateStore.open(path).close()
-
-
-def test_same_process_second_open_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    first = StateStore.open(path)
-    with pytest.raises(StateLocked, match="pid"):
-        StateStore.open(path)
-    first.close()
     StateStore.open(path).close()

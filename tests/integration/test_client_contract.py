@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from client_support import SecretWatch, run, settings_for, watch
 
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ApiFailure
 from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.client import SecretWatch, run, settings_for, watch
 
 __all__ = ["watch"]
 

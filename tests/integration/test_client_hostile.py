@@ -14,8 +14,14 @@ import itertools
 from typing import Any
 
 import pytest
-from client_support import SecretWatch, run, watch
-from hostile_support import (
+
+from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.criteria import SearchCriteria
+from tagger.mimecast.endpoints import LIST_SMART_TAGS_PATH, SEARCH_PATH, TOKEN_PATH
+from tagger.mimecast.errors import MalformedResponse, MimecastError, TransportError
+from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
+from tests.support.client import SecretWatch, run, watch
+from tests.support.hostile import (
     TOKEN_ANSWER,
     Answer,
     HostileServer,
@@ -25,12 +31,6 @@ from hostile_support import (
     envelope,
     gzip_bomb,
 )
-
-from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.criteria import SearchCriteria
-from tagger.mimecast.endpoints import LIST_SMART_TAGS_PATH, SEARCH_PATH, TOKEN_PATH
-from tagger.mimecast.errors import MalformedResponse, MimecastError, TransportError
-from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
 
 __all__ = ["watch"]
 INFO = "/api/message-finder/get-message-info"

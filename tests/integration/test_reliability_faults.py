@@ -1,7 +1,7 @@
 """Faults and load: under 5xx, drops, malformed JSON, 429 bursts, late mail and capped
 windows the daemon applies every expected tag and nothing else.
 
-The two scenarios (:mod:`tagger.testkit.faults`: the daemon as a real process
+The two scenarios (:mod:`testkit.faults`: the daemon as a real process
 against the simulator, shared with ``bench/faults.py``) are asserted for
 correctness only; the benchmark prints the figures.
 The other tests pin down the defects these runs found: a failed search, or a
@@ -13,13 +13,8 @@ shut an endpoint's gate for the whole rate-limit window.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
-from daemon_support import expected_pairs, write_config
 
 from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
@@ -29,53 +24,11 @@ from tagger.mimecast.client import SearchResult
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ServerError
 from tagger.mimecast.models import MessageInfo
-from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
 from tagger.rules import load_rules
 from tagger.service.runtime import open_runtime
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
-from tagger.testkit.faults import Result, late, soak
-
-
-def run_scenario(scenario: Callable[[int, int, float], Result], *args: int) -> dict[str, object]:
-    """Run one scenario of :mod:`tagger.testkit.faults` and return its figures as JSON data."""
-    return json.loads(json.dumps(scenario(*args, 120.0).to_json()))
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(160)
-def test_fault_soak_completes_with_every_tag_and_no_extra() -> None:
-    figures = run_scenario(soak, 3, 800)
-    assert figures["completed"], figures
-    assert figures["expected"] > 100  # the soak has real work to do
-    assert figures["missing"] == 0, figures
-    assert figures["extra"] == 0, figures
-    assert figures["set_aside"] == 0, figures
-    assert figures["exit_code"] == 0, figures
-    faults = figures["faults"]
-    assert isinstance(faults, dict)
-    # The faults really happened, and the client really retried them.
-    assert faults["error_5xx"] > 0 and faults["drop"] > 0, figures
-    assert isinstance(figures["throttled_429"], int) and figures["throttled_429"] > 0
-    assert isinstance(figures["retries"], int) and figures["retries"] > 0
-    # A repeated apply call only ever follows a truncated answer to an executed apply.
-    assert figures["duplicate_calls"] <= faults["malformed_json"], figures
-    assert figures["ok"] is True
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(160)
-def test_late_indexing_and_capped_windows_at_scale_lose_nothing() -> None:
-    figures = run_scenario(late, 5, 2000)
-    assert figures["completed"], figures
-    assert figures["missing"] == 0 and figures["extra"] == 0, figures
-    assert figures["duplicate_calls"] == 0, figures
-    assert isinstance(figures["window_splits"], int) and figures["window_splits"] > 0
-    assert figures["saturated_windows"] == 0, figures
-    # Some tags belong to mail the daemon's first searches could not see yet.
-    assert isinstance(figures["late_expected_pairs"], int) and figures["late_expected_pairs"] > 0
-    assert figures["late_pairs_applied"] == figures["late_expected_pairs"], figures
-    assert figures["ok"] is True
+from tests.support.daemon import expected_pairs, write_config
 
 
 class FailingSearch:
@@ -138,38 +91,6 @@ def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(
         assert expected, "the mailbox must hold mail the rules tag"
         assert applied - expected == set(), "a tag a stop rule forbids was applied"
         assert expected - applied == set(), "a tag was lost"
-
-
-def test_a_short_429_does_not_shut_the_gate_for_long() -> None:
-    """A 429 whose reset is 0.3 s, then a concurrent request's answer with 250 calls left."""
-    clock = [100.0]
-
-    async def no_sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    gate = RateLimitGate(lambda: clock[0], no_sleep)
-
-    async def scenario() -> int:
-        first = await gate.acquire(deadline=1e9)
-        assert gate.claim(first)
-        # A bucket of 300, one request back every 60 s.
-        gate.settle(first, RateLimitInfo(limit=300, remaining=299, reset_s=60.0), False)
-        a, b = await gate.acquire(deadline=1e9), await gate.acquire(deadline=1e9)
-        assert gate.claim(a) and gate.claim(b)
-        gate.settle(a, RateLimitInfo(limit=300, remaining=0, reset_s=0.3), True)
-        gate.settle(b, RateLimitInfo(limit=300, remaining=250, reset_s=60.0), False)
-        assert gate.delay() == pytest.approx(0.3)
-        clock[0] += 0.3
-        sent = 0
-        while gate.delay() == 0.0 and sent < 1000:
-            ticket = await gate.acquire(deadline=1e9)
-            assert gate.claim(ticket)
-            sent += 1
-        return sent
-
-    # The bucket's own credit is honoured at once, then calls wait for the refill.
-    assert asyncio.run(scenario()) == 250
-    assert gate.delay() > 0
 
 
 SCHEDULED_AND_OVERLAPPING = """\

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from client_support import run
-from hostile_support import TOKEN_ANSWER, Answer, HostileServer, Seen, envelope
 
 from tagger.engine.search import search_window
 from tagger.engine.window import Window
@@ -27,6 +25,8 @@ from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.endpoints import SEARCH_PATH, TOKEN_PATH
 from tagger.mimecast.errors import MimecastError
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
+from tests.support.client import run
+from tests.support.hostile import TOKEN_ANSWER, Answer, HostileServer, Seen, envelope
 
 WINDOW = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
 

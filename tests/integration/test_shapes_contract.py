@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_support import SecretWatch, run, settings_for, watch
 
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.components import PART_NAMES
@@ -32,6 +31,7 @@ from tagger.rules.context import Context
 from tagger.rules.fields import FIELDS
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.truth import truth_message
+from tests.support.client import SecretWatch, run, settings_for, watch
 
 __all__ = ["watch"]
 

@@ -174,9 +174,3 @@ def test_expired_key_binding_gives_418_for_api_1_only() -> None:
         assert error_codes(r) == ["err_xdk_binding_expired"]
         r = c.post(SEARCH, json={"data": [{}]}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
-
-
-def test_secrets_do_not_show_in_repr() -> None:
-    text = repr(DEMO) + repr(SimulatorConfig())
-    for secret in (DEMO.secret_key, DEMO.client_secret, DEMO.app_key):
-        assert secret not in text

@@ -14,7 +14,6 @@ import pytest
 
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
 from tagger.simulator.credentials import DEMO
-from tagger.simulator.ratelimit import RateLimiter
 
 SEARCH = "/api/message-finder/search"
 INFO = "/api/message-finder/get-message-info"
@@ -81,35 +80,6 @@ def test_an_empty_bucket_gives_429_and_the_call_is_not_executed(limited: Simulat
         stats = limited.stats()
         assert stats["throttled"]["search"] == 1 and stats["throttled"]["apply"] == 1
         assert stats["endpoints"]["search"]["by_status"] == {"200": 3, "429": 1}
-
-
-def test_one_request_returns_per_refill_interval_not_the_whole_bucket() -> None:
-    now = [0.0]
-    limiter = RateLimiter(lambda _: (4, 2.0), clock=lambda: now[0])  # one back every 0.5 s
-    first = [limiter.take("search") for _ in range(5)]
-    assert [d.allowed for d in first] == [True] * 4 + [False]
-    assert [d.remaining for d in first] == [3, 2, 1, 0, 0]
-    assert first[0].reset_ms == 500  # a full bucket dipped into: one whole interval
-    assert first[4].reset_ms == 500  # empty: the next one returns in 0.5 s
-    now[0] = 0.3
-    refused = limiter.take("search")
-    assert not refused.allowed and refused.reset_ms == 200
-    now[0] = 0.5
-    got = [limiter.take("search") for _ in range(2)]
-    assert [d.allowed for d in got] == [True, False]  # one back, not four
-    assert got[0].remaining == 0 and got[0].reset_ms == 500
-    now[0] = 10.0  # a long pause fills the bucket, never beyond its size
-    assert [limiter.take("search").allowed for _ in range(5)] == [True] * 4 + [False]
-
-
-def test_window_mode_returns_the_whole_quota_at_the_reset() -> None:
-    now = [0.0]
-    limiter = RateLimiter(lambda _: (2, 1.0), clock=lambda: now[0], mode="window")
-    assert [limiter.take("info").allowed for _ in range(3)] == [True, True, False]
-    now[0] = 1.0
-    assert [limiter.take("info").allowed for _ in range(3)] == [True, True, False]
-    with pytest.raises(ValueError):
-        RateLimiter(lambda _: (2, 1.0), mode="sliding")
 
 
 def test_capacity_returns_after_the_refill_interval() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from client_support import FakeTime, envelope, run
 
 from tagger.mimecast.auth import HmacSigner, TokenCache, sign_hmac
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import AuthenticationError
 from tagger.mimecast.httpauth import BearerAuth, HmacAuth
 from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
+from tests.support.client import FakeTime, envelope, run
 
 PATH = "/api/message-finder/get-message-info"
 MOMENT = datetime(2015, 11, 24, 12, 50, 11, tzinfo=UTC)

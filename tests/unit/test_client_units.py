@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from client_support import FakeTime, VirtualTime, envelope, run
 
 from tagger.mimecast.auth import refresh_time
 from tagger.mimecast.client import MimecastClient
@@ -30,6 +29,7 @@ from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.ratelimit import RateLimitInfo
 from tagger.mimecast.retry import MAX_THROTTLES, backoff_delay
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
+from tests.support.client import FakeTime, VirtualTime, envelope, run
 
 PATH = "/api/message-finder/get-message-info"
 

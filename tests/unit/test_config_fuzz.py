@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from fuzz_support import set_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagger.config import Config, load_config
 from tagger.errors import UserError
+from tests.support.fuzz import set_path
 
 EXAMPLE_TEXT = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
 EXAMPLE = yaml.safe_load(EXAMPLE_TEXT)

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from config_support import MINIMAL, load, one_problem
+
+from tests.support.config import MINIMAL, load, one_problem
 
 MAX_SECRET_BYTES = 64 * 1024  # the documented limit
 

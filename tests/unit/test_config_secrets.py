@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import structlog
-from config_support import ENV, MINIMAL, load, one_problem, write_config
 
 from tagger.config import load_config
+from tests.support.config import ENV, MINIMAL, load, one_problem, write_config
 
 SECRET = ENV["TEST_SECRET"]
 

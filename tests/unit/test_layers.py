@@ -25,7 +25,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tagger.mimecast", "tagger.state", "tagger.rails"),
     ("tagger.simulator", "tagger.config"),
     ("tagger.rules", "tagger.audit"),
-    ("tagger.testkit",),
     ("tagger.engine",),
     ("tagger.exitcodes",),
     ("tagger.monitor",),

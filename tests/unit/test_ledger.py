@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from state_support import at
 
 from tagger.engine.candidate import AccountLevelFailure, Candidate, Failure
 from tagger.engine.ledger import Ledger
@@ -22,6 +21,7 @@ from tagger.mimecast.errors import ApiFailure, AuthenticationError
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
+from tests.support.state import at
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "acct"

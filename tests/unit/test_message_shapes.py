@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rules_support import RULES_DIR, message, rule, ruleset_of
 
 from tagger.mimecast.models import Address, Message, MessageInfo, TrackedEmail
 from tagger.rules import evaluate, load_rules
 from tagger.rules.context import Context
 from tagger.rules.messages import summary_from_info
+from tests.support.rules import RULES_DIR, message, rule, ruleset_of
 
 TRANSMISSION = {
     "type": "Email Transmission File",

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fuzz_support import set_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,7 @@ from tagger.mimecast.settings import (
 )
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import DEMO
+from tests.support.fuzz import set_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_TEXT = (ROOT / "rules" / "security.yaml").read_text(encoding="utf-8")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rules_support import REPO
-
 from tagger.rules import rules_schema
 from tagger.rules.fields import FIELDS
 from tagger.rules.operators import OPERATORS
+from testkit import ROOT as REPO
 
 DOCS = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
 KIND_ORDER = ["text", "address", "domain", "ip", "number", "bool", "time"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rules_support import RULES_DIR, message, rule, ruleset_of
-
 from tagger.mimecast.models import Message, TrackedEmail
 from tagger.rules import evaluate, explain_message, load_rules, prefilter, render
 from tagger.rules.messages import load_message
+from tests.support.rules import RULES_DIR, message, rule, ruleset_of
 
 FAIL_DMARC = {"spamInfo": {"spamProcessingDetail": {"dmarc": {"allow": False, "info": "fail"}}}}
 DMARC = {"field": "dmarc.result", "equals": "fail"}

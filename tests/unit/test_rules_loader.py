@@ -6,13 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rules_support import RULES_DIR, rule, ruleset_of, write_rules
 
 from tagger.errors import UserError
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.models import SmartTag
 from tagger.rules import check_rule_files, check_tags, load_rules, resolve_tags
 from tagger.rules.examples import run_examples
+from tests.support.rules import RULES_DIR, rule, ruleset_of, write_rules
 
 
 def test_shipped_rules_are_valid_and_their_examples_pass() -> None:

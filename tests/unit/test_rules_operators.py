@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rules_support import compile_condition, condition_problems, message
 
 from tagger.rules.context import Context
 from tagger.rules.matchers import MAX_MATCH_INPUT, glob_to_regex
+from tests.support.rules import compile_condition, condition_problems, message
 
 INBOUND_INFO: dict[str, Any] = {
     "recipientInfo": {

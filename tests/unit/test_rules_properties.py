@@ -7,11 +7,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rules_support import RULES_DIR, compile_condition
 
 from tagger.mimecast.models import Message, MessageInfo, TrackedEmail
 from tagger.rules import evaluate, load_rules, prefilter, rule_outcome
 from tagger.rules.context import Context
+from tests.support.rules import RULES_DIR, compile_condition
 
 RULESET = load_rules([RULES_DIR])
 

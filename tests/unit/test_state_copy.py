@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from state_support import at, file_bytes
 
 from tagger.state import AppliedRow, StateError, StateStore
 from tagger.state.schema import MIGRATIONS
+from tests.support.state import at, file_bytes
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from state_support import T0
 
 from tagger.state import StateError, StateStore
 from tagger.state.schema import MIGRATIONS, Migration
+from tests.support.state import T0
 
 CURRENT = MIGRATIONS[-1].version
 NEXT = Migration(

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from state_support import T0, at
 
 from tagger.logs.redact import REDACTOR
 from tagger.state import AppliedRow, StateError, StateStore
 from tagger.state.schema import MIGRATIONS
+from tests.support.state import T0, at
 
 
 @pytest.fixture

@@ -11,21 +11,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from client_support import SecretWatch, VirtualTime, envelope, run, settings_for, watch
-from daemon_support import applied_pairs, expected_pairs, run_tagger, write_config
 
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import QuotaDeferred, ServerError
 from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.simulator.config import ENDPOINTS
 from tagger.simulator.ratelimit import RateLimiter
+from tests.support.client import SecretWatch, VirtualTime, envelope, run, watch
 
 PATH = "/api/message-finder/get-message-info"
 BARE_429 = {"detail": "Over throttling limit (10000/hour)"}
@@ -279,31 +275,3 @@ def test_garbled_headers_mean_no_pacing(value: str) -> None:
 
     run(scenario())
     assert len(server.sent) == 8 and vt.sleeps == []
-
-
-def test_concurrent_calls_against_the_simulator_are_paced_without_429() -> None:
-    limits = {"info": (5, 0.25)}  # 5 in the bucket, one back every 50 ms
-    with Simulator(SimulatorConfig(seed=5, messages=30, rate_limits=limits)) as sim:
-        ids = [m.id for m in sim.messages()]
-
-        async def scenario() -> None:
-            async with MimecastClient(settings_for(sim.url, "2.0")) as client:
-                got = await asyncio.gather(*(client.get_message_info(i) for i in ids))
-                assert [g.id for g in got] == ids
-
-        run(scenario())
-        info = sim.stats()["endpoints"]["info"]["by_status"]
-    assert info.get("200") == len(ids)
-    assert int(info.get("429", 0)) <= 1
-
-
-def test_a_cycle_under_a_tight_limit_applies_every_tag_with_few_429s(tmp_path: Path) -> None:
-    limits = {endpoint: (10, 1.0) for endpoint in ENDPOINTS}
-    with Simulator(SimulatorConfig(seed=11, messages=60, rate_limits=limits)) as sim:
-        done = run_tagger("once", "-c", str(write_config(tmp_path, sim)))
-        assert done.returncode == 0, done.stderr
-        expected = expected_pairs(sim)
-        assert expected and applied_pairs(sim) == expected
-        stats = sim.stats()
-    calls = sum(int(v["total"]) for v in stats["endpoints"].values())
-    assert stats["throttled_total"] <= max(2, calls // 50), stats["throttled"]

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rules_support import RULES_DIR
 
 from tagger.cli.main import main
+from tests.support.rules import RULES_DIR
 
 PHISH = str(RULES_DIR / "fixtures" / "phish-dmarc-fail.json")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import certifi
 import pytest
-from config_support import ENV, MINIMAL, load, one_problem, problems, write_config
 
 from tagger.config import DEFAULT_STATE_PATH, default_config_path, load_config
 from tagger.errors import UserError
 from tagger.mimecast.settings import HmacCredentials
+from tests.support.config import ENV, MINIMAL, load, one_problem, problems, write_config
 
 
 def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:

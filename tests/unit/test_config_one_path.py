@@ -12,10 +12,10 @@ from pathlib import Path
 
 import certifi
 import pytest
-from config_support import ENV, MINIMAL, write_config
-from rules_support import RULES_DIR
 
 from tagger.cli.main import main
+from tests.support.config import ENV, MINIMAL, write_config
+from tests.support.rules import RULES_DIR
 
 METRICS = "metrics:\n  enabled: true\n  host: 0.0.0.0\n  port: 9464\n"
 

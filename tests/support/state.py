@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,3 +59,16 @@ def file_bytes(path: Path) -> dict[str, bytes]:
     if wal.exists() and wal.stat().st_size:
         out["wal"] = wal.read_bytes()
     return out
+
+
+def damage(path: Path, table: str = "processed") -> None:
+    """Overwrite the header of ``table``'s root page in the (checkpointed) file with garbage."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+    with path.open("r+b") as raw:
+        raw.seek((root - 1) * size)
+        raw.write(b"\xa5" * 64)

@@ -23,9 +23,9 @@ from typing import Any
 
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
 from tagger.simulator.config import API_ENDPOINTS, DEFAULT_RATE_LIMITS, SEARCH
-from tagger.testkit.expected import expected_pairs
-from tagger.testkit.processes import Running
-from tagger.testkit.setup import account_yaml, write_config
+from testkit.expected import expected_pairs
+from testkit.processes import Running
+from testkit.setup import account_yaml, write_config
 
 RETRY_EVENTS = ("mimecast_retry", "mimecast_rate_limited")
 

@@ -13,9 +13,7 @@ from tagger.rules.conditions import ConditionCompiler
 from tagger.rules.nodes import Node
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.source import Located
-
-REPO = Path(__file__).resolve().parent.parent
-RULES_DIR = REPO / "rules"
+from testkit import RULES_DIR as RULES_DIR  # re-exported for the rule tests
 
 
 def compile_condition(data: Any) -> Node:
@@ -68,3 +66,18 @@ def message(info: dict[str, Any] | None = None, **summary: Any) -> Message:
     parsed_summary = TrackedEmail.parse({"id": "m1", **summary})
     assert parsed_summary is not None
     return Message(parsed_summary, parsed_info)
+
+
+METADATA_RULE = """rules:
+  - id: owned
+    description: a rule with metadata
+    search: {route: [inbound]}
+    match: {field: spam.score, gte: 5}
+    tags: [Security/Phishing]
+"""
+
+
+def metadata_rule_file(tmp: Path, extra: str, name: str = "r.yaml") -> Path:
+    path = tmp / name
+    path.write_text(METADATA_RULE + extra, encoding="utf-8")
+    return path

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from config_support import MINIMAL, load, one_problem, problems
-from daemon_support import run_tagger, write_config
 from structlog.testing import capture_logs
 
 from tagger.config.domains import DomainError, check_domain
@@ -18,7 +16,7 @@ from tagger.mimecast.retention import (
     retention_note,
     warn_long_lookbacks,
 )
-from tagger.simulator import Simulator, SimulatorConfig
+from tests.support.config import MINIMAL, load, one_problem, problems
 
 ACCOUNT_1_0 = """\
 accounts:
@@ -181,22 +179,3 @@ def test_long_lookbacks_are_logged(days: int, warned: bool) -> None:
     if warned:
         assert events[0]["log_level"] == "warning"
         assert events[1]["rule"] == "r1"
-
-
-@pytest.mark.parametrize(("days", "warned"), [(45, True), (20, False)])
-def test_backfill_older_than_the_tracking_data_warns(
-    tmp_path: Path, days: int, warned: bool
-) -> None:
-    with Simulator(SimulatorConfig(seed=3, messages=20)) as sim:
-        cfg = str(write_config(tmp_path, sim))
-        since = datetime.now(UTC) - timedelta(days=days)
-        done = run_tagger(
-            "backfill", "-c", cfg, "--since", f"{since:%Y-%m-%dT%H:%M:%SZ}", "--slice", "60d"
-        )
-        assert done.returncode == 0, done.stderr
-        lines = [line for line in done.stderr.splitlines() if "will return nothing" in line]
-        if warned:
-            assert any(line.startswith("warning: --since") for line in lines), done.stderr
-            assert any("backfill_beyond_tracking_data" in line for line in lines), done.stderr
-        else:
-            assert lines == []

@@ -3,7 +3,7 @@
 Everything here drives real components: the simulator is a real HTTP server on
 127.0.0.1, tagger runs as a real process (``python -m tagger``), and the state
 is a real SQLite file. The helpers the benchmarks share live in
-:mod:`tagger.testkit`; they are re-exported here for the tests.
+:mod:`testkit`; they are re-exported here for the tests.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tagger.testkit import ROOT, RULES_DIR
-from tagger.testkit.expected import applied_pairs, expected_pairs, repeated_applies, sim_message
-from tagger.testkit.processes import (
+from testkit import ROOT, RULES_DIR
+from testkit.expected import applied_pairs, expected_pairs, repeated_applies, sim_message
+from testkit.processes import (
     HANG_GUARD_SLACK,
     TAGGER,
     Running,
@@ -25,7 +25,7 @@ from tagger.testkit.processes import (
     tagger_env,
     wait_until,
 )
-from tagger.testkit.setup import account_yaml, write_config
+from testkit.setup import account_yaml, write_config
 
 __all__ = [
     "HANG_GUARD_SLACK",

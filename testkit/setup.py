@@ -10,7 +10,7 @@ import yaml
 
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
-from tagger.testkit import RULES_DIR
+from testkit import RULES_DIR
 
 
 def account_yaml(sim: Simulator, name: str = "demo", api_version: str = "2.0") -> dict[str, Any]:

@@ -6,7 +6,7 @@ from tagger.mimecast.models import Message, MessageInfo, SmartTag, TrackedEmail
 from tagger.rules import RuleSet, evaluate, load_rules, resolve_tags
 from tagger.simulator import Simulator
 from tagger.simulator.truth import truth_message
-from tagger.testkit import RULES_DIR
+from testkit import RULES_DIR
 
 
 def sim_message(sim: Simulator, message_id: str) -> Message:

@@ -8,26 +8,12 @@ on 127.0.0.1, with ``tagger once`` as a real process and a real state file.
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
-from daemon_support import (
-    RULES_DIR,
-    account_yaml,
-    applied_pairs,
-    expected_pairs,
-    run_tagger,
-    write_config,
-)
 
 from tagger.cli.main import build_parser
 from tagger.cli.simulate import build_config
-from tagger.config import load_config
-from tagger.engine.options import cycle_options
-from tagger.engine.run import run_cycle
 from tagger.engine.scope import (
     DomainsRequired,
     SearchScope,
@@ -39,17 +25,9 @@ from tagger.engine.scope import (
 )
 from tagger.engine.search import SearchOutcome
 from tagger.engine.window import Window
-from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ApiFailure, FailError, FailItem, ServerError
 from tagger.mimecast.models import TrackedEmail
-from tagger.rules import load_rules
-from tagger.service.runtime import open_runtime, open_state
-from tagger.simulator import Simulator, SimulatorConfig
-from tagger.simulator.vocab import INTERNAL_DOMAINS
-from tagger.state import StateStore
-
-DOMAINS = list(INTERNAL_DOMAINS)
 
 
 def _email(mid: str) -> TrackedEmail:
@@ -227,32 +205,6 @@ def test_other_failures_are_not_taken_for_a_refusal() -> None:
 # --- the simulator's strict mode -------------------------------------------------------
 
 
-def test_strict_simulator_refuses_a_bare_window_and_filters_by_domain(tmp_path: Path) -> None:
-    with Simulator(SimulatorConfig(seed=5, messages=120, strict_search=True)) as sim:
-        config = load_config(write_config(tmp_path, sim))
-        end = datetime.fromtimestamp(sim.now(), UTC) + timedelta(minutes=1)
-        start = end - timedelta(hours=7)
-        inbound = SearchCriteria(routes=("inbound",))
-
-        async def go() -> tuple[ApiFailure, list[TrackedEmail]]:
-            async with MimecastClient(config.accounts[0].settings) as client:
-                with pytest.raises(ApiFailure) as info:
-                    await client.search(inbound, start, end)
-                scoped = scoped_criteria(inbound, ["corp.example.com"])[0]
-                found = await client.search(scoped, start, end)
-                return info.value, list(found.emails)
-
-        refusal, found = asyncio.run(go())
-        assert refusal.code == "err_validation_blank" and not refusal.retryable
-        assert "must not be empty" in refusal.message
-        assert found, "some inbound mail goes to the subsidiary domain"
-        by_id = {m.id: m for m in sim.messages()}
-        for email in found:
-            message = by_id[email.id]
-            assert message.route == "inbound"
-            assert any(p.domain == "corp.example.com" for p in message.recipients)
-
-
 @pytest.mark.parametrize(("argv", "strict"), [(["--strict-search"], True), ([], False)])
 def test_tagger_simulate_has_a_strict_search_option(argv: list[str], strict: bool) -> None:
     args = build_parser().parse_args(["simulate", *argv])
@@ -261,100 +213,3 @@ def test_tagger_simulate_has_a_strict_search_option(argv: list[str], strict: boo
 
 
 # --- end to end: tagger once against the strict simulator -----------------------------
-
-
-def _events(stderr: str, name: str) -> list[dict[str, Any]]:
-    out = []
-    for line in stderr.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == name:
-            out.append(record)
-    return out
-
-
-def _account(sim: Simulator, **extra: Any) -> list[dict[str, Any]]:
-    return [{**account_yaml(sim), **extra}]
-
-
-def _queries() -> int:
-    return len(load_rules([RULES_DIR]).queries)
-
-
-@pytest.mark.parametrize("mode", ["auto", "domains"])
-def test_strict_service_with_domains_gets_exactly_the_expected_tags(
-    tmp_path: Path, mode: str
-) -> None:
-    with Simulator(SimulatorConfig(seed=23, messages=300, strict_search=True)) as sim:
-        accounts = _account(sim, domains=DOMAINS, search_scope=mode)
-        cfg = str(write_config(tmp_path, sim, accounts=accounts))
-        done = run_tagger("once", "-c", cfg)
-        assert done.returncode == 0, done.stderr
-        expected = expected_pairs(sim)
-        assert expected, "the mailbox should give the rules something to tag"
-        got = applied_pairs(sim)
-        assert len(expected - got) == 0, "missing tags"
-        assert len(got - expected) == 0, "extra tags"
-        refused = _events(done.stderr, "search_bare_window_refused")
-        assert len(refused) == (1 if mode == "auto" else 0)
-        with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
-            assert len(store.watermarks()) == _queries()
-
-
-def test_strict_service_without_domains_fails_clearly_and_moves_nothing(tmp_path: Path) -> None:
-    with Simulator(SimulatorConfig(seed=23, messages=150, strict_search=True)) as sim:
-        cfg = str(write_config(tmp_path, sim))
-        done = run_tagger("once", "-c", cfg)
-        assert done.returncode == 1, done.stderr  # the operator must act
-        assert "set domains: on account 'demo'" in done.stderr
-        assert "err_validation_blank" in done.stderr
-        assert applied_pairs(sim) == set()
-        assert sim.stats()["endpoints"]["search"]["total"] == _queries()
-        with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
-            assert store.watermarks() == []
-
-
-def test_a_lenient_service_is_searched_by_time_window_alone(tmp_path: Path) -> None:
-    # Two identical mailboxes, one account with domains and one without: auto
-    # mode makes exactly the searches of an account that has none to scope by.
-    searches = []
-    for index, extra in enumerate(({}, {"domains": DOMAINS})):
-        with Simulator(SimulatorConfig(seed=23, messages=300)) as sim:
-            where = tmp_path / str(index)
-            where.mkdir()
-            cfg = str(write_config(where, sim, accounts=_account(sim, **extra)))
-            done = run_tagger("once", "-c", cfg)
-            assert done.returncode == 0, done.stderr
-            assert _events(done.stderr, "search_bare_window_refused") == []
-            assert applied_pairs(sim) == expected_pairs(sim)
-            searches.append(sim.stats()["endpoints"]["search"]["total"])
-    assert searches[0] == searches[1]
-    assert searches[0] >= _queries()
-
-
-def test_later_cycles_of_the_process_go_straight_to_scoped_searches(tmp_path: Path) -> None:
-    with Simulator(SimulatorConfig(seed=7, messages=120, strict_search=True)) as sim:
-        config = load_config(
-            write_config(tmp_path, sim, accounts=_account(sim, domains=DOMAINS)), env={}
-        )
-        end = datetime.fromtimestamp(sim.now(), UTC)
-        window = Window(end - timedelta(hours=7), end)
-
-        async def go() -> list[int]:
-            runtime = await open_runtime(config)
-            calls = []
-            try:
-                with open_state(config.state_path, dry_run=True) as state:
-                    options = cycle_options(config, window=window)
-                    for _ in range(2):
-                        (report,) = await run_cycle(runtime, state, options, lambda: end)
-                        assert report.errors == []
-                        calls.append(report.search_calls)
-            finally:
-                await runtime.close()
-            return calls
-
-        first, second = asyncio.run(go())
-        assert first - second == _queries()  # one refused bare search per query, once

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from tagger.testkit import ROOT
+from testkit import ROOT
 
 TAGGER = [sys.executable, "-m", "tagger"]
 

@@ -1,0 +1,41 @@
+"""A short 429 does not shut the rate-limit gate for long (virtual clock)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
+
+
+def test_a_short_429_does_not_shut_the_gate_for_long() -> None:
+    """A 429 whose reset is 0.3 s, then a concurrent request's answer with 250 calls left."""
+    clock = [100.0]
+
+    async def no_sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    gate = RateLimitGate(lambda: clock[0], no_sleep)
+
+    async def scenario() -> int:
+        first = await gate.acquire(deadline=1e9)
+        assert gate.claim(first)
+        # A bucket of 300, one request back every 60 s.
+        gate.settle(first, RateLimitInfo(limit=300, remaining=299, reset_s=60.0), False)
+        a, b = await gate.acquire(deadline=1e9), await gate.acquire(deadline=1e9)
+        assert gate.claim(a) and gate.claim(b)
+        gate.settle(a, RateLimitInfo(limit=300, remaining=0, reset_s=0.3), True)
+        gate.settle(b, RateLimitInfo(limit=300, remaining=250, reset_s=60.0), False)
+        assert gate.delay() == pytest.approx(0.3)
+        clock[0] += 0.3
+        sent = 0
+        while gate.delay() == 0.0 and sent < 1000:
+            ticket = await gate.acquire(deadline=1e9)
+            assert gate.claim(ticket)
+            sent += 1
+        return sent
+
+    # The bucket's own credit is honoured at once, then calls wait for the refill.
+    assert asyncio.run(scenario()) == 250
+    assert gate.delay() > 0
