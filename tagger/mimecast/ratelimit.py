@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import structlog
 
 from tagger.mimecast.backoff import doubling_delay
+from tagger.mimecast.refill import ObservedRefill
 
 log = structlog.get_logger("tagger.mimecast")
 
@@ -84,6 +85,7 @@ class Ticket:
     probe: bool = False
     claimed: bool = False  # sent, and not settled yet
     spent: bool = False  # claimed or given up: it counts no longer as waiting
+    sent: float = 0.0  # when it was claimed (sent)
 
 
 class OutOfTime(Exception):
@@ -128,6 +130,10 @@ class RateLimitGate:
         self._epoch = 0
         self._reserved = 0  # tickets of this epoch not yet claimed or given up
         self._streak = 0  # consecutive 429s that named no wait
+        # Headers silent: the refill is learned from accepted and refused calls.
+        self.observed = ObservedRefill()
+        self.learned = False
+        self._paced_at = 0.0  # when a refusal last set the learned interval
         self._waiters: list[asyncio.Future[None]] = []
 
     # -- what a call would wait -------------------------------------------------
@@ -203,6 +209,7 @@ class RateLimitGate:
             self._probe_out = ticket.probe = True
         self._reserved -= 1
         ticket.claimed = ticket.spent = True
+        ticket.sent = self._clock()
         self.in_flight += 1
         return True
 
@@ -215,7 +222,7 @@ class RateLimitGate:
         if ticket.probe:
             self._probe_out = False
         if info is not None:
-            self._observe(info, throttled)
+            self._observe(info, throttled, ticket.sent)
         self._notify()
 
     # -- learning from the headers --------------------------------------------
@@ -236,19 +243,23 @@ class RateLimitGate:
         self.probing = True  # after the cap, one call finds out whether it is over
         return self.max_wait_s
 
-    def _observe(self, info: RateLimitInfo, throttled: bool) -> None:
+    def _observe(self, info: RateLimitInfo, throttled: bool, sent: float = 0.0) -> None:
         self.last = info
         now = self._clock()
         reset = self._cap(info.reset_s, "reset") if info.reset_s else None
         if info.retry_after_s:
             self.open_at = max(self.open_at, now + self._cap(info.retry_after_s, "retry-after"))
         if throttled:
-            self._throttled(now, info, reset)
+            self._throttled(now, info, reset, sent)
             return
         self._streak = 0
         self.probing = False
         if info.remaining is None:
+            shorter = self.observed.accepted(now, self.interval if self.learned else None)
+            if shorter is not None:
+                self.interval = shorter
             return
+        self.learned = False
         floor = info.limit if info.limit is not None else (self.capacity or 0)
         self.capacity = max(floor, info.remaining + 1, 1)
         if reset is not None:
@@ -276,9 +287,14 @@ class RateLimitGate:
             self.tat = server_tat + self.in_flight * interval
             self._bump()
 
-    def _throttled(self, now: float, info: RateLimitInfo, reset: float | None) -> None:
+    def _throttled(
+        self, now: float, info: RateLimitInfo, reset: float | None, sent: float = 0.0
+    ) -> None:
         """A 429: the bucket is empty until the wait the service named (or a fallback)."""
         wait = max(reset or 0.0, self.open_at - now)
+        if info.remaining is None and info.limit is None and not info.reset_s:
+            self._refused_silently(now, wait, sent)
+            return
         if wait <= 0:
             if self.interval:
                 wait = self.interval
@@ -292,9 +308,32 @@ class RateLimitGate:
             self.interval = reset  # provisional: a served response will correct it
         self.open_at = max(self.open_at, now + wait)
         if self.pacing and self.interval:
-            self.tat = max(self.tat, now + wait + self._burst())
+            # The service says the bucket is empty: it holds one request again at
+            # ``now + wait``, and the calls still in flight will each take one.
+            # Set, not raised: the turns handed out so far counted on a fuller
+            # bucket, and every one of them asks again (``_bump``).
+            self.tat = now + wait + self._burst() + self.in_flight * self.interval
         else:
             self.probing = True
+        self._bump()
+
+    def _refused_silently(self, now: float, wait: float, sent: float) -> None:
+        """A 429 without rate-limit headers: pace at the refill observed (see :mod:`refill`).
+
+        ``wait`` is what the service asked for (``Retry-After``), 0 if nothing;
+        ``sent`` when the refused call went out: a call sent before the pace
+        last changed was refused for the old pace, and changes nothing more.
+        """
+        if not self.learned or sent >= self._paced_at:
+            self.interval = self.observed.refused(now, self.interval if self.learned else None)
+            self._paced_at = now
+        assert self.interval is not None
+        self.learned = self.pacing = True
+        self.capacity = 1
+        self.probing = False
+        wait = max(wait, self.interval)
+        self.open_at = max(self.open_at, now + wait)
+        self.tat = now + wait + self.in_flight * self.interval
         self._bump()
 
     # -- waiting ------------------------------------------------------------------

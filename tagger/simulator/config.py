@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tagger.simulator.credentials import DEMO, Credentials
+from tagger.simulator.ratelimit import MODES as RATE_LIMIT_MODES
 
 # Endpoint keys used for rate limits and statistics.
 TOKEN = "token"  # noqa: S105 - an endpoint name, not a secret
@@ -141,6 +142,8 @@ class SimulatorConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
     )
+    # How the rate-limit headers read (tagger.simulator.ratelimit.MODES).
+    rate_limit_mode: str = "leaky"
     faults: FaultConfig = FaultConfig()
     credentials: Credentials = DEMO
     tags: tuple[str, ...] = DEFAULT_TAGS
@@ -162,6 +165,8 @@ class SimulatorConfig:
             raise ValueError("history_hours, arrival_rate_per_min, max_concurrency must be >= 0")
         if self.start_time is not None and self.start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
+        if self.rate_limit_mode not in RATE_LIMIT_MODES:
+            raise ValueError(f"rate_limit_mode must be one of {', '.join(RATE_LIMIT_MODES)}")
         for key, (limit, window) in self.rate_limits.items():
             if key not in ENDPOINTS or limit < 1 or window <= 0:
                 raise ValueError(f"bad rate limit for {key!r}: need a known endpoint, limit >= 1")

@@ -8,10 +8,18 @@ number of requests left in the bucket and ``X-RateLimit-Reset`` the
 milliseconds until the next one is added back; a request finding the bucket
 empty is answered 429.
 
-``mode="window"`` keeps a fixed window instead (``limit`` calls, then nothing
-until the window that started with the first call ends; Reset is the time
-until the whole quota returns), for testing clients against servers that read
-the headers that way.
+Other modes answer the same buckets with the other readings of the headers a
+client meets in the wild, to test it against each (:data:`MODES`):
+
+- ``leaky-zero``: ``X-RateLimit-Reset`` is 0 while requests remain, and the
+  milliseconds until one more returns once the bucket is empty;
+- ``interval``: ``X-RateLimit-Reset`` is always the refill interval itself;
+- ``window``: a fixed window (``limit`` calls, then nothing until the window
+  that started with the first call ends; Reset is the time until the whole
+  quota returns);
+- ``bare``: no rate-limit header at all, and a bare 429;
+- ``retry-after``: no ``X-RateLimit-*`` header; a 429 carries ``Retry-After``
+  (whole seconds until one request returns) and nothing else.
 """
 
 from __future__ import annotations
@@ -23,8 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 LEAKY = "leaky"
+LEAKY_ZERO = "leaky-zero"
+INTERVAL = "interval"
 WINDOW = "window"
-MODES = (LEAKY, WINDOW)
+BARE = "bare"
+RETRY_AFTER = "retry-after"
+MODES = (LEAKY, LEAKY_ZERO, INTERVAL, WINDOW, BARE, RETRY_AFTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +47,34 @@ class RateDecision:
     limit: int
     remaining: int
     reset_ms: int
+    mode: str = LEAKY
+    interval_ms: int = 0
 
     def headers(self) -> list[tuple[str, str]]:
-        """Return the ``X-RateLimit-*`` headers."""
+        """Return the rate-limit headers this decision's mode sends."""
+        if self.mode == BARE:
+            return []
+        if self.mode == RETRY_AFTER:
+            if self.allowed:
+                return []
+            return [("Retry-After", str(max(1, math.ceil(self.reset_ms / 1000))))]
+        reset = self.reset_ms
+        if self.mode == LEAKY_ZERO and self.remaining > 0:
+            reset = 0
+        elif self.mode == INTERVAL:
+            reset = self.interval_ms
         return [
             ("X-RateLimit-Limit", str(self.limit)),
             ("X-RateLimit-Remaining", str(self.remaining)),
-            ("X-RateLimit-Reset", str(self.reset_ms)),
+            ("X-RateLimit-Reset", str(reset)),
         ]
 
 
 class RateLimiter:
     """Counts calls per endpoint; thread-safe. ``clock`` is a monotonic clock in seconds.
 
-    ``limits(endpoint)`` returns ``(limit, window_s)``; ``mode`` is ``"leaky"``
-    or ``"window"`` (see the module docstring). Raises ``ValueError`` on an
+    ``limits(endpoint)`` returns ``(limit, window_s)``; ``mode`` is one of
+    :data:`MODES` (see the module docstring). Raises ``ValueError`` on an
     unknown mode.
     """
 
@@ -96,7 +121,7 @@ class RateLimiter:
         with self._lock:
             forced = self._take_forced(endpoint)
             if forced is not None:
-                return RateDecision(False, limit, 0, forced)
+                return RateDecision(False, limit, 0, forced, self.mode, forced)
             if self.mode == WINDOW:
                 return self._window(endpoint, limit, window, now)
             return self._leaky(endpoint, limit, window / limit, now)
@@ -112,7 +137,9 @@ class RateLimiter:
         # Time until the bucket holds one more whole request (a full bucket: one interval).
         missing = 1.0 if level >= limit - 1e-9 else max(whole + 1 - level, 0.0)
         reset_ms = max(1, math.ceil(missing * interval * 1000 - 1e-6))
-        return RateDecision(allowed, limit, min(whole, limit) if allowed else 0, reset_ms)
+        remaining = min(whole, limit) if allowed else 0
+        interval_ms = max(1, math.ceil(interval * 1000 - 1e-6))
+        return RateDecision(allowed, limit, remaining, reset_ms, self.mode, interval_ms)
 
     def _window(self, endpoint: str, limit: int, window: float, now: float) -> RateDecision:
         start, count = self._state.get(endpoint, (now, 0.0))
@@ -121,6 +148,6 @@ class RateLimiter:
         reset_ms = max(0, math.ceil((start + window - now) * 1000))
         if count >= limit:
             self._state[endpoint] = (start, count)
-            return RateDecision(False, limit, 0, reset_ms)
+            return RateDecision(False, limit, 0, reset_ms, WINDOW)
         self._state[endpoint] = (start, count + 1)
-        return RateDecision(True, limit, int(limit - count - 1), reset_ms)
+        return RateDecision(True, limit, int(limit - count - 1), reset_ms, WINDOW)

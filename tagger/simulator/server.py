@@ -47,7 +47,7 @@ class Simulator:
         self._mailbox = Mailbox(cfg, self.start_time)
         self._stats = Stats()
         self._auth = Authenticator(cfg.credentials, cfg.token_lifetime_s, cfg.max_clock_skew_s)
-        self._limiter = RateLimiter(cfg.rate_limit)
+        self._limiter = RateLimiter(cfg.rate_limit, mode=cfg.rate_limit_mode)
         self._faults = FaultInjector(cfg.faults)
         self._api = Api(cfg, self._mailbox, self._stats)
         self._pipeline = Pipeline(
