@@ -1,4 +1,4 @@
-"""Rate limits: ``tagger once`` against a server enforcing a quota, for every reading of its headers.
+"""Rate limits: ``tagger once`` against a quota, for every reading of its rate-limit headers.
 
     python -m bench.ratelimit [--mode leaky] [--rate 5] [--bucket 20] [--messages 300]
     python -m bench.ratelimit --table [--rates 2,5,20] [--sizes 300,3000]
