@@ -218,7 +218,7 @@ def late(seed: int, messages: int, deadline_s: float) -> Result:
                 sim.add_messages(60)
             added.set()
 
-        schedule = {"interval": "3s", "jitter": "0s", "misfire_grace": "1m"}
+        schedule = {"interval": "3s", "jitter": "0s", "misfire_grace": "1m", "max_cycle": "1m"}
         extra = {"window": window, "schedule": schedule}
         daemon = drive(sim, Path(tmp), result, deadline_s, extra, bursts)
         expected = expected_pairs(sim)

@@ -46,7 +46,9 @@ def write_config(
     """Write a config for ``sim`` into ``tmp`` (mode 0600) and return its path.
 
     State goes to ``tmp/state.db`` and the audit report to ``tmp/audit.jsonl``;
-    the schedule is short (2 s) so daemon tests see several cycles quickly.
+    the schedule is short (2 s) so daemon tests see several cycles quickly, and
+    a cycle may still run for a minute (``max_cycle``): the tests that are
+    about a cycle's bound set their own.
     Rules apply at once (``rollout: enforce``). ``overrides`` replace top-level keys
     (e.g. ``window={...}``, ``dry_run=True``, ``rollout="audit-first"``).
     """
@@ -54,7 +56,7 @@ def write_config(
         "accounts": accounts if accounts is not None else [account_yaml(sim)],
         "rules": [str(r) for r in rules],
         "state_path": str(tmp / "state.db"),
-        "schedule": {"interval": "2s", "jitter": "0s", "misfire_grace": "1m"},
+        "schedule": {"interval": "2s", "jitter": "0s", "misfire_grace": "1m", "max_cycle": "1m"},
         "window": {
             "overlap": "10m",
             "ingestion_delay": "0s",

@@ -63,11 +63,12 @@ async def run_account_cycle(
     watermark moves. Other API errors are counted per message or per query
     and reported.
 
-    With ``options.max_cycle_s`` the cycle is bounded: its calls wait their
-    turn at the quota until then, and the work that has no turn by then (a
-    message's read or apply, a search, the chunks not started) is deferred,
-    not failed: nothing is counted against it, its window is held and the
-    next cycle takes it first (``report.quota_deferred``).
+    With ``options.max_cycle_s`` the cycle's message work is bounded (from
+    the end of its searches, which always finish): its calls wait their turn
+    at the quota until then, and the work that has no turn by then (a
+    message's read or apply, the chunks not started) is deferred, not failed:
+    nothing is counted against it, its window is held and the next cycle
+    takes it first (``report.quota_deferred``).
 
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
@@ -76,14 +77,17 @@ async def run_account_cycle(
     ``hooks`` are told of each applied tag and each step completed.
     """
     cycle = _Cycle(account, options, now, stop, hooks)
-    with cycle_bound(cycle.deadline):
-        if cycle.stopping():
-            cycle.report.interrupted = True
-        else:
-            cycle.draw_windows()
-            outcomes = await cycle.search()
-            candidates = cycle.merge(outcomes)
-            pending = cycle.select(candidates)
+    if cycle.stopping():
+        cycle.report.interrupted = True
+    else:
+        cycle.draw_windows()
+        outcomes = await cycle.search()
+        candidates = cycle.merge(outcomes)
+        pending = cycle.select(candidates)
+        # The bound starts with the messages: searches always finish (paced), so
+        # every cycle has a whole bound of message work and none is starved.
+        cycle.start_clock()
+        with cycle_bound(cycle.deadline):
             await cycle.run_chunks(pending)
     cycle.settle()
     cycle.report.finished = now()
@@ -128,10 +132,9 @@ class _Cycle:
         self.failed_queries: set[str] = set()
         # Queries whose search the quota had no turn for before the cycle's bound.
         self.deferred_queries: set[str] = set()
-        # The cycle's bound, on the monotonic clock the client paces with (None: none).
-        self.deadline = (
-            None if options.max_cycle_s is None else time.monotonic() + options.max_cycle_s
-        )
+        # The bound of the message work, on the monotonic clock the client paces
+        # with (None: none); set by start_clock once the searches are done.
+        self.deadline: float | None = None
 
     def stopping(self) -> bool:
         """Return True when a stop was requested (or the cycle was already interrupted)."""
@@ -277,6 +280,11 @@ class _Cycle:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def start_clock(self) -> None:
+        """Start the bound of the cycle's message work (``options.max_cycle_s``) now."""
+        if self.options.max_cycle_s is not None:
+            self.deadline = time.monotonic() + self.options.max_cycle_s
 
     def out_of_time(self) -> bool:
         """Return True when the cycle's bound has passed: no new work starts."""

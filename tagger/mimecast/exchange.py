@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from tagger.mimecast.errors import QuotaDeferred, TransportError
+from tagger.mimecast.errors import QuotaDeferred, RateLimited, TransportError
 from tagger.mimecast.httperrors import transport_error
 from tagger.mimecast.pacing import turn_deadline
-from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Ticket
+from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Stalled, Ticket
 from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.stats import ClientStats, EndpointStats
@@ -101,11 +101,20 @@ class Exchange:
 
         The call may wait until the cycle's bound (:func:`turn_deadline`), and
         the wait is added to ``budget.queued``. Raises :class:`QuotaDeferred`
-        at once when the turn would come after that bound.
+        at once when the turn would come after that bound, and
+        :class:`RateLimited` when the endpoint has refused every call, accepting
+        none, for longer than ``retry.max_total_s`` (out of service, not busy).
         """
         before = self._clock()
         try:
-            ticket = await gate.acquire(turn_deadline())
+            ticket = await gate.acquire(turn_deadline(), self.settings.retry.max_total_s)
+        except Stalled as out:
+            # Not a backlog: the endpoint accepted nothing at all for a whole call budget.
+            raise RateLimited(
+                f"the endpoint {out}: it is refusing, not busy; the next run retries",
+                endpoint=path,
+                retryable=True,
+            ) from None
         except OutOfTime as out:
             self.stats.endpoint(path).deferred += 1
             raise QuotaDeferred(

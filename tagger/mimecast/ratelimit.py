@@ -96,6 +96,18 @@ class OutOfTime(Exception):
         self.delay_s = delay_s
 
 
+class Stalled(Exception):
+    """The endpoint has refused every call for longer than the caller allows: out of service.
+
+    A backlog is paced; an endpoint that accepts nothing at all is not busy
+    but refusing, and its calls fail (transiently) instead of queueing for ever.
+    """
+
+    def __init__(self, refused_s: float) -> None:
+        super().__init__(f"refused every call for {refused_s:.0f} s")
+        self.refused_s = refused_s
+
+
 class RateLimitGate:
     """Paces the calls of one endpoint to the service's refill (monotonic clock).
 
@@ -134,6 +146,7 @@ class RateLimitGate:
         self.observed = ObservedRefill()
         self.learned = False
         self._paced_at = 0.0  # when a refusal last set the learned interval
+        self._refused_since: float | None = None  # first 429 since the last accepted call
         self._waiters: list[asyncio.Future[None]] = []
 
     # -- what a call would wait -------------------------------------------------
@@ -155,20 +168,24 @@ class RateLimitGate:
 
     # -- the call's side ----------------------------------------------------------
 
-    async def acquire(self, deadline: float) -> Ticket:
+    async def acquire(self, deadline: float, stall_s: float = math.inf) -> Ticket:
         """Wait for this call's turn; returns its ticket.
 
-        Raises :class:`OutOfTime` at once when the turn comes after ``deadline``.
+        Raises :class:`OutOfTime` at once when the turn comes after ``deadline``,
+        and :class:`Stalled` when the endpoint has refused every call (accepting
+        none) for longer than ``stall_s``.
         """
         waited = False
         while True:
             now = self._clock()
+            if self.refusing_for(now) > stall_s:
+                raise Stalled(self.refusing_for(now))
             if self.probing and self._probe_out:
                 # Another call is finding out whether capacity is back: wait for its
                 # answer (bounded: a claimed call is always settled, by its timeout at worst).
                 if now >= deadline:
                     raise OutOfTime(self.next_slot(now) - now)
-                await self._pause(None)
+                await self._pause(None if stall_s == math.inf else stall_s)
                 continue
             slot = self.next_slot(now)
             if slot > deadline:
@@ -185,6 +202,10 @@ class RateLimitGate:
                 if waited:
                     log.debug("mimecast_rate_limit_pause", endpoint=self.name)
                 return ticket
+
+    def refusing_for(self, now: float) -> float:
+        """Return how long the endpoint has refused every call (0 once it accepted one since)."""
+        return 0.0 if self._refused_since is None else now - self._refused_since
 
     def _reserve(self, now: float, slot: float) -> Ticket:
         """Give a call the send time ``slot`` and count it against the bucket."""
@@ -250,8 +271,11 @@ class RateLimitGate:
         if info.retry_after_s:
             self.open_at = max(self.open_at, now + self._cap(info.retry_after_s, "retry-after"))
         if throttled:
+            if self._refused_since is None:
+                self._refused_since = now
             self._throttled(now, info, reset, sent)
             return
+        self._refused_since = None
         self._streak = 0
         self.probing = False
         if info.remaining is None:

@@ -37,7 +37,7 @@ class Failure:
 
 
 # 429s one call may receive before it fails (transient: it is never set aside).
-MAX_THROTTLES = 100
+MAX_THROTTLES = 20
 
 
 @dataclass(slots=True)

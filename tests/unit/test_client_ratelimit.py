@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import QuotaDeferred, ServerError
+from tagger.mimecast.errors import RateLimited, ServerError
 from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials, RetryPolicy
 from tagger.simulator.ratelimit import RateLimiter
@@ -160,7 +160,8 @@ def test_real_failures_still_spend_attempts() -> None:
     assert server.statuses() == [500] * 3
 
 
-def test_a_call_that_is_always_refused_stops_at_its_cycle_bound_without_spinning() -> None:
+def test_an_endpoint_that_refuses_everything_fails_after_a_call_budget_without_spinning() -> None:
+    """Refusing every call is an outage, not a backlog: it fails (transiently), not queues."""
     vt = VirtualTime()
     server = Server(vt, lambda _: httpx.Response(429, json=BARE_429))  # no header at all
 
@@ -170,7 +171,7 @@ def test_a_call_that_is_always_refused_stops_at_its_cycle_bound_without_spinning
             with cycle_bound(vt.now + 300.0):
                 await client.get_message_info("m")
 
-    with pytest.raises(QuotaDeferred) as caught:
+    with pytest.raises(RateLimited, match="refusing, not busy") as caught:
         run(scenario())
     assert caught.value.retryable
     # Waits double from 1 s up to 60 s when the server names none: few requests.
