@@ -15,7 +15,8 @@ from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.context import load
-from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, verdict
+from tagger.monitor.backlog import backlog_of, growth, latest_cycle
+from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, human, verdict
 from tagger.monitor.snapshot import Snapshot, take_snapshot
 from tagger.state import StateError
 from tagger.state.rows import RunRow
@@ -95,6 +96,58 @@ def _path(snap: Snapshot, tag_id: str) -> str | None:
     return snap.tag_paths.get(tag_id)
 
 
+def backlog_json(snap: Snapshot, account: str) -> dict[str, Any] | None:
+    """Return what ``account``'s last cycle left to the quota's next turns (None: no cycle).
+
+    ``messages`` and ``searches`` deferred, the oldest deferred message's
+    received time and age in seconds, when that cycle started (``as_of``),
+    and since when the backlog has grown across the span (None: it has not).
+    """
+    runs = snap.cycles.get(account, ())
+    run = latest_cycle(runs)
+    if run is None:
+        return None
+    backlog = backlog_of(run)
+    age = backlog.age(snap.now)
+    grown = growth(runs, snap.now, snap.backlog_span)
+    return {
+        "messages": backlog.messages,
+        "searches": backlog.searches,
+        "oldest_deferred": _time(backlog.oldest),
+        "oldest_age_s": None if age is None else round(age.total_seconds()),
+        "as_of": _time(backlog.at),
+        "growing_since": None if grown is None else _time(grown.first.at),
+        "span_s": round(snap.backlog_span.total_seconds()),
+    }
+
+
+def backlog_line(snap: Snapshot, account: str) -> str:
+    """Return ``account``'s backlog for people, one line."""
+    runs = snap.cycles.get(account, ())
+    run = latest_cycle(runs)
+    if run is None:
+        return f"backlog {account}: no cycle recorded"
+    backlog = backlog_of(run)
+    if not backlog.pending:
+        return f"backlog {account}: no backlog (last cycle {_ago(backlog.at, snap.now)})"
+    parts = [f"{backlog.messages} messages"]
+    if backlog.searches:
+        parts.append(f"{backlog.searches} searches")
+    text = f"backlog {account}: {' and '.join(parts)} deferred by the last cycle"
+    age = backlog.age(snap.now)
+    if age is not None:
+        text += f"; oldest received {human(age)} ago"
+    grown = growth(runs, snap.now, snap.backlog_span)
+    if grown is not None:
+        text += (
+            f"; GROWING since {grown.first.at:%Y-%m-%d %H:%M}Z"
+            f" (from {grown.first.messages} messages)"
+        )
+    else:
+        text += f"; not growing across {human(snap.backlog_span)}"
+    return text
+
+
 def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
     """Return the whole status as JSON-able data."""
     daemon = snap.daemon
@@ -114,7 +167,8 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
             account: {
                 "last_completed": _run_json(snap.last_completed[account])
                 if account in snap.last_completed
-                else None
+                else None,
+                "backlog": backlog_json(snap, account),
             }
             for account in snap.accounts
         },
@@ -196,6 +250,7 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         )
         for key, value in sorted(run.counts.items()):
             lines.append(f"  {key}: {value}")
+    lines.extend(backlog_line(snap, account) for account in snap.accounts)
     for account, key, mark in snap.watermarks:
         lines.append(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
     if snap.tags_per_rule:

@@ -13,6 +13,7 @@ from tagger.config.model import (
     Config,
     LoggingConfig,
     MetricsConfig,
+    MonitorConfig,
     ScheduleConfig,
     WindowConfig,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "DurationError",
     "LoggingConfig",
     "MetricsConfig",
+    "MonitorConfig",
     "ScheduleConfig",
     "WindowConfig",
     "config_schema",

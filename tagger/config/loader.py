@@ -22,13 +22,14 @@ from typing import Any
 import structlog
 
 from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts, limits_of
-from tagger.config.durations import DurationError, parse_duration
+from tagger.config.durations import DurationError, format_duration, parse_duration
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
     AuditRotation,
     Config,
     LoggingConfig,
     MetricsConfig,
+    MonitorConfig,
     ScheduleConfig,
     WindowConfig,
 )
@@ -96,6 +97,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     schedule = _schedule(data.get("schedule", {}), out)
     window = _window(data.get("window", {}), out)
     metrics = _metrics(data.get("metrics", {}), out)
+    monitor = _monitor(data.get("monitor", {}), schedule, out)
     if inline:
         _warn_if_exposed(path, inline, out)
     raise_if_errors(out.problems, _SUMMARY)
@@ -113,6 +115,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         audit_path=_audit_path(data.get("audit", {}), base_dir),
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,
+        monitor=monitor,
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),
@@ -208,6 +211,27 @@ def _window(section: Mapping[str, Any], out: Problems) -> WindowConfig:
             at_value=True,
         )
     return WindowConfig(**values, search_cap=section.get("search_cap", WindowConfig.search_cap))
+
+
+def _monitor(section: Mapping[str, Any], schedule: ScheduleConfig, out: Problems) -> MonitorConfig:
+    """Build the monitoring settings; the backlog's span must hold more than one interval.
+
+    Given the ``monitor`` section and the schedule built from the same file;
+    returns the settings, adding a problem located at the value to ``out``
+    when the span is not longer than ``schedule.interval`` (a backlog is
+    judged across several cycles).
+    """
+    default = MonitorConfig()
+    span = _durations(section, "monitor", vars(default), out)["backlog_warn_after"]
+    if "backlog_warn_after" in section and span <= schedule.interval:
+        out.add(
+            ("monitor", "backlog_warn_after"),
+            f"backlog_warn_after must be longer than schedule.interval"
+            f" ({format_duration(schedule.interval)}), got {section['backlog_warn_after']!r}",
+            "a backlog is judged across several cycles: give a span of a few intervals, e.g. 2h",
+            at_value=True,
+        )
+    return MonitorConfig(backlog_warn_after=span)
 
 
 def _metrics(section: Mapping[str, Any], out: Problems) -> MetricsConfig:

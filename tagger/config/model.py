@@ -19,6 +19,7 @@ __all__ = [
     "Config",
     "LoggingConfig",
     "MetricsConfig",
+    "MonitorConfig",
     "ScheduleConfig",
     "WindowConfig",
 ]
@@ -111,6 +112,17 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    """How ``tagger status --check`` judges the state.
+
+    ``backlog_warn_after`` is the span across which an account's backlog of
+    work deferred by the quota must have grown before it is a warning.
+    """
+
+    backlog_warn_after: timedelta = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
 class AuditRotation:
     """When the audit report rotates: past ``max_bytes`` (0: never), keeping ``keep`` old files."""
 
@@ -143,6 +155,7 @@ class Config:
     strict_tags: bool = False
     limits: Limits = field(default_factory=Limits)
     rollout: Rollout = "audit-first"
+    monitor: MonitorConfig = MonitorConfig()
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

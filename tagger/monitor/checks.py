@@ -8,7 +8,13 @@ status cannot be read at all). What is judged, and when:
   (``crit_intervals``) schedule intervals, or there is none;
 - a watermark lags now by more than the ingestion delay plus as many
   intervals (the longest rule ``schedule`` counts instead of the interval
-  when it is longer);
+  when it is longer), unless the account's last cycle deferred work under
+  the quota: the deferred messages hold the watermark, and the backlog is
+  judged instead (at most a warning when that cycle also had errors);
+- an account's quota backlog grew across ``monitor.backlog_warn_after``
+  (warning; a flat, shrinking or younger backlog is no finding), or its
+  oldest deferred message nears the farthest a cycle searches back
+  (warning: older mail is never tagged). A quota deferral is never critical;
 - an account was stopped (expired key binding: critical) or its last cycle
   was refused (warning);
 - messages keep failing (warning) or were set aside (critical);
@@ -27,7 +33,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tagger import exitcodes
+from tagger.monitor.backlog import Backlog, backlog_of, growth, latest_cycle
 from tagger.monitor.snapshot import Snapshot
+from tagger.state.rows import RunRow
 
 LEVELS = {
     exitcodes.NAGIOS_OK: "OK",
@@ -59,12 +67,15 @@ class Finding:
         return LEVELS[self.level]
 
 
-def _human(value: timedelta) -> str:
+def human(value: timedelta) -> str:
+    """Return ``value`` for people: ``90s``, ``45m``, ``5h07m`` or ``3d04h``."""
     seconds = int(value.total_seconds())
     if seconds < 120:
         return f"{seconds}s"
     if seconds < 7200:
         return f"{seconds // 60}m"
+    if seconds >= 172800:
+        return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
@@ -85,6 +96,7 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
         )
     out += _cycle_findings(snap, limits)
     out += _watermark_findings(snap, limits)
+    out += _backlog_findings(snap)
     out += _failure_findings(snap)
     out += _switch_findings(snap)
     out += _rule_file_findings(snap)
@@ -107,8 +119,8 @@ def _cycle_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
             out.append(
                 Finding(
                     level,
-                    f"account {account}: last completed cycle {_human(age)} ago "
-                    f"(interval {_human(snap.interval)})",
+                    f"account {account}: last completed cycle {human(age)} ago "
+                    f"(interval {human(snap.interval)})",
                 )
             )
     for run in snap.last_runs:
@@ -125,14 +137,76 @@ def _cycle_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
 
 
 def _watermark_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
-    """Return a finding per watermark lagging beyond the ingestion delay by too many intervals."""
+    """Return a finding per watermark lagging beyond the ingestion delay by too many intervals.
+
+    The watermarks of an account whose last cycle deferred work under the
+    quota are held by that backlog: no finding when the cycle was otherwise
+    clean (the backlog is judged by :func:`_backlog_findings`), at most a
+    warning when it had errors too.
+    """
     out: list[Finding] = []
     unit = max(snap.interval, snap.longest_schedule)
+    held = _held_by_backlog(snap)
     for account, key, mark in snap.watermarks:
         lag = snap.now - mark - snap.ingestion_delay
         level = _graded(lag, unit, limits)
-        if level:
-            out.append(Finding(level, f"account {account}: watermark lags {_human(lag)} [{key}]"))
+        run = held.get(account)
+        if not level or (run is not None and run.status == "ok"):
+            continue
+        text = f"account {account}: watermark lags {human(lag)} [{key}]"
+        if run is not None:
+            level = min(level, exitcodes.NAGIOS_WARNING)
+            text += " (behind a quota backlog; the last cycle had errors too)"
+        out.append(Finding(level, text))
+    return out
+
+
+def _held_by_backlog(snap: Snapshot) -> dict[str, RunRow]:
+    """Return the accounts whose last cycle deferred work under the quota, with that cycle."""
+    out: dict[str, RunRow] = {}
+    for account in snap.accounts:
+        run = latest_cycle(snap.cycles.get(account, ()))
+        if run is not None and backlog_of(run).pending:
+            out[account] = run
+    return out
+
+
+def _deferred(backlog: Backlog) -> str:
+    """Return what ``backlog`` holds, in words (``340 messages and 2 searches deferred``)."""
+    searches = f" and {backlog.searches} searches" if backlog.searches else ""
+    return f"{backlog.messages} messages{searches} deferred"
+
+
+def _backlog_findings(snap: Snapshot) -> list[Finding]:
+    """Return a warning per account whose quota backlog grows or nears the catch-up horizon."""
+    out: list[Finding] = []
+    for account in snap.accounts:
+        runs = snap.cycles.get(account, ())
+        grown = growth(runs, snap.now, snap.backlog_span)
+        if grown is not None:
+            first, last = grown.first, grown.last
+            age = last.age(snap.now)
+            oldest = f"; the oldest waits {human(age)}" if age is not None else ""
+            out.append(
+                Finding(
+                    exitcodes.NAGIOS_WARNING,
+                    f"account {account}: quota backlog growing: {_deferred(last)}, up from"
+                    f" {_deferred(first)} at {first.at:%Y-%m-%d %H:%M}Z (every one of"
+                    f" {grown.cycles} cycles deferred work){oldest}; the API quota takes less than"
+                    " the account receives",
+                )
+            )
+        run = latest_cycle(runs)
+        age = backlog_of(run).age(snap.now) if run is not None else None
+        if age is not None and age > snap.catchup * 0.75:
+            out.append(
+                Finding(
+                    exitcodes.NAGIOS_WARNING,
+                    f"account {account}: the oldest deferred message waits {human(age)}; cycles"
+                    f" search back at most {human(snap.catchup)} (window.max_catchup):"
+                    " older mail is never tagged",
+                )
+            )
     return out
 
 

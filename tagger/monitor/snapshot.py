@@ -7,7 +7,7 @@ schedule and the paths of tags a daemon has not noted). Nothing here writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,10 @@ class Snapshot:
     ``kill_switch`` is whether ``tagger pause --all`` is on, and ``disabled``
     lists the accounts with ``enabled: false``;
     ``rules_error`` is why the rule files do not load now (None when they do).
+    ``cycles`` maps each account to its runs over the last ``backlog_span``,
+    oldest first, from its last cycle started before the span on (see
+    :func:`~tagger.monitor.backlog.growth`); ``catchup`` is how far back a
+    cycle searches at most (older deferred mail is never searched again).
     """
 
     now: datetime
@@ -60,6 +64,9 @@ class Snapshot:
     lock_held: bool | None = None
     daemon: DaemonInfo | None = None
     rules_error: str | None = None
+    backlog_span: timedelta = timedelta(hours=2)
+    catchup: timedelta = timedelta(days=7)
+    cycles: Mapping[str, tuple[RunRow, ...]] = field(default_factory=dict)
 
 
 def paused_rules(store: StateStore) -> tuple[str, ...]:
@@ -112,6 +119,21 @@ def _longest_schedule(ruleset: RuleSet | None) -> timedelta:
     return longest
 
 
+def span_runs(
+    store: StateStore, accounts: Sequence[str], since: datetime
+) -> dict[str, tuple[RunRow, ...]]:
+    """Return each account's runs started at or after ``since``, after its last cycle before.
+
+    Oldest first, as :func:`~tagger.monitor.backlog.growth` takes them; an
+    account without runs maps to an empty tuple.
+    """
+    out: dict[str, tuple[RunRow, ...]] = {}
+    for account in accounts:
+        before = store.cycle_before(account, since)
+        out[account] = (*([before] if before else []), *store.runs_since(account, since))
+    return out
+
+
 def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
     """Read everything ``status`` shows; raises StateError when the state file is unusable."""
     ruleset, rules_error = _rules(config)
@@ -128,6 +150,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         rules_error=rules_error,
         awaiting=awaiting_rules(ruleset, config.rollout, set()),
         disabled=tuple(a.name for a in config.accounts if not a.enabled),
+        backlog_span=config.monitor.backlog_warn_after,
+        catchup=max(config.window.max_catchup, config.window.initial_lookback),
     )
     if not base.state_exists:
         return base
@@ -154,6 +178,7 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             paused=paused_rules(store),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
             kill_switch=store.switch(PAUSE_ALL),
+            cycles=span_runs(store, base.accounts, now - base.backlog_span),
         )
     finally:
         store.close()

@@ -110,6 +110,14 @@ class Metrics:
         self._preflight = new.counter(
             "tagger_preflight_failures", "Cycles whose preflight failed (nothing applied)."
         )
+        self._backlog = new.gauge(
+            "tagger_backlog_messages",
+            "Messages the last cycle deferred to the next: the API quota had no turn for them.",
+        )
+        self._backlog_age = new.gauge(
+            "tagger_backlog_oldest_seconds",
+            "Age of the oldest message the last cycle deferred (0 when none).",
+        )
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
@@ -185,7 +193,22 @@ class Metrics:
             self.watermark_lag(account, max(0.0, (now - oldest).total_seconds()))
         if not report.errors:
             self.cycle_succeeded(account, now)
+        self.observe_backlog(report, now)
         self.observe_rails(report)
+
+    def observe_backlog(self, report: CycleReport, now: datetime) -> None:
+        """Set the account's backlog from one finished cycle, at ``now``.
+
+        The messages deferred under the quota and the age of the oldest (0
+        when none). A cycle that could not run (``account_error``) says
+        nothing about the backlog: the figures of the last one that ran stay.
+        """
+        if report.account_error is not None:
+            return
+        oldest = report.oldest_deferred
+        age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        self._backlog.labels(report.account).set(report.quota_deferred)
+        self._backlog_age.labels(report.account).set(age)
 
     def observe_rails(self, report: CycleReport) -> None:
         """Update the rails' figures from one finished cycle of ``report.account``.

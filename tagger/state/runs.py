@@ -11,11 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from tagger.state.access import StateAccess, clean_error
 from tagger.state.errors import StateError
 from tagger.state.rows import RunRow
 from tagger.state.times import from_us, opt_from_us, to_us
+
+
+def _run(row: tuple[Any, ...]) -> RunRow:
+    """Return the run of one row read as ``id, kind, account, dry_run, started_at, …, error``."""
+    i, k, a, d, s, f, st, c, e = row
+    return RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
 
 
 class RunRecords(StateAccess):
@@ -57,10 +64,31 @@ class RunRecords(StateAccess):
             "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
             " FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY account) ORDER BY account"
         )
-        return [
-            RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
-            for i, k, a, d, s, f, st, c, e in rows
-        ]
+        return [_run(row) for row in rows]
+
+    def runs_since(self, account: str, since: datetime) -> list[RunRow]:
+        """Return the runs of ``account`` that started at or after ``since``, oldest first."""
+        rows = self._rows(
+            "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
+            " FROM runs WHERE account = ? AND started_at >= ? ORDER BY id",
+            (account, to_us(since)),
+        )
+        return [_run(row) for row in rows]
+
+    def cycle_before(self, account: str, at: datetime) -> RunRow | None:
+        """Return the latest live cycle of ``account`` started before ``at`` that ran to its end.
+
+        A cycle is a run of kind ``run`` or ``once`` (not a backfill); live: not
+        a dry run; ran to its end: status ``ok`` or ``partial``. None when there
+        is none.
+        """
+        rows = self._rows(
+            "SELECT id, kind, account, dry_run, started_at, finished_at, status, counts, error"
+            " FROM runs WHERE account = ? AND started_at < ? AND dry_run = 0"
+            " AND status IN ('ok', 'partial') AND kind IN ('run', 'once') ORDER BY id DESC LIMIT 1",
+            (account, to_us(at)),
+        )
+        return _run(rows[0]) if rows else None
 
     def recent_runs(self, limit: int = 20) -> list[RunRow]:
         """Return the ``limit`` most recent runs of every account, newest first."""
@@ -69,7 +97,4 @@ class RunRecords(StateAccess):
             " FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [
-            RunRow(i, k, a, bool(d), from_us(s), opt_from_us(f), st, json.loads(c), e)
-            for i, k, a, d, s, f, st, c, e in rows
-        ]
+        return [_run(row) for row in rows]

@@ -24,6 +24,9 @@ class Report:
     new_pauses: list[str] = field(default_factory=list)
     awaiting: list[str] = field(default_factory=list)
     kill_switch: bool = False
+    account_error: str | None = None
+    quota_deferred: int = 0
+    oldest_deferred: datetime | None = None
 
 
 def sample(text: str, series: str) -> float:

@@ -207,3 +207,27 @@ def test_single_rule_pattern_and_api_version_choices(tmp_path: Path) -> None:
     assert (problem.path, problem.line, problem.column) == ("rules", 7, 8)
     text = MINIMAL.replace("    region: uk\n", "    region: uk\n    api_version: 3\n")
     assert one_problem(tmp_path, text).message == "must be one of: 2.0, 1.0"
+
+
+def test_backlog_span_defaults_to_two_hours_and_reads_a_duration(tmp_path: Path) -> None:
+    assert load(tmp_path, MINIMAL).monitor.backlog_warn_after == timedelta(hours=2)
+    config = load(tmp_path, MINIMAL + "monitor: {backlog_warn_after: 1h30m}\n")
+    assert config.monitor.backlog_warn_after == timedelta(hours=1, minutes=30)
+
+
+def test_bad_backlog_spans_are_located_at_the_value(tmp_path: Path) -> None:
+    problem = one_problem(tmp_path, MINIMAL + "monitor:\n  backlog_warn_after: two hours\n")
+    assert problem.message.startswith("must be a duration such as 30s")
+    assert (problem.line, problem.column, problem.path) == (10, 23, "monitor.backlog_warn_after")
+    short = MINIMAL + "schedule: {interval: 10m}\nmonitor:\n  backlog_warn_after: 10m\n"
+    problem = one_problem(tmp_path, short)
+    assert problem.message == (
+        "backlog_warn_after must be longer than schedule.interval (10m), got '10m'"
+    )
+    assert (problem.line, problem.column, problem.path) == (11, 23, "monitor.backlog_warn_after")
+    assert "e.g. 2h" in problem.hint
+    zero = one_problem(tmp_path, MINIMAL + "monitor: {backlog_warn_after: 0}\n")
+    assert zero.path == "monitor.backlog_warn_after"
+    assert (zero.line, zero.column) == (9, 31)
+    unknown = one_problem(tmp_path, MINIMAL + "monitor: {backlog_warn: 2h}\n")
+    assert unknown.path == "monitor.backlog_warn"
