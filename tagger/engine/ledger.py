@@ -1,7 +1,8 @@
 """The ledger: one account's exactly-once record under one rule set, for one cycle.
 
-It is the only caller of the state API. Everything that makes a Smart Tag
-land exactly once lives here:
+It (with the records it builds on, :mod:`tagger.engine.accountbook`: the
+rails, the learned search cap, backfill cursors) is the only caller of the
+state API. Everything that makes a Smart Tag land exactly once lives here:
 
 - **runs**: :meth:`Ledger.begin` records the start of a cycle and detects a
   previous run that was cut off (killed, crashed, interrupted, stopped by an
@@ -14,9 +15,8 @@ land exactly once lives here:
   that keeps failing permanently is set aside; an account-level error sets
   nothing aside, marks nothing and moves no watermark;
 - **watermarks** (:meth:`window`, :meth:`advance`): never past a message that
-  is neither processed nor set aside;
-- the **learned search cap** and backfill cursors (retention and pruning:
-  :mod:`tagger.engine.pruning`).
+  is neither processed nor set aside, nor left for the next cycle by the
+  quota (:meth:`defer`). Retention and pruning: :mod:`tagger.engine.pruning`.
 
 The cycle (:mod:`tagger.engine.cycle`) keeps only concurrency and ordering.
 """
@@ -28,15 +28,14 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from tagger.engine.accountbook import AccountBook
 from tagger.engine.candidate import AccountLevelFailure, Candidate, Failure
 from tagger.engine.plan import Action
 from tagger.engine.queries import not_due
-from tagger.engine.searchcap import CapTracker
 from tagger.engine.tally import CycleReport, run_counts
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.rules import RuleSet
-from tagger.state import StateError, StateStore
-from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
+from tagger.state import StateStore
 
 log = structlog.get_logger("tagger.engine")
 
@@ -44,7 +43,7 @@ log = structlog.get_logger("tagger.engine")
 CUT_OFF = ("interrupted", "failed", "stopped")
 
 
-class Ledger:
+class Ledger(AccountBook):
     """One account's record under one rule set, for one cycle (see module docstring).
 
     Given the state, the account's name and the rule set. Not thread-safe:
@@ -52,8 +51,7 @@ class Ledger:
     """
 
     def __init__(self, state: StateStore, account: str, ruleset: RuleSet) -> None:
-        self.state = state
-        self.account = account
+        super().__init__(state, account)
         self.ruleset = ruleset
         self.verify_present = False
         self._run_id: int | None = None
@@ -323,74 +321,7 @@ class Ledger:
     def _mark(self, query_key: str) -> str:
         return self.ruleset.query_mark(query_key)
 
-    # -- the safety rails -----------------------------------------------------------
-
-    def check_state(self, at: datetime) -> list[str]:
-        """Return the problems of the state before the first apply (empty: sound).
-
-        The file must pass ``PRAGMA quick_check`` and take a write (the kill
-        switch's own row is read and written back unchanged).
-        """
-        try:
-            rows = self.state.quick_report()
-            if rows != "ok":
-                return [
-                    f"state file {self.state.path} fails its integrity check ({rows[:200]}):"
-                    " stop tagger, restore a backup or run the state recovery"
-                ]
-            self.state.set_switch(PAUSE_ALL, self.state.switch(PAUSE_ALL), at)
-        except StateError as exc:
-            return [f"{exc}: make the state file and its folder writable by the tagger user"]
-        return []
-
-    def killed(self) -> bool:
-        """Return whether the kill switch (``tagger pause --all``) is on."""
-        return self.state.switch(PAUSE_ALL)
-
-    def pauses(self) -> list[PauseRow]:
-        """Return this account's paused rules."""
-        return self.state.pauses(self.account)
-
-    def lift_pause(self, rule_id: str) -> None:
-        """Lift this account's pause of ``rule_id`` (its limit was raised above its count)."""
-        self.state.lift_pause(rule_id, self.account)
-
-    def pause(self, row: PauseRow) -> None:
-        """Record that a rule of this account is paused (at once, before anything else)."""
-        self.state.add_pause(row)
-
-    def promotions(self) -> set[tuple[str, str]]:
-        """Return every promoted (rule id, content hash) pair."""
-        return self.state.promotions()
-
-    def rule_history(self, at: datetime, span: timedelta) -> dict[str, tuple[int, int, int]]:
-        """Return rule id → (cycles, matches, applies in the last 24 h) before ``at``.
-
-        ``span`` is how far back cycles count towards the trailing average.
-        """
-        cycles = self.state.rule_history(self.account, at - span)
-        applied = self.state.applied_since(self.account, at - timedelta(hours=24))
-        out: dict[str, tuple[int, int, int]] = {}
-        for rule_id in set(cycles) | set(applied):
-            n, matched = cycles.get(rule_id, (0, 0))
-            out[rule_id] = (n, matched, applied.get(rule_id, 0))
-        return out
-
-    def record_rule_cycle(self, rows: Iterable[RuleCycleRow], at: datetime) -> None:
-        """Record each rule's matches, applies and audit-only matches of this cycle."""
-        self.state.record_rule_cycle(self.account, rows, at)
-
-    # -- the learned search cap and backfill cursors --------------------------------
-
-    def search_caps(self, configured: int) -> CapTracker:
-        """Return the account's search-cap tracker, starting from what the state holds."""
-        return CapTracker.from_row(self.state.get_search_cap(self.account), configured)
-
-    def save_search_caps(self, caps: CapTracker, at: datetime) -> None:
-        """Store what the cycle's searches revealed about the cap (when it changed)."""
-        row = caps.changed(self.account, at)
-        if row is not None:
-            self.state.set_search_cap(self.account, row)
+    # -- query schedules ------------------------------------------------------------
 
     def not_due(self, interval: timedelta, now: datetime) -> frozenset[str]:
         """Return the keys of the queries whose own ``schedule`` is not due at ``now``.
@@ -406,28 +337,3 @@ class Ledger:
         keys = [k for k in query_keys if k in scheduled]
         if keys:
             self.state.set_searched(self.account, keys, at)
-
-    def backfill_cursor(self, job: str) -> datetime | None:
-        """Return how far backfill job ``job`` got for this account, or None."""
-        return self.state.get_backfill_progress(self.account, job)
-
-    def save_backfill_cursor(self, job: str, cursor: datetime, at: datetime) -> None:
-        """Store how far backfill job ``job`` got for this account."""
-        self.state.set_backfill_progress(self.account, job, cursor, at)
-
-    def backfill_span(self, job: str) -> tuple[datetime, datetime] | None:
-        """Return the ``(since, until)`` fixed when backfill job ``job`` first started, or None.
-
-        Kept as two more rows of the job (``<job>#since``, ``<job>#until``), so a
-        job whose end was "now" resumes towards the same end after a restart.
-        """
-        since = self.state.get_backfill_progress(self.account, f"{job}#since")
-        until = self.state.get_backfill_progress(self.account, f"{job}#until")
-        return None if since is None or until is None else (since, until)
-
-    def start_backfill(self, job: str, since: datetime, until: datetime, at: datetime) -> None:
-        """Fix the span of backfill job ``job`` and set its cursor back to ``since``."""
-        # The span exists only once its end is written: a kill before that starts afresh.
-        self.state.set_backfill_progress(self.account, job, since, at)
-        self.state.set_backfill_progress(self.account, f"{job}#since", since, at)
-        self.state.set_backfill_progress(self.account, f"{job}#until", until, at)
