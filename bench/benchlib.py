@@ -16,6 +16,7 @@ from tagger.rules import RuleSet
 from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
 from testkit import RULES_DIR, expected
+from testkit.setup import TEST_WINDOW
 
 SHIPPED_RULES = (RULES_DIR / "*.yaml",)
 
@@ -50,14 +51,7 @@ def write_config(
         ],
         "rules": [str(r) for r in rules],
         "state_path": str(state or tmp / "state.db"),
-        "window": {
-            "overlap": "10m",
-            "ingestion_delay": "0s",
-            "initial_lookback": "24h",
-            "max_catchup": "7d",
-            "split_min": "1s",
-            "search_cap": 500,
-        },
+        "window": dict(TEST_WINDOW),
         "logging": {"format": "json", "level": "info"},
         # The benchmarks measure applying: no audit-first wait for promotion.
         "rollout": "enforce",

@@ -46,6 +46,7 @@ import httpx
 import yaml
 
 from testkit import ROOT, RULES_DIR
+from testkit.setup import TEST_WINDOW
 
 START_TIMEOUT_S = 120.0
 
@@ -137,14 +138,7 @@ def write_config(
         ],
         "rules": [str(RULES_DIR / "*.yaml")],
         "state_path": str(tmp / "state.db"),
-        "window": {
-            "overlap": "10m",
-            "ingestion_delay": "0s",
-            "initial_lookback": "24h",
-            "max_catchup": "7d",
-            "split_min": "1s",
-            "search_cap": 500,
-        },
+        "window": dict(TEST_WINDOW),
         "logging": {"format": "json", "level": "info"},
     }
     if tagger_knows_rollout:

@@ -12,6 +12,16 @@ from tagger.simulator import Simulator
 from tagger.simulator.credentials import DEMO
 from testkit import RULES_DIR
 
+# The window every test and benchmark config uses: no ingestion delay, a day back.
+TEST_WINDOW: dict[str, Any] = {
+    "overlap": "10m",
+    "ingestion_delay": "0s",
+    "initial_lookback": "24h",
+    "max_catchup": "7d",
+    "split_min": "1s",
+    "search_cap": 500,
+}
+
 
 def account_yaml(sim: Simulator, name: str = "demo", api_version: str = "2.0") -> dict[str, Any]:
     """Return one account entry pointing at ``sim`` with its demo credentials."""
@@ -57,14 +67,7 @@ def write_config(
         "rules": [str(r) for r in rules],
         "state_path": str(tmp / "state.db"),
         "schedule": {"interval": "2s", "jitter": "0s", "misfire_grace": "1m", "max_cycle": "1m"},
-        "window": {
-            "overlap": "10m",
-            "ingestion_delay": "0s",
-            "initial_lookback": "24h",
-            "max_catchup": "7d",
-            "split_min": "1s",
-            "search_cap": 500,
-        },
+        "window": dict(TEST_WINDOW),
         "max_failures": 5,
         "audit": {"path": str(tmp / "audit.jsonl")},
         "logging": {"format": "json", "level": "info"},
