@@ -12,6 +12,7 @@ from typing import Any
 
 from tagger.config.domains import parse_domains
 from tagger.config.model import AccountConfig, SearchScopeMode
+from tagger.config.quotas import share_quota_groups
 from tagger.config.secrets import SecretError, read_secret, secret_source
 from tagger.mimecast.regions import resolve_base_url
 from tagger.mimecast.settings import (
@@ -61,10 +62,11 @@ def build_accounts(
 ) -> tuple[tuple[AccountConfig, ...], list[PathLike]]:
     """Build every account, reporting problems into ``out``.
 
-    Returns the accounts that were built and the paths of secrets given
-    inline (the caller warns if the file is readable by others).
+    Returns the accounts that were built (accounts with the same credentials
+    in one quota group, see :mod:`tagger.config.quotas`) and the paths of
+    secrets given inline (the caller warns if the file is readable by others).
     """
-    accounts: list[AccountConfig] = []
+    accounts: list[tuple[int, AccountConfig]] = []
     inline: list[PathLike] = []
     first_seen: dict[str, int] = {}
     for index, item in enumerate(raw):
@@ -80,8 +82,8 @@ def build_accounts(
         first_seen.setdefault(name, index)
         account = _build_one(item, path, out, base_dir, env, default_concurrency, inline)
         if account is not None:
-            accounts.append(account)
-    return tuple(accounts), inline
+            accounts.append((index, account))
+    return tuple(share_quota_groups(accounts, out)), inline
 
 
 def _build_one(
@@ -133,6 +135,7 @@ def _build_one(
             ),
             max_items=int(item.get("max_items_per_response", DEFAULT_MAX_ITEMS)),
             max_pagination_s=float(item.get("max_pagination_s", DEFAULT_MAX_PAGINATION_S)),
+            quota_group=item.get("quota_group"),
         )
     except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
         out.add(path, str(exc), at_value=False)

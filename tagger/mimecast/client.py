@@ -29,6 +29,7 @@ from tagger.mimecast.models import MessageInfo, SmartTag, TrackedEmail
 from tagger.mimecast.requester import Requester
 from tagger.mimecast.retry import default_uniform
 from tagger.mimecast.settings import AccountSettings
+from tagger.mimecast.sharedgate import GateRegistry
 from tagger.mimecast.stats import ClientStats
 from tagger.mimecast.tls import tls_context
 
@@ -96,7 +97,10 @@ class MimecastClient:
     ``clock`` (monotonic seconds) and ``sleep`` are injectable for tests;
     ``utcnow`` gives the wall-clock time signed into API 1.0 requests;
     ``uniform`` is the jitter source; ``transport`` replaces httpx's network
-    transport. Raises :class:`ConfigurationError` if ``ca_bundle`` cannot be loaded.
+    transport. ``gates`` is the registry of rate-limit gates the account shares
+    with the other accounts of its quota group (see
+    :mod:`tagger.mimecast.sharedgate`; None: gates of its own). Raises
+    :class:`ConfigurationError` if ``ca_bundle`` cannot be loaded.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class MimecastClient:
         utcnow: Callable[[], datetime] = lambda: datetime.now(UTC),
         uniform: Callable[[], float] = default_uniform,
         transport: httpx.AsyncBaseTransport | None = None,
+        gates: GateRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.endpoints = settings.endpoints
@@ -133,6 +138,7 @@ class MimecastClient:
             utcnow=utcnow,
             uniform=uniform,
             stats=self.stats,
+            gates=gates,
         )
 
     def __repr__(self) -> str:

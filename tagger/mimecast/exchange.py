@@ -1,7 +1,9 @@
 """One HTTP exchange with Mimecast, at its turn and within bounds.
 
-:class:`Exchange` owns the per-endpoint rate-limit gates and the account's
-connection slots. :meth:`Exchange.post` waits for the call's turn at the
+:class:`Exchange` owns the account's connection slots and its per-endpoint
+rate-limit gates: its own, or those of its quota group in a shared
+:class:`~tagger.mimecast.sharedgate.GateRegistry`, where the group's accounts
+take turns. :meth:`Exchange.post` waits for the call's turn at the
 gate, takes a slot, sends the request (authenticated by the given
 :class:`httpx.Auth` as it goes out), reads the answer within the time and
 size bounds and tells the gate what the service said. It neither retries
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -20,9 +22,11 @@ import httpx
 from tagger.mimecast.errors import QuotaDeferred, RateLimited, TransportError
 from tagger.mimecast.httperrors import transport_error
 from tagger.mimecast.pacing import turn_deadline
+from tagger.mimecast.quota import quota_key
 from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Stalled, Ticket
 from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
+from tagger.mimecast.sharedgate import GateRegistry, SharedGate
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import Reply, exchange_limit, read_body
 
@@ -31,7 +35,8 @@ class Exchange:
     """Sends the requests of one account (see the module docstring).
 
     Given the settings, the httpx client, the monotonic ``clock``, ``sleep``
-    and the counters to keep.
+    and the counters to keep; ``gates`` is the registry of gates shared with
+    the other accounts of its quota (None: gates of its own).
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class Exchange:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         stats: ClientStats,
+        gates: GateRegistry | None = None,
     ) -> None:
         self.settings = settings
         self._http = http
@@ -49,18 +55,30 @@ class Exchange:
         self._sleep = sleep
         self.stats = stats
         self._sem = asyncio.Semaphore(settings.concurrency)
-        self._gates: dict[str, RateLimitGate] = {}
+        self._gates: dict[str, SharedGate] = {}
+        self._member = None if gates is None else gates.join(quota_key(settings))
         # The last ``Date`` header the server sent: preflight compares the host clock to it.
         self.last_date: str | None = None
 
     def gate(self, path: str) -> RateLimitGate:
         """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
-        gate = self._gates.get(path)
-        if gate is None:
-            gate = self._gates[path] = RateLimitGate(
-                self._clock, self._sleep, max_wait_s=self.settings.retry.max_wait_s, name=path
-            )
-        return gate
+        return self._shared(path).gate
+
+    def _shared(self, path: str) -> SharedGate:
+        """Return the gate of ``path`` with the queues of its quota group's accounts."""
+        shared = self._gates.get(path)
+        if shared is None:
+            if self._member is None:
+                shared = SharedGate(self._new_gate(path), self._clock, lambda: 1)
+            else:
+                shared = self._member.shared(path, self._clock, lambda: self._new_gate(path))
+            self._gates[path] = shared
+        return shared
+
+    def _new_gate(self, path: str) -> RateLimitGate:
+        return RateLimitGate(
+            self._clock, self._sleep, max_wait_s=self.settings.retry.max_wait_s, name=path
+        )
 
     async def post(
         self,
@@ -82,19 +100,29 @@ class Exchange:
         the cycle's bound, :class:`TransportError` when no complete answer
         arrives, :class:`ResponseTooLarge`, and whatever ``auth`` raises.
         """
-        gate = self.gate(path)
+        shared = self._shared(path)
+        gate = shared.gate
         stats = self.stats.endpoint(path)
-        while True:
-            ticket = await self._turn(gate, path, budget)
-            try:
-                async with self._sem if slot else contextlib.nullcontext():
-                    # The gate may have changed (a 429, a probe under way) while this
-                    # call queued for a slot: if so it asks for a new turn.
-                    if not gate.claim(ticket):
-                        continue
-                    return await self._send(gate, ticket, path, stats, budget.deadline, auth, kw)
-            finally:
-                gate.give_up(ticket)
+        # In a quota group the account's calls queue for their place at the gate.
+        with self._queueing(path, budget):
+            hold = await shared.enter(self, turn_deadline())
+        try:
+            while True:
+                ticket = await self._turn(gate, path, budget)
+                try:
+                    async with self._sem if slot else contextlib.nullcontext():
+                        # The gate may have changed (a 429, a probe under way) while this
+                        # call queued for a slot: if so it asks for a new turn.
+                        if not gate.claim(ticket):
+                            continue
+                        hold.release()  # sent: the account's next call may ask for a turn
+                        return await self._send(
+                            gate, ticket, path, stats, budget.deadline, auth, kw
+                        )
+                finally:
+                    gate.give_up(ticket)
+        finally:
+            hold.release()
 
     async def _turn(self, gate: RateLimitGate, path: str, budget: RetryBudget) -> Ticket:
         """Wait for the call's turn at the endpoint's rate-limit gate; returns its ticket.
@@ -106,8 +134,22 @@ class Exchange:
         none, for longer than ``retry.max_total_s`` (out of service, not busy).
         """
         before = self._clock()
-        try:
+        with self._queueing(path, budget):
             ticket = await gate.acquire(turn_deadline(), self.settings.retry.max_total_s)
+        if self._clock() > before:
+            self.stats.endpoint(path).gate_waits += 1
+        return ticket
+
+    @contextlib.contextmanager
+    def _queueing(self, path: str, budget: RetryBudget) -> Iterator[None]:
+        """Time a wait for the call's turn into ``budget.queued``; translates how it ends.
+
+        :class:`OutOfTime` becomes :class:`QuotaDeferred` (counted as deferred)
+        and :class:`Stalled` becomes a retryable :class:`RateLimited`.
+        """
+        before = self._clock()
+        try:
+            yield
         except Stalled as out:
             # Not a backlog: the endpoint accepted nothing at all for a whole call budget.
             raise RateLimited(
@@ -125,9 +167,6 @@ class Exchange:
             ) from None
         finally:
             budget.queued += self._clock() - before
-        if self._clock() > before:
-            self.stats.endpoint(path).gate_waits += 1
-        return ticket
 
     async def _send(
         self,

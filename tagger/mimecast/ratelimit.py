@@ -156,9 +156,13 @@ class RateLimitGate:
 
     def next_slot(self, now: float) -> float:
         """Return the earliest time a call asking now could be sent."""
+        return self.slot_after(now, 0)
+
+    def slot_after(self, now: float, turns: int) -> float:
+        """Return the earliest time a call asking now could be sent after ``turns`` more calls."""
         slot = max(now, self.open_at)
         if self.pacing and self.interval:
-            slot = max(slot, self.tat - self._burst())
+            slot = max(slot, self.tat + turns * self.interval - self._burst())
         return slot
 
     def delay(self) -> float:

@@ -37,6 +37,7 @@ from tagger.mimecast.oauth import read_token, token_form
 from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
 from tagger.mimecast.retry import Failure, RetryBudget, backoff_delay
 from tagger.mimecast.settings import AccountSettings, HmacCredentials, OAuthCredentials
+from tagger.mimecast.sharedgate import GateRegistry
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import NOT_JSON, Reply
 
@@ -49,7 +50,11 @@ TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a password
 
 
 class Requester:
-    """Sends envelope requests for one account; see the module docstring."""
+    """Sends envelope requests for one account; see the module docstring.
+
+    ``gates`` is the registry of rate-limit gates shared with the other
+    accounts of its quota (None: gates of its own).
+    """
 
     def __init__(
         self,
@@ -61,13 +66,16 @@ class Requester:
         utcnow: Callable[[], datetime],
         uniform: Callable[[], float],
         stats: ClientStats,
+        gates: GateRegistry | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._sleep = sleep
         self._uniform = uniform
         self.stats = stats
-        self._exchange = Exchange(settings, http, clock=clock, sleep=sleep, stats=stats)
+        self._exchange = Exchange(
+            settings, http, clock=clock, sleep=sleep, stats=stats, gates=gates
+        )
         creds = settings.credentials
         self._hmac = isinstance(creds, HmacCredentials)
         self._auth: ApiAuth

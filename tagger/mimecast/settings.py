@@ -132,7 +132,9 @@ class AccountSettings:
     CAs to the default trust; with ``ca_bundle_only`` only the bundle is
     trusted. ``max_response_bytes`` caps a decoded response body,
     ``max_items`` the items of one answer (``data[]``, ``trackedEmails[]``)
-    and ``max_pagination_s`` the time one paginated listing may take. Raises
+    and ``max_pagination_s`` the time one paginated listing may take.
+    ``quota_group`` names the API quota the account shares with others (None:
+    the one its credentials imply, see :mod:`tagger.mimecast.quota`). Raises
     :class:`ConfigurationError` (a ``ValueError``) when a value cannot work.
     """
 
@@ -149,6 +151,7 @@ class AccountSettings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_items: int = DEFAULT_MAX_ITEMS
     max_pagination_s: float = DEFAULT_MAX_PAGINATION_S
+    quota_group: str | None = None
 
     def __post_init__(self) -> None:
         try:

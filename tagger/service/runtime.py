@@ -22,6 +22,7 @@ from tagger.engine.scope import SearchScope
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.retention import warn_long_lookbacks
+from tagger.mimecast.sharedgate import GateRegistry
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
 from tagger.rules.refuse import refuse_unknown_tag_rules
 from tagger.state import StateStore
@@ -51,11 +52,13 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     lookbacks = [(r.id, r.lookback) for r in rules.rules if r.lookback is not None]
     warn_long_lookbacks(config.window.initial_lookback, lookbacks)
     stack = AsyncExitStack()
+    # Accounts of one quota group (same credentials, or quota_group) pace at shared gates.
+    gates = GateRegistry()
     accounts: list[AccountRuntime] = []
     problems: list[Problem] = []
     try:
         for account in config.accounts:
-            client = await stack.enter_async_context(MimecastClient(account.settings))
+            client = await stack.enter_async_context(MimecastClient(account.settings, gates=gates))
             tags = await client.list_smart_tags()
             if not config.strict_tags:
                 # Only the rules naming tags this account lacks are left out (logged).

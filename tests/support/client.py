@@ -194,8 +194,9 @@ def credentials(mode: str, **override: str) -> OAuthCredentials | HmacCredential
 def settings_for(url: str, mode: str, creds: Any = None, **kw: Any) -> AccountSettings:
     """Return account settings for a simulator at ``url`` in API ``mode``."""
     kw.setdefault("retry", FAST_RETRY)
+    kw.setdefault("name", "sim")
     return AccountSettings(
-        name="sim", api_version=mode, base_url=url, credentials=creds or credentials(mode), **kw
+        api_version=mode, base_url=url, credentials=creds or credentials(mode), **kw
     )
 
 
