@@ -20,7 +20,9 @@ quota allows (the busiest endpoint's calls beyond the bucket at the rate), the
 ratio of the busiest endpoint's served calls to what the server allows in the
 first pass's time (bucket + rate x seconds, process start included), the share
 of calls answered 429 (every endpoint, token included), the passes needed, the
-first pass's exit status and its ``message_failed`` warnings.
+first pass's exit status, its ``message_failed`` warnings, and the calls made
+(every endpoint, token included) per expected tag: the quota spent per
+finished piece of work.
 
 Exits 1 when a target is missed (one pass, exit 0, ratio >= 0.9, 429s under 2%
 of calls, 0 ``message_failed``); ``--no-targets`` reports them without failing.
@@ -274,7 +276,8 @@ def report_cell(args: argparse.Namespace, got: dict[str, Any]) -> list[str]:
         f"| {args.mode:<11} | {args.rate:>3}/s | {args.messages:>5} | {got['seconds']:7.1f} s |"
         f" {got['minimum_s']:7.1f} s | {got['ratio']:5.2f} | {got['share']:6.1%} |"
         f" {got['passes'] if got['passes'] is not None else '>' + str(MAX_PASSES):>6} |"
-        f" {got['status']:>4} | {got['message_failed']:>6} |",
+        f" {got['status']:>4} | {got['message_failed']:>6} |"
+        f" {got['calls'] / max(len(got['expected']), 1):8.2f} |",
         flush=True,
     )
     return missed
@@ -282,9 +285,9 @@ def report_cell(args: argparse.Namespace, got: dict[str, Any]) -> list[str]:
 
 HEADER = (
     "| headers     | quota | msgs  |   once    |  minimum  | ratio |  429s  | passes |"
-    " exit | failed |\n"
+    " exit | failed | calls/tag |\n"
     "|-------------|-------|-------|-----------|-----------|-------|--------|--------|"
-    "------|--------|"
+    "------|--------|----------|"
 )
 
 

@@ -32,7 +32,7 @@ def test_ratelimit_bench_prints_a_row_of_figures(mode: str) -> None:
     assert done.returncode == 0, f"{out}\n{done.stderr}"
     row = re.search(
         rf"\| {mode} +\| +40/s \| +40 \| +[\d.]+ s \| +[\d.]+ s \| +[\d.]+ \|"
-        r" +[\d.]+% \| +(\d+|>\d+) \| +\d+ \| +\d+ \|",
+        r" +[\d.]+% \| +(\d+|>\d+) \| +\d+ \| +\d+ \| +[\d.]+ \|",
         out,
     )
     assert row, out
