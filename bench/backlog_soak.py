@@ -14,9 +14,9 @@ Prints, per finished cycle, the messages it deferred for the quota and the
 tags applied so far, then: whether the backlog grew and drained to zero,
 messages failed (``message_failed`` warnings), set aside, tagged twice, and
 the expected tags applied. The blast-radius anomaly guard, which a peak is
-meant to trip, is set out of reach: the pacing is measured here. Exits 1 when a target is missed (backlog drained,
-every expected tag applied once, none failed or set aside); ``--no-targets``
-reports without failing.
+meant to trip, is set out of reach: the pacing is measured here. Exits 1 when
+a target is missed (backlog drained, every expected tag applied once, none
+failed or set aside); ``--no-targets`` reports without failing.
 """
 
 from __future__ import annotations
