@@ -296,6 +296,11 @@ class RateLimitGate:
             full = info.remaining + 1 >= self.capacity
             self.interval = reset if full or not self.interval else max(self.interval, reset)
         if not self.interval:
+            # The refill is not known yet (Reset reads 0 while requests remain): the
+            # calls in flight will take what is left, so new ones wait for an answer
+            # that says more rather than run into the empty bucket.
+            if info.remaining <= self.in_flight:
+                self.probing = True
             return
         self.pacing = True
         self._sync(now, info.remaining, reset if reset is not None else self.interval)
