@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         # The peak is what the blast-radius anomaly guard exists for: it would pause the
         # rules that match far more than their trailing average. Here the pacing is
         # measured, so the guard is set out of reach (its own tests cover it).
-        limits = {"per_cycle": 100_000, "per_day": 1_000_000, "anomaly_factor": 10_000}
+        limits = {"per_cycle": 100_000, "per_day": 1_000_000, "anomaly_min_cycles": 1_000_000}
         path = write_config(Path(tmp), sim, schedule=schedule, limits=limits)
         daemon = Running("run", "-c", str(path))
         arrivals = threading.Thread(
