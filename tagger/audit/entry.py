@@ -8,11 +8,38 @@ one word (:attr:`Entry.outcome`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Entry", "Span"]
+__all__ = ["Entry", "Span", "safe_text", "safe_value"]
+
+# What mail text may not carry into the record: lone surrogates (no encoding
+# can write them), NUL and the other C0/C1 controls but tab, newline and CR.
+_UNSAFE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+REPLACEMENT = "\ufffd"
+
+
+def safe_text(text: str) -> str:
+    """Return ``text`` with every character no record can safely hold replaced by U+FFFD.
+
+    Applied where text from mail enters an audit entry, so that writing the
+    entry (UTF-8), reading it back and showing it (terminal, CSV, HTML) can
+    never fail or be steered by a hostile subject.
+    """
+    return _UNSAFE.sub(REPLACEMENT, text)
+
+
+def safe_value(value: Any) -> Any:
+    """Return ``value`` (JSON-like) with :func:`safe_text` applied to every text in it."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, list | tuple):
+        return [safe_value(v) for v in value]
+    if isinstance(value, dict):
+        return {safe_text(str(k)): safe_value(v) for k, v in value.items()}
+    return value
 
 
 class Span(Protocol):

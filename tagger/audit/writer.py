@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tagger.audit.entry import Entry
+from tagger.audit.files import is_link_refusal, open_private
 from tagger.config.model import AuditRotation
 
 DRY_RUN_MARK = ".dry-run"
@@ -100,7 +101,7 @@ def _append(path: Path, lines: list[str], rotation: AuditRotation) -> None:
         current = 0
     if rotation.max_bytes and current and current + size > rotation.max_bytes:
         rotate(path, rotation.keep)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_private(path, append=True)
     with os.fdopen(fd, "a", encoding="utf-8") as out:
         out.writelines(lines)
         out.flush()
@@ -137,6 +138,12 @@ def write_failure(path: Path, exc: OSError) -> str:
     :func:`write_entries`; the message names the file that failed and the fix.
     """
     reason = exc.strerror or str(exc)
+    if is_link_refusal(exc):
+        return (
+            f"cannot write the audit file {path}: it is a symbolic link, and tagger does not"
+            f" follow links for the files it writes; point audit.path (or --audit) at the"
+            f" real file"
+        )
     if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename is not None:
         # mkdir of the folder failed: something that is not a folder is in the way.
         reason = f"{exc.filename} is not a directory"

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from tagger import exitcodes
 from tagger.audit import read_records, summarise
 from tagger.audit.csvout import write_csv
+from tagger.audit.files import is_link_refusal, open_private
 from tagger.audit.html import render_html
 from tagger.audit.records import AuditRecord
 from tagger.audit.summary import RuleMeta, text_lines
@@ -111,11 +112,22 @@ def _open(target: str) -> TextIO:
         return sys.stdout
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("w", encoding="utf-8", newline="")
+    # Mode 0600 and no symbolic link followed: the report holds mail subjects and addresses.
+    return os.fdopen(open_private(path, append=False), "w", encoding="utf-8", newline="")
 
 
 def _write(target: str, text_or_rows: str | Sequence[AuditRecord]) -> None:
-    out = _open(target)
+    """Write the report to ``target``; raises UserError naming the file when it cannot."""
+    try:
+        out = _open(target)
+    except OSError as exc:
+        why = (
+            "it is a symbolic link, which tagger does not follow for the files it writes;"
+            " give the real path"
+            if is_link_refusal(exc)
+            else f"{exc.strerror or exc}"
+        )
+        raise UserError.single(f"cannot write the report: {why}", file=target) from None
     try:
         if isinstance(text_or_rows, str):
             out.write(text_or_rows)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import structlog
 
+from tagger.audit.files import open_private
 from tagger.audit.writer import audit_file
 from tagger.config import Config
 from tagger.engine.guard import Guard, build_guard
@@ -79,7 +81,8 @@ def prepare(
         return guard
     problems: list[str] = []
     if config.audit_path is not None:
-        problems += audit_sink_problems(audit_file(config.audit_path, False))
+        sink = audit_file(config.audit_path, False)
+        problems += audit_sink_problems(sink, partial(open_private, append=True))
     enforcing = {r.id: r.tags for r in ruleset.rules if guard.mode(r.id, r.mode) == "enforce"}
     problems += tag_problems(enforcing, tag_ids)
     problems += ledger.check_state(at)

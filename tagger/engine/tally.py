@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tagger.audit.entry import Entry
+from tagger.audit.entry import Entry, safe_text, safe_value
 from tagger.engine.plan import Action, MessagePlan, Skipped
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
@@ -168,22 +168,22 @@ class CycleReport:
         # An enforce rule whose planned tags run in audit mode awaits promotion.
         awaiting = decision.mode == "enforce" and any(a.mode == "audit" for a in mine)
         return Entry(
-            message_id=summary.id,
+            message_id=safe_text(summary.id),
             received=summary.received.isoformat() if summary.received else None,
-            sender=summary.from_hdr.email or summary.from_env.email,
-            subject=summary.subject,
+            sender=safe_text(summary.from_hdr.email or summary.from_env.email),
+            subject=None if summary.subject is None else safe_text(summary.subject),
             rule=decision.rule_id,
             rule_mode=decision.mode,
             tags=tuple(decision.tags),
             planned=tuple(a.tag_id for a in mine),
             skipped=tuple((s.tag_id, s.reason) for s in skipped),
-            explanation=decision.explanation_json(),
+            explanation=safe_value(decision.explanation_json()),
             at=at,
             run_id=self.run_id,
             dry_run=self.dry_run,
             window=window,
             rule_hash=rule_hash,
-            recipients=tuple(dict.fromkeys(a.email for a in summary.to if a.email)),
+            recipients=tuple(dict.fromkeys(safe_text(a.email) for a in summary.to if a.email)),
             failure=failure,
             rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
         )

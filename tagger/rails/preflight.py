@@ -15,9 +15,10 @@ metrics, log) and tries again next cycle. The checks:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -25,11 +26,13 @@ from pathlib import Path
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
-def audit_sink_problems(path: Path | None) -> list[str]:
+def audit_sink_problems(path: Path | None, open_append: Callable[[Path], int]) -> list[str]:
     """Check that the audit file at ``path`` can be written (None: no audit sink).
 
     Creates the folder when missing and writes (then removes) a probe file
-    beside the audit file; the audit file itself is only opened for append.
+    beside the audit file; the audit file itself is only opened for append,
+    with ``open_append`` (the writer's own way to open it: given the path,
+    returns a descriptor; raises OSError, ELOOP for a symbolic link).
     """
     if path is None:
         return []
@@ -52,9 +55,10 @@ def audit_sink_problems(path: Path | None) -> list[str]:
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(probe)
-        with path.open("a", encoding="utf-8"):
-            pass
+        os.close(open_append(path))
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return [f"audit file {path} is a symbolic link, which tagger does not follow: {fix}"]
         return [f"audit file {path} cannot be written ({exc.strerror or exc}): {fix}"]
     return []
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tagger.audit.files import open_private
 from tagger.audit.sample import audit_sample
 from tagger.engine.guard import rule_limits
 from tagger.errors import UserError
@@ -75,17 +78,36 @@ def test_rollout_audits_new_and_changed_rules_until_promoted() -> None:
     assert effective_modes(rules, "enforce", set())["new"] == "enforce"
 
 
+OPEN_APPEND = partial(open_private, append=True)
+
+
 def test_audit_sink_is_created_and_probed(tmp_path: Path) -> None:
     target = tmp_path / "deep" / "audit" / "audit.jsonl"
-    assert audit_sink_problems(target) == []
+    old = os.umask(0o022)
+    try:
+        assert audit_sink_problems(target, OPEN_APPEND) == []
+    finally:
+        os.umask(old)
     assert target.parent.is_dir() and os.listdir(target.parent) == ["audit.jsonl"]
-    assert audit_sink_problems(None) == []
+    # Created by the probe as the writer creates it: private, whatever the umask.
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert audit_sink_problems(None, OPEN_APPEND) == []
+
+
+def test_audit_sink_refuses_a_symbolic_link(tmp_path: Path) -> None:
+    victim = tmp_path / "passwd-copy"
+    victim.write_text("root:x:0:0\n")
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(victim)
+    problems = audit_sink_problems(link, OPEN_APPEND)
+    assert len(problems) == 1 and "symbolic link" in problems[0] and str(link) in problems[0]
+    assert victim.read_text() == "root:x:0:0\n"
 
 
 def test_audit_sink_under_a_file_is_refused(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    problems = audit_sink_problems(blocker / "audit.jsonl")
+    problems = audit_sink_problems(blocker / "audit.jsonl", OPEN_APPEND)
     assert len(problems) == 1 and str(blocker) in problems[0]
 
 
