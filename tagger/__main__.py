@@ -1,5 +1,5 @@
 """Allow ``python -m tagger``."""
 
-from tagger.cli.main import main
+from tagger.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -35,7 +35,11 @@ from tagger.cli import (
 from tagger.errors import UserError
 from tagger.logs.configure import configure_logging
 from tagger.mimecast.errors import MimecastError
+from tagger.service import earlysignals
 from tagger.state import StateError
+
+# The commands whose session handles SIGTERM (and SIGHUP for ``run``) itself.
+SIGNALLED = frozenset({"run", "once", "backfill"})
 
 # The modules that register a sub-command, in the order shown by ``--help``.
 COMMANDS = (
@@ -89,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 2 user error, 1 other)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in SIGNALLED:
+        # Only the commands that handle signals keep those noted at start-up.
+        earlysignals.release()
     if getattr(args, "config", None) is None:
         args.config = args.config_before
     # Until a command configures logging from its config, events (e.g. a config

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from tagger.config import Config
 from tagger.engine.options import NO_HOOKS, CycleOptions, Hooks, Runtime
 from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
+from tagger.service import earlysignals
 from tagger.service.runtime import open_runtime, open_state, utc_now
 from tagger.state import StateStore
 
@@ -58,15 +60,26 @@ class Signals:
         self._installed: list[int] = []
 
     def install(self) -> None:
-        """Install the handlers in the running event loop."""
+        """Install the handlers in the running event loop, then act on any signal noted early.
+
+        A SIGTERM noted before (:mod:`tagger.service.earlysignals`) asks for a
+        stop; a SIGHUP is kept for the reload handler, or, without ``reload``,
+        takes its default action as it would have.
+        """
         loop = asyncio.get_running_loop()
         wanted = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if self._reload else [])
+        early = earlysignals.take()
         for sig in wanted:
             if sig == signal.SIGHUP:
                 loop.add_signal_handler(sig, self._hangup)
             else:
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
             self._installed.append(sig)
+        for noted in early:
+            if noted not in wanted:
+                signal.signal(noted, signal.SIG_DFL)
+            # Handled now by the loop (or by the default action), as if sent now.
+            os.kill(os.getpid(), noted)
 
     def uninstall(self) -> None:
         """Give the signals back their default actions (idempotent)."""
