@@ -21,26 +21,11 @@ from dataclasses import replace
 
 from tagger.mimecast import sharedgate
 from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import QuotaDeferred
-from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.simulator import DEMO, Simulator, SimulatorConfig
 from tagger.simulator.config import ENDPOINTS
-
-
-async def _queue(client: MimecastClient, ids: list[str], bound_s: float) -> int:
-    """Queue every call at once within the bound; returns how many were accepted."""
-
-    async def one(message_id: str) -> bool:
-        try:
-            await client.get_message_info(message_id)
-        except QuotaDeferred:
-            return False
-        return True
-
-    with cycle_bound(time.monotonic() + bound_s):
-        return sum(await asyncio.gather(*(one(i) for i in ids)))
+from testkit.quota import queue_info_reads
 
 
 async def _pair(url: str, ids: list[str], bound_s: float) -> tuple[int, int, float]:
@@ -55,7 +40,9 @@ async def _pair(url: str, ids: list[str], bound_s: float) -> tuple[int, int, flo
         await a.list_smart_tags()
         await b.list_smart_tags()
         started = time.monotonic()
-        got_a, got_b = await asyncio.gather(_queue(a, ids, bound_s), _queue(b, ids, bound_s))
+        (got_a, _), (got_b, _) = await asyncio.gather(
+            queue_info_reads(a, ids, bound_s), queue_info_reads(b, ids, bound_s)
+        )
         return got_a, got_b, time.monotonic() - started
 
 

@@ -8,11 +8,10 @@ import time
 import pytest
 
 from tagger.mimecast.client import MimecastClient
-from tagger.mimecast.errors import QuotaDeferred
-from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.config import ENDPOINTS
+from testkit.quota import queue_info_reads
 from tests.support.client import run, settings_for, watch
 
 __all__ = ["watch"]  # the fixture that fails a test on a leaked secret
@@ -20,21 +19,6 @@ __all__ = ["watch"]  # the fixture that fails a test on a leaked secret
 BUCKET, WINDOW_S = 10, 2.0  # a bucket of 10, one call back every 200 ms (5/s)
 BOUND_S = 5.0  # each account's calls may wait this long for a turn
 CALLS = 120  # each account queues far more than the quota lets through in BOUND_S
-
-
-async def _account(client: MimecastClient, ids: list[str]) -> tuple[int, int]:
-    """Queue every call of one account at once, bounded; returns (accepted, deferred)."""
-
-    async def one(message_id: str) -> bool:
-        try:
-            await client.get_message_info(message_id)
-        except QuotaDeferred:
-            return False
-        return True
-
-    with cycle_bound(time.monotonic() + BOUND_S):
-        done = await asyncio.gather(*(one(i) for i in ids))
-    return sum(done), len(done) - sum(done)
 
 
 @pytest.mark.parametrize("mode", ["2.0", "1.0"])
@@ -55,7 +39,9 @@ def test_two_accounts_with_the_same_credentials_share_the_quota_fairly(mode: str
                 await a.list_smart_tags()
                 await b.list_smart_tags()
                 started = time.monotonic()
-                got_a, got_b = await asyncio.gather(_account(a, ids), _account(b, ids))
+                got_a, got_b = await asyncio.gather(
+                    queue_info_reads(a, ids, BOUND_S), queue_info_reads(b, ids, BOUND_S)
+                )
                 assert a._requester.gate(a.endpoints.message_info) is b._requester.gate(
                     b.endpoints.message_info
                 )
