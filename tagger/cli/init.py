@@ -1,21 +1,31 @@
 """``tagger init [DIR]``: write a starter config, the shipped rules and the systemd unit.
 
-Writes ``DIR/config.yaml`` (the example config, mode 0600, pointed at the
-local simulator as shipped), ``DIR/rules/`` (the shipped rules with their
-fixtures) and ``DIR/tagger.service``; refuses to overwrite anything unless
-``--force``. Then prints the next steps.
+Writes ``DIR/config.yaml`` (the example config pointed at the local
+simulator, mode 0644: its secret is the systemd credential
+``mimecast-client-secret``, kept in ``DIR/credentials/``, mode 0600, and its
+state and audit files go to the state directory, ``$STATE_DIRECTORY`` under
+systemd, else /var/lib/tagger), ``DIR/rules/`` (the shipped rules with their
+fixtures) and ``DIR/tagger.service`` (running this tagger on
+``DIR/config.yaml``, loading that credential); refuses to overwrite anything
+unless --force. Then prints the next steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
+from tagger.cli.install import CREDENTIAL, SHIPPED_ENTRY, config_text, unit_text
 from tagger.cli.skel import CONFIG, RULES, UNIT, skel_dir
+from tagger.config.secrets import CREDENTIALS_DIR
 from tagger.errors import Problem, UserError
+
+# The simulator's public demo secret (config.example.yaml holds it inline).
+DEMO_SECRET = "tagger-demo-secret-not-real"  # noqa: S105 - public, useless elsewhere
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -33,7 +43,11 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 def plan(target: Path) -> list[tuple[Path, Path]]:
     """Return (source, destination) for every file ``init`` writes into ``target``."""
     base = skel_dir()
-    out = [(base / CONFIG, target / "config.yaml"), (base / UNIT, target / "tagger.service")]
+    out = [
+        (base / CONFIG, target / "config.yaml"),
+        (base / UNIT, target / "tagger.service"),
+        (base / CONFIG, target / CREDENTIALS_DIR / CREDENTIAL),
+    ]
     rules = base / RULES
     for source in sorted(rules.rglob("*")):
         if source.is_file() and source.suffix in (".yaml", ".yml", ".json"):
@@ -41,9 +55,25 @@ def plan(target: Path) -> list[tuple[Path, Path]]:
     return out
 
 
+def entry_point() -> Path:
+    """Return the ``tagger`` command to put in the unit: this installation's own."""
+    beside = Path(sys.executable).with_name("tagger")
+    if beside.is_file():
+        return beside.absolute()
+    found = shutil.which("tagger")
+    return Path(found).absolute() if found else Path(SHIPPED_ENTRY)
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` and set ``mode`` whatever the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+
+
 def handle(args: argparse.Namespace) -> int:
     """Write the files; 0, or 2 (nothing written) when one exists and ``--force`` is not given."""
-    target = Path(args.dir)
+    target = Path(args.dir).absolute()
     files = plan(target)
     existing = [dest for _, dest in files if dest.exists()]
     if existing and not args.force:
@@ -51,21 +81,45 @@ def handle(args: argparse.Namespace) -> int:
             [Problem("already exists", file=str(p)) for p in existing],
             "tagger init writes nothing over existing files (use --force to overwrite):",
         )
+    base = skel_dir()
+    config, unit = target / "config.yaml", target / "tagger.service"
+    secret = target / CREDENTIALS_DIR / CREDENTIAL
+    # Readable by the service's (dynamic) user: no secret is in them.
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
+    _write(config, config_text((base / CONFIG).read_text("utf-8")), 0o644)
+    shipped_unit = (base / UNIT).read_text("utf-8")
+    _write(unit, unit_text(shipped_unit, config_dir=target, entry=entry_point()), 0o644)
     for source, dest in files:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-    # The starter config holds the simulator's (public) demo secret inline.
-    (target / "config.yaml").chmod(0o600)
+        if dest.parent.is_relative_to(target / "rules"):
+            _write(dest, source.read_text("utf-8"), 0o644)
+    for folder in {d.parent for _, d in files if d.parent.is_relative_to(target / "rules")}:
+        folder.chmod(0o755)
+    # Root's only: systemd reads it for the service (LoadCredential=).
+    secret.parent.mkdir(exist_ok=True)
+    secret.parent.chmod(0o700)
+    _write(secret, DEMO_SECRET + "\n", 0o600)
     rules = sum(1 for _, d in files if d.parent.name == "rules" and d.suffix == ".yaml")
-    config = target / "config.yaml"
-    print(f"wrote {config}, {target / 'rules'}/ ({rules} rule files), {target / 'tagger.service'}")
     print(
+        f"wrote {config} (mode 0644: no secret in it)\n"
+        f"      {target / 'rules'}/ ({rules} rule files)\n"
+        f"      {secret} (mode 0600: the simulator's demo secret)\n"
+        f"      {unit}\n"
+        f"secret: config.yaml names it {{credential: {CREDENTIAL}}}. The service gets it\n"
+        f"        from {unit.name}'s LoadCredential= (systemd reads {secret});\n"
+        "        commands run by hand read that file directly.\n"
+        f"state:  state.db and audit/ go to the state directory, never into {target}:\n"
+        "        $STATE_DIRECTORY under systemd (StateDirectory=tagger, /var/lib/tagger,\n"
+        "        owned by the service's dynamic user), /var/lib/tagger when run by hand.\n"
         "next:\n"
-        f"  tagger validate -c {config}          # check the config and the rules\n"
-        "  tagger simulate &                     # a local Mimecast simulator, port 8765\n"
-        f"  tagger once --dry-run -c {config}    # what would be tagged\n"
-        "then edit config.yaml for your account (region, credentials as\n"
-        "{credential: mimecast-client-secret}, domains) and install tagger.service\n"
-        "(its header says how)."
+        f"  tagger validate -c {config}\n"
+        "  tagger simulate &      # a local Mimecast simulator on port 8765\n"
+        f"  tagger once --dry-run -c {config}\n"
+        "then, for your account:\n"
+        f"  edit {config} (region or base_url, client_id, domains)\n"
+        f"  printf '%s' 'YOUR-CLIENT-SECRET' > {secret}\n"
+        f"  cp {unit} /etc/systemd/system/ && systemctl daemon-reload\n"
+        "  systemctl enable --now tagger && systemctl status tagger\n"
+        f"  tagger status -c {config}"
     )
     return exitcodes.OK

@@ -33,6 +33,7 @@ from tagger.config.model import (
     ScheduleConfig,
     WindowConfig,
 )
+from tagger.config.statedir import resolve_path, state_directory
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
 from tagger.rails.budget import Limits
@@ -104,7 +105,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     return Config(
         accounts=accounts,
         rule_paths=rule_paths,
-        state_path=_path(data, "state_path", base_dir) or DEFAULT_STATE_PATH,
+        state_path=_path(data, "state_path", base_dir, environment)
+        or state_directory(environment) / DEFAULT_STATE_PATH.name,
         schedule=schedule,
         window=window,
         max_failures=data.get("max_failures", 5),
@@ -112,7 +114,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         strict_tags=data.get("strict_tags", False),
         limits=limits_of(data.get("limits", {}), Limits()),
         rollout=data.get("rollout", DEFAULT_ROLLOUT),
-        audit_path=_audit_path(data.get("audit", {}), base_dir),
+        audit_path=_audit_path(data.get("audit", {}), base_dir, environment),
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,
         monitor=monitor,
@@ -122,18 +124,22 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     )
 
 
-def _path(section: Mapping[str, Any], key: str, base_dir: Path) -> Path | None:
-    """Return ``section[key]`` as a path resolved against ``base_dir`` (None if absent)."""
-    return base_dir / str(section[key]) if key in section else None
+def _path(
+    section: Mapping[str, Any], key: str, base_dir: Path, env: Mapping[str, str]
+) -> Path | None:
+    """Return ``section[key]`` as a path (see :func:`resolve_path`); None if absent."""
+    return resolve_path(section[key], base_dir=base_dir, env=env) if key in section else None
 
 
-def _audit_path(section: Mapping[str, Any], base_dir: Path) -> Path | None:
+def _audit_path(section: Mapping[str, Any], base_dir: Path, env: Mapping[str, str]) -> Path | None:
     """Return the audit report file; a directory (or a path ending in /) gets a default name."""
-    path = _path(section, "path", base_dir)
+    path = _path(section, "path", base_dir, env)
     if path is None:
         return None
+    given = section["path"]
+    text = str(given["state_directory"] if isinstance(given, Mapping) else given)
     try:
-        is_dir = str(section["path"]).endswith(("/", os.sep)) or path.is_dir()
+        is_dir = text.endswith(("/", os.sep)) or path.is_dir()
     except (OSError, ValueError):
         is_dir = False
     return path / AUDIT_FILE_NAME if is_dir else path

@@ -24,6 +24,7 @@ __all__ = [
     "WindowConfig",
 ]
 
+# Under systemd: $STATE_DIRECTORY/state.db (see tagger.config.statedir).
 DEFAULT_STATE_PATH = Path("/var/lib/tagger/state.db")
 
 LogFormat = Literal["auto", "json", "console"]

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["SecretError", "SecretSource", "read_secret", "secret_source"]
+__all__ = ["CREDENTIALS_DIR", "SecretError", "SecretSource", "read_secret", "secret_source"]
 
 SecretKind = Literal["inline", "env", "file", "credential"]
+# Where ``{credential: NAME}`` is read outside systemd: DIR/credentials/NAME
+# beside the config file (the file the unit's LoadCredential= names).
+CREDENTIALS_DIR = "credentials"
 # A secret is a key or a password; anything larger is the wrong file.
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -54,8 +57,10 @@ def secret_source(value: Any) -> SecretSource:
 def read_secret(source: SecretSource, *, base_dir: Path, env: Mapping[str, str]) -> str:
     """Return the secret text of ``source``.
 
-    Given the source, the directory relative file names resolve against and
-    the environment (which also supplies ``CREDENTIALS_DIRECTORY``). File and
+    Given the source, the directory relative file names resolve against (the
+    config file's) and the environment (which also supplies
+    ``CREDENTIALS_DIRECTORY``; without it a credential is read from
+    ``credentials/NAME`` in that directory, the file the unit loads). File and
     credential contents lose one trailing newline. Raises :class:`SecretError`
     when the variable is unset, a file is unreadable, not a regular file or
     larger than :data:`MAX_SECRET_BYTES`, or the secret is empty.
@@ -75,13 +80,19 @@ def read_secret(source: SecretSource, *, base_dir: Path, env: Mapping[str, str])
     if source.kind == "file":
         return _read_file(base_dir / source.name, f"secret file {source.name}")
     directory = env.get("CREDENTIALS_DIRECTORY")
-    if not directory:
+    if directory:
+        return _read_file(Path(directory) / source.name, f"systemd credential '{source.name}'")
+    # Outside the service (tagger validate/status/once run by hand), the file
+    # the unit's LoadCredential= reads: credentials/NAME beside the config.
+    beside = base_dir / CREDENTIALS_DIR / source.name
+    if not beside.exists():
         raise SecretError(
-            f"systemd credential '{source.name}' is not available:"
-            " CREDENTIALS_DIRECTORY is not set",
-            hint=f"add LoadCredential={source.name}:/path/to/secret to the service unit",
+            f"systemd credential '{source.name}' is not available: CREDENTIALS_DIRECTORY"
+            f" is not set and {beside} does not exist",
+            hint=f"add LoadCredential={source.name}:{beside} to the service unit and put"
+            " the secret in that file (mode 0600; tagger init writes both)",
         )
-    return _read_file(Path(directory) / source.name, f"systemd credential '{source.name}'")
+    return _read_file(beside, f"systemd credential '{source.name}' ({CREDENTIALS_DIR}/)")
 
 
 def _read_file(path: Path, what: str) -> str:

@@ -93,7 +93,8 @@ def test_init_validate_and_test_from_an_installed_wheel(
     made = run(bin_dir / "tagger", "init", "site", cwd=tmp_path, env=env)
     assert made.returncode == 0, made.stderr
     site = tmp_path / "site"
-    assert (site / "config.yaml").stat().st_mode & 0o777 == 0o600
+    assert (site / "config.yaml").stat().st_mode & 0o777 == 0o644
+    assert (site / "credentials" / "mimecast-client-secret").stat().st_mode & 0o777 == 0o600
     assert (site / "tagger.service").is_file() and (site / "rules" / "fixtures").is_dir()
     again = run(bin_dir / "tagger", "init", "site", cwd=tmp_path, env=env)
     assert again.returncode == 2 and "already exists" in again.stderr

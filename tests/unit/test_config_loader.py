@@ -231,3 +231,23 @@ def test_bad_backlog_spans_are_located_at_the_value(tmp_path: Path) -> None:
     assert (zero.line, zero.column) == (9, 31)
     unknown = one_problem(tmp_path, MINIMAL + "monitor: {backlog_warn: 2h}\n")
     assert unknown.path == "monitor.backlog_warn"
+
+
+def test_state_directory_paths_follow_systemd_state_directory(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "state_path: {state_directory: tagger.db}\naudit:\n  path: {state_directory: audit/}\n"
+    )
+    under_systemd = load(tmp_path, text, {**ENV, "STATE_DIRECTORY": "/srv/st:/srv/other"})
+    assert under_systemd.state_path == Path("/srv/st/tagger.db")
+    assert under_systemd.audit_path == Path("/srv/st/audit/tagger-audit.jsonl")
+    by_hand = load(tmp_path, text)
+    assert by_hand.state_path == Path("/var/lib/tagger/tagger.db")
+    # The default is the state directory's state.db.
+    assert load(tmp_path, MINIMAL, {**ENV, "STATE_DIRECTORY": "/srv/st"}).state_path == Path(
+        "/srv/st/state.db"
+    )
+
+
+def test_state_directory_path_must_be_relative(tmp_path: Path) -> None:
+    problem = one_problem(tmp_path, MINIMAL + "state_path: {state_directory: /etc/x.db}\n")
+    assert problem.path == "state_path.state_directory", problem

@@ -65,7 +65,21 @@ def test_systemd_credential_is_read_from_credentials_directory(tmp_path: Path) -
     assert problem.message.startswith("systemd credential 'other' does not exist")
     problem = one_problem(tmp_path, with_secret("{credential: mimecast_secret}"), env={})
     assert "CREDENTIALS_DIRECTORY is not set" in problem.message
-    assert "LoadCredential=mimecast_secret" in problem.hint
+    assert str(tmp_path / "credentials" / "mimecast_secret") in problem.message
+    assert f"LoadCredential=mimecast_secret:{tmp_path}/credentials/mimecast_secret" in problem.hint
+
+
+def test_credential_is_read_beside_the_config_outside_systemd(tmp_path: Path) -> None:
+    # The file the unit's LoadCredential= names: commands run by hand read it directly.
+    (tmp_path / "credentials").mkdir()
+    (tmp_path / "credentials" / "mimecast_secret").write_text("by-hand\n")
+    text = with_secret("{credential: mimecast_secret}")
+    assert secret_of(text, tmp_path, {}) == "by-hand"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "mimecast_secret").write_text("from-systemd")
+    # Under systemd, only $CREDENTIALS_DIRECTORY counts.
+    assert secret_of(text, tmp_path, {"CREDENTIALS_DIRECTORY": str(creds)}) == "from-systemd"
 
 
 def test_credential_names_cannot_escape_the_directory(tmp_path: Path) -> None:
