@@ -20,7 +20,7 @@ from typing import Any
 
 from tagger.errors import Problem, UserError
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
-from tagger.simulator.config import DEFAULT_SEARCH_CAP, SEARCH_CAP_MODES
+from tagger.simulator.config import SEARCH_CAP_MODES, SHIPPED_SEARCH_CAP
 from tagger.simulator.credentials import DEMO, Credentials
 
 # (option, Credentials field, environment variable)
@@ -52,8 +52,9 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--search-cap",
         type=int,
-        default=DEFAULT_SEARCH_CAP,
-        help=f"max results per search, silently (0 = no cap; default {DEFAULT_SEARCH_CAP})",
+        default=SHIPPED_SEARCH_CAP,
+        help="max results per search, silently (0 = no cap; default"
+        f" {SHIPPED_SEARCH_CAP}, the example config's window.search_cap)",
     )
     p.add_argument(
         "--search-cap-mode",

@@ -51,10 +51,20 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         metavar="N",
         help="critical at N intervals (default 6)",
     )
-    parser.add_argument(
+    expect = parser.add_mutually_exclusive_group()
+    expect.add_argument(
+        "--daemon",
+        dest="expect_daemon",
+        action="store_const",
+        const=True,
+        help="a daemon must hold the lock (default: monitor.expect_daemon, auto: once a"
+        " daemon has run and did not stop cleanly)",
+    )
+    expect.add_argument(
         "--no-daemon",
         dest="expect_daemon",
-        action="store_false",
+        action="store_const",
+        const=False,
         help="no daemon is expected (cycles run by `tagger once` from a timer)",
     )
     parser.set_defaults(handler=handle)
@@ -159,7 +169,12 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
         "lock_held": snap.lock_held,
         "daemon": None
         if daemon is None
-        else {"pid": daemon.pid, "started": _time(daemon.started), "config": daemon.config},
+        else {
+            "pid": daemon.pid,
+            "started": _time(daemon.started),
+            "config": daemon.config,
+            "stopped": _time(daemon.stopped),
+        },
         "last_reload": None
         if reload is None
         else {"at": _time(reload.at), "ok": reload.ok, "problems": list(reload.problems)},
@@ -234,8 +249,12 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
     if snap.lock_held:
         pid = f" (pid {daemon.pid}, started {_ago(daemon.started, now)})" if daemon else ""
         lines.append(f"daemon: running{pid}")
-    elif snap.lock_held is False:
+    elif snap.lock_held is False and daemon is not None and daemon.stopped is not None:
+        lines.append(f"daemon: stopped cleanly {_ago(daemon.stopped, now)}")
+    elif snap.lock_held is False and daemon is not None:
         lines.append("daemon: not running (no process holds the state file's lock)")
+    elif snap.lock_held is False:
+        lines.append("daemon: none has run (cycles from `tagger once`)")
     if daemon is not None and daemon.reload is not None:
         r = daemon.reload
         verdict_text = "accepted" if r.ok else "REJECTED, running the previous rules"
@@ -293,7 +312,10 @@ def check_line(found: list[Finding]) -> str:
 def handle(args: argparse.Namespace) -> int:
     """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict)."""
     config = load(args)
-    limits = Thresholds(args.warn_intervals, args.crit_intervals, args.expect_daemon)
+    expect = args.expect_daemon
+    if expect is None:
+        expect = config.monitor.expect_daemon
+    limits = Thresholds(args.warn_intervals, args.crit_intervals, expect)
     try:
         snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
     except StateError as exc:

@@ -228,7 +228,8 @@ def _monitor(section: Mapping[str, Any], schedule: ScheduleConfig, out: Problems
     judged across several cycles).
     """
     default = MonitorConfig()
-    span = _durations(section, "monitor", vars(default), out)["backlog_warn_after"]
+    spans = {"backlog_warn_after": default.backlog_warn_after}
+    span = _durations(section, "monitor", spans, out)["backlog_warn_after"]
     if "backlog_warn_after" in section and span <= schedule.interval:
         out.add(
             ("monitor", "backlog_warn_after"),
@@ -237,7 +238,10 @@ def _monitor(section: Mapping[str, Any], schedule: ScheduleConfig, out: Problems
             "a backlog is judged across several cycles: give a span of a few intervals, e.g. 2h",
             at_value=True,
         )
-    return MonitorConfig(backlog_warn_after=span)
+    expect = section.get("expect_daemon", "auto")
+    return MonitorConfig(
+        backlog_warn_after=span, expect_daemon=None if expect == "auto" else bool(expect)
+    )
 
 
 def _metrics(section: Mapping[str, Any], out: Problems) -> MetricsConfig:

@@ -118,9 +118,12 @@ class MonitorConfig:
 
     ``backlog_warn_after`` is the span across which an account's backlog of
     work deferred by the quota must have grown before it is a warning.
+    ``expect_daemon``: whether a daemon must hold the lock (None: auto, see
+    :mod:`tagger.monitor.checks`).
     """
 
     backlog_warn_after: timedelta = timedelta(hours=2)
+    expect_daemon: bool | None = None
 
 
 @dataclass(frozen=True)

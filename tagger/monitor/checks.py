@@ -23,8 +23,13 @@ status cannot be read at all). What is judged, and when:
 - rules await promotion (warning: their windows stay held until promoted);
 - the last reload was rejected (warning: the daemon runs its previous rules);
 - the rule files do not load now (warning: the next reload will be rejected);
-- no process holds the state file's lock (critical, unless no daemon is
-  expected).
+- no process holds the state file's lock (critical) when a daemon is
+  expected: always with ``expect_daemon`` True (``--daemon``,
+  ``monitor.expect_daemon: true``), never with False (``--no-daemon``), and
+  by default (None, ``auto``) once a live daemon has run on this state file
+  and did not stop cleanly (its note beside the state file says so). Cycles
+  run only by ``tagger once`` (from a timer) and a daemon stopped on purpose
+  are no finding: the age of the last cycle still is.
 """
 
 from __future__ import annotations
@@ -47,11 +52,15 @@ LEVELS = {
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """When staleness turns into a warning or a critical finding, and whether a daemon must run."""
+    """When staleness turns into a warning or a critical finding, and whether a daemon must run.
+
+    ``expect_daemon``: True, False, or None (auto: once a daemon has run and
+    not stopped cleanly).
+    """
 
     warn_intervals: float = 3.0
     crit_intervals: float = 6.0
-    expect_daemon: bool = True
+    expect_daemon: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +99,8 @@ def _graded(age: timedelta, unit: timedelta, limits: Thresholds) -> int:
 def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
     """Return every finding about ``snap`` that is not OK (empty: all is well), worst first."""
     out: list[Finding] = []
-    if limits.expect_daemon and snap.lock_held is False:
-        out.append(
-            Finding(exitcodes.NAGIOS_CRITICAL, f"no daemon holds the lock of {snap.state_path}")
-        )
+    if snap.lock_held is False and daemon_expected(snap, limits.expect_daemon):
+        out.append(Finding(exitcodes.NAGIOS_CRITICAL, _no_daemon_text(snap)))
     out += _cycle_findings(snap, limits)
     out += _watermark_findings(snap, limits)
     out += _backlog_findings(snap)
@@ -102,6 +109,22 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
     out += _rule_file_findings(snap)
     # Stable: findings of one level keep the order above.
     return sorted(out, key=lambda f: -f.level)
+
+
+def daemon_expected(snap: Snapshot, expect: bool | None) -> bool:
+    """Return whether a daemon should hold the lock (``expect`` None: auto, see the module)."""
+    if expect is not None:
+        return expect
+    return snap.daemon is not None and snap.daemon.stopped is None
+
+
+def _no_daemon_text(snap: Snapshot) -> str:
+    """Say that no daemon holds the lock, and of the last one what is known."""
+    text = f"no daemon holds the lock of {snap.state_path}"
+    last = snap.daemon
+    if last is not None and last.stopped is None:
+        text += f" (the daemon started {last.started:%Y-%m-%d %H:%M:%S}Z did not stop cleanly)"
+    return text
 
 
 def _cycle_findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +54,8 @@ class DaemonInfo:
     config: str
     reload: ReloadOutcome | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # When it stopped cleanly (SIGTERM, --max-cycles); None while it runs or after a crash.
+    stopped: datetime | None = None
 
 
 def info_path(state_path: Path) -> Path:
@@ -73,6 +75,7 @@ def _json(info: DaemonInfo) -> dict[str, Any]:
             else {"at": reload.at.isoformat(), "ok": reload.ok, "problems": list(reload.problems)}
         ),
         "tags": dict(info.tags),
+        "stopped": info.stopped.isoformat() if info.stopped is not None else None,
     }
 
 
@@ -106,7 +109,10 @@ def read_info(state_path: Path) -> DaemonInfo | None:
             assert at is not None
             outcome = ReloadOutcome(at, bool(reload.get("ok")), tuple(reload.get("problems", ())))
         tags = data.get("tags") if isinstance(data.get("tags"), Mapping) else {}
-        return DaemonInfo(int(data["pid"]), started, str(data.get("config", "")), outcome, tags)
+        stopped = parse_time(data.get("stopped")) if data.get("stopped") else None
+        return DaemonInfo(
+            int(data["pid"]), started, str(data.get("config", "")), outcome, tags, stopped
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -136,6 +142,21 @@ def note_reload(
             dict(tags) if tags is not None else dict(base.tags),
         ),
     )
+
+
+def note_stop(state_path: Path, at: datetime, *, dry_run: bool) -> None:
+    """Record in the note that the live daemon stopped cleanly at ``at``.
+
+    ``tagger status --check`` then expects no daemon until one starts again
+    (a crash leaves no such mark). Never raises: a failure is logged.
+    """
+    old = read_info(state_path)
+    if dry_run or old is None or old.pid != os.getpid():
+        return
+    try:
+        write_info(state_path, replace(old, stopped=at))
+    except OSError as exc:
+        log.warning("daemon_note_failed", path=str(info_path(state_path)), error=str(exc))
 
 
 def note_daemon(

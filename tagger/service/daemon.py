@@ -29,7 +29,7 @@ from tagger.engine.options import Runtime, cycle_options
 from tagger.engine.pruning import keep_for, prune
 from tagger.engine.run import run_cycle
 from tagger.engine.tally import CycleReport
-from tagger.monitor.daemoninfo import note_daemon
+from tagger.monitor.daemoninfo import note_daemon, note_stop
 from tagger.service.backoff import CrashBackoff
 from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
@@ -123,6 +123,7 @@ class Daemon:
         Raises UserError (the metrics address) when it cannot start.
         """
         watchdog: asyncio.Task[None] | None = None
+        asked_to_stop = False
         try:
             if self.config.metrics.enabled:
                 self.metrics = Metrics()
@@ -153,6 +154,7 @@ class Daemon:
             self.session.signals.on_reload(self.request_reload)
             watchdog = asyncio.create_task(self._watchdog())
             await self.stop_event.wait()
+            asked_to_stop = True
         finally:
             self.notifier.stopping()
             log.info("daemon_stopping")
@@ -164,6 +166,9 @@ class Daemon:
             if self.metrics is not None:
                 self.metrics.close()
             await self.runtime.close()  # closing again (the session's) does nothing
+            if asked_to_stop and self.exit_code == exitcodes.OK:
+                # A clean stop: status --check expects no daemon until one starts.
+                note_stop(self.config.state_path, self.now(), dry_run=self.dry_run)
             log.info("daemon_stopped", cycles=self.cycles)
         return self.exit_code
 

@@ -37,6 +37,10 @@ DEFAULT_RATE_LIMITS: Mapping[str, tuple[int, float]] = {
 # Results per search, silently capped like the real service's (whose cap is not
 # documented): deliberately not tagger's configured default, which must not matter.
 DEFAULT_SEARCH_CAP = 100
+# ``tagger simulate`` (what a new user runs, and ``tagger demo``) caps at the
+# value the shipped config.example.yaml expects (window.search_cap), so a first
+# run does not warn search_cap_mismatch about a server the user cannot change.
+SHIPPED_SEARCH_CAP = 500
 SEARCH_CAP_MODES = ("oldest", "newest", "random")
 
 # The Smart Tag tree of the simulated account, by path. Parents are created

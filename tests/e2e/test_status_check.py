@@ -64,11 +64,48 @@ def test_status_check_follows_a_real_daemon(tmp_path: Path) -> None:
             assert daemon.stop() == 0, daemon.stderr[-3000:]
 
         (rules / "broken.yaml").unlink()
+        # Stopped cleanly (SIGTERM): no daemon is expected until one starts again.
         stopped = run_tagger("status", "--check", "-c", cfg)
-        assert stopped.returncode == exitcodes.NAGIOS_CRITICAL, stopped.stdout
-        assert "no daemon holds the lock" in stopped.stdout
+        assert stopped.returncode == exitcodes.NAGIOS_WARNING, stopped.stdout  # the old reload
+        assert "no daemon holds the lock" not in stopped.stdout
+        assert "daemon: stopped cleanly" in run_tagger("status", "-c", cfg).stdout
+        required = run_tagger("status", "--check", "--daemon", "-c", cfg)
+        assert required.returncode == exitcodes.NAGIOS_CRITICAL, required.stdout
+        assert "no daemon holds the lock" in required.stdout
+
+        # A daemon that dies without stopping cleanly is CRITICAL at once.
+        crashed = Running("run", "-c", cfg)
+        try:
+            crashed.wait_event("cycle_finished", 1)
+        finally:
+            crashed.signal(signal.SIGKILL)
+            crashed.wait()
+        dead = run_tagger("status", "--check", "-c", cfg)
+        assert dead.returncode == exitcodes.NAGIOS_CRITICAL, dead.stdout
+        assert "did not stop cleanly" in dead.stdout
         timer = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
-        assert timer.returncode == exitcodes.NAGIOS_WARNING, timer.stdout  # the old reload
+        assert timer.returncode == exitcodes.NAGIOS_OK, timer.stdout
+
+
+def test_once_from_a_timer_is_not_critical_for_the_missing_daemon(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=52, messages=40)) as sim:
+        cfg = str(write_config(tmp_path, sim))
+        done = run_tagger("once", "-c", cfg)
+        assert done.returncode == exitcodes.OK, done.stderr[-3000:]
+        check = run_tagger("status", "--check", "-c", cfg)
+        assert check.returncode == exitcodes.NAGIOS_OK, check.stdout
+        text = run_tagger("status", "-c", cfg).stdout
+        assert "daemon: none has run (cycles from `tagger once`)" in text
+        assert text.rstrip().endswith("check: OK"), text
+        # The config can ask for a daemon all the same.
+        config = Path(cfg)
+        config.write_text(
+            config.read_text(encoding="utf-8") + "monitor:\n  expect_daemon: true\n",
+            encoding="utf-8",
+        )
+        required = run_tagger("status", "--check", "-c", cfg)
+        assert required.returncode == exitcodes.NAGIOS_CRITICAL, required.stdout
+        assert "no daemon holds the lock" in required.stdout
 
 
 def test_status_shows_rules_awaiting_promotion_and_the_kill_switch(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tagger import exitcodes
 from tagger.monitor.checks import Thresholds, findings, verdict
+from tagger.monitor.daemoninfo import DaemonInfo
 from tagger.monitor.snapshot import Snapshot
 from tagger.state.rows import FailureRow, RunRow
 
@@ -65,7 +66,20 @@ def test_checks_report_failures_pauses_stops_and_the_lock() -> None:
     assert level(snapshot(paused=("phishing-suspect",))) == exitcodes.NAGIOS_WARNING
     stopped = (replace(run("main", "stopped", NOW), error="key binding expired"),)
     assert level(snapshot(last_runs=stopped)) == exitcodes.NAGIOS_CRITICAL
-    assert level(snapshot(lock_held=False)) == exitcodes.NAGIOS_CRITICAL
+    # auto: no daemon has ever run (cycles from `tagger once`): the lock is no finding.
+    assert level(snapshot(lock_held=False)) == exitcodes.NAGIOS_OK
+    ran = DaemonInfo(41, NOW - timedelta(hours=1), "/etc/tagger/config.yaml")
+    assert level(snapshot(lock_held=False, daemon=ran)) == exitcodes.NAGIOS_CRITICAL
+    texts = [f.text for f in findings(snapshot(lock_held=False, daemon=ran), Thresholds())]
+    assert texts == [
+        "no daemon holds the lock of /var/lib/tagger/state.db (the daemon started"
+        " 2026-11-02 11:00:00Z did not stop cleanly)"
+    ]
+    clean = replace(ran, stopped=NOW - timedelta(minutes=2))
+    assert level(snapshot(lock_held=False, daemon=clean)) == exitcodes.NAGIOS_OK
+    required = Thresholds(expect_daemon=True)
+    assert level(snapshot(lock_held=False, daemon=clean), required) == exitcodes.NAGIOS_CRITICAL
+    assert level(snapshot(lock_held=False), required) == exitcodes.NAGIOS_CRITICAL
     no_daemon = Thresholds(expect_daemon=False)
     assert level(snapshot(lock_held=False), no_daemon) == exitcodes.NAGIOS_OK
     assert level(snapshot(lock_held=None)) == exitcodes.NAGIOS_OK
