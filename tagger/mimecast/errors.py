@@ -98,7 +98,12 @@ class ServerError(MimecastError):
 
 
 class TransportError(MimecastError):
-    """No usable HTTP response: connection refused or dropped, TLS failure, timeout."""
+    """No usable HTTP response: connection refused or dropped, TLS failure, timeout.
+
+    ``connect`` is True when no connection could be opened (nothing was sent).
+    """
+
+    connect: bool = False
 
 
 class MalformedResponse(MimecastError):

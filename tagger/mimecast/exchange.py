@@ -214,7 +214,13 @@ class Exchange:
                 request_id=_request_id(request, response),
             ) from None
         except httpx.TransportError as exc:
-            raise transport_error(exc, path, _request_id(request, response)) from None
+            raise transport_error(
+                exc,
+                path,
+                _request_id(request, response),
+                url=self.settings.base_url,
+                account=self.settings.name,
+            ) from None
         finally:
             # Whatever happened to the body, the headers (if any came) still tell the gate.
             throttled = response is not None and response.status_code == 429

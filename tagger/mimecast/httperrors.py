@@ -68,21 +68,71 @@ def failure_error(failed: tuple[FailItem, ...], ctx: dict[str, Any]) -> Mimecast
     )
 
 
-def transport_error(exc: httpx.TransportError, path: str, request_id: str | None) -> TransportError:
-    """Map an httpx transport failure; certificate failures are not worth retrying."""
+# OpenSSL reasons meaning the other end answered, but not in TLS (a plain-HTTP port).
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+
+
+def transport_error(
+    exc: httpx.TransportError,
+    path: str,
+    request_id: str | None,
+    *,
+    url: str = "",
+    account: str = "",
+) -> TransportError:
+    """Map an httpx transport failure to a :class:`TransportError` naming where and the fix.
+
+    Given the failure, the endpoint path, the request id, and the account's
+    base URL and name (for the message). TLS failures are final: a
+    certificate that does not verify, or a server that does not speak TLS
+    (``https://`` against a plain-HTTP port), will not change on a retry. A
+    connection that could not be opened is :attr:`TransportError.connect`
+    (retried only briefly: nothing was sent).
+    """
+    where = f"{url}{path}" if url else path
+    who = f" for account {account!r}" if account else ""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return TransportError(
-                "TLS certificate verification failed: if a proxy re-signs traffic,"
-                " set ca_bundle to its CA certificate file",
+                f"TLS certificate verification failed at {where}{who}: if a proxy re-signs"
+                " traffic, set ca_bundle to its CA certificate file",
+                endpoint=path,
+                request_id=request_id,
+            )
+        if isinstance(cause, ssl.SSLError) and not isinstance(
+            cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+        ):
+            reason = getattr(cause, "reason", None) or type(cause).__name__
+            if reason in NOT_TLS_REASONS:
+                hint = (
+                    "this server does not speak TLS on that port: use its https:// port,"
+                    " or http:// (allowed on loopback only)"
+                )
+            else:
+                hint = "the TLS handshake cannot succeed as configured; check base_url"
+            return TransportError(
+                f"TLS error at {where}{who} ({reason}): {hint}",
                 endpoint=path,
                 request_id=request_id,
             )
         cause = cause.__cause__ or cause.__context__
     kind = type(exc).__name__
+    detail = str(exc)[:160] or "no detail"
+    if isinstance(exc, httpx.ConnectError):
+        error = TransportError(
+            f"cannot connect to {where}{who} ({detail}): check base_url (or region) and that"
+            " this host can reach it (DNS, firewall, proxy)",
+            endpoint=path,
+            retryable=True,
+            request_id=request_id,
+        )
+        error.connect = True
+        return error
     return TransportError(
-        f"connection failed ({kind}): {str(exc)[:160] or 'no detail'}",
+        f"connection to {where}{who} failed ({kind}): {detail}",
         endpoint=path,
         retryable=True,
         request_id=request_id,

@@ -29,6 +29,7 @@ from tagger.mimecast.errors import (
     MimecastError,
     QuotaDeferred,
     RateLimited,
+    TransportError,
 )
 from tagger.mimecast.exchange import Exchange
 from tagger.mimecast.httpauth import ApiAuth, BearerAuth, HmacAuth, TokenUnavailable
@@ -130,6 +131,8 @@ class Requester:
             if failure.throttled:
                 budget.throttled()
             elif failure.retry:
+                if isinstance(failure.error, TransportError) and failure.error.connect:
+                    budget.connect_failures += 1
                 delay = backoff_delay(self.settings.retry, budget.attempts, self._uniform)
             # A 429's wait is the gate's to pace (as long as the cycle has time), not the budget's.
             if failure.throttled:

@@ -38,6 +38,10 @@ class Failure:
 
 # 429s one call may receive before it fails (transient: it is never set aside).
 MAX_THROTTLES = 20
+# Attempts of one call whose connection could not be opened: a host that refuses
+# or cannot be resolved rarely changes within seconds, and the next cycle (or
+# run) tries again; the whole retry budget would only delay the message.
+MAX_CONNECT_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class RetryBudget:
     started: float
     attempts: int = 0
     throttles: int = 0
+    connect_failures: int = 0
     # Time spent waiting for a turn at the rate-limit gate: pacing, not trying.
     queued: float = 0.0
 
@@ -77,6 +82,8 @@ class RetryBudget:
     def allows(self, now: float, delay: float) -> bool:
         """Return True if another attempt after waiting ``delay`` s stays within budget."""
         if self.attempts >= self.policy.max_attempts:
+            return False
+        if self.connect_failures >= MAX_CONNECT_ATTEMPTS:
             return False
         return now + delay <= self.deadline
 
