@@ -20,6 +20,7 @@ from tagger.cli import (
     demo,
     explain,
     fetch,
+    helptopics,
     init,
     once,
     rails,
@@ -58,6 +59,7 @@ COMMANDS = (
     fetch,
     init,
     demo,
+    helptopics,
     completion,
 )
 

@@ -85,6 +85,7 @@ def render(parser: argparse.ArgumentParser, today: date | None = None) -> str:
         ".TP",
         "/var/lib/tagger/state.db\nThe state file (applied tags, watermarks, run history).",
         ".SH SEE ALSO",
-        "\\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1); the README and docs/rules.md.",
+        "\\fBtagger help rules\\fR (the rule language, operators, fields and statuses),",
+        "\\fBtagger help config\\fR (every setting); \\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1).",
     ]
     return "\n".join(lines) + "\n"

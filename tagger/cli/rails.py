@@ -1,5 +1,9 @@
 """``tagger pause``, ``resume`` and ``promote``: the operator's side of the safety rails.
 
+``pause RULE`` writes the same pause record a blast-radius limit writes (on
+every account); ``resume RULE`` lifts either. A mistyped rule id is refused
+with a did-you-mean.
+
 Each writes one small record to the state file, next to a running daemon:
 the file is opened without the single-writer lock (SQLite serialises the
 write itself), and the daemon reads the records before its next apply
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +26,23 @@ from tagger.cli.context import load
 from tagger.errors import UserError
 from tagger.rules import load_rules
 from tagger.state import StateStore
-from tagger.state.railstore import PAUSE_ALL
+from tagger.state.railstore import PAUSE_ALL, PauseRow
+from tagger.yamldoc.suggest import did_you_mean
+
+# The kind of a pause an operator asked for (no limit to raise lifts it).
+MANUAL = "manual"
+# How many rule ids an unknown-rule error lists when none is close.
+SHOWN_IDS = 12
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     """Add the ``pause``, ``resume`` and ``promote`` sub-commands."""
-    pause = sub.add_parser("pause", parents=[parent], help="stop every apply at once (--all)")
-    pause.add_argument("--all", action="store_true", required=True, help="every rule, account")
+    pause = sub.add_parser(
+        "pause", parents=[parent], help="pause a rule on every account (or --all: every apply)"
+    )
+    pause.add_argument("rule", nargs="?", help="the rule's id")
+    pause.add_argument("--reason", metavar="TEXT", help="why (shown by status and in the logs)")
+    pause.add_argument("--all", action="store_true", help="the kill switch: every rule, account")
     pause.set_defaults(handler=handle_pause)
     resume = sub.add_parser("resume", parents=[parent], help="lift a rule's pause (or --all)")
     resume.add_argument("rule", nargs="?", help="the paused rule's id")
@@ -45,12 +60,60 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def unknown_rule(rule_id: str, known: Iterable[str], files: Iterable[Path]) -> UserError:
+    """Return the error for a rule id the rule files do not hold, with a did-you-mean."""
+    ids = sorted(set(known))
+    close = did_you_mean(rule_id, ids)
+    listed = ", ".join(ids[:SHOWN_IDS]) + (", ..." if len(ids) > SHOWN_IDS else "")
+    where = ", ".join(str(f) for f in files) or "the configured rule files"
+    return UserError.single(
+        f"unknown rule {rule_id!r}: no rule has this id in {where}",
+        hint=close or (f"the rules are: {listed}" if ids else "the rule files hold no rule"),
+    )
+
+
+def _rule_ids(paths: Iterable[Path]) -> set[str] | None:
+    """Return every rule id in the rule files (disabled ones too); None when they do not load."""
+    try:
+        ruleset = load_rules(list(paths))
+    except UserError:
+        return None
+    return {r.id for r in ruleset.all_rules()}
+
+
 def handle_pause(args: argparse.Namespace) -> int:
-    """Turn the kill switch on: a running daemon applies nothing from its next apply on."""
+    """Pause one rule on every account, or turn the kill switch on (``--all``).
+
+    A rule's pause is the record a blast-radius limit writes (kind ``manual``,
+    no limit): the daemon reads it before its next cycle, and ``tagger resume
+    RULE`` lifts it.
+    """
     config = load(args)
+    if args.all == bool(args.rule):
+        raise UserError.single(
+            "name one rule to pause, or --all to stop every apply (the kill switch)",
+            hint="tagger pause RULE [--reason TEXT], or tagger pause --all",
+        )
     with StateStore.open(config.state_path, lock=False) as store:
-        store.set_switch(PAUSE_ALL, True, _now())
-    print("every apply is paused (cycles still search and audit); 'tagger resume --all' lifts it")
+        if args.all:
+            store.set_switch(PAUSE_ALL, True, _now())
+            print(
+                "every apply is paused (cycles still search and audit);"
+                " 'tagger resume --all' lifts it"
+            )
+            return exitcodes.OK
+        known = _rule_ids(config.rule_paths)
+        if known is not None and args.rule not in known:
+            raise unknown_rule(args.rule, known, config.rule_paths)
+        reason = args.reason or "paused by an operator (tagger pause)"
+        at = _now()
+        for account in config.accounts:
+            store.add_pause(PauseRow(account.name, args.rule, reason, 0, 0, MANUAL, at))
+    names = ", ".join(a.name for a in config.accounts)
+    print(
+        f"rule {args.rule!r} paused on {len(config.accounts)} account(s) ({names}): it applies"
+        f" nothing from the next cycle; 'tagger resume {args.rule}' lifts it"
+    )
     return exitcodes.OK
 
 
@@ -64,9 +127,14 @@ def handle_resume(args: argparse.Namespace) -> int:
             store.set_switch(PAUSE_ALL, False, _now())
             print("the kill switch is off: applies resume with the next cycle")
         if args.rule:
+            paused = {p.rule_id for p in store.pauses()}
+            known = _rule_ids(config.rule_paths)
+            if args.rule not in paused and known is not None and args.rule not in known:
+                raise unknown_rule(args.rule, known | paused, config.rule_paths)
             lifted = store.lift_pause(args.rule)
             if not lifted:
-                print(f"rule {args.rule!r} is not paused", file=sys.stderr)
+                others = ", ".join(sorted(paused)) or "none"
+                print(f"rule {args.rule!r} is not paused (paused rules: {others})", file=sys.stderr)
                 return exitcodes.FAILURE
             print(f"rule {args.rule!r} resumed on {lifted} account(s)")
     return exitcodes.OK
@@ -99,7 +167,8 @@ def handle_promote(args: argparse.Namespace) -> int:
     ruleset = load_rules(list(config.rule_paths))
     rule = ruleset.by_id.get(args.rule)
     if rule is None:
-        raise UserError.single(f"no rule {args.rule!r} in the rule files")
+        known = {r.id for r in ruleset.all_rules()}
+        raise unknown_rule(args.rule, known, config.rule_paths)
     with StateStore.open(config.state_path, lock=False) as store:
         if (rule.id, rule.content_hash) in store.promotions():
             print(f"rule {rule.id!r} is already promoted in its current definition")

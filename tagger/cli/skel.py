@@ -1,7 +1,7 @@
-"""The files tagger ships besides its code: the example config, the rules, the systemd unit.
+"""The files tagger ships besides its code: the example config, the rules, the unit, the docs.
 
 In a source checkout they are at the top of the tree (``config.example.yaml``,
-``rules/``, ``systemd/tagger.service``); an installed wheel carries copies of
+``rules/``, ``systemd/tagger.service``, ``docs/rules.md``); an installed wheel carries copies of
 them in the package (``tagger/skel/``, put there by ``setup.py`` at build
 time). :func:`skel_dir` finds whichever is there, so ``tagger init`` and
 ``tagger demo`` work from both.
@@ -18,6 +18,8 @@ CHECKOUT = _PACKAGE.parent
 CONFIG = "config.example.yaml"
 RULES = "rules"
 UNIT = "systemd/tagger.service"
+# The rule reference (``tagger help rules``).
+DOCS = "docs/rules.md"
 
 
 def skel_dir() -> Path:

@@ -80,6 +80,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     invalid.
     """
     environment = os.environ if env is None else env
+    if not _exists(path):
+        raise _missing(path, environment)
     doc = load_yaml_file(path)
     if doc.data is None:
         raise UserError.single("the configuration file is empty", file=doc.file)
@@ -121,6 +123,33 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),
+    )
+
+
+def _exists(path: Path) -> bool:
+    """Return whether ``path`` exists (an unreadable one does: its error says why)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def _missing(path: Path, env: Mapping[str, str]) -> UserError:
+    """Return the error for a config file that does not exist: how it was named, the fixes."""
+    if env.get("TAGGER_CONFIG") == str(path):
+        via = "named by $TAGGER_CONFIG"
+    elif path == DEFAULT_CONFIG_PATH:
+        via = "the default, as neither -c nor $TAGGER_CONFIG names one"
+    else:
+        via = "named by -c"
+    return UserError.single(
+        f"no configuration file here ({via})",
+        file=str(path),
+        hint=f"give one with -c FILE or $TAGGER_CONFIG, or write a starter config with"
+        f" `tagger init {path.parent}`",
     )
 
 

@@ -57,6 +57,11 @@ class Pause:
 
     def message(self) -> str:
         """Return the operator-facing text: what happened and how to lift it."""
+        if self.limit <= 0:  # `tagger pause RULE`: no limit was reached
+            return (
+                f"rule {self.rule_id!r} paused: {self.reason}; nothing more is applied for it"
+                f" until 'tagger resume {self.rule_id}'"
+            )
         return (
             f"rule {self.rule_id!r} paused: {self.reason} ({self.count} reached, limit"
             f" {self.limit}); nothing more is applied for it. Check its matches"

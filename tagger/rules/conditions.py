@@ -142,7 +142,7 @@ class ConditionCompiler:
                 )
             return None
         if not isinstance(name, str) or name not in FIELDS:
-            hint = did_you_mean(str(name), FIELDS) or "see docs/rules.md for the field catalogue"
+            hint = did_you_mean(str(name), FIELDS) or "see the field catalogue: tagger help rules"
             self.reporter.add((*path, "field"), f"unknown field {show(name)}", hint, at_value=True)
             return None
         return FIELDS[name]

@@ -102,17 +102,20 @@ def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Probl
         problems.extend(schema)
         if doc is None:
             continue
-        reporter = Problems(doc)
+        reporter, duplicates = Problems(doc), Problems(doc)
         items = doc.data.get("rules") if isinstance(doc.data, dict) else None
         for index, data in enumerate(items if isinstance(items, list) else []):
             path = ("rules", index)
             rule = compile_rule(data, path, reporter, file.parent)
-            _check_duplicate(data, path, reporter, first_ids)
+            _check_duplicate(data, path, duplicates, first_ids)
             if rule is not None:
                 check_rule(rule, path, reporter)
                 compiled.append(rule)
         reported = {p.path for p in schema if p.path}
         problems.extend(p for p in reporter.problems if not _under(p.path, reported))
+        # A duplicate id is reported with the rule's schema errors (a missing key
+        # elsewhere in the rule does not hide it), unless the id itself is wrong.
+        problems.extend(p for p in duplicates.problems if p.path not in reported)
     order = {str(f): i for i, f in enumerate(files)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
     if any(p.severity == "error" for p in problems):

@@ -16,6 +16,9 @@ from tagger.mimecast.models import SmartTag
 from tagger.rules.model import RuleSet
 from tagger.yamldoc.suggest import did_you_mean
 
+# How many of the account's tags an unknown-tag hint lists.
+SHOWN_TAGS = 8
+
 
 class _Index:
     def __init__(self, known: Iterable[SmartTag]) -> None:
@@ -44,7 +47,20 @@ class _Index:
         return f"the account has no Smart Tag {ref!r}"
 
     def suggestion(self, ref: str) -> str:
-        return did_you_mean(ref, [t.path for t in self.tags] + [t.name for t in self.tags])
+        """Return the fix for an unknown ``ref``: did-you-mean, where tags come from, the list."""
+        close = did_you_mean(ref, [t.path for t in self.tags] + [t.name for t in self.tags])
+        paths = sorted(t.path for t in self.tags)
+        shown = ", ".join(paths[:SHOWN_TAGS]) or "none"
+        more = (
+            f" and {len(paths) - SHOWN_TAGS} more (`tagger tags`)"
+            if len(paths) > SHOWN_TAGS
+            else ""
+        )
+        where = (
+            "tagger never creates Smart Tags: create it in the Mimecast Administration"
+            f" Console first (then reload), or use one the account has: {shown}{more}"
+        )
+        return f"{close}; {where}" if close else where
 
 
 def check_tags(ruleset: RuleSet, known: Iterable[SmartTag]) -> list[Problem]:

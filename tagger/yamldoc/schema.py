@@ -270,7 +270,10 @@ def _value_message(error: ValidationError) -> tuple[str, str]:
         case _:
             message = _clip(error.message)
     if isinstance(custom, str) and error.validator not in {"oneOf"}:
+        # The schema's own words, and the value they are about (never a mapping or list).
         message = custom
+        if isinstance(got, (str, int, float)) and not isinstance(got, bool):
+            message = f"{custom}; got {_show(got)}"
     return message, hint
 
 

@@ -226,6 +226,16 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> UserError:
                 )
             ]
         )
+    tab = _tab_near(text, mark.index if mark is not None else None)
+    if tab is not None:
+        line, column = tab
+        return UserError.single(
+            "invalid YAML: a tab was found in the indentation",
+            file=file,
+            line=line,
+            column=column,
+            hint="YAML indents with spaces only: replace the tab with spaces",
+        )
     problem = exc.problem or exc.context or "invalid YAML"
     hint = ""
     if exc.context and problem.startswith("but "):
@@ -237,6 +247,25 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> UserError:
     if mark is not None:
         where.update(line=mark.line + 1, column=mark.column + 1)
     return UserError([Problem(f"invalid YAML: {problem}", hint=hint, **where)])  # type: ignore[arg-type]
+
+
+def _tab_near(text: str, index: int | None) -> tuple[int, int] | None:
+    """Return (line, column) of the tab a YAML error is about, or None. Pure.
+
+    Given the document and the index PyYAML stopped at: a tab there, or in
+    the leading whitespace of that line (where YAML forbids one).
+    """
+    if index is None or not 0 <= index <= len(text):
+        return None
+    if index < len(text) and text[index] == "\t":
+        return _line_col(text, index)
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", start)
+    line = text[start : end if end >= 0 else len(text)]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent:
+        return _line_col(text, start + indent.index("\t"))
+    return None
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:

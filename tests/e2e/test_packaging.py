@@ -63,6 +63,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     assert "tagger/skel/config.example.yaml" in names
     assert "tagger/skel/systemd/tagger.service" in names
     assert "tagger/skel/rules/security.yaml" in names
+    assert "tagger/skel/docs/rules.md" in names  # tagger help rules
     assert any(n.startswith("tagger/skel/rules/fixtures/") for n in names)
     for template in ("report.html.j2", "chart.html.j2", "rules.html.j2", "report.css", "report.js"):
         assert f"tagger/audit/templates/{template}" in names
@@ -103,6 +104,13 @@ def test_init_validate_and_test_from_an_installed_wheel(
     tested = run(bin_dir / "tagger", "test", site / "rules", cwd=tmp_path, env=env)
     assert tested.returncode == 0, tested.stdout
     assert ", 0 failed" in tested.stdout
+    # The rule reference ships with the package: what errors and the man page point to.
+    reference = run(bin_dir / "tagger", "help", "rules", cwd=tmp_path, env=env)
+    assert reference.returncode == 0, reference.stderr
+    assert reference.stdout.startswith("# Writing tagger rules")
+    assert "| `bounced` |" in reference.stdout
+    page = run(bin_dir / "tagger", "manpage", cwd=tmp_path, env=env).stdout
+    assert "docs/rules.md" not in page and "tagger help rules" in page
 
 
 @pytest.mark.slow

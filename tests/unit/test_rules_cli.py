@@ -49,6 +49,9 @@ def test_validate_checks_tags_from_a_file(
     code, out, _ = run(capsys, "validate", "--tags-from", str(listing), str(RULES_DIR))
     assert code == 2
     assert "error: the account has no Smart Tag 'Bulk/Greymail' [rules[0].tags[0]]" in out
+    # Where tags come from, and the ones the account has.
+    assert "create it in the Mimecast Administration Console first" in out
+    assert "the account has: Security/Phishing, Security/Spoofing)" in out
     assert "no Smart Tag 'Security/Phishing'" not in out
 
 

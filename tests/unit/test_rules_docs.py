@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from tagger.rules import rules_schema
+from tagger.rules.field_model import STATUS_MEANINGS, STATUSES
 from tagger.rules.fields import FIELDS
 from tagger.rules.operators import OPERATORS
 from testkit import ROOT as REPO
@@ -126,3 +127,9 @@ def test_every_schema_property_has_a_description_and_example() -> None:
         for name, prop in definition.get("properties", {}).items():
             has_example = "examples" in prop or "$ref" in prop
             assert has_example, f"{name} has no example in the schema"
+
+
+def test_every_status_is_documented_with_its_meaning() -> None:
+    rows = {row[0].strip("`"): row[1] for row in table_rows("Status")}
+    assert list(rows) == list(STATUSES)
+    assert rows == STATUS_MEANINGS

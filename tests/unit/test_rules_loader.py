@@ -125,7 +125,9 @@ def test_check_and_resolve_tags(tmp_path: Path) -> None:
         (
             "rules[0].tags[4]",
             "the account has no Smart Tag 'Securty/Phishing'",
-            "did you mean 'Security/Phishing'?",
+            "did you mean 'Security/Phishing'?; tagger never creates Smart Tags: create it in"
+            " the Mimecast Administration Console first (then reload), or use one the account"
+            " has: " + ", ".join(sorted(t.path for t in TAGS)),
         ),
     ]
     assert all(p.file.endswith("r.yaml") and p.line > 0 and p.column > 0 for p in problems)

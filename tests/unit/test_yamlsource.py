@@ -193,7 +193,7 @@ def test_enum_type_required_and_custom_message() -> None:
         (2, 5, "rules[0]", "missing required key 'id'", ""),
         (2, 11, "rules[0].mode", "must be one of: enforce, audit", "did you mean 'enforce'?"),
         (3, 15, "rules[0].priority", "expected a number, got string 'high'", ""),
-        (4, 10, "timeout", "must be like 30s", ""),
+        (4, 10, "timeout", "must be like 30s; got '5m'", ""),
     ]
 
 
