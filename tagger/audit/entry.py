@@ -95,12 +95,12 @@ class Entry:
     def outcome(self) -> str:
         """Return what became of the match, in one word.
 
-        ``applied`` (a live run applied its tags), ``would-apply`` (dry run or
-        audit-mode rule: the tags are planned, never applied), ``already-tagged``
-        (every tag was on the message or recorded before), ``failed`` (a live
-        apply failed; the next run retries it), ``audit`` (the rule awaits
-        promotion: applied once promoted), ``held`` (the rule is paused or the
-        kill switch is on: applied once lifted).
+        ``applied`` (a live run applied its tags), ``would-apply`` (a dry run:
+        the tags are planned, never applied), ``already-tagged`` (every tag was
+        on the message or recorded before), ``failed`` (a live apply failed;
+        the next run retries it), ``audit`` (audit-only: a ``mode: audit``
+        rule, or one awaiting promotion, applied once promoted), ``held`` (the
+        rule is paused or the kill switch is on: applied once lifted).
         """
         if self.failure is not None and self.mode == "live":
             return "failed"
@@ -110,7 +110,7 @@ class Entry:
             return "audit"
         if self.rail == "held":
             return "held"
-        return "applied" if self.mode == "live" else "would-apply"
+        return {"live": "applied", "audit": "audit"}.get(self.mode, "would-apply")
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON Lines record for this entry."""

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tagger.audit.chart import colour, layout
 from tagger.audit.explanation import explanation_lines
-from tagger.audit.summary import OUTCOMES, Summary
+from tagger.audit.summary import OUTCOMES, Summary, label
 
 # NUL is not allowed in an HTML page, and a lone surrogate (JSON can carry
 # one: "\udcff") cannot be written as UTF-8 at all: both are shown as U+FFFD.
@@ -73,7 +73,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(utc=_time, comma=_comma, explain=_explain)
+    env.filters.update(utc=_time, comma=_comma, explain=_explain, label=label)
     env.globals.update(colour=colour)
     return env
 
@@ -99,7 +99,7 @@ def render_html(summary: Summary, sources: Iterable[str], generated: datetime) -
     span = (
         f"{_time(summary.first)} — {_time(summary.last)}" if summary.first else "no dated entries"
     )
-    modes = ", ".join(f"{n} {m}" for m, n in summary.modes.items()) or "none"
+    modes = ", ".join(f"{n} {label(m)}" for m, n in summary.modes.items()) or "none"
     cards = (
         ("total", summary.total, "matches"),
         ("messages", summary.messages, "messages"),

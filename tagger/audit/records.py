@@ -97,7 +97,7 @@ def _texts(value: Any) -> tuple[str, ...]:
 def _old_outcome(data: Mapping[str, Any], mode: str) -> str:
     if not data.get("planned_tag_ids"):
         return "already-tagged"
-    return "applied" if mode == "live" else "would-apply"
+    return {"live": "applied", "audit": "audit"}.get(mode, "would-apply")
 
 
 def read_records(paths: Iterable[Path]) -> tuple[list[AuditRecord], list[Problem]]:

@@ -15,9 +15,20 @@ from datetime import UTC, datetime, timedelta
 
 from tagger.audit.records import AuditRecord
 
-# would-apply: dry run or audit-mode rule; audit: awaiting promotion; held:
-# paused rule or kill switch (both applied later, once promoted or lifted).
+# would-apply: a dry run; audit: an audit-only match (a mode: audit rule, or one
+# awaiting promotion: applied once promoted); held: paused rule or kill switch
+# (applied once lifted).
 OUTCOMES = ("applied", "would-apply", "audit", "held", "already-tagged", "failed")
+# How outcomes and modes are shown: one word, audit-only, for the audit idea
+# everywhere (the records keep "audit").
+LABELS = {"audit": "audit-only"}
+
+
+def label(word: str) -> str:
+    """Return how an outcome or mode is shown (``audit`` is ``audit-only``). Pure."""
+    return LABELS.get(word, word)
+
+
 # Hourly buckets up to this span, daily ones beyond it.
 HOURLY_UP_TO = timedelta(days=3)
 
@@ -165,12 +176,12 @@ def text_lines(summary: Summary) -> list[str]:
         if summary.first and summary.last
         else "no dated entries"
     )
-    modes = ", ".join(f"{n} {mode}" for mode, n in summary.modes.items()) or "none"
+    modes = ", ".join(f"{n} {label(mode)}" for mode, n in summary.modes.items()) or "none"
     lines = [
         f"{summary.total} matches of {summary.messages} messages, {span} ({modes})",
     ]
     for rule in summary.rules:
-        outcomes = ", ".join(f"{n} {o}" for o, n in rule.outcomes.items()) or "no matches"
+        outcomes = ", ".join(f"{n} {label(o)}" for o, n in rule.outcomes.items()) or "no matches"
         domains = ", ".join(f"{d} ({n})" for d, n in rule.domains)
         lines.append(f"  rule {rule.rule}: {rule.matches} matched ({outcomes})")
         if domains:

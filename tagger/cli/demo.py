@@ -45,10 +45,12 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> int:
     return subprocess.run([*TAGGER, *args], env=env, cwd=cwd, check=False).returncode  # noqa: S603
 
 
-def _start_simulator(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start the simulator process; returns it and the URL it serves on."""
+def _start_simulator(
+    env: dict[str, str], cwd: Path, port: int = 0
+) -> tuple[subprocess.Popen[str], str]:
+    """Start the simulator process on ``port`` (0: any free one); returns it and its URL."""
     proc = subprocess.Popen(  # noqa: S603
-        [*TAGGER, "simulate", "--port", "0", "--seed", "7", "--messages", "400"],
+        [*TAGGER, "simulate", "--port", str(port), "--seed", "7", "--messages", "400"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -59,7 +61,9 @@ def _start_simulator(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[s
     url = next((w for w in line.split() if w.startswith("http://")), "")
     if not url:
         proc.terminate()
-        raise SystemExit(f"the simulator did not start: {line!r}")
+        proc.wait(timeout=30)
+        hint = f" (--port {port}: choose another port, or 0 for any free one)" if port else ""
+        raise SystemExit(f"tagger demo: error: the simulator did not start{hint}")
     return proc, url
 
 
@@ -120,7 +124,7 @@ def _steps(config: Path, rules: Path, report: Path, env: dict[str, str], cwd: Pa
     return failures
 
 
-def main(report: Path | None = None) -> int:
+def main(report: Path | None = None, port: int = 0) -> int:
     """Run the demo; returns 0 when every step succeeded.
 
     ``report`` is where the HTML audit report is written (default
@@ -131,7 +135,7 @@ def main(report: Path | None = None) -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="tagger-demo-") as tmp:
         workdir = Path(tmp)
-        sim, url = _start_simulator(env, workdir)
+        sim, url = _start_simulator(env, workdir, port)
         try:
             rules = skel_dir() / RULES
             config = _write_config(url, workdir, rules)
@@ -168,12 +172,19 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         default=REPORT_NAME,
         help=f"where the HTML audit report goes (default: ./{REPORT_NAME})",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve the simulator on 127.0.0.1:N (default 0: any free port)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every step succeeded."""
-    return main(Path(args.report))
+    return main(Path(args.report), args.port)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ class CycleReport:
     paused: list[str] = field(default_factory=list)
     new_pauses: list[str] = field(default_factory=list)
     awaiting: list[str] = field(default_factory=list)
+    # Rules written ``mode: audit``: audit-only for good (the summary marks them).
+    audit_mode: set[str] = field(default_factory=set)
     kill_switch: bool = False
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
@@ -101,6 +103,8 @@ class CycleReport:
         for rule in rules:
             self.per_rule(rule.id)
             self.rule_hashes[rule.id] = rule.content_hash
+            if rule.mode == "audit":
+                self.audit_mode.add(rule.id)
 
     def searched(self) -> Window | None:
         """Return the span of received time this cycle searched (all queries), or None."""
@@ -302,8 +306,10 @@ class CycleReport:
             state = (
                 " [paused]"
                 if rule_id in self.paused
-                else " [awaiting promotion]"
+                else " [audit-only: awaiting promotion]"
                 if rule_id in self.awaiting
+                else " [audit-only: mode audit]"
+                if rule_id in self.audit_mode
                 else ""
             )
             lines.append(
@@ -361,6 +367,7 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
         m.new_pauses.extend(r.new_pauses)
         m.paused = sorted(set(m.paused) | set(r.paused))
         m.awaiting = sorted(set(m.awaiting) | set(r.awaiting))
+        m.audit_mode |= r.audit_mode
         m.kill_switch = m.kill_switch or r.kill_switch
         m.entries.extend(r.entries)
         m.rule_hashes.update(r.rule_hashes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -118,8 +119,16 @@ def test_demo_runs_from_an_installed_wheel(
     installed: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     bin_dir, env = installed
-    done = run(bin_dir / "tagger", "demo", cwd=tmp_path, env=env)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run(bin_dir / "tagger", "demo", "--port", str(port), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"=== simulator serving http://127.0.0.1:{port} ===" in done.stdout
+    # A first run has nothing to warn about, and the status it shows is green.
+    assert "search_cap_mismatch" not in done.stdout + done.stderr
+    assert "check: OK" in done.stdout and "check: CRITICAL" not in done.stdout
+    assert "[audit-only: awaiting promotion]" in done.stdout
     report = tmp_path / "tagger-demo-report.html"
     assert done.stdout.rstrip().endswith(f"HTML audit report: {report}")
     assert "<svg" in report.read_text(encoding="utf-8")
@@ -154,3 +163,17 @@ def test_man_page_and_completion_cover_every_command(tmp_path: Path) -> None:
     for command in commands:
         assert command in script.stdout
     assert "--dry-run" in script.stdout
+
+
+def test_demo_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tagger", "demo", "--port", str(port)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"(--port {port}: choose another port, or 0 for any free one)" in done.stderr

@@ -92,3 +92,21 @@ def test_status_shows_only_the_criteria_a_query_sets() -> None:
     key = SearchCriteria(routes=("inbound",), attachments=True).key()
     assert _criteria(key) == "route=inbound; attachments=True"
     assert _criteria(SearchCriteria().key()) == "all mail"
+
+
+def test_once_summary_marks_audit_only_rules_with_one_word() -> None:
+    rules = load_rules([Path(__file__).parents[2] / "rules"]).rules
+    report = CycleReport("a", False, T0, T0 + FIVE)
+    report.expect_rules(rules)
+    audit_mode = sorted(r.id for r in rules if r.mode == "audit")
+    enforce = sorted(r.id for r in rules if r.mode == "enforce")
+    assert audit_mode and len(enforce) >= 2
+    report.awaiting = [enforce[0]]
+    report.paused = [enforce[1]]
+    lines = report.summary_lines()
+    assert f"  rule {audit_mode[0]} [audit-only: mode audit]: 0 matched" in "\n".join(lines)
+    assert f"  rule {enforce[0]} [audit-only: awaiting promotion]: " in "\n".join(lines)
+    assert f"  rule {enforce[1]} [paused]: " in "\n".join(lines)
+    # Merged per-account reports keep the marks.
+    (merged,) = merge_reports([report, CycleReport("a", False, T0 + FIVE, T0 + 2 * FIVE)])
+    assert f"rule {audit_mode[0]} [audit-only: mode audit]" in "\n".join(merged.summary_lines())
