@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tagger.audit.records import AuditRecord
+from tagger.words import plural
 
 # would-apply: a dry run; audit: an audit-only match (a mode: audit rule, or one
 # awaiting promotion: applied once promoted); held: paused rule or kill switch
@@ -178,7 +179,8 @@ def text_lines(summary: Summary) -> list[str]:
     )
     modes = ", ".join(f"{n} {label(mode)}" for mode, n in summary.modes.items()) or "none"
     lines = [
-        f"{summary.total} matches of {summary.messages} messages, {span} ({modes})",
+        f"{plural(summary.total, 'match', 'matches')} of {plural(summary.messages, 'message')},"
+        f" {span} ({modes})",
     ]
     for rule in summary.rules:
         outcomes = ", ".join(f"{n} {label(o)}" for o, n in rule.outcomes.items()) or "no matches"

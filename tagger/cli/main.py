@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -64,6 +65,17 @@ COMMANDS = (
 )
 
 
+_ROLE = re.compile(r":(?:class|func|mod|meth|attr|data|exc):`~?([^`]+)`")
+
+
+def plain_text(text: str | None) -> str | None:
+    """Return ``text`` without reStructuredText markup (double backticks, roles, ``::``). Pure."""
+    if text is None:
+        return None
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return text.replace("``", "").replace("::\n", ":\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available sub-command registered."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -86,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub, parent)
+    for command in sub.choices.values():
+        # Descriptions are the modules' docstrings: shown without their markup.
+        command.description = plain_text(command.description)
     # The completion script and the man page are generated from the parser itself.
     parser.set_defaults(root_parser=parser)
     return parser

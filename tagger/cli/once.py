@@ -18,6 +18,7 @@ from tagger.config.model import AuditRotation
 from tagger.engine.options import cycle_options
 from tagger.engine.tally import CycleReport
 from tagger.service.session import Stopped, dry_run_of, open_session
+from tagger.words import plural
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -88,5 +89,5 @@ def finish(
         except OSError as exc:
             print(f"error: {write_failure(target, exc)}", file=sys.stderr)
             return False
-        print(f"audit report: {count} entries appended to {target}")
+        print(f"audit report: {plural(count, 'entry')} appended to {target}")
     return True

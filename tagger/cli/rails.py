@@ -27,6 +27,7 @@ from tagger.errors import UserError
 from tagger.rules import load_rules
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow
+from tagger.words import plural
 from tagger.yamldoc.suggest import did_you_mean
 
 # The kind of a pause an operator asked for (no limit to raise lifts it).
@@ -150,7 +151,8 @@ def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
     if not sample:
         print(f"no audit-only match of this definition in {path} yet")
         return
-    print(f"its latest {len(sample)} audit-only matches (from {path}):")
+    latest = plural(len(sample), "audit-only match", "audit-only matches")
+    print(f"its latest {latest} (from {path}):")
     for entry in sample:
         tags = ", ".join(str(t) for t in entry.get("tags") or [])
         print(
@@ -174,10 +176,11 @@ def handle_promote(args: argparse.Namespace) -> int:
             print(f"rule {rule.id!r} is already promoted in its current definition")
             return exitcodes.OK
         cycles, matches = store.audited_since(rule.id)
+        found = plural(matches, "audit-only match", "audit-only matches")
         print(
-            f"rule {rule.id!r} (hash {rule.content_hash[:12]}): {matches} audit-only matches"
-            f" over {cycles} cycles since it appeared; see 'tagger report' on the audit file"
-            " for each match with its explanation"
+            f"rule {rule.id!r} (hash {rule.content_hash[:12]}): {found} over"
+            f" {plural(cycles, 'cycle')} since it appeared; see 'tagger report' on the audit"
+            " file for each match with its explanation"
         )
         if config.audit_path is not None:
             _print_sample(config.audit_path, rule.id, rule.content_hash)

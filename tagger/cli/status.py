@@ -20,6 +20,7 @@ from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, human, 
 from tagger.monitor.snapshot import Snapshot, take_snapshot
 from tagger.state import StateError
 from tagger.state.rows import RunRow
+from tagger.words import plural
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -140,9 +141,9 @@ def backlog_line(snap: Snapshot, account: str) -> str:
     backlog = backlog_of(run)
     if not backlog.pending:
         return f"backlog {account}: no backlog (last cycle {_ago(backlog.at, snap.now)})"
-    parts = [f"{backlog.messages} messages"]
+    parts = [plural(backlog.messages, "message")]
     if backlog.searches:
-        parts.append(f"{backlog.searches} searches")
+        parts.append(plural(backlog.searches, "search"))
     text = f"backlog {account}: {' and '.join(parts)} deferred by the last cycle"
     age = backlog.age(snap.now)
     if age is not None:
@@ -151,7 +152,7 @@ def backlog_line(snap: Snapshot, account: str) -> str:
     if grown is not None:
         text += (
             f"; GROWING since {grown.first.at:%Y-%m-%d %H:%M}Z"
-            f" (from {grown.first.messages} messages)"
+            f" (from {plural(grown.first.messages, 'message')})"
         )
     else:
         text += f"; not growing across {human(snap.backlog_span)}"
@@ -284,7 +285,7 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         lines.append("failures:")
         for failure in snap.failures:
             lines.append(
-                f"  {failure.account} {failure.message_id}: {failure.attempts} attempts"
+                f"  {failure.account} {failure.message_id}: {plural(failure.attempts, 'attempt')}"
                 + (" (set aside)" if failure.set_aside_at else "")
                 + f": {failure.last_error}"
             )

@@ -17,6 +17,7 @@ from tagger.config import Config
 from tagger.errors import UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.models import SmartTag
+from tagger.words import plural
 from tagger.yamldoc.suggest import did_you_mean
 
 
@@ -82,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
     """
     if args.messages is not None:
         for name, tag, ids in asyncio.run(_tagged(load(args), args.messages)):
-            print(f"account {name}: {len(ids)} messages tagged {tag.path}")
+            print(f"account {name}: {plural(len(ids), 'message')} tagged {tag.path}")
             for message_id in ids:
                 print(f"  {message_id}")
         return exitcodes.OK

@@ -13,6 +13,7 @@ from tagger.engine.plan import Action, MessagePlan, Skipped
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
+from tagger.words import plural
 
 
 @dataclass
@@ -208,9 +209,9 @@ class CycleReport:
             return ""
         parts = []
         if self.quota_deferred:
-            parts.append(f"{self.quota_deferred} messages deferred")
+            parts.append(f"{plural(self.quota_deferred, 'message')} deferred")
         if self.searches_deferred:
-            parts.append(f"{self.searches_deferred} searches deferred")
+            parts.append(f"{plural(self.searches_deferred, 'search')} deferred")
         about = f", about {self.quota_wait_s:.0f} s of quota" if self.quota_wait_s >= 1 else ""
         return f"quota: {', '.join(parts)}{about}; the next cycle takes them first"
 
@@ -226,12 +227,12 @@ class CycleReport:
         if self.account_error is not None:
             out.append("the account's cycle could not run")
         if self.search_failures:
-            out.append(f"{self.search_failures} searches failed")
+            out.append(f"{plural(self.search_failures, 'search')} failed")
         retried = self.failed - len(self.set_aside)
         if retried > 0:
-            out.append(f"{retried} messages failed")
+            out.append(f"{plural(retried, 'message')} failed")
         if self.held_back:
-            out.append(f"{self.held_back} windows held back")
+            out.append(f"{plural(self.held_back, 'window')} held back")
         if self.interrupted:
             out.append("stopped before the end")
         return out
@@ -293,7 +294,7 @@ class CycleReport:
         lines = [
             f"account {self.account}: {self.messages_found} found, {self.scanned} scanned, "
             f"{self.already_processed} already processed, {self.info_calls} info calls, "
-            f"{self.matched} matched, {applied} tags {verb}, {audit_only} audit-only,"
+            f"{self.matched} matched, {plural(applied, 'tag')} {verb}, {audit_only} audit-only,"
             f" {self.failed} failed"
             + (f", {held} held back by rails" if held else "")
             + (f", {self.window_splits} window splits" if self.window_splits else "")
@@ -313,7 +314,7 @@ class CycleReport:
                 else ""
             )
             lines.append(
-                f"  rule {rule_id}{state}: {f.matched} matched, {count} tags {verb}, "
+                f"  rule {rule_id}{state}: {f.matched} matched, {plural(count, 'tag')} {verb}, "
                 f"{f.audit_only} audit-only, {f.skipped} already present"
                 + (f", {f.held} held back" if f.held else "")
             )
@@ -330,7 +331,7 @@ class CycleReport:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
         if self.saturated:
             lines.append(
-                f"  possibly incomplete: {self.saturated} windows still truncated at"
+                f"  possibly incomplete: {plural(self.saturated, 'window')} still truncated at"
                 " window.split_min; lower split_min (or narrow the rules' searches)"
             )
         return lines

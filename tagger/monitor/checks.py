@@ -41,6 +41,7 @@ from tagger import exitcodes
 from tagger.monitor.backlog import Backlog, backlog_of, growth, latest_cycle
 from tagger.monitor.snapshot import Snapshot
 from tagger.state.rows import RunRow
+from tagger.words import plural
 
 LEVELS = {
     exitcodes.NAGIOS_OK: "OK",
@@ -196,7 +197,7 @@ def _held_by_backlog(snap: Snapshot) -> dict[str, RunRow]:
 
 def _deferred(backlog: Backlog) -> str:
     """Return what ``backlog`` holds, in words (``340 messages and 2 searches deferred``)."""
-    searches = f" and {backlog.searches} searches" if backlog.searches else ""
+    searches = f" and {plural(backlog.searches, 'search')}" if backlog.searches else ""
     return f"{backlog.messages} messages{searches} deferred"
 
 
@@ -215,8 +216,8 @@ def _backlog_findings(snap: Snapshot) -> list[Finding]:
                     exitcodes.NAGIOS_WARNING,
                     f"account {account}: quota backlog growing: {_deferred(last)}, up from"
                     f" {_deferred(first)} at {first.at:%Y-%m-%d %H:%M}Z (every one of"
-                    f" {grown.cycles} cycles deferred work){oldest}; the API quota takes less than"
-                    " the account receives",
+                    f" {plural(grown.cycles, 'cycle')} deferred work){oldest}; the API quota"
+                    " takes less than the account receives",
                 )
             )
         run = latest_cycle(runs)
@@ -242,11 +243,14 @@ def _failure_findings(snap: Snapshot) -> list[Finding]:
         out.append(
             Finding(
                 exitcodes.NAGIOS_CRITICAL,
-                f"{len(aside)} messages set aside (their tags wait for you: see tagger status)",
+                f"{plural(len(aside), 'message')} set aside (their tags wait for you:"
+                " see tagger status)",
             )
         )
     if failing:
-        out.append(Finding(exitcodes.NAGIOS_WARNING, f"{len(failing)} messages failing, retried"))
+        out.append(
+            Finding(exitcodes.NAGIOS_WARNING, f"{plural(len(failing), 'message')} failing, retried")
+        )
     return out
 
 

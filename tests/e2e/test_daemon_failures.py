@@ -97,7 +97,7 @@ def test_transient_failures_hold_the_watermark_but_never_set_a_message_aside(
         for _ in range(3):  # more cycles than max_failures
             run = run_tagger("once", "-c", cfg)
             assert run.returncode == exitcodes.INCOMPLETE, run.stderr
-            assert "incomplete: 1 messages failed" in run.stdout, run.stdout
+            assert "incomplete: 1 message failed" in run.stdout, run.stdout
             assert re.search(r"\b1 failed", run.stdout), run.stdout
             assert "set aside" not in run.stdout
             assert min(watermarks(state)) <= received

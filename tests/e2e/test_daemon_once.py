@@ -123,7 +123,12 @@ def test_audit_mode_rule_applies_nothing_but_is_reported(tmp_path: Path) -> None
         assert planned(records, dry_run=False, mode="audit") == audit_only
         assert {r["rule"] for r in records if r["mode"] == "audit"} == {"greymail-bulk"}
         assert {r["mode"] for r in records} == {"live", "audit"}
-        assert re.search(r"rule greymail-bulk: [1-9]\d* matched, 0 tags applied", live.stdout)
+        assert re.search(
+            r"rule greymail-bulk \[audit-only: mode audit\]: [1-9]\d* matched, 0 tags applied",
+            live.stdout,
+        )
+        # Its matches are audit-only in the audit file too (would-apply is a dry run's).
+        assert {r["outcome"] for r in records if r["rule"] == "greymail-bulk"} == {"audit"}
 
 
 def test_capped_search_windows_are_split_and_nothing_is_lost(tmp_path: Path) -> None:

@@ -125,7 +125,9 @@ def test_a_new_rule_applies_nothing_until_promoted_then_exactly_its_plan(tmp_pat
                 if r["rule"] == rule and r["outcome"] == "audit" and r["rule_hash"] == hashes[rule]
             ]
             if mine:
-                assert f"its latest {min(5, len(mine))} audit-only matches" in done.stdout
+                shown = min(5, len(mine))
+                noun = "match" if shown == 1 else "matches"
+                assert f"its latest {shown} audit-only {noun}" in done.stdout
                 assert all(m in done.stdout for m in mine[-5:])
                 assert "✓" in done.stdout
                 sampled += 1

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tagger"
 # Lowest first. Units on one line share a rank and must not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("tagger",),  # the version
-    ("tagger.errors",),
+    ("tagger.errors", "tagger.words"),
     ("tagger.logs", "tagger.yamldoc"),
     ("tagger.mimecast", "tagger.state", "tagger.rails"),
     ("tagger.simulator", "tagger.config"),

@@ -1,0 +1,25 @@
+"""Counts read right: one of a thing, several things."""
+
+from __future__ import annotations
+
+from tagger.engine.tally import CycleReport, RuleFigures
+from tagger.words import plural
+from tests.unit.test_daemon_units import FIVE, T0
+
+
+def test_plural_takes_the_number_of_the_count() -> None:
+    assert plural(1, "cycle") == "1 cycle"
+    assert plural(0, "cycle") == "0 cycles"
+    assert plural(2, "window") == "2 windows"
+    assert plural(1, "search") == "1 search" and plural(3, "search") == "3 searches"
+    assert plural(2, "entry") == "2 entries"
+    assert plural(2, "audit-only match", "audit-only matches") == "2 audit-only matches"
+
+
+def test_the_once_summary_says_1_window_and_1_tag() -> None:
+    report = CycleReport("a", False, T0, T0 + FIVE, applied=1, held_back=1, saturated=1)
+    report.rules["r"] = RuleFigures(matched=1, applied=1)
+    text = "\n".join(report.summary_lines())
+    assert "1 tag applied" in text and "1 windows" not in text and "1 tags" not in text
+    assert "incomplete: 1 window held back" in text
+    assert "possibly incomplete: 1 window still truncated" in text
