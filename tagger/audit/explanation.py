@@ -7,17 +7,17 @@ JSON value and never fail on a shape they do not know (older files).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from tagger.words import seen_text
 
 MARKS = {True: "✓", False: "✗", None: "?"}
 
 
 def _seen(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """Render a seen value as ``tagger explain`` does (one way everywhere)."""
+    return seen_text(value)
 
 
 def _walk(node: Any, depth: int, out: list[str]) -> None:

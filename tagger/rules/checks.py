@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from tagger.rules.conditions import show
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Node, Path
+from tagger.words import show
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.source import format_path
 

@@ -19,27 +19,13 @@ from tagger.rules.matchers import REGEX_FLAGS
 from tagger.rules.nodes import Leaf, Node, Path, group, leaf_node, negate
 from tagger.rules.operands import OperandError, Options
 from tagger.rules.operators import OPERATORS, Operator, operators_for
+from tagger.words import show
 from tagger.yamldoc.problems import Problems
 from tagger.yamldoc.suggest import did_you_mean
 
 GROUP_KEYS = ("all", "any", "not")
 MODIFIER_KEYS = ("field", "case_sensitive", "elements", "flags")
 CONDITION_KEYS = GROUP_KEYS + MODIFIER_KEYS + tuple(OPERATORS)
-
-
-def show(value: Any) -> str:
-    """Render an operand or field value compactly for labels and messages."""
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    if value is None:
-        return "absent"
-    return str(value)
 
 
 def leaf_label(leaf: Leaf) -> str:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tagger.rules.conditions import show
 from tagger.rules.context import UNKNOWN, Context
 from tagger.rules.nodes import Node
+from tagger.words import UNKNOWN_SEEN, seen_text
 
 MARKS = {True: "✓", False: "✗", None: "?"}
-_UNKNOWN_TEXT = "unknown (needs message info)"
+_UNKNOWN_TEXT = UNKNOWN_SEEN
 
 
 def _plain(value: Any) -> Any:
@@ -108,8 +108,7 @@ def _render_trace(trace: Trace, depth: int, lines: list[str]) -> None:
     text = f"{'  ' * depth}{MARKS[trace.result]} {trace.label}"
     if trace.field is not None:
         seen = trace.seen
-        shown = seen if seen == _UNKNOWN_TEXT else show(seen if seen != [] else None)
-        text += f"    (seen: {shown})"
+        text += f"    (seen: {seen_text(seen)})"
     lines.append(text)
     for child in trace.children:
         _render_trace(child, depth + 1, lines)

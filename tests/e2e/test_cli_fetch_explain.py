@@ -90,3 +90,31 @@ def test_tags_json_feeds_validate_tags_from(tmp_path: Path) -> None:
     assert bad.returncode == exitcodes.USER_ERROR
     assert "account demo: the account has no Smart Tag 'Security/Phishng'" in bad.stdout
     assert "did you mean 'Security/Phishing'?" in bad.stdout
+
+
+def test_explain_names_the_message_and_marks_a_rule_awaiting_promotion(tmp_path: Path) -> None:
+    fixture = RULES_DIR / "fixtures" / "phish-dmarc-fail.json"
+    with Simulator(SimulatorConfig(seed=3, messages=5)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        before = run_tagger("explain", "--message", str(fixture), "-c", cfg)
+        assert before.returncode == 0, before.stderr
+        head = before.stdout.splitlines()[:4]
+        assert head[1].startswith("  from:     '") and head[2].startswith("  subject:  '")
+        assert head[3].startswith("  received: 20")
+        assert "  audit-only: awaits `tagger promote phishing-suspect`" in before.stdout
+        assert "decision: phishing-suspect [audit-only: awaiting promotion] →" in before.stdout
+        as_json = json.loads(
+            run_tagger("explain", "--message", str(fixture), "-c", cfg, "--json").stdout
+        )
+        assert as_json["sender"] and as_json["subject"]
+        assert as_json["decisions"][0]["awaiting_promotion"] is True
+        promoted = run_tagger("promote", "phishing-suspect", "--yes", "-c", cfg)
+        assert promoted.returncode == 0, promoted.stderr
+        after = run_tagger("explain", "--message", str(fixture), "-c", cfg)
+        assert "decision: phishing-suspect [enforce] →" in after.stdout
+        assert "awaits `tagger promote phishing-suspect`" not in after.stdout
+    # Without a configuration nothing is known about promotions, and nothing is claimed.
+    bare = run_tagger("explain", "--message", str(fixture), str(RULES_DIR))
+    assert "decision: phishing-suspect [enforce] →" in bare.stdout
+    # Values seen are shown one way: quoted text, lists in brackets.
+    assert "(seen: 'inbound')" in bare.stdout

@@ -95,7 +95,12 @@ def test_explain_text_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, out, _ = run(capsys, "explain", "--json", "--message", PHISH, str(RULES_DIR))
     data = json.loads(out)
     assert data["decisions"] == [
-        {"rule": "phishing-suspect", "tags": ["Security/Phishing"], "mode": "enforce"}
+        {
+            "rule": "phishing-suspect",
+            "tags": ["Security/Phishing"],
+            "mode": "enforce",
+            "awaiting_promotion": False,
+        }
     ]
     assert len(data["rules"]) == 7
 

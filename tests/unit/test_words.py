@@ -23,3 +23,25 @@ def test_the_once_summary_says_1_window_and_1_tag() -> None:
     assert "1 tag applied" in text and "1 windows" not in text and "1 tags" not in text
     assert "incomplete: 1 window held back" in text
     assert "possibly incomplete: 1 window still truncated" in text
+
+
+def test_seen_values_read_the_same_in_explain_and_in_audit_explanations() -> None:
+    from tagger.audit.explanation import explanation_lines
+    from tagger.words import UNKNOWN_SEEN, seen_text
+
+    assert seen_text("inbound") == "'inbound'"
+    assert seen_text(["docm", "html"]) == "['docm', 'html']"
+    assert seen_text([]) == seen_text(None) == "absent"
+    assert seen_text(UNKNOWN_SEEN) == UNKNOWN_SEEN
+    stored = {
+        "match": {
+            "condition": "all",
+            "result": True,
+            "children": [
+                {"condition": "route in", "result": True, "field": "route", "seen": "inbound"},
+                {"condition": "ext", "result": True, "field": "x", "seen": ["docm"]},
+            ],
+        }
+    }
+    text = "\n".join(explanation_lines(stored))
+    assert "(seen: 'inbound')" in text and "(seen: ['docm'])" in text
