@@ -180,8 +180,11 @@ def test_yaml_syntax_error_and_unreadable_config(tmp_path: Path) -> None:
     problem = one_problem(tmp_path, MINIMAL + "schedule: [\n")
     assert problem.message.startswith("invalid YAML")
     assert (problem.line, problem.column) == (9, 11)  # where the '[' opened
-    with pytest.raises(UserError, match="cannot read file"):
+    with pytest.raises(UserError, match=r"no configuration file here \(named by -c\)") as info:
         load_config(tmp_path / "absent.yaml", env={})
+    assert f"`tagger init {tmp_path}`" in info.value.problems[0].hint
+    with pytest.raises(UserError, match="cannot read file"):
+        load_config(tmp_path, env={})  # a directory: there, but unreadable as a file
     assert one_problem(tmp_path, "# only a comment\n").message == "the configuration file is empty"
 
 
