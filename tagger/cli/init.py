@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
-from tagger.cli.install import CREDENTIAL, SHIPPED_ENTRY, config_text, unit_text
+from tagger.cli.install import (
+    CREDENTIAL,
+    SHIPPED_ENTRY,
+    ShippedFileChanged,
+    config_text,
+    unit_text,
+)
 from tagger.cli.skel import CONFIG, RULES, UNIT, skel_dir
 from tagger.config.secrets import CREDENTIALS_DIR
 from tagger.errors import Problem, UserError
@@ -82,29 +88,45 @@ def handle(args: argparse.Namespace) -> int:
             "tagger init writes nothing over existing files (use --force to overwrite):",
         )
     base = skel_dir()
+    try:
+        service_config = config_text((base / CONFIG).read_text("utf-8"))
+        service_unit = unit_text(
+            (base / UNIT).read_text("utf-8"), config_dir=target, entry=entry_point()
+        )
+    except ShippedFileChanged as exc:
+        raise UserError.single(str(exc), file=str(base)) from None
     config, unit = target / "config.yaml", target / "tagger.service"
     secret = target / CREDENTIALS_DIR / CREDENTIAL
-    # Readable by the service's (dynamic) user: no secret is in them.
-    target.mkdir(parents=True, exist_ok=True)
-    target.chmod(0o755)
-    _write(config, config_text((base / CONFIG).read_text("utf-8")), 0o644)
-    shipped_unit = (base / UNIT).read_text("utf-8")
-    _write(unit, unit_text(shipped_unit, config_dir=target, entry=entry_point()), 0o644)
+    # Readable by the service's (dynamic) user: no secret is in them. A folder that
+    # exists keeps its mode (it is the operator's).
+    if not target.exists():
+        target.mkdir(parents=True)
+        target.chmod(0o755)
+    _write(config, service_config, 0o644)
+    _write(unit, service_unit, 0o644)
     for source, dest in files:
         if dest.parent.is_relative_to(target / "rules"):
             _write(dest, source.read_text("utf-8"), 0o644)
     for folder in {d.parent for _, d in files if d.parent.is_relative_to(target / "rules")}:
         folder.chmod(0o755)
-    # Root's only: systemd reads it for the service (LoadCredential=).
-    secret.parent.mkdir(exist_ok=True)
-    secret.parent.chmod(0o700)
-    _write(secret, DEMO_SECRET + "\n", 0o600)
+    # Root's only: systemd reads it for the service (LoadCredential=). A secret
+    # that is there is never replaced by the demo one, --force or not.
+    if not secret.parent.exists():
+        secret.parent.mkdir()
+        secret.parent.chmod(0o700)
+    kept = secret.exists()
+    if not kept:
+        _write(secret, DEMO_SECRET + "\n", 0o600)
     rules = sum(1 for _, d in files if d.parent.name == "rules" and d.suffix == ".yaml")
     print(
         f"wrote {config} (mode 0644: no secret in it)\n"
         f"      {target / 'rules'}/ ({rules} rule files)\n"
-        f"      {secret} (mode 0600: the simulator's demo secret)\n"
-        f"      {unit}\n"
+        + (
+            f"      (kept {secret}: an existing secret is never overwritten)\n"
+            if kept
+            else f"      {secret} (mode 0600: the simulator's demo secret)\n"
+        )
+        + f"      {unit}\n"
         f"secret: config.yaml names it {{credential: {CREDENTIAL}}}. The service gets it\n"
         f"        from {unit.name}'s LoadCredential= (systemd reads {secret});\n"
         "        commands run by hand read that file directly.\n"

@@ -12,6 +12,7 @@ read from that same file. State and audit files go to the state directory
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 __all__ = ["CREDENTIAL", "SHIPPED_DIR", "config_text", "unit_text"]
@@ -39,9 +40,11 @@ class ShippedFileChanged(RuntimeError):
 
 
 def _edit(text: str, old: str, new: str, name: str) -> str:
-    if text.count(old) != 1:
+    """Return ``text`` with the whole line ``old`` replaced by ``new``; it must be there once."""
+    line = re.compile("^" + re.escape(old), re.MULTILINE)
+    if len(line.findall(text)) != 1:
         raise ShippedFileChanged(f"{name}: expected the line {old.strip()!r} once; reinstall")
-    return text.replace(old, new)
+    return line.sub(lambda _: new, text)
 
 
 def config_text(shipped: str) -> str:
