@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tagger.mimecast.errors import AuthenticationError, MimecastError
+from tagger.mimecast.errors import AuthenticationError, MimecastError, TransportError
 from tagger.mimecast.models import TrackedEmail
 
 __all__ = ["AccountLevelFailure", "Candidate", "Failure"]
@@ -31,7 +31,7 @@ class Failure(NamedTuple):
     ``transient`` is the client's ``retryable`` verdict on the last error: true
     for 429s, 5xx and network errors that outlasted its retries;
     ``account_level`` is true for errors that concern the whole account
-    (credentials or permissions refused, key binding expired).
+    (credentials or permissions refused, key binding expired, TLS failing).
     """
 
     error: str
@@ -41,7 +41,10 @@ class Failure(NamedTuple):
     @classmethod
     def of(cls, exc: MimecastError, fallback: str) -> Failure:
         """Return the failure ``exc`` stands for (``fallback``: its text when it has none)."""
-        return cls(str(exc) or fallback, exc.retryable, isinstance(exc, AuthenticationError))
+        account_level = isinstance(exc, AuthenticationError) or (
+            isinstance(exc, TransportError) and exc.tls
+        )
+        return cls(str(exc) or fallback, exc.retryable, account_level)
 
 
 class AccountLevelFailure(MimecastError):

@@ -100,10 +100,14 @@ class ServerError(MimecastError):
 class TransportError(MimecastError):
     """No usable HTTP response: connection refused or dropped, TLS failure, timeout.
 
-    ``connect`` is True when no connection could be opened (nothing was sent).
+    ``connect`` is True when no connection could be opened (nothing was sent);
+    ``tls`` when TLS itself failed (a certificate that does not verify, a
+    server that does not speak TLS): it concerns the whole account, never one
+    message, and no retry changes it.
     """
 
     connect: bool = False
+    tls: bool = False
 
 
 class MalformedResponse(MimecastError):

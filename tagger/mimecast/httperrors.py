@@ -96,12 +96,14 @@ def transport_error(
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return TransportError(
+            error = TransportError(
                 f"TLS certificate verification failed at {where}{who}: if a proxy re-signs"
                 " traffic, set ca_bundle to its CA certificate file",
                 endpoint=path,
                 request_id=request_id,
             )
+            error.tls = True
+            return error
         if isinstance(cause, ssl.SSLError) and not isinstance(
             cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
         ):
@@ -113,11 +115,13 @@ def transport_error(
                 )
             else:
                 hint = "the TLS handshake cannot succeed as configured; check base_url"
-            return TransportError(
+            error = TransportError(
                 f"TLS error at {where}{who} ({reason}): {hint}",
                 endpoint=path,
                 request_id=request_id,
             )
+            error.tls = True
+            return error
         cause = cause.__cause__ or cause.__context__
     kind = type(exc).__name__
     detail = str(exc)[:160] or "no detail"

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tagger.engine.candidate import Failure
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.endpoints import TOKEN_PATH
 from tagger.mimecast.errors import TransportError
@@ -61,6 +62,9 @@ def test_unreachable_server_names_url_and_account_and_stops_retrying_soon() -> N
     assert "secret-value-never-shown" not in text
     # Three attempts, not the six the retry policy would allow.
     assert requests == MAX_CONNECT_ATTEMPTS < 6
+    # Transient: the next cycle tries again, the message is not the problem.
+    failure = Failure.of(error, "apply failed")
+    assert failure.transient and not failure.account_level
 
 
 def test_https_against_a_plain_http_port_says_the_server_does_not_speak_tls() -> None:
@@ -74,3 +78,5 @@ def test_https_against_a_plain_http_port_says_the_server_does_not_speak_tls() ->
     assert "this server does not speak TLS on that port" in text
     assert not error.retryable
     assert requests == 1  # never retried
+    # It concerns the whole account: a message is never set aside for it.
+    assert Failure.of(error, "apply failed").account_level
