@@ -47,7 +47,11 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def plan(target: Path) -> list[tuple[Path, Path]]:
-    """Return (source, destination) for every file ``init`` writes into ``target``."""
+    """Return (source, destination) for every file ``init`` writes into ``target``.
+
+    The config and the unit are adapted from their sources (:mod:`tagger.cli.install`);
+    the credential's source is the example config, whose demo secret it holds.
+    """
     base = skel_dir()
     out = [
         (base / CONFIG, target / "config.yaml"),
