@@ -95,6 +95,10 @@ def handle_pause(args: argparse.Namespace) -> int:
             "name one rule to pause, or --all to stop every apply (the kill switch)",
             hint="tagger pause RULE [--reason TEXT], or tagger pause --all",
         )
+    if args.rule:
+        known = _rule_ids(config.rule_paths)
+        if known is not None and args.rule not in known:
+            raise unknown_rule(args.rule, known, config.rule_paths)
     with StateStore.open(config.state_path, lock=False) as store:
         if args.all:
             store.set_switch(PAUSE_ALL, True, _now())
@@ -103,16 +107,14 @@ def handle_pause(args: argparse.Namespace) -> int:
                 " 'tagger resume --all' lifts it"
             )
             return exitcodes.OK
-        known = _rule_ids(config.rule_paths)
-        if known is not None and args.rule not in known:
-            raise unknown_rule(args.rule, known, config.rule_paths)
         reason = args.reason or "paused by an operator (tagger pause)"
         at = _now()
         for account in config.accounts:
             store.add_pause(PauseRow(account.name, args.rule, reason, 0, 0, MANUAL, at))
     names = ", ".join(a.name for a in config.accounts)
     print(
-        f"rule {args.rule!r} paused on {len(config.accounts)} account(s) ({names}): it applies"
+        f"rule {args.rule!r} paused on {plural(len(config.accounts), 'account')} ({names}):"
+        " it applies"
         f" nothing from the next cycle; 'tagger resume {args.rule}' lifts it"
     )
     return exitcodes.OK
@@ -137,7 +139,7 @@ def handle_resume(args: argparse.Namespace) -> int:
                 others = ", ".join(sorted(paused)) or "none"
                 print(f"rule {args.rule!r} is not paused (paused rules: {others})", file=sys.stderr)
                 return exitcodes.FAILURE
-            print(f"rule {args.rule!r} resumed on {lifted} account(s)")
+            print(f"rule {args.rule!r} resumed on {plural(lifted, 'account')}")
     return exitcodes.OK
 
 
@@ -170,6 +172,11 @@ def handle_promote(args: argparse.Namespace) -> int:
     rule = ruleset.by_id.get(args.rule)
     if rule is None:
         known = {r.id for r in ruleset.all_rules()}
+        if args.rule in known:
+            raise UserError.single(
+                f"rule {args.rule!r} is disabled (enabled: false): nothing to promote",
+                hint="enable it and reload; it then audits until promoted",
+            )
         raise unknown_rule(args.rule, known, config.rule_paths)
     with StateStore.open(config.state_path, lock=False) as store:
         if (rule.id, rule.content_hash) in store.promotions():

@@ -107,7 +107,7 @@ def test_pause_rule_stops_its_applies_until_resumed(tmp_path: Path) -> None:
         assert mine
         done = run_tagger("pause", rule_id, "--reason", "checking a complaint", "-c", cfg)
         assert done.returncode == exitcodes.OK, done.stderr
-        assert f"rule {rule_id!r} paused on 1 account(s) (demo)" in done.stdout
+        assert f"rule {rule_id!r} paused on 1 account (demo)" in done.stdout
         with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
             (pause,) = store.pauses()
         assert (pause.rule_id, pause.reason, pause.kind) == (
