@@ -126,3 +126,18 @@ def test_pause_rule_stops_its_applies_until_resumed(tmp_path: Path) -> None:
         assert again.returncode == exitcodes.OK, again.stderr[-3000:]
         assert {p for p in applied_pairs(sim) if p[1] in tags} == mine
         assert repeated_applies(sim) == {}
+
+
+def test_promoting_a_disabled_rule_says_it_is_disabled(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = RULE.format(id="quiet-rule").replace(
+        "    description: x\n", "    description: x\n    enabled: false\n"
+    )
+    (rules / "r.yaml").write_text(text, encoding="utf-8")
+    with Simulator(SimulatorConfig(seed=63, messages=5)) as sim:
+        cfg = str(write_config(tmp_path, sim, rules=[rules / "*.yaml"], rollout="audit-first"))
+        done = run_tagger("promote", "quiet-rule", "--yes", "-c", cfg)
+    assert done.returncode == exitcodes.USER_ERROR
+    assert "rule 'quiet-rule' is disabled (enabled: false): nothing to promote" in done.stderr
+    assert "enable it and reload" in done.stderr
