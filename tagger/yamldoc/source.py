@@ -229,8 +229,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> UserError:
     tab = _tab_near(text, mark.index if mark is not None else None)
     if tab is not None:
         line, column = tab
+        before = text.splitlines()[line - 1][: column - 1] if text else ""
+        spot = "in the indentation" if not before.strip() else "where YAML allows none"
         return UserError.single(
-            "invalid YAML: a tab was found in the indentation",
+            f"invalid YAML: a tab was found {spot}",
             file=file,
             line=line,
             column=column,

@@ -42,6 +42,12 @@ def test_a_tab_in_yaml_is_named_with_its_line_column_and_the_fix(tmp_path: Path)
     assert done.returncode == exitcodes.USER_ERROR
     assert f"{path}:5:1: error: invalid YAML: a tab was found in the indentation" in done.stdout
     assert "replace the tab with spaces" in done.stdout
+    # A tab after a list dash: named where it is, not as indentation.
+    path.write_text("rules:\n  - id: a\n  -\tid: b\n", encoding="utf-8")
+    later = run_tagger("validate", str(path))
+    assert f"{path}:3:4: error: invalid YAML: a tab was found where YAML allows none" in (
+        later.stdout
+    )
 
 
 def test_no_config_found_says_how_it_was_looked_for_and_the_ways_to_give_one(
