@@ -1,4 +1,4 @@
-"""Build hook: copy the example config, the rules and the systemd unit into the package.
+"""Build hook: copy the example config, the rules, the unit and monitoring files into the package.
 
 They live at the top of the source tree (where people read and edit them);
 wheels carry them as ``tagger/skel/`` so that ``tagger init`` and
@@ -15,7 +15,13 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ("config.example.yaml", "rules", "systemd/tagger.service")
+SHIPPED = (
+    "config.example.yaml",
+    "rules",
+    "systemd/tagger.service",
+    # Alert rules (with their promtool tests) and a Grafana dashboard.
+    "monitoring",
+)
 
 
 class BuildWithSkeleton(build_py):

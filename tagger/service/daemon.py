@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ from tagger.service.reload import Rejected, load_replacement
 from tagger.service.runtime import utc_now
 from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
-from tagger.state.errors import StateDamaged, StateGone
+from tagger.state.errors import StateDamaged, StateError, StateGone
 
 log = structlog.get_logger("tagger.service")
 
@@ -132,6 +133,8 @@ class Daemon:
                     allow_remote=self.config.metrics.allow_remote,
                 )
                 log.info("metrics_listening", host=server.host, port=server.port)
+                self.metrics.health.started()
+                self._observe_health(settings=True)
             self._schedule()
             self.notifier.ready()
             self.notifier.status("started; first cycle running")
@@ -220,7 +223,9 @@ class Daemon:
             await self._switch_to(*loaded)
 
     def _reload_rejected(self, rejected: Rejected) -> None:
-        """Tell systemd and ``tagger status`` that the previous rules keep running."""
+        """Tell systemd, ``tagger status`` and the metrics that the previous rules keep running."""
+        if self.metrics is not None:
+            self.metrics.health.observe_reload(ok=False)
         self.notifier.ready()
         self.notifier.status(f"reload rejected ({rejected.first}); running previous rules")
         note_daemon(
@@ -248,6 +253,9 @@ class Daemon:
             self.runtime = runtime
             self.config = config
         await old.close()
+        if self.metrics is not None:
+            self.metrics.health.observe_reload(ok=True)
+            self._observe_health(settings=True)
         self._schedule()
         self.notifier.ready()
         self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
@@ -336,12 +344,25 @@ class Daemon:
             if self.runtime is not None:
                 for acct in self.runtime.accounts:
                     self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
+            self._observe_health()
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()
         log_finished(self.cycles, started, duration, reports)
         self._prune()
         self.notifier.status(status_line(self.cycles, started, reports, self.dry_run))
+
+    def _observe_health(self, *, settings: bool = False) -> None:
+        """Set the health gauges from the state (and the settings, at start and reload)."""
+        if self.metrics is None:
+            return
+        if settings:
+            self.metrics.health.observe_settings(self.config, self.runtime.ruleset)
+        try:
+            self.metrics.health.observe_state(self.state, [a.name for a in self.config.accounts])
+        except (StateError, sqlite3.Error) as exc:
+            # The gauges keep their last values; the next cycle meets the cause itself.
+            log.warning("metrics_state_unread", state=str(self.config.state_path), error=str(exc))
 
     def _prune(self) -> None:
         """Delete state rows older than the longest look-back, at most once an hour."""

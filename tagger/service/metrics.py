@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import start_http_server
 
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
+from tagger.service.declare import Declare
+from tagger.service.health import Health
 
 CYCLE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -51,25 +53,6 @@ class MetricsServer:
             self._thread.join(timeout=10)
 
 
-class _Declare:
-    """Declares metrics in one registry, every one labelled by ``account`` first."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def counter(self, name: str, documentation: str, *labels: str) -> Counter:
-        """Return a new counter ``name`` labelled by account and ``labels``."""
-        return Counter(name, documentation, ["account", *labels], registry=self._registry)
-
-    def gauge(self, name: str, documentation: str) -> Gauge:
-        """Return a new gauge ``name`` labelled by account."""
-        return Gauge(name, documentation, ["account"], registry=self._registry)
-
-    def histogram(self, name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
-        """Return a new histogram ``name`` labelled by account, with ``buckets``."""
-        return Histogram(name, documentation, ["account"], buckets=buckets, registry=self._registry)
-
-
 class Metrics:
     """The daemon's counters, gauges and histogram (names are the public contract)."""
 
@@ -78,7 +61,7 @@ class Metrics:
         self._client_seen: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         # One declaration a metric: name, help text and labels beyond "account".
-        new = _Declare(self.registry)
+        new = Declare(self.registry)
         self._scanned = new.counter("tagger_messages_scanned", "Messages returned by searches.")
         self._info = new.counter("tagger_info_calls", "get-message-info calls made.")
         self._applied = new.counter("tagger_tags_applied", "Smart Tags applied.", "rule", "tag")
@@ -122,6 +105,8 @@ class Metrics:
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
         )
+        # How the daemon stands (what status --check judges): see tagger.service.health.
+        self.health = Health(new)
 
     def messages_scanned(self, account: str, count: int = 1) -> None:
         """Count ``count`` messages returned by search for ``account``."""

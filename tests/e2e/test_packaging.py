@@ -63,6 +63,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     assert "tagger/skel/config.example.yaml" in names
     assert "tagger/skel/systemd/tagger.service" in names
     assert "tagger/skel/rules/security.yaml" in names
+    assert "tagger/skel/monitoring/prometheus/tagger-alerts.yaml" in names
+    assert "tagger/skel/monitoring/grafana/tagger-dashboard.json" in names
     assert any(n.startswith("tagger/skel/rules/fixtures/") for n in names)
     for template in ("report.html.j2", "chart.html.j2", "rules.html.j2", "report.css", "report.js"):
         assert f"tagger/audit/templates/{template}" in names
