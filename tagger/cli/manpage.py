@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from tagger import __version__, exitcodes
+from tagger.cli.manfields import field_section
 
 
 def _roff(text: str) -> str:
@@ -65,6 +66,7 @@ def render(parser: argparse.ArgumentParser, today: date | None = None) -> str:
         usage = usage.removeprefix("usage: ")
         lines += [f".SS {_roff(name)}", _roff(summary), ".PP", f"\\fB{_roff(usage)}\\fR"]
         lines += list(_options(sub))
+    lines += field_section(_roff)
     lines += [
         ".SH EXIT STATUS",
         ".TP",
