@@ -31,6 +31,15 @@ class RuleMeta:
     references: tuple[str, ...] = ()
     created: str = ""
     modified: str = ""
+    status: str = ""
+    level: str = ""
+    author: str = ""
+    falsepositives: tuple[str, ...] = ()
+
+    def graded(self) -> str:
+        """Return the level, status and owner for one line (``level high · status test``)."""
+        parts = [(k, getattr(self, k)) for k in ("level", "status", "owner")]
+        return " · ".join(f"{k} {v}" for k, v in parts if v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +182,8 @@ def text_lines(summary: Summary) -> list[str]:
         outcomes = ", ".join(f"{n} {o}" for o, n in rule.outcomes.items()) or "no matches"
         domains = ", ".join(f"{d} ({n})" for d, n in rule.domains)
         lines.append(f"  rule {rule.rule}: {rule.matches} matched ({outcomes})")
+        if rule.meta.graded():
+            lines.append(f"    {rule.meta.graded()}")
         if domains:
             lines.append(f"    top sender domains: {domains}")
     return lines

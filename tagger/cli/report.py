@@ -83,6 +83,10 @@ def _meta(ruleset: RuleSet | None) -> dict[str, RuleMeta]:
             references=r.meta.references,
             created=r.meta.created,
             modified=r.meta.modified,
+            status=r.meta.status,
+            level=r.meta.level,
+            author=r.meta.author,
+            falsepositives=r.meta.falsepositives,
         )
         for r in ruleset.all_rules()
     }

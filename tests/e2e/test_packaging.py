@@ -121,8 +121,8 @@ def test_demo_runs_from_an_installed_wheel(
 def test_man_page_and_completion_cover_every_command(tmp_path: Path) -> None:
     parser = build_parser()
     page = render(parser)
-    commands = ["once", "backfill", "status", "report", "fetch", "fields", "init", "demo"]
-    commands += ["completion"]
+    commands = ["once", "backfill", "status", "report", "fetch", "fields", "rules", "init"]
+    commands += ["demo", "completion"]
     for command in commands:
         assert f".SS {command}\n" in page
     assert "\\-\\-check" in page and "\\-\\-dry\\-run" in page

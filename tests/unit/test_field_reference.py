@@ -102,8 +102,9 @@ def test_the_man_page_documents_every_field() -> None:
     assert "bounced (not delivered: returned to the sender)" in section
 
 
-def test_shell_completion_knows_the_fields_command() -> None:
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_shell_completion_knows_the_new_commands(shell: str) -> None:
     import shtab
 
-    script = shtab.complete(build_parser(), shell="bash")
-    assert "fields" in script and "--json" in script
+    script = shtab.complete(build_parser(), shell=shell)
+    assert "fields" in script and "rules" in script and "--json" in script
