@@ -89,6 +89,24 @@ def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:
     assert done.returncode != 0
 
 
+@needs_promtool
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    """promtool parses each query, put in a recording rule with Grafana's variables filled in."""
+    filled = {"$__rate_interval": "5m", "$account": ".+", "$job": ".+"}
+    rules = []
+    for n, query in enumerate(dashboard_queries()):
+        for variable, value in filled.items():
+            query = query.replace(variable, value)
+        if query.startswith("label_values("):  # a Grafana function: its metric selector
+            query = query.removeprefix("label_values(").rsplit(",", 1)[0]
+        rules.append({"record": f"tagger:dashboard_query_{n}", "expr": query})
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = promtool("check", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in done.stdout
+
+
 def test_every_check_has_an_alert_with_a_severity_and_a_summary() -> None:
     rules = alert_rules()
     assert set().union(*CHECKS.values()) == set(rules)
