@@ -33,6 +33,7 @@ from tagger.config.model import (
     ScheduleConfig,
     WindowConfig,
 )
+from tagger.config.notify import build_notify
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
 from tagger.rails.budget import Limits
@@ -98,6 +99,9 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     window = _window(data.get("window", {}), out)
     metrics = _metrics(data.get("metrics", {}), out)
     monitor = _monitor(data.get("monitor", {}), schedule, out)
+    notify = build_notify(
+        data.get("notify", []), out, base_dir=base_dir, env=environment, inline=inline
+    )
     if inline:
         _warn_if_exposed(path, inline, out)
     raise_if_errors(out.problems, _SUMMARY)
@@ -116,6 +120,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,
         monitor=monitor,
+        notify=notify,
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from tagger.service.reload import Rejected, load_replacement
 from tagger.service.runtime import utc_now
 from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
+from tagger.service.webhook_sender import WebhookSender
+from tagger.service.webhooks import Event, cycle_events, reload_event
 from tagger.state.errors import StateDamaged, StateError, StateGone
 
 log = structlog.get_logger("tagger.service")
@@ -105,6 +108,9 @@ class Daemon:
         self.exit_code = exitcodes.OK
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
+        # Webhooks (notify:): the sender starts with the first event to send.
+        self.webhooks = WebhookSender(socket.gethostname(), now)
+        self._paused_seen: dict[str, frozenset[str]] = {}
         self.last_success: datetime | None = None
         self._last_prune: datetime | None = None
         self.last_progress: datetime | None = None
@@ -166,6 +172,7 @@ class Daemon:
                 watchdog.cancel()
             if self.metrics is not None:
                 self.metrics.close()
+            await self.webhooks.close()
             await self.runtime.close()  # closing again (the session's) does nothing
             log.info("daemon_stopped", cycles=self.cycles)
         return self.exit_code
@@ -226,6 +233,7 @@ class Daemon:
         """Tell systemd, ``tagger status`` and the metrics that the previous rules keep running."""
         if self.metrics is not None:
             self.metrics.health.observe_reload(ok=False)
+        self._notify([reload_event(rejected.problems, self.now())])
         self.notifier.ready()
         self.notifier.status(f"reload rejected ({rejected.first}); running previous rules")
         note_daemon(
@@ -345,12 +353,19 @@ class Daemon:
                 for acct in self.runtime.accounts:
                     self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
             self._observe_health()
+        events, self._paused_seen = cycle_events(reports, self._paused_seen, self.now())
+        self._notify(events)
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()
         log_finished(self.cycles, started, duration, reports)
         self._prune()
         self.notifier.status(status_line(self.cycles, started, reports, self.dry_run))
+
+    def _notify(self, events: list[Event]) -> None:
+        """Queue ``events`` for the configured webhooks (a dry run sends nothing)."""
+        if events and self.config.notify and not self.dry_run:
+            self.webhooks.send(self.config.notify, events)
 
     def _observe_health(self, *, settings: bool = False) -> None:
         """Set the health gauges from the state (and the settings, at start and reload)."""
