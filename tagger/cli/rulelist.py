@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems
-from tagger.config import Config, default_config_path, load_config
+from tagger.config import DEFAULT_CONFIG_PATH, Config, load_config
+from tagger.errors import UserError
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import CompiledRule, RuleSet, check_rule_files
 from tagger.state import StateError, StateStore
@@ -105,12 +107,26 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _config(args: argparse.Namespace) -> Config | None:
-    """Return the configuration when one is named or at the default path, else None."""
-    given = getattr(args, "config", None)
-    if given or os.environ.get("TAGGER_CONFIG") or default_config_path().is_file():
-        return load_config(default_config_path(given=given))
-    return None
+def find_config(
+    given: str | None, env: Mapping[str, str], default: Path = DEFAULT_CONFIG_PATH
+) -> Config | None:
+    """Return the configuration when one is named or at ``default``, else None.
+
+    A named one (``-c``, ``$TAGGER_CONFIG``) must load (UserError otherwise);
+    the default one is only a help: when it does not load, the listing goes
+    on from the rule files and says why on standard error.
+    """
+    named = given or env.get("TAGGER_CONFIG")
+    if named:
+        return load_config(Path(named))
+    if not default.is_file():
+        return None
+    try:
+        return load_config(default)
+    except UserError as exc:
+        first = exc.problems[0] if exc.problems else exc.summary
+        print(f"tagger: not using {default}: {first}", file=sys.stderr)
+        return None
 
 
 def _paths(args: argparse.Namespace, config: Config | None) -> list[Path]:
@@ -161,7 +177,7 @@ def _table(lines: Sequence[RuleLine]) -> Iterable[str]:
 
 def handle(args: argparse.Namespace) -> int:
     """List the rules; 0, or 2 when the rule files are invalid."""
-    config = _config(args)
+    config = find_config(getattr(args, "config", None), os.environ)
     ruleset, problems = check_rule_files(_paths(args, config))
     if ruleset is None:
         errors, _ = print_problems(problems)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tagger.cli.rulelist import Standing, rule_lines
+from tagger.cli.rulelist import Standing, find_config, rule_lines
+from tagger.errors import UserError
 from tagger.rules import check_rule_files, load_rules
+from tests.support.config import MINIMAL, write_config
 from tests.support.rules import metadata_rule_file
 
 META = "    owner: secops@example.com\n    references: [https://wiki.example.com/p, CHG-1]\n"
@@ -108,3 +110,21 @@ def test_the_listing_states_follow_rollout_promotions_and_pauses(tmp_path: Path)
     data = line.as_dict()
     assert data["level"] == "high" and data["paused_accounts"] == ["corp"]
     assert data["content_hash"] == rule.content_hash
+
+
+def test_a_default_config_that_does_not_load_is_named_and_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "config.yaml"
+    broken.write_text("accounts: [\n", encoding="utf-8")
+    assert find_config(None, {}, default=broken) is None
+    assert f"tagger: not using {broken}:" in capsys.readouterr().err
+    assert find_config(None, {}, default=tmp_path / "absent.yaml") is None
+    # A configuration the user named must load.
+    with pytest.raises(UserError):
+        find_config(str(broken), {}, default=tmp_path / "absent.yaml")
+    with pytest.raises(UserError):
+        find_config(None, {"TAGGER_CONFIG": str(broken)}, default=tmp_path / "absent.yaml")
+    good = write_config(tmp_path, MINIMAL.replace("{env: TEST_SECRET}", "inline-secret"))
+    found = find_config(None, {}, default=good)
+    assert found is not None and found.accounts[0].name == "main"
