@@ -132,6 +132,9 @@ def test_failures_set_aside_kill_switch_reload_and_a_stopped_account_move_their_
             live.until(
                 "a failing message", "tagger_messages_failing", lambda v: v == 1, account=ACCOUNT
             )
+            # The failing message holds its query's watermark: the lag the alert reads.
+            held = live.get("tagger_watermark_lag_seconds", account=ACCOUNT)
+            assert held is not None and held > 60, held
             live.until(
                 "the message set aside",
                 "tagger_messages_set_aside",
@@ -139,6 +142,13 @@ def test_failures_set_aside_kill_switch_reload_and_a_stopped_account_move_their_
                 account=ACCOUNT,
             )
             assert live.get("tagger_messages_failing", account=ACCOUNT) == 0
+            # Set aside, it no longer holds the watermark: the lag falls.
+            live.until(
+                "the watermark moving on",
+                "tagger_watermark_lag_seconds",
+                lambda v: v < held,
+                account=ACCOUNT,
+            )
 
             # The kill switch, on and off.
             assert run_tagger("pause", "--all", "-c", cfg).returncode == 0
