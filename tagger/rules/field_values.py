@@ -1,11 +1,13 @@
 """What the known values of the catalogue's fields mean (the field reference shows them).
 
 Keyed by field name, then value. A field whose ``values`` are listed in the
-catalogue (:mod:`tagger.rules.fields`) has a meaning here for each, and a few
-fields whose values are open (the service documents no closed set) list the
-values seen in real data. Mimecast documents the names of most of these
-values and not their meaning; where the meaning is read from its
-documentation or real answers rather than stated there, the text says so.
+catalogue (:mod:`tagger.rules.fields`) has a meaning here for each (the
+weekdays aside), and a few fields whose values are open (the service
+documents no closed set) list the values seen in real data. Mimecast's
+documentation lists the route and status values without defining them: the
+meanings given for those are tagger's reading of the names and of the
+message-finder views they come from, not quotations; texts about values seen
+only in real data say so.
 """
 
 from __future__ import annotations
