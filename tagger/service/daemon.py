@@ -37,6 +37,7 @@ from tagger.service.cyclelog import log_finished, log_reports, status_line, writ
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
 from tagger.service.reload import Rejected, load_replacement
+from tagger.service.rulewatch import RuleFilesWatch, first_problem
 from tagger.service.runtime import utc_now
 from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
@@ -111,6 +112,8 @@ class Daemon:
         # Webhooks (notify:): the sender starts with the first event to send.
         self.webhooks = WebhookSender(socket.gethostname(), now)
         self._paused_seen: dict[str, frozenset[str]] = {}
+        # Whether the files on disk would load now (status --check judges the same).
+        self.rule_watch = RuleFilesWatch(options.config_path, self.config)
         self.last_success: datetime | None = None
         self._last_prune: datetime | None = None
         self.last_progress: datetime | None = None
@@ -261,8 +264,10 @@ class Daemon:
             self.runtime = runtime
             self.config = config
         await old.close()
+        self.rule_watch.loaded(config)
         if self.metrics is not None:
             self.metrics.health.observe_reload(ok=True)
+            self.metrics.health.observe_rule_files(ok=True)
             self._observe_health(settings=True)
         self._schedule()
         self.notifier.ready()
@@ -326,6 +331,7 @@ class Daemon:
             self.crashes.succeeded()
             self.cycles += 1
             self._after_cycle(reports, started)
+            await self._watch_rule_files()
         if self.options.max_cycles is not None and self.cycles >= self.options.max_cycles:
             self.request_stop("max_cycles")
 
@@ -361,6 +367,29 @@ class Daemon:
         log_finished(self.cycles, started, duration, reports)
         self._prune()
         self.notifier.status(status_line(self.cycles, started, reports, self.dry_run))
+
+    async def _watch_rule_files(self) -> None:
+        """Check the config and rule files on disk when one changed; log and gauge the outcome.
+
+        A file that no longer loads is what the next reload would reject:
+        said once (``rule_files_invalid``, with the first problem) until it
+        loads again (``rule_files_valid``).
+        """
+        if not self.rule_watch.changed(self.config):
+            return
+        problem = await asyncio.to_thread(first_problem, self.options.config_path)
+        if problem != self.rule_watch.problem:
+            if problem is None:
+                log.info("rule_files_valid", config=str(self.options.config_path))
+            else:
+                log.warning(
+                    "rule_files_invalid",
+                    problem=problem,
+                    hint="the next reload would be rejected: fix them (tagger validate) first",
+                )
+        self.rule_watch.problem = problem
+        if self.metrics is not None:
+            self.metrics.health.observe_rule_files(ok=problem is None)
 
     def _notify(self, events: list[Event]) -> None:
         """Queue ``events`` for the configured webhooks (a dry run sends nothing)."""

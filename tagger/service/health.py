@@ -4,7 +4,8 @@ The daemon's other metrics count what cycles did; these say how it stands,
 from the state file (the same rows ``tagger status`` reads) and the config:
 when each account last completed a cycle and how its last cycle ended,
 messages failing and set aside, the settings staleness and lag are judged
-against, and whether the last reload was rejected. Each alert in
+against, whether the last reload was rejected and whether the files on disk
+would load now. Each alert in
 ``monitoring/prometheus/tagger-alerts.yaml`` names the check it mirrors.
 """
 
@@ -69,6 +70,11 @@ class Health:
             "tagger_last_reload_rejected",
             "1 when the last reload was rejected: the daemon runs its previous rules.",
         )
+        self._invalid = new.daemon_gauge(
+            "tagger_rule_files_invalid",
+            "1 when the config or rule files on disk do not load: the next reload would be"
+            " rejected.",
+        )
         self._reloads = new.daemon_counter(
             "tagger_reloads", "Reloads of config and rules (SIGHUP), by result.", "result"
         )
@@ -116,6 +122,11 @@ class Health:
         self._reloads.labels("done" if ok else "rejected").inc()
         self._rejected.set(0 if ok else 1)
 
+    def observe_rule_files(self, ok: bool) -> None:
+        """Set whether the config and rule files on disk load now."""
+        self._invalid.set(0 if ok else 1)
+
     def started(self) -> None:
-        """Set the reload gauge to 0 at start-up: the rules in use are the ones just loaded."""
+        """Set the reload and file gauges to 0 at start-up: the files in use just loaded."""
         self._rejected.set(0)
+        self._invalid.set(0)

@@ -162,14 +162,20 @@ def test_failures_set_aside_kill_switch_reload_and_a_stopped_account_move_their_
 
             # A rejected reload, then a good one.
             assert live.get("tagger_last_reload_rejected") == 0
+            assert live.get("tagger_rule_files_invalid") == 0
             broken = rules / "zz-broken.yaml"
             broken.write_text("rules:\n  - id: broken\n    priorty: 5\n", encoding="utf-8")
+            # Seen on disk at the next cycle, before any reload: the next one would fail.
+            live.until("the files seen invalid", "tagger_rule_files_invalid", lambda v: v == 1)
+            invalid = proc.wait_event("rule_files_invalid")[0]
+            assert "zz-broken.yaml:2:5" in invalid["problem"], invalid
             proc.signal(signal.SIGHUP)
             live.until("the reload rejected", "tagger_last_reload_rejected", lambda v: v == 1)
             assert live.get("tagger_reloads_total", result="rejected") == 1
             broken.unlink()
             proc.signal(signal.SIGHUP)
             live.until("the reload done", "tagger_last_reload_rejected", lambda v: v == 0)
+            assert live.get("tagger_rule_files_invalid") == 0
             assert live.get("tagger_reloads_total", result="done") == 1
 
             # The key binding expires: the account stops, its cycles no longer complete.

@@ -46,6 +46,7 @@ CHECKS = {
     "kill switch on, account disabled": {"TaggerKillSwitchOn"},
     "rules awaiting promotion": {"TaggerRulesAwaitingPromotion"},
     "last reload rejected": {"TaggerReloadRejected"},
+    "rule files do not load now": {"TaggerRuleFilesInvalid"},
     "preflight failed": {"TaggerPreflightFailed"},
 }
 
