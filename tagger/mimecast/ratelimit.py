@@ -151,6 +151,16 @@ class RateLimitGate:
 
     # -- what a call would wait -------------------------------------------------
 
+    def refill_per_s(self) -> float | None:
+        """Return the refill the gate paces to, in calls per second (None: not known).
+
+        None while the service has not said (or shown) that it limits this
+        endpoint, and while a silent server's refill is being measured.
+        """
+        if not self.pacing or not self.interval or (self.learned and self.observed.measuring):
+            return None
+        return 1.0 / self.interval
+
     def _burst(self) -> float:
         return (max(self.capacity or 1, 1) - 1) * (self.interval or 0.0)
 
@@ -283,9 +293,11 @@ class RateLimitGate:
         self._streak = 0
         self.probing = False
         if info.remaining is None:
-            shorter = self.observed.accepted(now, self.interval if self.learned else None)
-            if shorter is not None:
-                self.interval = shorter
+            changed = self.observed.accepted_call(now, self.interval if self.learned else None)
+            if changed is not None:
+                self.interval = changed
+            # While the refill is measured, calls go one at a time.
+            self.probing = self.learned and self.observed.measuring
             return
         self.learned = False
         floor = info.limit if info.limit is not None else (self.capacity or 0)
@@ -357,16 +369,27 @@ class RateLimitGate:
         ``sent`` when the refused call went out: a call sent before the pace
         last changed was refused for the old pace, and changes nothing more.
         """
+        hold = wait
         if not self.learned or sent >= self._paced_at:
-            self.interval = self.observed.refused(now, self.interval if self.learned else None)
+            pace = self.observed.refused(now, self.interval if self.learned else None, wait)
+            self.interval = pace.interval
             self._paced_at = now
+            hold = max(hold, pace.wait)
+            log.debug(
+                "mimecast_refill_observed",
+                endpoint=self.name,
+                measuring=pace.one_at_a_time,
+                calls_per_s=None if pace.one_at_a_time else round(1.0 / pace.interval, 3),
+                accepted=self.observed.accepted,
+                wait_s=round(hold, 3),
+            )
         assert self.interval is not None
         self.learned = self.pacing = True
         self.capacity = 1
-        self.probing = False
-        wait = max(wait, self.interval)
-        self.open_at = max(self.open_at, now + wait)
-        self.tat = now + wait + self.in_flight * self.interval
+        self.probing = self.observed.measuring
+        hold = max(hold, self.interval)
+        self.open_at = max(self.open_at, now + hold)
+        self.tat = now + hold + self.in_flight * self.interval
         self._bump()
 
     # -- waiting ------------------------------------------------------------------

@@ -276,3 +276,27 @@ def test_garbled_headers_mean_no_pacing(value: str) -> None:
 
     run(scenario())
     assert len(server.sent) == 8 and vt.sleeps == []
+
+
+@pytest.mark.parametrize("mode", ["bare", "retry-after"])
+def test_a_silent_server_s_refill_is_measured_at_the_cost_of_one_refusal(mode: str) -> None:
+    # A bucket of 20 refilled at 5/s whose headers say nothing (a bare 429, or Retry-After).
+    vt = VirtualTime()
+    server = leaky(vt, size=20, interval=0.2, mode=mode)
+
+    async def scenario() -> float | None:
+        async with _client(server, vt, concurrency=8) as client:
+            await burst(client, 200)
+            return client.quota_seconds(1)
+
+    interval = run(scenario())
+    statuses = server.statuses()
+    assert statuses.count(200) == 200
+    # The calls in flight when the bucket first runs dry, then one to end the
+    # measurement: no refusal per guess of the pace.
+    assert statuses.count(429) <= 8 + 2
+    # Paced at the refill it measured (give or take a probe of a faster pace), not at
+    # a guess halved until it fits: the 180 calls beyond the bucket take about 36 s.
+    assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.15
+    last = max(t for t, status in server.sent if status == 200)
+    assert last - 1000.0 <= 36 / 0.9
