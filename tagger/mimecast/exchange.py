@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, S
 from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.sharedgate import GateRegistry, SharedGate
+from tagger.mimecast.slots import FIRST, NEXT, Slots
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import Reply, exchange_limit, read_body
 
@@ -54,7 +55,9 @@ class Exchange:
         self._clock = clock
         self._sleep = sleep
         self.stats = stats
-        self._sem = asyncio.Semaphore(settings.concurrency)
+        self._slots = Slots(settings.concurrency)
+        # Calls that finish work already paid for take a free slot before new reads.
+        self._first = frozenset({settings.endpoints.apply_smart_tag})
         self._gates: dict[str, SharedGate] = {}
         self._member = None if gates is None else gates.join(quota_key(settings))
         # The last ``Date`` header the server sent: preflight compares the host clock to it.
@@ -110,7 +113,8 @@ class Exchange:
             while True:
                 ticket = await self._turn(gate, path, budget)
                 try:
-                    async with self._sem if slot else contextlib.nullcontext():
+                    priority = FIRST if path in self._first else NEXT
+                    async with self._slots.hold(priority) if slot else _no_slot():
                         # The gate may have changed (a 429, a probe under way) while this
                         # call queued for a slot: if so it asks for a new turn.
                         if not gate.claim(ticket):
@@ -226,6 +230,12 @@ class Exchange:
             stats.throttled += 1
         request_id = _request_id(request, response)
         return Reply(response.status_code, response.headers, body, request_id, request, resent)
+
+
+@contextlib.asynccontextmanager
+async def _no_slot() -> AsyncIterator[None]:
+    """Hold no slot (a token request)."""
+    yield
 
 
 def _request_id(request: httpx.Request, response: httpx.Response | None) -> str | None:
