@@ -148,6 +148,45 @@ def backlog_line(snap: Snapshot, account: str) -> str:
     return text
 
 
+def quota_json(snap: Snapshot, account: str) -> list[dict[str, Any]]:
+    """Return ``account``'s quota use per endpoint in the daemon's last cycle (empty: no note)."""
+    note = snap.quota
+    if note is None:
+        return []
+    return [
+        {
+            "endpoint": e.endpoint,
+            "accepted_per_s": round(e.accepted_per_s, 3),
+            "throttled": e.throttled,
+            "refill_per_s": None if e.refill_per_s is None else round(e.refill_per_s, 3),
+            "answered_total": e.answered_total,
+            "throttled_total": e.throttled_total,
+            "as_of": _time(note.at),
+            "cycle_s": round(note.cycle_s, 3),
+        }
+        for e in note.endpoints
+        if e.account == account
+    ]
+
+
+def quota_lines(snap: Snapshot, account: str) -> list[str]:
+    """Return ``account``'s quota use for people: one line per endpoint called."""
+    note = snap.quota
+    if note is None:
+        return []
+    lines = []
+    for e in note.endpoints:
+        if e.account != account:
+            continue
+        refill = "not known" if e.refill_per_s is None else f"{e.refill_per_s:.2f}/s"
+        lines.append(
+            f"quota {account} {e.endpoint}: {e.accepted_per_s:.2f} calls/s accepted,"
+            f" {e.throttled} answered 429, refill {refill}"
+            f" (last cycle, {note.cycle_s:.0f} s, {_ago(note.at, snap.now)})"
+        )
+    return lines
+
+
 def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
     """Return the whole status as JSON-able data."""
     daemon = snap.daemon
@@ -169,6 +208,7 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
                 if account in snap.last_completed
                 else None,
                 "backlog": backlog_json(snap, account),
+                "quota": quota_json(snap, account),
             }
             for account in snap.accounts
         },
@@ -251,6 +291,8 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         for key, value in sorted(run.counts.items()):
             lines.append(f"  {key}: {value}")
     lines.extend(backlog_line(snap, account) for account in snap.accounts)
+    for account in snap.accounts:
+        lines.extend(quota_lines(snap, account))
     for account, key, mark in snap.watermarks:
         lines.append(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
     if snap.tags_per_rule:

@@ -30,7 +30,7 @@ from tagger.mimecast.requester import Requester
 from tagger.mimecast.retry import default_uniform
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.sharedgate import GateRegistry
-from tagger.mimecast.stats import ClientStats
+from tagger.mimecast.stats import ClientStats, EndpointQuota
 from tagger.mimecast.tls import tls_context
 
 # A server that keeps handing out pages past this is broken; stop rather than spin.
@@ -168,6 +168,19 @@ class MimecastClient:
         """
         gate = self._requester.gate(self.endpoints.message_info)
         return info_calls * (gate.interval or 0.0)
+
+    def quota_use(self) -> list[EndpointQuota]:
+        """Return each endpoint's use of its quota so far (answers, 429s, refill), by path."""
+        return [
+            EndpointQuota(
+                path,
+                stats.requests - stats.throttled,
+                stats.throttled,
+                self._requester.gate(path).refill_per_s(),
+            )
+            for path, stats in sorted(self.stats.endpoints.items())
+            if stats.requests
+        ]
 
     @property
     def server_date(self) -> str | None:

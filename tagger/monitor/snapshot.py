@@ -16,6 +16,7 @@ from tagger.config import Config
 from tagger.errors import UserError
 from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
+from tagger.monitor.quotanote import QuotaNote, read_quota
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
@@ -41,6 +42,8 @@ class Snapshot:
     oldest first, from its last cycle started before the span on (see
     :func:`~tagger.monitor.backlog.growth`); ``catchup`` is how far back a
     cycle searches at most (older deferred mail is never searched again).
+    ``quota`` is the daemon's note of each endpoint's quota use in its last
+    cycle (None when no daemon wrote one).
     """
 
     now: datetime
@@ -67,6 +70,7 @@ class Snapshot:
     backlog_span: timedelta = timedelta(hours=2)
     catchup: timedelta = timedelta(days=7)
     cycles: Mapping[str, tuple[RunRow, ...]] = field(default_factory=dict)
+    quota: QuotaNote | None = None
 
 
 def paused_rules(store: StateStore) -> tuple[str, ...]:
@@ -147,6 +151,7 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         accounts=tuple(a.name for a in config.accounts),
         lock_held=lock_held(config.state_path),
         daemon=read_info(config.state_path),
+        quota=read_quota(config.state_path),
         rules_error=rules_error,
         awaiting=awaiting_rules(ruleset, config.rollout, set()),
         disabled=tuple(a.name for a in config.accounts if not a.enabled),

@@ -34,6 +34,7 @@ from tagger.service.backoff import CrashBackoff
 from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
+from tagger.service.quotawatch import QuotaWatch
 from tagger.service.reload import Rejected, load_replacement
 from tagger.service.runtime import utc_now
 from tagger.service.schedule import start_scheduler
@@ -113,6 +114,8 @@ class Daemon:
         self._cycle_task: asyncio.Task[Any] | None = None
         # A crashing cycle (e.g. a full disk) is retried later and later, logged once.
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
+        # Each endpoint's quota use per cycle, beside the state file and in the metrics.
+        self.quota = QuotaWatch(self.config.state_path)
 
     async def serve(self) -> int:
         """Start the schedule, run cycles until a stop signal (or ``max_cycles``).
@@ -336,6 +339,10 @@ class Daemon:
             if self.runtime is not None:
                 for acct in self.runtime.accounts:
                     self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
+        if self.runtime is not None:
+            self.quota.observe(
+                self.runtime, self.now(), duration, dry_run=self.dry_run, metrics=self.metrics
+            )
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()

@@ -19,6 +19,7 @@ from prometheus_client.exposition import start_http_server
 
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
+from tagger.monitor.quotanote import QuotaNote
 
 CYCLE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -61,9 +62,9 @@ class _Declare:
         """Return a new counter ``name`` labelled by account and ``labels``."""
         return Counter(name, documentation, ["account", *labels], registry=self._registry)
 
-    def gauge(self, name: str, documentation: str) -> Gauge:
-        """Return a new gauge ``name`` labelled by account."""
-        return Gauge(name, documentation, ["account"], registry=self._registry)
+    def gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        """Return a new gauge ``name`` labelled by account and ``labels``."""
+        return Gauge(name, documentation, ["account", *labels], registry=self._registry)
 
     def histogram(self, name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
         """Return a new histogram ``name`` labelled by account, with ``buckets``."""
@@ -118,6 +119,17 @@ class Metrics:
             "tagger_backlog_oldest_seconds",
             "Age of the oldest message the last cycle deferred (0 when none).",
         )
+        self._quota_accepted = new.gauge(
+            "tagger_quota_accepted_per_second",
+            "Calls per second the service accepted (answered other than 429) in the last cycle.",
+            "endpoint",
+        )
+        self._quota_refill = new.gauge(
+            "tagger_quota_refill_per_second",
+            "The refill the client paces the endpoint to, from the rate-limit headers or"
+            " observed (absent while not known).",
+            "endpoint",
+        )
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
@@ -162,6 +174,19 @@ class Metrics:
                     self._limited.labels(account, endpoint).inc(delta)
                 else:
                     self._errors.labels(account, endpoint, name[6:]).inc(delta)
+
+    def observe_quota(self, note: QuotaNote) -> None:
+        """Set each endpoint's accepted calls per second and refill from a cycle's note.
+
+        The 429s are counted by :meth:`observe_client` (``tagger_rate_limited``).
+        """
+        for use in note.endpoints:
+            self._quota_accepted.labels(use.account, use.endpoint).set(use.accepted_per_s)
+            if use.refill_per_s is not None:
+                self._quota_refill.labels(use.account, use.endpoint).set(use.refill_per_s)
+            else:
+                with contextlib.suppress(KeyError):
+                    self._quota_refill.remove(use.account, use.endpoint)
 
     def cycle_finished(self, account: str, seconds: float) -> None:
         """Observe the duration of one cycle."""
