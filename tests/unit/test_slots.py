@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import httpx
 import pytest
 
+from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 from tagger.mimecast.slots import FIRST, NEXT, Slots
+from tests.support.client import VirtualTime, envelope
 
 
 async def _hold_in_turn(slots: Slots, order: list[str], name: str, priority: int) -> None:
@@ -79,3 +84,46 @@ def test_never_more_holders_than_slots() -> None:
 def test_no_slots_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Slots(0)
+
+
+def test_a_read_message_s_apply_goes_before_the_reads_still_queued() -> None:
+    """The client at concurrency 1: each message reads its info, then applies its tag."""
+    vt = VirtualTime()
+    order: list[str] = []
+
+    async def server(request: httpx.Request) -> httpx.Response:
+        await vt.sleep(0.05)  # every answer takes a while: the calls queue for the slot
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 1800})
+        item = json.loads(request.content)["data"][0]
+        kind = "apply" if request.url.path.endswith("apply-smart-tag") else "info"
+        order.append(f"{kind}-{item['id']}")
+        return httpx.Response(200, json=envelope([{"id": item["id"]}]))
+
+    settings = AccountSettings(
+        name="unit",
+        api_version="2.0",
+        base_url="http://127.0.0.1:9",
+        credentials=OAuthCredentials("unit-client", "unit-secret-value"),
+        concurrency=1,
+    )
+
+    async def message(client: MimecastClient, mid: str) -> None:
+        await client.get_message_info(mid)
+        await client.apply_smart_tag(mid, "tag")
+
+    async def scenario() -> None:
+        async with MimecastClient(
+            settings,
+            clock=vt.clock,
+            sleep=vt.sleep,
+            uniform=lambda: 0.0,
+            transport=httpx.MockTransport(server),
+        ) as client:
+            await asyncio.gather(*(message(client, f"m{i}") for i in range(6)))
+
+    asyncio.run(scenario())
+    # Each apply goes out as soon as the slot frees after its read (one read later:
+    # the next read held the slot when the apply asked), never after all the reads.
+    for i in range(4):
+        assert order.index(f"apply-m{i}") < order.index(f"info-m{i + 2}"), order
