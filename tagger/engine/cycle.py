@@ -4,9 +4,10 @@ This is the single code path behind ``once``, ``run``, ``backfill`` and every
 dry run; the scheduler only decides when it runs. Rule evaluation and planning
 are pure (``tagger.rules``, ``tagger.engine.plan``); what is recorded, and when
 a watermark may move, is the ledger's (:mod:`tagger.engine.ledger`). This
-module keeps concurrency and ordering: every query's search at once, then the
-messages in overlapping chunks (:mod:`tagger.engine.chunk`); the API calls go
-through the injected client.
+module keeps concurrency and ordering: the span of the queries' windows is
+worked through oldest first in slices of bounded size (:mod:`tagger.engine.slices`),
+each slice's searches at once, then its messages in overlapping chunks
+(:mod:`tagger.engine.chunk`); the API calls go through the injected client.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -26,6 +27,7 @@ from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
+from tagger.engine.slices import LIMIT, SHORTEST, next_slice, span_of, within
 from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
@@ -63,10 +65,16 @@ async def run_account_cycle(
     watermark moves. Other API errors are counted per message or per query
     and reported.
 
+    Memory stays bounded however large the windows: the span they cover is
+    searched and worked through one slice at a time, oldest first, every
+    query over the same slice, each slice's messages forgotten once done
+    (:mod:`tagger.engine.slices`). A slice whose search fails (or is
+    deferred) ends the cycle there; the slices done before stay done.
+
     With ``options.max_cycle_s`` the cycle's message work is bounded (from
     the end of its searches, which always finish): its calls wait their turn
     at the quota until then, and the work that has no turn by then (a
-    message's read or apply, the chunks not started) is deferred, not failed:
+    message's read or apply, the chunks and slices not started) is deferred, not failed:
     nothing is counted against it, its window is held and the next cycle
     takes it first (``report.quota_deferred``).
 
@@ -81,14 +89,7 @@ async def run_account_cycle(
         cycle.report.interrupted = True
     else:
         cycle.draw_windows()
-        outcomes = await cycle.search()
-        candidates = cycle.merge(outcomes)
-        pending = cycle.select(candidates)
-        # The bound starts with the messages: searches always finish (paced), so
-        # every cycle has a whole bound of message work and none is starved.
-        cycle.start_clock()
-        with cycle_bound(cycle.deadline):
-            await cycle.run_chunks(pending)
+        await cycle.run_slices()
     cycle.settle()
     cycle.report.finished = now()
     return cycle.report
@@ -135,6 +136,41 @@ class _Cycle:
         # The bound of the message work, on the monotonic clock the client paces
         # with (None: none); set by start_clock once the searches are done.
         self.deadline: float | None = None
+        # The queries searched in the current slice, in the order of their outcomes.
+        self.searched: list[Query] = []
+
+    async def run_slices(self) -> None:
+        """Search and work through the windows' span one slice at a time, oldest first."""
+        span = span_of(self.windows.values())
+        last: timedelta | None = None
+        found: int | None = None
+        while span is not None and not span.empty:
+            part = next_slice(span.start, span.end, last, found)
+            if self.out_of_time():
+                self._defer_searches(span)
+                return
+            outcomes = await self.search(part, None if part.end - part.start <= SHORTEST else LIMIT)
+            if outcomes is None:
+                # More mail than a slice may hold: a shorter slice, searched again.
+                last, found = part.end - part.start, LIMIT
+                continue
+            candidates = self.merge(outcomes)
+            found = len(candidates)
+            pending = self.select(candidates)
+            # The bound starts with the messages: searches always finish (paced), so
+            # every cycle has a whole bound of message work and none is starved.
+            self.start_clock()
+            with cycle_bound(self.deadline):
+                await self.run_chunks(pending)
+            if self.stopping() or self.failed_queries or self.deferred_queries:
+                return
+            last, span = part.end - part.start, Window(part.end, span.end)
+
+    def _defer_searches(self, rest: Window) -> None:
+        """Leave the span not searched yet for the next cycle (the bound has passed)."""
+        keys = [q.key for q in self.queries if not within(self.windows[q.key], rest).empty]
+        self.deferred_queries.update(keys)
+        self.report.searches_deferred += len(keys)
 
     def stopping(self) -> bool:
         """Return True when a stop was requested (or the cycle was already interrupted)."""
@@ -149,8 +185,15 @@ class _Cycle:
             self.windows[query.key] = window
             self.report.windows[query.key] = window
 
-    async def search(self) -> list[SearchOutcome | MimecastError]:
-        """Search every query's window at once; returns one outcome per query, or none.
+    async def search(
+        self, part: Window, limit: int | None = None
+    ) -> list[SearchOutcome | MimecastError] | None:
+        """Search every query's window within ``part`` at once; returns one outcome per query.
+
+        The queries searched (those whose window meets ``part``) are kept in
+        ``searched``, in the order of the outcomes; none when a stop came.
+        Returns None, the searches cancelled, as soon as they found more than
+        ``limit`` messages (None: no limit): the slice is too long to hold.
 
         The client bounds concurrency; searches only read, so a stop request
         cancels them safely (the report is marked interrupted and nothing is
@@ -158,21 +201,36 @@ class _Cycle:
         cap, kept in state for the next cycles.
         """
         caps = self.ledger.search_caps(self.options.search_cap)
-        known: dict[str, TrackedEmail] = {}
+        known = _Held(limit)
+        parts = {q.key: within(self.windows[q.key], part) for q in self.queries}
+        self.searched = [q for q in self.queries if not parts[q.key].empty]
         searching = asyncio.ensure_future(
             gather_or_cancel(
-                _search(self.account, self.options, q, self.windows[q.key], caps, known)
-                for q in self.queries
+                _search(self.account, self.options, q, parts[q.key], caps, known)
+                for q in self.searched
             )
         )
-        outcomes: list[SearchOutcome | MimecastError] = []
-        if await done_before_stop(searching, self.stop):
+        watch = asyncio.ensure_future(known.full.wait())
+        try:
+            finished = await done_before_stop(
+                asyncio.ensure_future(
+                    asyncio.wait({searching, watch}, return_when=asyncio.FIRST_COMPLETED)
+                ),
+                self.stop,
+            )
+        finally:
+            watch.cancel()
+        outcomes: list[SearchOutcome | MimecastError] | None = []
+        if finished and searching.done():
             outcomes = searching.result()
         else:
             searching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await searching
-            self.report.interrupted = True
+            if finished:
+                outcomes = None  # too many messages: nothing of the slice is kept
+            else:
+                self.report.interrupted = True
         self.ledger.save_search_caps(caps, self.now())
         return outcomes
 
@@ -184,7 +242,7 @@ class _Cycle:
         """
         report = self.report
         candidates: dict[str, Candidate] = {}
-        for query, outcome in zip(self.queries, outcomes, strict=False):
+        for query, outcome in zip(self.searched, outcomes, strict=False):
             if isinstance(outcome, QuotaDeferred):
                 self.deferred_queries.add(query.key)
                 report.searches_deferred += 1
@@ -202,7 +260,7 @@ class _Cycle:
                 cand.queries.add(query.key)
             self.hooks.progress(self.account.name)
         outcomes.clear()
-        report.messages_found = len(candidates)
+        report.messages_found += len(candidates)
         return candidates
 
     def _search_failed(self, query: Query, error: MimecastError) -> None:
@@ -230,8 +288,8 @@ class _Cycle:
         """
         done = self.ledger.judged_before(candidates)
         aside = self.ledger.set_aside_ids()
-        self.report.already_processed = len(done)
-        self.report.set_aside_skipped = sum(1 for i in candidates if i in aside and i not in done)
+        self.report.already_processed += len(done)
+        self.report.set_aside_skipped += sum(1 for i in candidates if i in aside and i not in done)
         pending: deque[Candidate] = deque()
         if not self.failed_queries and not self.deferred_queries:
             pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
@@ -282,8 +340,8 @@ class _Cycle:
             await asyncio.gather(*running, return_exceptions=True)
 
     def start_clock(self) -> None:
-        """Start the bound of the cycle's message work (``options.max_cycle_s``) now."""
-        if self.options.max_cycle_s is not None:
+        """Start the bound of the cycle's message work (``options.max_cycle_s``) now, once."""
+        if self.options.max_cycle_s is not None and self.deadline is None:
             self.deadline = time.monotonic() + self.options.max_cycle_s
 
     def out_of_time(self) -> bool:
@@ -314,6 +372,20 @@ class _Cycle:
         if self.options.interval is not None:
             # Only a query whose whole window was done counts as searched.
             ledger.searched(report.watermarks, self.started)
+
+
+class _Held(dict[str, TrackedEmail]):
+    """The messages a slice's searches found so far; ``full`` is set past ``limit`` of them."""
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self.limit = limit
+        self.full = asyncio.Event()
+
+    def __setitem__(self, key: str, value: TrackedEmail) -> None:
+        super().__setitem__(key, value)
+        if self.limit is not None and len(self) > self.limit:
+            self.full.set()
 
 
 async def _search(
