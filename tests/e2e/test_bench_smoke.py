@@ -81,3 +81,12 @@ def test_real_shapes_bench_prints_wrong_tags_per_rule_and_checks_itself() -> Non
         assert re.search(rf"{rule} +\d+ +\d+ +0 +0", out), out
     assert re.search(r"messages misread per field .*attachments\.count 0", out), out
     assert "wrong tags: 0, missed tags: 0" in out and "self-check: ok" in out, out
+
+
+@pytest.mark.timeout(300)
+def test_memory_bench_prints_the_peak_rss_of_each_size_and_checks_its_tags() -> None:
+    out = run_bench("memory", "--sizes", "150,400", "--no-targets")
+    for size in ("150", "400"):
+        assert re.search(rf"{size} new messages: .* peak RSS \d+ MB", out), out
+    assert re.search(r"peak RSS over 150: [\d.]+ MB .* over 400: [\d.]+ MB, [\d.]+ times", out), out
+    assert "tags applied equal expected, nothing failed: True" in out, out
