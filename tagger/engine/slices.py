@@ -27,9 +27,9 @@ HOLD = 2_000
 # (mail far denser than the slice before: after a quiet night, say).
 LIMIT = 3 * HOLD
 # The first slice's length, before anything is known of the mail's density.
-FIRST = timedelta(minutes=30)
+FIRST = timedelta(hours=1)
 # How much one slice's length may change from the last one's.
-GROW = 2.0
+GROW = 4.0
 SHRINK = 0.25
 # A slice is at least this long; a tail shorter than half a slice joins the one before.
 SHORTEST = timedelta(seconds=1)
