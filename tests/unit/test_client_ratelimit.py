@@ -328,3 +328,21 @@ def test_a_silent_quota_that_halves_while_running_is_found_again_within_a_few_re
     assert server.statuses().count(200) == 160
     # Paced to the new refill (one call per 0.2 s), give or take a probe of a faster pace.
     assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.15
+
+
+def test_reset_0_while_requests_remain_the_refill_is_measured_from_two_empty_buckets() -> None:
+    # leaky-zero: Reset is 0 until the bucket (20, one back every 0.2 s) is empty, then the
+    # time until one request returns: part of an interval, which alone paces too fast.
+    vt = VirtualTime()
+    server = leaky(vt, size=20, interval=0.2, mode="leaky-zero")
+
+    async def scenario() -> float | None:
+        async with _client(server, vt, concurrency=8) as client:
+            await burst(client, 120)
+            return client.quota_seconds(1)
+
+    interval = run(scenario())
+    assert server.statuses().count(200) == 120
+    # The first empty bucket, then the interval is known: no refusal per partial Reset.
+    assert server.statuses().count(429) <= 3
+    assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.02
