@@ -3,7 +3,9 @@
 Each writes one small record to the state file, next to a running daemon:
 the file is opened without the single-writer lock (SQLite serialises the
 write itself), and the daemon reads the records before its next apply
-(kill switch) or its next cycle (pauses, promotions).
+(kill switch) or its next cycle (pauses, promotions). The kill switch is also
+a file beside the state (:mod:`tagger.state.pausefile`), so ``pause --all``
+works when the state file cannot be read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
 from tagger.errors import UserError
 from tagger.rules import load_rules
-from tagger.state import StateStore
+from tagger.state import StateError, StateStore
+from tagger.state.pausefile import set_pause_file
 from tagger.state.railstore import PAUSE_ALL
 
 
@@ -46,19 +49,51 @@ def _now() -> datetime:
 
 
 def handle_pause(args: argparse.Namespace) -> int:
-    """Turn the kill switch on: a running daemon applies nothing from its next apply on."""
+    """Turn the kill switch on: a running daemon applies nothing from its next apply on.
+
+    The switch is set in its file beside the state first (that needs only the
+    folder to be writable), then in the state file. Either one stops every
+    apply: a damaged or unreadable state file only earns a warning. Returns
+    FAILURE, saying what to do instead, when neither can be set.
+    """
     config = load(args)
-    with StateStore.open(config.state_path, lock=False) as store:
-        store.set_switch(PAUSE_ALL, True, _now())
+    at = _now()
+    problems: list[str] = []
+    try:
+        where = set_pause_file(config.state_path, True, at)
+    except StateError as exc:
+        where = None
+        problems.append(str(exc))
+    try:
+        with StateStore.open(config.state_path, lock=False) as store:
+            store.set_switch(PAUSE_ALL, True, at)
+    except StateError as exc:
+        problems.append(str(exc))
+        if where is None:
+            for problem in problems:
+                print(f"tagger: error: {problem}", file=sys.stderr)
+            print(
+                "tagger: error: the kill switch could NOT be set; stop the daemon instead "
+                "(e.g. `systemctl stop tagger`): a stopped daemon applies nothing",
+                file=sys.stderr,
+            )
+            return exitcodes.FAILURE
+        print(
+            f"warning: the state file could not record the kill switch ({exc}); "
+            f"its file {where} is set, and that alone stops every apply",
+            file=sys.stderr,
+        )
     print("every apply is paused (cycles still search and audit); 'tagger resume --all' lifts it")
     return exitcodes.OK
 
 
 def handle_resume(args: argparse.Namespace) -> int:
-    """Lift the kill switch (``--all``) or a rule's pause on every account."""
+    """Lift the kill switch (``--all``: its file and its row) or a rule's pause on every account."""
     config = load(args)
     if not args.all and not args.rule:
         raise UserError.single("name the rule to resume, or --all to lift the kill switch")
+    if args.all:
+        set_pause_file(config.state_path, False, _now())
     with StateStore.open(config.state_path, lock=False) as store:
         if args.all:
             store.set_switch(PAUSE_ALL, False, _now())

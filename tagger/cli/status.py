@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.context import load
+from tagger.errors import UserError
 from tagger.monitor.backlog import backlog_of, growth, latest_cycle
 from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, human, verdict
 from tagger.monitor.snapshot import Snapshot, take_snapshot
@@ -291,22 +293,24 @@ def check_line(found: list[Finding]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict)."""
+    """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict).
+
+    Under ``--check`` anything that keeps the status from being read (the
+    config, the state file damaged or unreadable) is UNKNOWN (3) with the
+    reason on the one line, as monitoring systems expect; otherwise it
+    reaches :func:`tagger.cli.main.main` (exit 1, or 2 for the config).
+    """
+    if args.check:
+        try:
+            return _check(args)
+        except (UserError, StateError, OSError, UnicodeError, sqlite3.Error) as exc:
+            text = " ".join(str(exc).split())
+            print(f"TAGGER UNKNOWN - {text}")
+            return exitcodes.NAGIOS_UNKNOWN
     config = load(args)
     limits = Thresholds(args.warn_intervals, args.crit_intervals, args.expect_daemon)
-    try:
-        snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
-    except StateError as exc:
-        if args.check:
-            print(f"TAGGER UNKNOWN - {exc}")
-            return exitcodes.NAGIOS_UNKNOWN
-        raise
+    snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
     found = findings(snap, limits)
-    if args.check:
-        print(check_line(found))
-        for finding in found[1:]:
-            print(f"{finding.label}: {finding.text}")
-        return verdict(found)
     if args.json:
         print(json.dumps(as_json(snap, found), indent=2))
         return exitcodes.OK
@@ -316,3 +320,14 @@ def handle(args: argparse.Namespace) -> int:
     for line in text_lines(snap, found):
         print(line)
     return exitcodes.OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the one-line verdict and the other findings; return its Nagios code."""
+    config = load(args)
+    limits = Thresholds(args.warn_intervals, args.crit_intervals, args.expect_daemon)
+    found = findings(take_snapshot(config, datetime.now(UTC), max(0, args.history)), limits)
+    print(check_line(found))
+    for finding in found[1:]:
+        print(f"{finding.label}: {finding.text}")
+    return verdict(found)

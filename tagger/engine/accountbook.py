@@ -45,8 +45,8 @@ class AccountBook:
         return []
 
     def killed(self) -> bool:
-        """Return whether the kill switch (``tagger pause --all``) is on."""
-        return self.state.switch(PAUSE_ALL)
+        """Return whether the kill switch (``tagger pause --all``) is on (file or row)."""
+        return self.state.kill_switch()
 
     def pauses(self) -> list[PauseRow]:
         """Return this account's paused rules."""

@@ -19,7 +19,7 @@ from tagger.monitor.lockprobe import lock_held
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
-from tagger.state.railstore import PAUSE_ALL
+from tagger.state.pausefile import pause_file_on
 from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
@@ -150,6 +150,7 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         rules_error=rules_error,
         awaiting=awaiting_rules(ruleset, config.rollout, set()),
         disabled=tuple(a.name for a in config.accounts if not a.enabled),
+        kill_switch=pause_file_on(config.state_path),
         backlog_span=config.monitor.backlog_warn_after,
         catchup=max(config.window.max_catchup, config.window.initial_lookback),
     )
@@ -177,7 +178,7 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             failures=tuple(store.failures()),
             paused=paused_rules(store),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
-            kill_switch=store.switch(PAUSE_ALL),
+            kill_switch=store.kill_switch(),
             cycles=span_runs(store, base.accounts, now - base.backlog_span),
         )
     finally:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from tagger.state.access import StateAccess
 from tagger.state.errors import StateError
+from tagger.state.pausefile import pause_file_on
 from tagger.state.times import from_us, to_us
 
 # The kill switch: while set, no account applies anything.
@@ -181,6 +182,14 @@ class RailRecords(StateAccess):
             )
 
     def switch(self, name: str) -> bool:
-        """Return whether the switch ``name`` is on (off when never set)."""
+        """Return whether the switch ``name`` is on in the state file (off when never set)."""
         rows = self._rows("SELECT value FROM switches WHERE name = ?", (name,))
         return bool(rows and rows[0][0])
+
+    def kill_switch(self) -> bool:
+        """Return whether the kill switch is on: its file beside the state, or its row.
+
+        The file (:mod:`tagger.state.pausefile`) is looked at first: it is set
+        even when the state file cannot be written.
+        """
+        return pause_file_on(self.path) or self.switch(PAUSE_ALL)
