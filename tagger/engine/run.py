@@ -48,11 +48,16 @@ async def run_cycle(
 
     A dry run is one whose state is an in-memory copy (the session decided
     when it opened it). The state file is checked to still be the one opened,
-    before and after: StateGone when it was deleted or replaced. The accounts
+    before and after: StateGone when it was deleted or replaced. A live cycle
+    bumps the state's generation (written to the marker before the first
+    apply, to the state once every account's run has ended). The accounts
     named in ``verify`` read message info before every apply, as after a
     cut-off run. See :func:`run_account` for what happens per account.
     """
     state.check_file()
+    # Before the first apply, the marker says which generation this cycle writes:
+    # a copy of the file taken from now on is seen as older (tagger.state.generation).
+    generation = None if state.dry_run else state.begin_generation()
     active = [a for a in runtime.accounts if a.stopped_reason is None]
     reports = list(
         await asyncio.gather(
@@ -64,6 +69,8 @@ async def run_cycle(
     )
     # Deleted during the cycle: what it recorded went to a file nobody reads again.
     state.check_file()
+    if generation is not None:
+        state.commit_generation(generation, now())
     return reports
 
 

@@ -17,6 +17,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from tagger.state.atomic import fsync_dir, write_atomically
 from tagger.state.errors import StateError
 from tagger.state.lock import real_path
 
@@ -44,36 +45,6 @@ def pause_file_on(state_path: Path) -> bool:
     return True
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or unlink in ``folder`` durable (best effort where unsupported)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (mode 0600) durably: temporary file, fsync, rename.
-
-    Raises OSError when it cannot be written; the temporary file is removed then.
-    """
-    tmp = Path(f"{path}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def set_pause_file(state_path: Path, on: bool, at: datetime) -> Path:
     """Create (``on``) or remove the kill switch's file of ``state_path``; return its path.
 
@@ -89,7 +60,7 @@ def set_pause_file(state_path: Path, on: bool, at: datetime) -> Path:
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
     except OSError as exc:
         raise StateError(
             f"cannot {'write' if on else 'remove'} the kill switch's file {path}: "

@@ -167,7 +167,28 @@ V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+# The state's generation, bumped by every cycle that ran to its end and
+# mirrored in the marker beside the file (tagger.state.generation), so a copy
+# or a restored backup, older than the last file this host wrote, is noticed.
+# And the rules that applied tags in enforce mode before this release (under
+# ``rollout: enforce``, or before audit-first existed) count as promoted in
+# their current definition: an upgrade puts no enforcing rule back under review.
+V5 = Migration(
+    version=5,
+    name="state generation; rules enforcing before audit-first",
+    statements=(
+        """CREATE TABLE state_meta (
+            name TEXT NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """INSERT OR IGNORE INTO promotions (rule_id, content_hash, promoted_at)
+            SELECT rule_id, rule_hash, MIN(applied_at) FROM applied
+            WHERE mode = 'enforce' GROUP BY rule_id, rule_hash""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

@@ -17,10 +17,24 @@ def test_a_version_3_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None
     path = tmp_path / "state.db"
     with StateStore.open(path, migrations=MIGRATIONS[:3]) as old:
         old.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
-    with StateStore.open(path) as store:
+    with StateStore.open(path, migrations=MIGRATIONS[:4]) as store:
         assert store.schema_version() == 4
         assert store.applied_since("a", T0 - timedelta(hours=1)) == {"r": 1}
         assert store.pauses() == [] and store.promotions() == set()
+
+
+def test_rules_that_applied_in_enforce_mode_before_the_upgrade_count_as_promoted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path, migrations=MIGRATIONS[:3]) as old:
+        old.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
+        old.record_applied("a", "m2", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
+        old.record_applied("a", "m3", "t1", rule_id="s", rule_hash="h2", mode="audit", at=T0)
+    with StateStore.open(path) as store:
+        assert store.schema_version() == MIGRATIONS[-1].version
+        # Enforcing before: promoted in that definition; a changed one audits again.
+        assert store.promotions() == {("r", "h")}
 
 
 def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> None:
