@@ -39,6 +39,9 @@ log = structlog.get_logger("tagger.engine")
 
 # How many chunks are in flight at once.
 OVERLAP = 2
+# The first chunk's size; each next one doubles up to ``options.chunk``, so a
+# cycle cut off soon after it starts (a crash loop) has settled some work.
+FIRST_CHUNK = 8
 
 
 async def run_account_cycle(
@@ -234,7 +237,9 @@ class _Cycle:
         self.report.set_aside_skipped = sum(1 for i in candidates if i in aside and i not in done)
         pending: deque[Candidate] = deque()
         if not self.failed_queries and not self.deferred_queries:
-            pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
+            chosen = (c for i, c in candidates.items() if i not in done and i not in aside)
+            # Oldest first, so each finished chunk lets the watermarks move (checkpoint).
+            pending.extend(sorted(chosen, key=_received_order))
         # From here on each message is held only until its chunk is done.
         candidates.clear()
         return pending
@@ -246,10 +251,14 @@ class _Cycle:
         finishes its last applies, so the client never idles at a chunk boundary.
         """
         running: deque[asyncio.Future[None]] = deque()
+        in_flight: deque[list[Candidate]] = deque()
+        size = min(FIRST_CHUNK, self.options.chunk)
 
         async def finish_oldest() -> None:
             await running[0]
             running.popleft()
+            in_flight.popleft()
+            self.checkpoint(pending, in_flight)
             self.hooks.progress(self.account.name)
 
         try:
@@ -260,17 +269,13 @@ class _Cycle:
                 if self.out_of_time():
                     self._defer_rest(pending)
                     break
-                size = min(self.options.chunk, len(pending))
+                taken = [pending.popleft() for _ in range(min(size, len(pending)))]
+                size = min(size * 2, self.options.chunk)
                 chunk = Chunk(
-                    self.account,
-                    self.options,
-                    [pending.popleft() for _ in range(size)],
-                    self.report,
-                    self.now,
-                    self.stop,
-                    self.hooks,
+                    self.account, self.options, taken, self.report, self.now, self.stop, self.hooks
                 )
                 running.append(asyncio.ensure_future(chunk.run()))
+                in_flight.append(taken)
                 if len(running) >= OVERLAP:
                     await finish_oldest()
             while running:
@@ -280,6 +285,31 @@ class _Cycle:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def checkpoint(self, pending: deque[Candidate], in_flight: deque[list[Candidate]]) -> None:
+        """Commit the cycle's progress after a chunk: the run's counts and the watermarks.
+
+        Each query's watermark moves (forward only) up to the earliest message
+        of the query not processed yet (``pending`` and the chunks
+        ``in_flight``) or held back, so a cycle cut off later still keeps the
+        ground it covered. Nothing moves when the cycle is interrupted, a
+        search failed or was deferred, or the windows are fixed (backfill).
+        """
+        self.ledger.checkpoint(self.report, self.now())
+        searched = not self.failed_queries and not self.deferred_queries
+        if not self.options.advance_watermark or self.report.interrupted or not searched:
+            return
+        undone: dict[str, datetime] = {}
+        for cand in (c for chunk in (pending, *in_flight) for c in chunk):
+            for key in cand.queries:
+                when = cand.summary.received or self.windows[key].start
+                undone[key] = min(undone.get(key, when), when)
+        at = self.now()
+        for query in self.queries:
+            window = self.windows[query.key]
+            self.ledger.advance(
+                query.key, window, at, undone.get(query.key, window.end), forward_only=True
+            )
 
     def start_clock(self) -> None:
         """Start the bound of the cycle's message work (``options.max_cycle_s``) now."""
@@ -314,6 +344,12 @@ class _Cycle:
         if self.options.interval is not None:
             # Only a query whose whole window was done counts as searched.
             ledger.searched(report.watermarks, self.started)
+
+
+def _received_order(cand: Candidate) -> tuple[bool, datetime | None]:
+    """Sort key: messages without a received time first (they hold their window), then oldest."""
+    received = cand.summary.received
+    return (received is not None, received)
 
 
 async def _search(

@@ -130,18 +130,40 @@ class Ledger(AccountBook):
         mark = self.state.get_watermark(self.account, query_key)
         return plan_window(mark, now, policy, lookback)
 
-    def advance(self, query_key: str, window: Window, at: datetime) -> datetime | None:
+    def advance(
+        self,
+        query_key: str,
+        window: Window,
+        at: datetime,
+        undone: datetime | None = None,
+        *,
+        forward_only: bool = False,
+    ) -> datetime | None:
         """Move the query's watermark over ``window``; return it (None: not moved).
 
         Never past a message of the query that failed this cycle and is not
-        set aside (:meth:`settle` keeps them), and not at all after an
-        account-level error.
+        set aside (:meth:`settle` keeps them), nor past ``undone`` (the
+        earliest received time of the query's messages not processed yet: a
+        checkpoint in the middle of the cycle), and not at all after an
+        account-level error. ``forward_only``: leave a watermark that is
+        already at or past the new one as it is (a checkpoint never moves it
+        back by the window's overlap).
         """
         if self._halted:
             return None
-        mark = next_watermark(window, self._held.get(query_key, []))
+        held = self._held.get(query_key, [])
+        mark = next_watermark(window, [*held, undone] if undone is not None else held)
+        if forward_only:
+            saved = self.state.get_watermark(self.account, query_key)
+            if saved is not None and saved >= mark:
+                return None
         self.state.set_watermark(self.account, query_key, mark, at)
         return mark
+
+    def checkpoint(self, report: CycleReport, at: datetime) -> None:
+        """Record the counts of the run so far, so a run cut off later still shows its work."""
+        if self._run_id is not None:
+            self.state.update_run_counts(self._run_id, run_counts(report))
 
     def held_back(self) -> int:
         """Return how many queries have messages that hold their window back.

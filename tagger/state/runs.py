@@ -58,6 +58,17 @@ class RunRecords(StateAccess):
             if cur.rowcount != 1:
                 raise StateError(f"run {run_id} does not exist in state file {self.path}")
 
+    def update_run_counts(self, run_id: int, counts: Mapping[str, int]) -> None:
+        """Record the counters of run ``run_id`` so far, while it is still running.
+
+        A run cut off later (killed, crashed) keeps what it did up to here.
+        """
+        text = json.dumps({k: int(v) for k, v in counts.items()}, sort_keys=True)
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE runs SET counts = ? WHERE id = ? AND status = 'running'", (text, run_id)
+            )
+
     def last_runs(self) -> list[RunRow]:
         """Return the most recent run of each account, ordered by account."""
         rows = self._rows(
