@@ -64,6 +64,18 @@ class AccountBook:
         """Return every promoted (rule id, content hash) pair."""
         return self.state.promotions()
 
+    def note_enforcing(self, rules: Iterable[tuple[str, str]], at: datetime) -> None:
+        """Record the (rule id, content hash) pairs enforcing now as promoted (new ones only).
+
+        Under ``rollout: enforce`` every enforce-mode rule applies at once; so
+        that turning audit-first on later puts only rules new or changed after
+        it under review, the rules enforcing before count as promoted.
+        """
+        known = self.state.promotions()
+        for rule_id, content_hash in rules:
+            if (rule_id, content_hash) not in known:
+                self.state.promote(rule_id, content_hash, at)
+
     def rule_history(self, at: datetime, span: timedelta) -> dict[str, tuple[int, int, int]]:
         """Return rule id → (cycles, matches, applies in the last 24 h) before ``at``.
 

@@ -79,6 +79,10 @@ def prepare(
     )
     if ledger.dry_run:
         return guard
+    if getattr(config, "rollout", "enforce") == "enforce":
+        ledger.note_enforcing(
+            ((r.id, r.content_hash) for r in ruleset.rules if r.mode == "enforce"), at
+        )
     problems: list[str] = []
     if config.audit_path is not None:
         sink = audit_file(config.audit_path, False)
