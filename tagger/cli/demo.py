@@ -154,7 +154,7 @@ def main(report: Path | None = None) -> int:
     print("\ndemo finished" + (" with failures" if failures else ""))
     if target.exists():
         print(f"HTML audit report: {target}")
-    return 1 if failures else 0
+    return exitcodes.FAILURE if failures else exitcodes.OK
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -210,19 +210,43 @@ class CycleReport:
         about = f", about {self.quota_wait_s:.0f} s of quota" if self.quota_wait_s >= 1 else ""
         return f"quota: {', '.join(parts)}{about}; the next cycle takes them first"
 
-    def undone(self) -> list[str]:
-        """Return what this cycle left for the next run, one phrase each (empty: nothing).
+    def needs_operator(self) -> list[str]:
+        """Return what this cycle found that waits for the operator, one phrase each.
 
-        Undone work is a message that failed without being set aside, a query
-        whose window was held back, a failed search, an account whose cycle
-        could not run, or a stop request. (A window still truncated at
-        ``split_min`` is not retried by itself: the operator must act.)
+        Each one makes ``once`` and ``backfill`` exit 1
+        (:func:`tagger.exitcodes.cycle_exit_code`): an account whose cycle
+        could not run, a search refused for good, a message set aside, a
+        window still truncated at ``split_min``, a rule paused by a limit, a
+        failed preflight. Running again without a change meets them again.
         """
         out = []
         if self.account_error is not None:
             out.append("the account's cycle could not run")
-        if self.search_failures:
-            out.append(f"{self.search_failures} searches failed")
+        if self.search_refused:
+            out.append(f"{self.search_refused} searches refused for good")
+        if self.set_aside:
+            out.append(f"{len(self.set_aside)} messages set aside")
+        if self.saturated:
+            out.append(f"{self.saturated} windows still truncated at window.split_min")
+        if self.new_pauses:
+            out.append(f"{len(self.new_pauses)} rules paused by a limit")
+        if self.preflight:
+            out.append("the preflight failed")
+        return out
+
+    def undone(self) -> list[str]:
+        """Return what this cycle left for the next run to retry, one phrase each (empty: none).
+
+        Undone work is a message that failed without being set aside, a query
+        whose window was held back, a search that failed for now (not refused
+        for good), or a stop request: the next run retries it by itself (exit 3
+        when nothing needs the operator). What waits for the operator is
+        :meth:`needs_operator`'s.
+        """
+        out = []
+        retried_searches = self.search_failures - self.search_refused
+        if retried_searches > 0:
+            out.append(f"{retried_searches} searches failed")
         retried = self.failed - len(self.set_aside)
         if retried > 0:
             out.append(f"{retried} messages failed")
@@ -258,6 +282,9 @@ class CycleReport:
         undone = self.undone()
         if undone:
             fields["incomplete"] = undone
+        attention = self.needs_operator()
+        if attention:
+            fields["needs_attention"] = attention
         if self.saturated:
             fields["saturated_windows"] = self.saturated
         return fields
@@ -319,6 +346,9 @@ class CycleReport:
             lines.append("  every apply is paused (tagger pause --all, or enabled: false)")
         if self.quota_note():
             lines.append(f"  {self.quota_note()}")
+        attention = self.needs_operator()
+        if attention:
+            lines.append(f"  needs attention: {'; '.join(attention)} (see the errors)")
         undone = self.undone()
         if undone:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
