@@ -80,6 +80,8 @@ class Ledger(AccountBook):
         cut_off = self.cut_off()
         if cut_off:
             self.state.check_sound()
+            # The applies of a killed run were kept (recorded at once); count them in its run.
+            self.state.count_cut_off_applies(self.account, at)
             log.info("previous_run_cut_off", account=self.account, check="tags already present")
         self.verify_present = cut_off or verify
         self._run_id = self.state.start_run(kind, self.account, at, self.dry_run)

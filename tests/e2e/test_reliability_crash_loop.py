@@ -4,7 +4,8 @@ A real `tagger run` against the simulator (with latency, so one cycle over 500
 messages takes several seconds) is SIGKILLed as soon as the state shows that
 its cycle committed a checkpoint, three times in a row, before any cycle could
 end. Each killed run keeps its applies (recorded in the state) and counts them
-(its row in the run history), and the watermark moves forward from one kill to
+(its row in the run history: up to its last checkpoint, and all of them once
+the next run has started), and the watermark moves forward from one kill to
 the next although no cycle completed. A clean `tagger once` then finishes:
 nothing missing, nothing extra, nothing applied twice. The figures of a
 seeded kill-every-0.4-3 s loop are printed by `python -m bench.crash --loop`.
@@ -110,5 +111,8 @@ def test_a_daemon_killed_mid_cycle_keeps_counts_and_advances(tmp_path: Path) -> 
 
         final = run_tagger("once", "-c", cfg, timeout=180)
         assert final.returncode == 0, final.stderr[-3000:]
+        # Starting after the kills, it counted every recorded apply in the run that made it.
+        killed = [c for _i, s, c in _runs(state) if s == "running"]
+        assert sum(c.get("applied", 0) for c in killed) == recorded
         assert repeated_applies(sim) == {}
         assert applied_pairs(sim) == expected_pairs(sim, load_rules([RULES_DIR, probe]))
