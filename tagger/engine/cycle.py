@@ -56,15 +56,18 @@ async def run_account_cycle(
     Searches every distinct query's window, skips messages already processed
     for this rule set, fetches message info only when a rule still needs it,
     evaluates, plans and (unless the ledger's state is a dry-run copy) applies,
-    recording each success in state. A query's watermark advances only when
-    its whole window is done and never past a message that failed and is not
+    recording each success in state. Messages go oldest first, in chunks that
+    start small and double; after each chunk the run's counts and each query's
+    watermark are committed (a checkpoint: the watermark moves forward up to
+    the query's earliest message not done yet), and at the end the watermark
+    covers the whole window. It never passes a message that failed and is not
     yet set aside; while any query's search fails, no message is processed and
     no watermark moves. Raises :class:`AuthenticationError` (credentials or
     permissions refused, key binding expired): those concern the whole
     account, never one message, so the cycle stops (applies already started
-    finish and are recorded), no message is marked or set aside and no
-    watermark moves. Other API errors are counted per message or per query
-    and reported.
+    finish and are recorded), no further message is marked or set aside and
+    no watermark moves past the chunks completed before. Other API errors are
+    counted per message or per query and reported.
 
     With ``options.max_cycle_s`` the cycle's message work is bounded (from
     the end of its searches, which always finish): its calls wait their turn
@@ -76,7 +79,8 @@ async def run_account_cycle(
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
     no further chunk or message starts, and applies already started finish
-    and are recorded. An interrupted cycle moves no watermark.
+    and are recorded. An interrupted cycle moves no watermark past its last
+    checkpoint.
     ``hooks`` are told of each applied tag and each step completed.
     """
     cycle = _Cycle(account, options, now, stop, hooks)
