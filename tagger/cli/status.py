@@ -202,6 +202,14 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
         "paused_rules": list(snap.paused),
         "awaiting_promotion": list(snap.awaiting),
         "kill_switch": snap.kill_switch,
+        "generation": snap.generation,
+        "behind_marker": None
+        if snap.behind is None
+        else {"state": snap.behind[0], "marker": snap.behind[1]},
+        "verifying": {
+            "since": _time(snap.unsure_since),
+            "accounts": list(snap.verifying()),
+        },
         "disabled_accounts": list(snap.disabled),
         "rules_error": snap.rules_error,
         "check": {
@@ -280,6 +288,18 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
     )
     if snap.disabled:
         lines.append(f"disabled accounts: {', '.join(snap.disabled)}")
+    if snap.behind is not None:
+        mine, theirs = snap.behind
+        lines.append(
+            f"state generation {mine} is behind its marker's ({theirs if theirs else 'gone'}):"
+            " a copy, a restored backup or a cut-off cycle; the next run verifies each apply"
+        )
+    if snap.verifying():
+        lines.append(
+            f"verifying: {', '.join(snap.verifying())} read the tags already on each message"
+            " before applying (the state was lost, restored or older than its marker"
+            f" {_ago(snap.unsure_since, now)}) until a cycle of each completes"
+        )
     lines.append(f"check: {LEVELS[verdict(found)]}")
     lines.extend(f"  {f.label}: {f.text}" for f in found)
     return lines

@@ -41,6 +41,10 @@ class Snapshot:
     oldest first, from its last cycle started before the span on (see
     :func:`~tagger.monitor.backlog.growth`); ``catchup`` is how far back a
     cycle searches at most (older deferred mail is never searched again).
+    ``generation`` is the state's (:mod:`tagger.state.generation`) and
+    ``unsure_since`` when it was last found lost or older than its marker;
+    ``behind`` is (the state's, the marker's generation) while the state is
+    behind its marker (the next writer to open it makes every account verify).
     """
 
     now: datetime
@@ -67,6 +71,22 @@ class Snapshot:
     backlog_span: timedelta = timedelta(hours=2)
     catchup: timedelta = timedelta(days=7)
     cycles: Mapping[str, tuple[RunRow, ...]] = field(default_factory=dict)
+    generation: int = 0
+    unsure_since: datetime | None = None
+    behind: tuple[int, int | None] | None = None
+
+    def verifying(self) -> tuple[str, ...]:
+        """Return the accounts that read each message's tags before applying, for a lost state.
+
+        Since ``unsure_since`` (the state was lost, or older than its marker:
+        see :mod:`tagger.state.generation`) until a cycle of the account that
+        started later has completed.
+        """
+        since = self.unsure_since
+        if since is None:
+            return ()
+        done = self.last_completed
+        return tuple(a for a in self.accounts if a not in done or done[a].started_at < since)
 
 
 def paused_rules(store: StateStore) -> tuple[str, ...]:
@@ -179,6 +199,9 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             paused=paused_rules(store),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
             kill_switch=store.kill_switch(),
+            generation=store.generation(),
+            unsure_since=store.lost_at(),
+            behind=store.behind_marker(),
             cycles=span_runs(store, base.accounts, now - base.backlog_span),
         )
     finally:

@@ -11,6 +11,7 @@ read the tags already on each message first.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 from pathlib import Path
@@ -61,6 +62,9 @@ def test_a_copy_taken_mid_run_put_back_applies_nothing_twice(tmp_path: Path) -> 
         assert "state_behind_marker" in again.stderr
         assert repeated_applies(sim) == {}
         assert applied_pairs(sim) == expected_pairs(sim, load_rules([RULES_DIR, probe]))
+        after = json.loads(run_tagger("status", "--json", "-c", cfg).stdout)
+        assert after["behind_marker"] is None and after["verifying"]["accounts"] == []
+        assert after["verifying"]["since"] is not None and after["generation"] > 0
         # The verifying run completed: the next one trusts the state again.
         third = run_tagger("once", "-c", cfg)
         assert third.returncode == 0, third.stderr[-3000:]

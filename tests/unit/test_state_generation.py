@@ -51,6 +51,9 @@ def test_a_restored_backup_is_noticed_and_verified(tmp_path: Path) -> None:
     with StateStore.open(path) as store:
         _cycle(store)
     _restore(tmp_path / "backup.db", path)
+    # `tagger status` (read-only, next to nothing) sees it before any writer opens it.
+    with StateStore.open(path, readonly=True) as status:
+        assert status.behind_marker() == (1, 2) and status.lost_at() is None
     with StateStore.open(path) as store:
         assert store.generation() == 1
         assert store.lost_at() is not None  # every account verifies until a clean cycle
