@@ -81,7 +81,9 @@ class Entry:
     recipients: tuple[str, ...] = ()
     failure: str | None = None
     # Why a rail kept the planned tags back: "awaiting" (the rule awaits
-    # promotion), "held" (the rule is paused, or the kill switch is on); "" none.
+    # promotion), "held" (the rule is paused, or the kill switch is on); or what
+    # became of pairs held before: "released" (applied now), "dropped" (released
+    # without the backlog, or the rule changed), "expired" (older than tracking); "" none.
     rail: str = ""
 
     @property
@@ -100,8 +102,12 @@ class Entry:
         (every tag was on the message or recorded before), ``failed`` (a live
         apply failed; the next run retries it), ``audit`` (the rule awaits
         promotion: applied once promoted), ``held`` (the rule is paused or the
-        kill switch is on: applied once lifted).
+        kill switch is on: applied once lifted), ``dropped`` or ``expired`` (a
+        held pair that will never be applied: released without the backlog or
+        its rule changed, or older than the service's tracking retention).
         """
+        if self.rail in ("dropped", "expired"):
+            return self.rail
         if self.failure is not None and self.mode == "live":
             return "failed"
         if not self.planned:

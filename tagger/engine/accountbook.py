@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
+from tagger.engine.plan import Action
 from tagger.engine.searchcap import CapTracker
 from tagger.state import StateError, StateStore
+from tagger.state.held import HeldCount, HeldRow
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 
 
@@ -80,6 +83,71 @@ class AccountBook:
     def record_rule_cycle(self, rows: Iterable[RuleCycleRow], at: datetime) -> None:
         """Record each rule's matches, applies and audit-only matches of this cycle."""
         self.state.record_rule_cycle(self.account, rows, at)
+
+    # -- held pairs ----------------------------------------------------------------
+
+    def hold(
+        self, actions: Iterable[Action], reason: str, at: datetime, received: datetime | None
+    ) -> None:
+        """Record ``actions`` as held pairs for ``reason`` (durably, before the message is marked).
+
+        ``received`` is when their message was received (None: unknown).
+        """
+        rows = [
+            HeldRow(
+                self.account,
+                a.message_id,
+                a.tag_id,
+                a.rule_id,
+                a.rule_hash,
+                a.tag_ref,
+                reason,
+                at,
+                received,
+            )
+            for a in actions
+        ]
+        self.state.hold(rows)
+
+    def rehold(self, rows: Iterable[HeldRow], reason: str, at: datetime) -> None:
+        """Keep ``rows`` held, now for ``reason`` (a rail came back while releasing them)."""
+        self.state.hold(
+            HeldRow(
+                r.account,
+                r.message_id,
+                r.tag_id,
+                r.rule_id,
+                r.rule_hash,
+                r.tag_ref,
+                reason,
+                at,
+                r.received,
+            )
+            for r in rows
+        )
+
+    def open_held(self, rule_ids: Iterable[str]) -> list[HeldRow]:
+        """Return this account's held pairs of ``rule_ids``, oldest received first."""
+        return self.state.held_rows(self.account, rule_ids)
+
+    def resolve_held(self, keys: Iterable[tuple[str, str, str]], status: str, at: datetime) -> int:
+        """Mark this account's held pairs ``keys`` (message, tag, rule) as ``status``."""
+        return self.state.resolve_held(self.account, keys, status, at)
+
+    def drop_held(self, status: str, at: datetime, note: str, **which: Any) -> list[HeldRow]:
+        """Resolve this account's held pairs selected by ``which`` as ``status``; return them.
+
+        ``which`` takes the filters of :meth:`~tagger.state.held.HeldRecords.release_held`.
+        """
+        return self.state.release_held(status, at, note, account=self.account, **which)
+
+    def held_identities(self) -> set[tuple[str, str]]:
+        """Return the (rule id, content hash) pairs this account holds pairs of."""
+        return self.state.held_identities(self.account)
+
+    def held_counts(self) -> list[HeldCount]:
+        """Return this account's open held pairs per rule and reason."""
+        return self.state.held_counts(self.account)
 
     # -- the learned search cap and backfill cursors --------------------------------
 

@@ -23,6 +23,7 @@ from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, evaluate, prefilter
+from tagger.state.held import AWAITING, LIMIT
 
 log = structlog.get_logger("tagger.engine")
 
@@ -47,7 +48,8 @@ class Chunk:
     rule needs it), its rules are evaluated and its tags applied while other
     messages still wait for their info, so the client's concurrency stays busy
     instead of idling at a barrier between reading and applying. Failures hold
-    their queries' windows back (the ledger's :meth:`~tagger.engine.ledger.Ledger.settle`).
+    their queries' windows back (the ledger's :meth:`~tagger.engine.ledger.Ledger.settle`);
+    a tag a rail keeps back does not: it is recorded as a held pair.
     """
 
     def __init__(
@@ -189,19 +191,48 @@ class Chunk:
         if guard is not None:
             for decision in decisions:
                 guard.note_match(decision.rule_id, self.now())
-            if any(a.rule_id in guard.awaiting for a in plan.actions):
-                # Applied once the rule is promoted: the message stays unprocessed.
-                self.deferred.add(mid)
         if not self.ledger.dry_run:
+            self._hold_awaiting(cand, plan)
             errors, held, waits = await apply_plans(
                 self.account, [plan], self.report, self.now, self.hooks
             )
             self.failures.update(errors)
             if waits:
                 self._defer(cand, waits[0])
-            for message_id, rule_id in held:
-                self.deferred.add(message_id)
-                self.held_rules.setdefault(message_id, set()).add(rule_id)
+            if held:
+                self._hold_railed(cand, plan, {rule_id for _, rule_id in held})
+
+    def _hold_awaiting(self, cand: Candidate, plan: MessagePlan) -> None:
+        """Record the planned tags of rules awaiting promotion as held pairs.
+
+        The message is processed as any other: promotion applies the pairs
+        (:mod:`tagger.engine.release`), nothing is searched or read again.
+        """
+        guard = self.account.guard
+        if guard is None or not guard.awaiting:
+            return
+        waiting = [a for a in plan.actions if a.rule_id in guard.awaiting]
+        if waiting:
+            self.ledger.hold(waiting, AWAITING, self.now(), cand.summary.received)
+            for action in waiting:
+                self.report.per_rule(action.rule_id).held += 1
+
+    def _hold_railed(self, cand: Candidate, plan: MessagePlan, rule_ids: set[str]) -> None:
+        """Record the tags of ``rule_ids`` that a rail kept from being applied as held pairs.
+
+        Recorded before the chunk marks the message processed: a crash in
+        between judges it again, and holding a pair again is harmless.
+        """
+        guard = self.account.guard
+        mid = cand.summary.id
+        self.held_rules.setdefault(mid, set()).update(rule_ids)
+        applied = self.ledger.recorded([mid])
+        for rule_id in sorted(rule_ids):
+            actions = [
+                a for a in plan.executable() if a.rule_id == rule_id and a.pair not in applied
+            ]
+            reason = guard.hold_reason(rule_id) if guard is not None else LIMIT
+            self.ledger.hold(actions, reason, self.now(), cand.summary.received)
 
     def _defer(self, cand: Candidate, why: QuotaDeferred) -> None:
         """Leave ``cand`` for the next cycle: its call had no turn at the quota in time."""

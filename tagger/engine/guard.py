@@ -8,8 +8,9 @@ Built once per cycle from the config, the rule set and the ledger:
 - the **kill switch** (``tagger pause --all``, or ``enabled: false``), read
   again at most once a second, so a running daemon stops applying at once.
 
-A planned tag that a rail keeps from being applied leaves its message
-unprocessed (:meth:`tagger.engine.ledger.Ledger.settle`, ``deferred``).
+A planned tag that a rail keeps from being applied is recorded as a held
+pair (:meth:`Guard.hold_reason` says why) and its message is processed as any
+other; lifting the rail releases the pairs (:mod:`tagger.engine.release`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tagger.engine.ledger import Ledger
 from tagger.rails.budget import Budget, History, Limits, Pause
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import CompiledRule
+from tagger.state.held import AWAITING, DISABLED, KILL_SWITCH, LIMIT, PAUSED
 from tagger.state.railstore import PauseRow
 
 log = structlog.get_logger("tagger.engine")
@@ -36,6 +38,8 @@ SWITCH_EVERY_S = 1.0
 
 # Which limit a pause reason names (stored with the pause).
 _KINDS = {"per-cycle apply limit": "per_cycle", "24-hour apply limit": "per_day"}
+# The kind of a pause made by ``tagger pause RULE`` (no limit lifts it).
+MANUAL = "manual"
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Guard:
     enabled: bool = True
     now: Callable[[], datetime] | None = None
     new_pauses: list[Pause] = field(default_factory=list)
+    # The rules paused by ``tagger pause RULE`` (the others were paused by a limit).
+    manual: frozenset[str] = frozenset()
     _killed: bool = False
     _read_at: float | None = None
 
@@ -64,6 +70,24 @@ class Guard:
             self._killed = self.ledger.killed()
             self._read_at = mono
         return self._killed
+
+    def hold_reason(self, rule_id: str) -> str:
+        """Return why a planned tag of ``rule_id`` is held (see :mod:`tagger.state.held`).
+
+        The account disabled, then the kill switch, then the rule's own rail:
+        awaiting promotion, paused by the operator, or paused by a limit.
+        """
+        if not self.enabled:
+            return DISABLED
+        if self._killed:
+            return KILL_SWITCH
+        if rule_id in self.awaiting:
+            return AWAITING
+        return PAUSED if rule_id in self.manual else LIMIT
+
+    def holds(self, rule_id: str) -> bool:
+        """Return whether a rail keeps ``rule_id`` from applying now (kill switch read fresh)."""
+        return self.stopped() or rule_id in self.awaiting or self.paused(rule_id)
 
     def paused(self, rule_id: str) -> bool:
         """Return whether ``rule_id`` is paused (before this cycle or during it)."""
@@ -132,6 +156,7 @@ def build_guard(
         for rule_id, (n, m, day) in past.items()
     }
     budget = Budget(limits, history)
+    manual: set[str] = set()
     for row in ledger.pauses():
         lim = limits.get(row.rule_id)
         if lim is not None and _raised(row.kind, row.limit, row.count, lim):
@@ -141,9 +166,11 @@ def build_guard(
             )
             continue
         budget.paused[row.rule_id] = Pause(row.rule_id, row.reason, row.limit, row.count)
+        if row.kind == MANUAL:
+            manual.add(row.rule_id)
     identities = [RuleIdentity(r.id, r.content_hash, r.mode) for r in rules]
     waiting = awaiting_promotion(identities, rollout, ledger.promotions())
-    return Guard(ledger, budget, frozenset(waiting), enabled)
+    return Guard(ledger, budget, frozenset(waiting), enabled, manual=frozenset(manual))
 
 
 def _raised(kind: str, limit: int, count: int, now: Limits) -> bool:

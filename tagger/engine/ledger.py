@@ -164,6 +164,11 @@ class Ledger(AccountBook):
                     self._quota_only.add(key)
                 self._held.setdefault(key, []).append(cand.summary.received or started)
 
+    @property
+    def halted(self) -> bool:
+        """True once an account-level error stopped the cycle (nothing more is settled)."""
+        return self._halted
+
     def halt(self) -> None:
         """Note an account-level error: from now on nothing is settled and no watermark moves."""
         self._halted = True

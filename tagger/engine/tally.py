@@ -6,13 +6,30 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tagger.audit.entry import Entry, safe_text, safe_value
 from tagger.engine.plan import Action, MessagePlan, Skipped
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
+
+
+class HeldPair(Protocol):
+    """A held pair as the report needs it (a :class:`~tagger.state.held.HeldRow`)."""
+
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def tag_id(self) -> str: ...
+    @property
+    def tag_ref(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def rule_hash(self) -> str: ...
+    @property
+    def received(self) -> datetime | None: ...
 
 
 @dataclass
@@ -23,10 +40,18 @@ class RuleFigures:
     planned: int = 0
     applied: int = 0
     skipped: int = 0
-    # Enforce-mode tags a rail held back (paused rule, kill switch); applied later.
+    # Pairs a rail kept from being applied this cycle, recorded as held pairs
+    # (awaiting promotion, paused, over a limit, kill switch, account disabled).
     held: int = 0
-    # Planned tags of audit-mode rules (and of rules awaiting promotion): never applied.
+    # Planned tags of audit-mode rules: never applied.
     audit_only: int = 0
+    # Planned tags of a rule awaiting promotion: applied once it is promoted.
+    awaiting: int = 0
+    # Held pairs released this cycle: applied, or already on the message/recorded.
+    released: int = 0
+    # Held pairs dropped (changed definition) or expired (older than tracking) this cycle.
+    dropped: int = 0
+    expired: int = 0
 
 
 def _utc_now() -> datetime:
@@ -84,6 +109,11 @@ class CycleReport:
     new_pauses: list[str] = field(default_factory=list)
     awaiting: list[str] = field(default_factory=list)
     kill_switch: bool = False
+    # Held pairs whose rail is lifted, left for a live cycle to apply (a dry run's count).
+    release_pending: int = 0
+    # The account's open held pairs at the end of the cycle: (rule, reason) ->
+    # (distinct messages, pairs); for the metrics and the summary.
+    held_now: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     plan: list[tuple[str, str, str]] = field(default_factory=list)
@@ -139,7 +169,11 @@ class CycleReport:
             mine = [a for a in plan.actions if a.rule_id == decision.rule_id]
             skipped = [s for s in plan.skipped if s.rule_id == decision.rule_id]
             figures.planned += len(mine)
-            figures.audit_only += sum(1 for a in mine if a.mode != "enforce")
+            railed = sum(1 for a in mine if a.mode != "enforce")
+            if decision.mode == "enforce":
+                figures.awaiting += railed
+            else:
+                figures.audit_only += railed
             figures.skipped += len(skipped)
             if not self.keep_entries:
                 continue
@@ -187,6 +221,48 @@ class CycleReport:
             failure=failure,
             rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
         )
+
+    def add_resolved(self, rows: Iterable[HeldPair], outcome: str, note: str = "") -> None:
+        """Count held pairs resolved this cycle and keep one audit entry per message and rule.
+
+        ``outcome`` is ``released`` (applied now, or found on the message),
+        ``dropped`` or ``expired``; ``note`` says why (shown as the entry's error).
+        """
+        groups: dict[tuple[str, str, str], list[HeldPair]] = {}
+        for row in rows:
+            groups.setdefault((row.message_id, row.rule_id, row.rule_hash), []).append(row)
+            figures = self.per_rule(row.rule_id)
+            if outcome == "released":
+                figures.released += 1
+            elif outcome == "expired":
+                figures.expired += 1
+            else:
+                figures.dropped += 1
+        if not self.keep_entries or not groups:
+            return
+        at = self.clock()
+        for (message_id, rule_id, rule_hash), pairs in groups.items():
+            received = pairs[0].received
+            self.entries.append(
+                Entry(
+                    message_id=message_id,
+                    received=received.isoformat() if received else None,
+                    sender="",
+                    subject=None,
+                    rule=rule_id,
+                    rule_mode="enforce",
+                    tags=tuple(p.tag_ref for p in pairs),
+                    planned=tuple(p.tag_id for p in pairs),
+                    skipped=(),
+                    explanation=None,
+                    at=at,
+                    run_id=self.run_id,
+                    dry_run=self.dry_run,
+                    rule_hash=rule_hash,
+                    failure=note or None,
+                    rail=outcome,
+                )
+            )
 
     def note_deferred(self, received: datetime | None) -> None:
         """Keep ``received`` as the backlog's oldest message when it is older than the one kept."""
@@ -245,7 +321,10 @@ class CycleReport:
             "planned": self.planned,
             "applied": self.applied,
             "audit_only": sum(f.audit_only for f in self.rules.values()),
+            "awaiting_promotion": sum(f.awaiting for f in self.rules.values()),
             "held_by_rails": sum(f.held for f in self.rules.values()),
+            "released": sum(f.released for f in self.rules.values()),
+            "held_pairs": sum(p for _, p in self.held_now.values()),
             "failed": self.failed,
             "window_splits": self.window_splits,
             "set_aside": len(self.set_aside),
@@ -272,7 +351,10 @@ class CycleReport:
                 "planned": f.planned,
                 "applied": f.applied,
                 "audit_only": f.audit_only,
+                "would_apply_once_promoted": f.awaiting,
                 "held": f.held,
+                "released": f.released,
+                "held_pairs": sum(p for (r, _), (_, p) in self.held_now.items() if r == rule_id),
                 "paused": rule_id in self.paused,
                 "awaiting_promotion": rule_id in self.awaiting,
                 "already_present": f.skipped,
@@ -280,25 +362,42 @@ class CycleReport:
             for rule_id, f in sorted(self.rules.items())
         ]
 
+    def _held_note(self, rule_id: str) -> str:
+        """Return the rule's open held pairs in words ("" when none)."""
+        mine = [v for (r, _), v in self.held_now.items() if r == rule_id]
+        if not mine:
+            return ""
+        messages, pairs = sum(m for m, _ in mine), sum(p for _, p in mine)
+        return f" ({messages} messages, {pairs} tags held in all)"
+
     def summary_lines(self) -> list[str]:
         """Return the human summary: one line for the account and one per rule."""
         verb = "would apply" if self.dry_run else "applied"
         audit_only = sum(f.audit_only for f in self.rules.values())
+        awaiting = sum(f.awaiting for f in self.rules.values())
         held = sum(f.held for f in self.rules.values())
-        applied = self.planned - audit_only if self.dry_run else self.applied
+        released = sum(f.released for f in self.rules.values())
+        applied = self.planned - audit_only - awaiting if self.dry_run else self.applied
         lines = [
             f"account {self.account}: {self.messages_found} found, {self.scanned} scanned, "
             f"{self.already_processed} already processed, {self.info_calls} info calls, "
             f"{self.matched} matched, {applied} tags {verb}, {audit_only} audit-only,"
             f" {self.failed} failed"
-            + (f", {held} held back by rails" if held else "")
+            + (f", {awaiting} would apply once promoted" if awaiting else "")
+            + (f", {held} held by rails" if held else "")
+            + (f", {released} held pairs released" if released else "")
+            + (
+                f", {self.release_pending} held pairs released by the next live cycle"
+                if self.release_pending
+                else ""
+            )
             + (f", {self.window_splits} window splits" if self.window_splits else "")
             + (f", {len(self.set_aside)} set aside" if self.set_aside else "")
             + (", interrupted" if self.interrupted else "")
         ]
         for rule_id in sorted(self.rules):
             f = self.rules[rule_id]
-            count = f.planned - f.audit_only if self.dry_run else f.applied
+            count = f.planned - f.audit_only - f.awaiting if self.dry_run else f.applied
             state = (
                 " [paused]"
                 if rule_id in self.paused
@@ -309,7 +408,12 @@ class CycleReport:
             lines.append(
                 f"  rule {rule_id}{state}: {f.matched} matched, {count} tags {verb}, "
                 f"{f.audit_only} audit-only, {f.skipped} already present"
-                + (f", {f.held} held back" if f.held else "")
+                + (f", would apply {f.awaiting} once promoted" if f.awaiting else "")
+                + (f", {f.held} held" if f.held else "")
+                + (f", {f.released} released" if f.released else "")
+                + (f", {f.dropped} held pairs dropped" if f.dropped else "")
+                + (f", {f.expired} held pairs expired" if f.expired else "")
+                + self._held_note(rule_id)
             )
         for problem in self.preflight:
             lines.append(f"  preflight failed (nothing applied): {problem}")
@@ -373,6 +477,12 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
             into.skipped += figures.skipped
             into.held += figures.held
             into.audit_only += figures.audit_only
+            into.awaiting += figures.awaiting
+            into.released += figures.released
+            into.dropped += figures.dropped
+            into.expired += figures.expired
+        m.release_pending += r.release_pending
+        m.held_now.update(r.held_now)
     return list(merged.values())
 
 

@@ -11,6 +11,7 @@ of :mod:`tagger.state.access` (which says why mixins):
 - :mod:`~tagger.state.failures`: failing messages and those set aside;
 - :mod:`~tagger.state.runs`: the history of cycles;
 - :mod:`~tagger.state.railstore`: pauses, promotions, per-rule cycles, switches;
+- :mod:`~tagger.state.held`: the pairs a rail kept from being applied;
 - :mod:`~tagger.state.maintenance`: pruning and integrity reports.
 
 This module keeps what concerns the file as a whole: opening (with the
@@ -33,6 +34,7 @@ import structlog
 from tagger.state.applied import AppliedRecords
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.failures import FailureRecords
+from tagger.state.held import HeldRecords
 from tagger.state.integrity import (
     LOST_ACCOUNT,
     LOST_KEY,
@@ -61,6 +63,7 @@ class StateStore(
     FailureRecords,
     RunRecords,
     RailRecords,
+    HeldRecords,
     StateMaintenance,
 ):
     """The persistent state of one tagger installation (see module docstring)."""
