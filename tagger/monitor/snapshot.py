@@ -18,8 +18,9 @@ from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
-from tagger.state import StateStore
-from tagger.state.railstore import PAUSE_ALL
+from tagger.state import StateError, StateStore
+from tagger.state.held import HeldCount
+from tagger.state.railstore import PAUSE_ALL, PauseRow
 from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
@@ -34,6 +35,8 @@ class Snapshot:
     its end (status ok or partial); ``tag_paths`` maps Smart Tag ids to
     paths where known; ``paused`` lists paused rules (see :func:`paused_rules`);
     ``awaiting`` lists the rules that audit until ``tagger promote``;
+    ``pauses`` are the pauses themselves (since when, why); ``held`` the open
+    held pairs per account, rule and reason (distinct messages, pairs, oldest);
     ``kill_switch`` is whether ``tagger pause --all`` is on, and ``disabled``
     lists the accounts with ``enabled: false``;
     ``rules_error`` is why the rule files do not load now (None when they do).
@@ -59,6 +62,8 @@ class Snapshot:
     failures: tuple[FailureRow, ...] = ()
     paused: tuple[str, ...] = ()
     awaiting: tuple[str, ...] = ()
+    pauses: tuple[PauseRow, ...] = ()
+    held: tuple[HeldCount, ...] = ()
     kill_switch: bool = False
     disabled: tuple[str, ...] = ()
     lock_held: bool | None = None
@@ -80,6 +85,14 @@ def paused_rules(store: StateStore) -> tuple[str, ...]:
     if callable(reader):
         return tuple(str(r) for r in reader())
     return ()
+
+
+def _pauses(store: StateStore) -> list[PauseRow]:
+    """Return every pause (none for a file older than the rails' schema)."""
+    try:
+        return store.pauses()
+    except StateError:
+        return []
 
 
 def awaiting_rules(
@@ -176,6 +189,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             tag_paths=paths,
             failures=tuple(store.failures()),
             paused=paused_rules(store),
+            pauses=tuple(_pauses(store)),
+            held=tuple(store.held_counts()),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
             kill_switch=store.switch(PAUSE_ALL),
             cycles=span_runs(store, base.accounts, now - base.backlog_span),
