@@ -47,7 +47,8 @@ def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
 
     Given the reports of every account; returns :data:`FAILURE` when an
     account's cycle could not run, a search was refused for good or a message
-    was set aside, or a rule was paused by a limit or the preflight failed,
+    was set aside, or a rule was paused by a limit in a live run (a preview's
+    pause is only reported) or the preflight failed,
     :data:`INCOMPLETE` when work is left for the next run, else :data:`OK`.
     """
     reports = list(reports)
@@ -56,7 +57,7 @@ def cycle_exit_code(reports: Iterable[CycleReport]) -> int:
         or r.set_aside
         or r.search_refused
         or r.saturated
-        or r.new_pauses
+        or (r.new_pauses and not r.dry_run)
         or r.preflight
         for r in reports
     )

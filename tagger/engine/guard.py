@@ -94,7 +94,14 @@ class Guard:
         return rule_id in self.budget.paused
 
     def note_match(self, rule_id: str, at: datetime) -> None:
-        """Count one match of ``rule_id``; an anomalous one pauses the rule."""
+        """Count one match of ``rule_id``; an anomalous one pauses the rule.
+
+        A rule already paused stays paused as it was (its pause is not made
+        again, so the kind of limit that paused it, which a raised limit
+        lifts, is kept).
+        """
+        if rule_id in self.budget.paused:
+            return
         self._persist(self.budget.note_match(rule_id), "anomaly", at)
 
     def reserve(self, rule_id: str, at: datetime) -> bool:

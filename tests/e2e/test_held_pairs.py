@@ -1,0 +1,214 @@
+"""Rails that record held pairs instead of holding windows, end to end on 127.0.0.1.
+
+`tagger` processes against the simulator: a rule awaiting promotion reads each
+message once and counts distinct messages; promote applies exactly the held
+pairs (simulator ground truth), each once; --from-now drops them and the audit
+report says so; a changed definition drops the old hash's pairs; pause RULE and
+resume RULE; a dry run of unpromoted rules completes; status --check warns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tagger import exitcodes
+from tagger.rules import RuleSet, load_rules
+from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state import StateStore
+from testkit import RULES_DIR
+from tests.support.daemon import (
+    applied_pairs,
+    audit_records,
+    expected_pairs,
+    repeated_applies,
+    run_tagger,
+    write_config,
+)
+
+RULE = "phishing-suspect"
+
+
+def calls(sim: Simulator, endpoint: str) -> int:
+    """Return the calls of ``endpoint`` the simulator answered."""
+    return int(sim.stats()["endpoints"][endpoint]["total"])
+
+
+def rule_pairs(sim: Simulator, rule_id: str, rules_dir: Path = RULES_DIR) -> set[tuple[str, str]]:
+    """Return the (message, tag) pairs ``rule_id`` applies on ``sim`` (ground truth).
+
+    Judged with every rule (a higher-priority ``stop`` rule counts); the
+    shipped rules each name their own tags, so a tag says which rule wants it.
+    """
+    ruleset = load_rules([rules_dir])
+    mine = {
+        pair
+        for pair in expected_pairs(sim, RuleSet(rules=(ruleset.by_id[rule_id],)))
+        if pair in expected_pairs(sim, ruleset)
+    }
+    tags = {tag for _, tag in mine}
+    return {pair for pair in expected_pairs(sim, ruleset) if pair[1] in tags}
+
+
+def held(state: Path, rule_id: str | None = None, status: str = "held") -> set[tuple[str, str]]:
+    """Return the (message, tag) pairs of ``rule_id`` (None: any) with ``status`` in state."""
+    with StateStore.open(state, lock=False, readonly=True) as store:
+        rows = store.held_rows(rule_ids=None if rule_id is None else [rule_id], status=status)
+    return {(r.message_id, r.tag_id) for r in rows}
+
+
+def status_json(cfg: str) -> dict[str, Any]:
+    done = run_tagger("status", "--json", "-c", cfg)
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def test_an_unpromoted_rule_reads_each_message_once_and_promote_applies_exactly_its_pairs(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=11, messages=150)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        first = run_tagger("once", "-c", cfg)
+        # A rail is no undone work: the cycle completed.
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert calls(sim, "apply") == 0
+        info_after_first = calls(sim, "info")
+        sim.add_messages(60)
+        second = run_tagger("once", "-c", cfg)
+        assert second.returncode == 0, second.stdout + second.stderr
+        # Only the new mail is read: the held messages were processed once.
+        assert calls(sim, "info") - info_after_first <= 60
+        assert calls(sim, "apply") == 0
+        truth = rule_pairs(sim, RULE)
+        assert truth and held(state, RULE) == truth
+
+        # Monitoring: a warning with how long and how many, never a watermark critical.
+        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
+        assert "watermark" not in check.stdout
+        messages = len({m for m, _ in truth})
+        assert f"{RULE} for " in check.stdout
+        assert f"{messages} messages, {len(truth)} tags held" in check.stdout
+        listed = [h for h in status_json(cfg)["held_pairs"] if h["rule"] == RULE]
+        assert [(h["messages"], h["pairs"]) for h in listed] == [(messages, len(truth))]
+
+        # The audit file holds each (message, rule hash, outcome) once.
+        records = audit_records(tmp_path / "audit.jsonl")
+        keys = [(r["message_id"], r["rule"], r["rule_hash"], r["outcome"]) for r in records]
+        assert len(keys) == len(set(keys))
+
+        promoted = run_tagger("promote", RULE, "--yes", "-c", cfg)
+        assert promoted.returncode == 0, promoted.stderr
+        assert f"held until promoted: {messages} messages, {len(truth)} tags" in promoted.stdout
+        assert calls(sim, "apply") == 0  # the next cycle applies them
+        third = run_tagger("once", "-c", cfg)
+        assert third.returncode == 0, third.stdout + third.stderr
+        assert applied_pairs(sim) == truth
+        assert held(state, RULE) == set() and held(state, RULE, "applied") == truth
+        fourth = run_tagger("once", "-c", cfg)
+        assert fourth.returncode == 0, fourth.stdout
+        assert applied_pairs(sim) == truth and repeated_applies(sim) == {}
+
+        # Every other rule, promoted, applies exactly the rest: each pair once.
+        for rule in load_rules([RULES_DIR]).rules:
+            if rule.mode == "enforce" and rule.id != RULE:
+                assert run_tagger("promote", rule.id, "--yes", "-c", cfg).returncode == 0
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert applied_pairs(sim) == expected_pairs(sim)
+        assert repeated_applies(sim) == {}
+
+
+def test_promote_from_now_drops_the_backlog_and_the_report_says_so(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=12, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        truth = rule_pairs(sim, RULE)
+        assert truth and held(state, RULE) == truth
+        refused = run_tagger("promote", RULE, "--from-now", "-c", cfg)
+        assert refused.returncode == 1 and "--yes" in refused.stderr
+        done = run_tagger("promote", RULE, "--from-now", "--yes", "-c", cfg)
+        assert done.returncode == 0, done.stderr
+        assert "dropped (the audit report says so)" in done.stdout
+        assert held(state, RULE) == set() and held(state, RULE, "dropped") == truth
+        sim.add_messages(40)
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        # Only the new mail's pairs: the dropped backlog is never applied.
+        assert applied_pairs(sim) == rule_pairs(sim, RULE) - truth
+        report = run_tagger("report", str(tmp_path / "audit.jsonl"))
+        assert report.returncode == 0, report.stderr
+        assert re.search(rf"rule {RULE}: .*{len(truth)} dropped", report.stdout), report.stdout
+
+
+def test_a_changed_definition_drops_the_pairs_of_its_old_hash(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules_dir)
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=13, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rules=[rules_dir / "*.yaml"], rollout="audit-first"))
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        old = held(state, RULE)
+        assert old
+        for path in rules_dir.glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            if f"id: {RULE}" in text:
+                path.write_text(text.replace("priority: 100", "priority: 101"), encoding="utf-8")
+        promoted = run_tagger("promote", RULE, "--yes", "-c", cfg)
+        assert promoted.returncode == 0, promoted.stderr
+        assert "held under an earlier definition" in promoted.stdout
+        assert held(state, RULE) == set() and held(state, RULE, "dropped") == old
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert calls(sim, "apply") == 0  # the old hash's backlog is never applied
+        outcomes = {
+            r["outcome"] for r in audit_records(tmp_path / "audit.jsonl") if r["rule"] == RULE
+        }
+        assert "dropped" in outcomes
+
+
+def test_pause_rule_holds_its_pairs_and_resume_applies_them_once(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=14, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="enforce"))
+        paused = run_tagger("pause", RULE, "-c", cfg)
+        assert paused.returncode == 0, paused.stderr
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        truth = rule_pairs(sim, RULE)
+        others = expected_pairs(sim) - truth
+        assert truth and held(state, RULE) == truth
+        assert applied_pairs(sim) == others  # the other rules go on
+        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
+        assert "paused by the operator" in check.stdout
+        resumed = run_tagger("resume", RULE, "--yes", "-c", cfg)
+        assert resumed.returncode == 0, resumed.stderr
+        messages = len({m for m, _ in truth})
+        assert f"held while paused: {messages} messages, {len(truth)} tags" in resumed.stdout
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert applied_pairs(sim) == expected_pairs(sim)
+        assert repeated_applies(sim) == {}
+
+
+def test_a_dry_run_of_unpromoted_rules_completes_and_names_what_they_would_apply(
+    tmp_path: Path,
+) -> None:
+    with Simulator(SimulatorConfig(seed=15, messages=120)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        dry = run_tagger("once", "--dry-run", "--show", "2", "-c", cfg)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "incomplete" not in dry.stdout
+        found = re.search(r", (\d+) would apply once promoted", dry.stdout)
+        assert found, dry.stdout
+        would = int(found.group(1))
+        per_rule = [int(n) for n in re.findall(r"would apply (\d+) once promoted", dry.stdout)]
+        assert would == sum(per_rule) == len(expected_pairs(sim))
+        assert f"rule {RULE}: 2 of " in dry.stdout and "[would apply once promoted]" in dry.stdout
+        bad = run_tagger("once", "--dry-run", "--show", "many", "-c", cfg)
+        assert bad.returncode == 2 and "--show" in bad.stderr
+        # The live run holds exactly what the preview said it would apply once promoted.
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert len(held(tmp_path / "state.db")) == would
