@@ -9,6 +9,8 @@ resume RULE; a dry run of unpromoted rules completes; status --check warns.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -112,6 +114,18 @@ def test_an_unpromoted_rule_reads_each_message_once_and_promote_applies_exactly_
         fourth = run_tagger("once", "-c", cfg)
         assert fourth.returncode == 0, fourth.stdout
         assert applied_pairs(sim) == truth and repeated_applies(sim) == {}
+
+        # The report counts the rule's messages once, audited then applied side by side.
+        audit = str(tmp_path / "audit.jsonl")
+        text = run_tagger("report", audit, "--rule", RULE, "-c", cfg)
+        assert text.returncode == 0, text.stderr
+        line = f"rule {RULE}: {messages} messages, {len(truth)} tags ({messages} applied)"
+        assert line in text.stdout, text.stdout
+        assert "enforcing (hash " in text.stdout
+        table = run_tagger("report", audit, "--rule", RULE, "--csv", "-")
+        rows = list(csv.DictReader(io.StringIO(table.stdout)))
+        assert len(rows) == messages
+        assert {r["outcomes"] for r in rows} == {"audit;applied"}
 
         # Every other rule, promoted, applies exactly the rest: each pair once.
         for rule in load_rules([RULES_DIR]).rules:
