@@ -144,22 +144,18 @@ class RailRecords(StateAccess):
             )
 
     def rule_history(self, account: str, since: datetime) -> dict[str, tuple[int, int]]:
-        """Return rule id → (cycles, matches) of ``account``'s cycles since ``since``."""
+        """Return rule id → (cycles it matched in, matches) of ``account``'s cycles since ``since``.
+
+        Only the cycles in which the rule matched count: quiet cycles (a night,
+        a weekend) would pull the trailing average towards 0 and make the
+        anomaly guard pause the rule at the next ordinary peak.
+        """
         rows = self._rows(
-            "SELECT rule_id, COUNT(*), SUM(matched) FROM rule_cycles"
-            " WHERE account = ? AND cycle_at >= ? GROUP BY rule_id",
+            "SELECT rule_id, SUM(CASE WHEN matched > 0 THEN 1 ELSE 0 END), SUM(matched)"
+            " FROM rule_cycles WHERE account = ? AND cycle_at >= ? GROUP BY rule_id",
             (account, to_us(since)),
         )
-        return {r: (int(n), int(m or 0)) for r, n, m in rows}
-
-    def audited_since(self, rule_id: str, since: datetime | None = None) -> tuple[int, int]:
-        """Return (cycles, audit-only matches) of ``rule_id`` over every account since ``since``."""
-        rows = self._rows(
-            "SELECT COUNT(*), SUM(audited) FROM rule_cycles WHERE rule_id = ? AND cycle_at >= ?",
-            (rule_id, to_us(since) if since is not None else 0),
-        )
-        n, m = rows[0]
-        return int(n), int(m or 0)
+        return {r: (int(n or 0), int(m or 0)) for r, n, m in rows}
 
     def applied_since(self, account: str, since: datetime) -> dict[str, int]:
         """Return rule id → tags applied on ``account`` since ``since`` (the 24-hour count)."""
