@@ -13,7 +13,7 @@ that stands.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tagger.audit.records import AuditRecord
 
@@ -72,6 +72,18 @@ def fold(records: Iterable[AuditRecord]) -> list[Match]:
     hashes: dict[tuple[str, str, str], list[str]] = {}
     for record in records:
         key = (record.account, record.message_id, record.rule)
+        before = latest.get(key)
+        if before is not None and not (record.sender or record.subject):
+            # A released pair's entry knows only the message id: the mail's own
+            # fields (and the explanation) come from the entry that judged it.
+            record = replace(
+                record,
+                sender=before.sender,
+                recipients=before.recipients,
+                subject=before.subject,
+                received=record.received or before.received,
+                explanation=record.explanation or before.explanation,
+            )
         latest[key] = record
         seen = outcomes.setdefault(key, [])
         if record.outcome not in seen:
