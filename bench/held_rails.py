@@ -26,7 +26,10 @@ held pair, plus the pairs of mail the release cycle found new), those
 applied by the cycle after (none) and tags applied twice (none). Exits 1
 when the held pairs differ from the ground truth, the release misses one, a
 tag is applied twice, or the cost grows (a slope above 5% of the mean per
-cycle); ``--no-targets`` reports without failing.
+cycle); ``--no-targets`` reports without failing. ``--previous N`` also runs
+the first N cycles of the ``awaiting`` scenario with the release before held
+pairs (each cycle a ``tagger once`` process of that code, from the git
+history), whose rails held windows, for comparison.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow
 from testkit import RULES_DIR
 from testkit.expected import expected_pairs
+from testkit.previous import Unavailable, run_previous, unpack_previous
 from testkit.setup import TEST_WINDOW, write_config
 
 RULE = "phishing-suspect"
@@ -192,6 +196,57 @@ def scenario(name: str, tmp: Path, args: argparse.Namespace, log: Callable[[str]
     return figures
 
 
+def previous(tmp: Path, args: argparse.Namespace, log: Callable[[str], None]) -> list[str]:
+    """Run the ``awaiting`` scenario's first cycles with the previous release; return misses.
+
+    Each cycle is a ``tagger once`` process of the release that held windows
+    (:mod:`testkit.previous`); prints the same per-cycle figures, for comparison.
+    """
+    try:
+        old = unpack_previous(tmp)
+    except Unavailable as exc:
+        log(f"  previous release: not run ({exc})")
+        return []
+    ruleset = load_rules([RULES_DIR])
+    window = {**TEST_WINDOW, "overlap": "1s"}
+    limits = {"anomaly_min_cycles": 10_000}
+    sim_config = SimulatorConfig(seed=args.seed, messages=args.start_messages)
+    values: dict[str, list[float]] = {"searches": [], "info": [], "audit": []}
+    with Simulator(sim_config) as sim:
+        cfg = str(write_config(tmp, sim, rollout="audit-first", window=window, limits=limits))
+        for rule in ruleset.rules:
+            if rule.mode == "enforce" and rule.id != RULE:
+                run_previous(old, "promote", rule.id, "--yes", "-c", cfg)
+        audit = tmp / "audit.jsonl"
+        for number in range(1, args.previous + 1):
+            if number > 1:
+                sim.add_messages(args.per_cycle)
+            lines = _lines(audit)
+            before = _calls(sim)
+            run_previous(old, "once", "-c", cfg)
+            calls = {k: v - before[k] for k, v in _calls(sim).items()}
+            entries = _lines(audit) - lines
+            if number > 1:
+                values["searches"].append(calls["search"])
+                values["info"].append(calls["info"])
+                values["audit"].append(entries)
+            log(
+                f"  previous release cycle {number:3d}: searches {calls['search']:3d},"
+                f" info {calls['info']:4d}, applies {calls['apply']:3d}, audit entries {entries:4d}"
+            )
+    for key, series in values.items():
+        log(f"  previous release: {key} per cycle: slope {slope(series):+.3f} per cycle")
+    return []
+
+
+def _lines(path: Path) -> int:
+    """Return how many lines ``path`` holds (0 when it does not exist)."""
+    if not path.exists():
+        return 0
+    with path.open(encoding="utf-8") as text:
+        return sum(1 for _ in text)
+
+
 def summarise(figures: Figures, log: Callable[[str], None]) -> list[str]:
     """Print one scenario's slopes and release check; return the targets missed."""
     missed: list[str] = []
@@ -229,6 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-messages", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
+    parser.add_argument(
+        "--previous",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N cycles of the awaiting scenario with the previous release (git history)",
+    )
     parser.add_argument("--no-targets", action="store_true")
     args = parser.parse_args(argv)
     sink = quiet_logging()
@@ -243,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     finally:
         sink.close()
+    if args.previous > 0:
+        print(f"previous release (held windows), awaiting: {args.previous} cycles")
+        with tempfile.TemporaryDirectory(prefix="tagger-held-previous-") as tmp:
+            missed += previous(Path(tmp), args, print)
     for problem in missed:
         print(f"target missed: {problem}")
     return 1 if missed and not args.no_targets else 0

@@ -11,11 +11,7 @@ applied twice and nothing is lost (simulator ground truth).
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sqlite3
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -24,8 +20,8 @@ from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from tagger.state.times import from_us
-from testkit import ROOT, RULES_DIR
-from testkit.processes import tagger_env
+from testkit import RULES_DIR
+from testkit.previous import Unavailable, run_previous, unpack_previous
 from tests.support.daemon import (
     applied_pairs,
     expected_pairs,
@@ -34,45 +30,15 @@ from tests.support.daemon import (
     write_config,
 )
 
-PREVIOUS = "43c01a8"
 ENFORCING = "spoofed-own-domain"
 
 
 def previous_release(into: Path) -> Path:
-    """Unpack the previous release's ``tagger`` package under ``into``; return the folder.
-
-    Skips the test (saying why) when the repository's history is not at hand.
-    """
-    git = shutil.which("git")
-    if git is None or not (ROOT / ".git").exists():
-        pytest.skip("needs the repository's git history to check out the previous release")
-    archive = into / "previous.tar"
-    made = subprocess.run(
-        [git, "-C", str(ROOT), "archive", "-o", str(archive), PREVIOUS, "tagger"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"commit {PREVIOUS} is not in this repository: {made.stderr.strip()}")
-    folder = into / "previous"
-    folder.mkdir()
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder, filter="data")
-    return folder
-
-
-def run_previous(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the previous release's ``tagger ARGS`` (its package first on the path)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tagger", *args],
-        env=tagger_env(),
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """Unpack the previous release under ``into``; skips (saying why) when it cannot."""
+    try:
+        return unpack_previous(into)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_held_windows_of_the_previous_release_become_held_pairs_nothing_twice_nothing_lost(
