@@ -22,6 +22,7 @@ from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from testkit import RULES_DIR
+from testkit.setup import account_yaml
 from tests.support.daemon import (
     applied_pairs,
     audit_records,
@@ -226,3 +227,38 @@ def test_a_dry_run_of_unpromoted_rules_completes_and_names_what_they_would_apply
         # The live run holds exactly what the preview said it would apply once promoted.
         assert run_tagger("once", "-c", cfg).returncode == 0
         assert len(held(tmp_path / "state.db")) == would
+
+
+def test_a_disabled_account_holds_its_pairs_until_it_is_enabled(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=16, messages=100)) as sim:
+        disabled = [{**account_yaml(sim), "enabled": False}]
+        cfg = str(write_config(tmp_path, sim, accounts=disabled))
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert calls(sim, "apply") == 0
+        truth = expected_pairs(sim)
+        assert truth and held(state) == truth
+        reasons = {h["reason"] for h in status_json(cfg)["held_pairs"]}
+        assert reasons == {"account-disabled"}
+        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
+        assert f"accounts disabled: demo ({len({m for m, _ in truth})} messages" in check.stdout
+        cfg = str(write_config(tmp_path, sim))  # enabled again
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert applied_pairs(sim) == truth and repeated_applies(sim) == {}
+        assert held(state) == set()
+
+
+def test_pause_and_resume_refuse_bad_input_with_the_fix(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=17, messages=10)) as sim:
+        cfg = str(write_config(tmp_path, sim))
+        for args, says in (
+            ((), "name the rule to pause, or --all"),
+            ((RULE, "--all"), "not both"),
+            (("phishing-suspekt",), "no rule 'phishing-suspekt' in the rule files"),
+        ):
+            done = run_tagger("pause", *args, "-c", cfg)
+            assert done.returncode == 2 and says in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+        idle = run_tagger("resume", RULE, "-c", cfg)
+        assert idle.returncode == 1 and f"rule {RULE!r} is not paused" in idle.stderr
