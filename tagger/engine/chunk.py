@@ -78,7 +78,6 @@ class Chunk:
         # Filled as messages finish.
         self.failures: dict[str, Failure] = {}
         self.planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
-        self.deferred: set[str] = set()
         # Messages the quota had no turn for before the cycle's bound (left for the next).
         self.quota_deferred: set[str] = set()
         self.held_rules: dict[str, set[str]] = {}
@@ -116,14 +115,12 @@ class Chunk:
         if interrupted or self._stopping():
             self.report.interrupted = True
             return
-        self.report.deferred += len(self.deferred - self.failures.keys() - self.quota_deferred)
         self.ledger.settle(
             self.candidates,
             self.failures,
             self.options.max_failures,
             self.report,
             self.now(),
-            self.deferred,
             self.quota_deferred,
         )
 

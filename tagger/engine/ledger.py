@@ -227,7 +227,6 @@ class Ledger(AccountBook):
         max_failures: int,
         report: CycleReport,
         at: datetime,
-        deferred: Set[str] = frozenset(),
         quota_deferred: Set[str] = frozenset(),
     ) -> None:
         """Mark finished messages processed; count failures and set aside repeat offenders.
@@ -235,11 +234,9 @@ class Ledger(AccountBook):
         ``quota_deferred`` holds the ids of messages the quota had no turn for
         before the cycle's bound: left for the next cycle (:meth:`defer`).
 
-        ``deferred`` holds the ids of messages with a planned tag that a rail
-        (a paused rule, a rule awaiting promotion, the kill switch) kept from
-        being applied: like a failure they are not marked processed and hold
-        their queries' windows back, so they are applied after the rail is
-        lifted, but nothing is counted against them and none is set aside.
+        A message with a planned tag that a rail kept from being applied is
+        finished like any other: its tag is a held pair in the ledger
+        (:mod:`tagger.engine.release` applies it once the rail is lifted).
 
         Only permanent failures (the service said retrying cannot help) count towards
         set-aside: a transient one (429 quota, 5xx, network) after the client's own
@@ -255,13 +252,10 @@ class Ledger(AccountBook):
             raise AccountLevelFailure(account_level[0].error)
         if self._halted:
             return
-        undone = failures.keys() | deferred | quota_deferred
+        undone = failures.keys() | quota_deferred
         ok = [c for c in chunk if c.summary.id not in undone]
         self._mark_done(ok, at)
         started = self._started or at
-        for cand in chunk:
-            if cand.summary.id in deferred and cand.summary.id not in failures:
-                self._hold(cand, started)
         self.defer((c for c in chunk if c.summary.id in quota_deferred), at)
         for cand in chunk:
             failure = failures.get(cand.summary.id)

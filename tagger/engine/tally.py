@@ -85,8 +85,6 @@ class CycleReport:
     applied: int = 0
     failed: int = 0
     held_back: int = 0
-    # Messages left unprocessed because a rail held one of their tags back.
-    deferred: int = 0
     # Work the quota had no turn for before the cycle's bound: messages and
     # searches left for the next cycle (not failures), about how many seconds
     # of quota they need, and the oldest such message's received time.
@@ -501,7 +499,6 @@ COUNTERS: tuple[tuple[str, str | None], ...] = (
     ("applied", "applied"),
     ("failed", "failed"),
     ("held_back", None),
-    ("deferred", "deferred"),
     ("saturated", "saturated_windows"),
     ("search_failures", None),
     ("search_refused", None),
