@@ -298,6 +298,7 @@ class _Cycle:
                 self.hooks,
                 self.options.chunk,
                 lambda: self.stopping() or self.out_of_time(),
+                self.options.max_failures,
             )
         if self.account.guard is not None and not self.ledger.dry_run:
             for count in self.ledger.held_counts():

@@ -259,8 +259,8 @@ class Ledger(AccountBook):
         self.defer((c for c in chunk if c.summary.id in quota_deferred), at)
         for cand in chunk:
             failure = failures.get(cand.summary.id)
-            if failure is not None and not self._count_failure(
-                cand, failure, max_failures, report, at
+            if failure is not None and not self.count_failure(
+                cand.summary.id, failure, max_failures, report, at
             ):
                 self._hold(cand, started)
 
@@ -284,16 +284,20 @@ class Ledger(AccountBook):
             self._quota_only.discard(key)
             self._held.setdefault(key, []).append(cand.summary.received or started)
 
-    def _count_failure(
+    def count_failure(
         self,
-        cand: Candidate,
+        mid: str,
         failure: Failure,
         max_failures: int,
         report: CycleReport,
         at: datetime,
     ) -> bool:
-        """Record one failure of ``cand``; True when it was set aside (it holds nothing back)."""
-        account, mid = self.account, cand.summary.id
+        """Record one failure of message ``mid``; True when it was set aside (it holds none back).
+
+        A permanent failure for the ``max_failures``-th time sets the message
+        aside; a transient one never does.
+        """
+        account = self.account
         count = self.state.record_failure(account, mid, failure.error, at)
         report.failed += 1
         if count >= max_failures and not failure.transient:
@@ -316,6 +320,16 @@ class Ledger(AccountBook):
             error=failure.error,
         )
         return False
+
+    def clear_failures(self, message_ids: Iterable[str]) -> None:
+        """Forget the open failures of ``message_ids`` (their work is done now)."""
+        ids = set(message_ids)
+        if not ids:
+            return
+        for failure in self.state.failures(self.account):
+            if failure.set_aside_at is None and failure.message_id in ids:
+                self.state.clear_failure(self.account, failure.message_id)
+                log.info("message_recovered", account=self.account, message_id=failure.message_id)
 
     def _mark(self, query_key: str) -> str:
         return self.ruleset.query_mark(query_key)

@@ -52,12 +52,16 @@ async def release_held(
     hooks: Hooks,
     batch: int,
     done: Callable[[], bool],
+    max_failures: int = 5,
 ) -> None:
     """Drop, expire and release ``account``'s held pairs (see module docstring).
 
     ``batch`` is how many messages are released at once; ``done()`` says
-    when to stop (a stop request, or the cycle's bound passed). Raises
-    :class:`AuthenticationError` (after the applies in flight are recorded).
+    when to stop (a stop request, or the cycle's bound passed). A message
+    whose apply fails is counted as any failure: retried by the next cycles,
+    and after ``max_failures`` permanent failures set aside (its held pairs
+    are dropped, saying why). Raises :class:`AuthenticationError` (after the
+    applies in flight are recorded).
     """
     guard, ledger = account.guard, account.ledger
     if guard is None:
@@ -90,7 +94,8 @@ async def release_held(
     for start in range(0, len(pending), max(1, batch)):
         if done():
             break
-        if not await _release(account, pending[start : start + batch], report, now, hooks):
+        chunk = pending[start : start + batch]
+        if not await _release(account, chunk, report, now, hooks, max_failures):
             break
 
 
@@ -100,6 +105,7 @@ async def _release(
     report: CycleReport,
     now: Callable[[], datetime],
     hooks: Hooks,
+    max_failures: int,
 ) -> bool:
     """Apply one batch of held pairs (grouped by message); False when the rest must wait.
 
@@ -141,8 +147,12 @@ async def _release(
         for rule_id in sorted({r.rule_id for r in railed}):
             mine = [r for r in railed if r.rule_id == rule_id]
             ledger.rehold(mine, guard.hold_reason(rule_id), at)
+    ledger.clear_failures(r.message_id for r in resolved)
     for mid, failure in errors.items():
-        report.errors.append(f"held pairs of message {mid}: {failure.error}")
+        if ledger.count_failure(mid, failure, max_failures, report, at):
+            note = f"set aside after failed applies: {failure.error}"
+            gone = ledger.drop_held(DROPPED, at, note, message_id=mid)
+            report.add_resolved(gone, "dropped", note)
     return not waits and not railed
 
 

@@ -205,6 +205,7 @@ class HeldRecords(StateAccess):
         *,
         rule_id: str | None = None,
         account: str | None = None,
+        message_id: str | None = None,
         reasons: Iterable[str] | None = None,
         keep_hash: str | None = None,
         other_hash: str | None = None,
@@ -212,7 +213,7 @@ class HeldRecords(StateAccess):
     ) -> list[HeldRow]:
         """Resolve the held pairs that match every filter given as ``status``; return them.
 
-        ``rule_id``, ``account`` and ``reasons`` select; ``keep_hash`` selects
+        ``rule_id``, ``account``, ``message_id`` and ``reasons`` select; ``keep_hash`` selects
         the pairs of that content hash, ``other_hash`` those of any other;
         ``received_before`` those received (or, when unknown, held) before it.
         One transaction: the rows returned are exactly those changed.
@@ -224,6 +225,9 @@ class HeldRecords(StateAccess):
         if account is not None:
             clauses.append("account = ?")
             params.append(account)
+        if message_id is not None:
+            clauses.append("message_id = ?")
+            params.append(message_id)
         if reasons is not None:
             chosen = list(dict.fromkeys(reasons))
             if not chosen:

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tagger import exitcodes
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
+from tagger.state.held import AWAITING, HeldRow
 from testkit import RULES_DIR
 from testkit.setup import account_yaml
 from tests.support.daemon import (
@@ -262,3 +264,47 @@ def test_pause_and_resume_refuse_bad_input_with_the_fix(tmp_path: Path) -> None:
             assert "Traceback" not in done.stderr
         idle = run_tagger("resume", RULE, "-c", cfg)
         assert idle.returncode == 1 and f"rule {RULE!r} is not paused" in idle.stderr
+
+
+def test_a_released_pair_that_fails_for_good_is_set_aside_not_retried_forever(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.db"
+    with Simulator(SimulatorConfig(seed=18, messages=80)) as sim:
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first", max_failures=2))
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        truth = rule_pairs(sim, RULE)
+        assert truth
+        # A held pair whose message the service no longer knows: every apply fails for good.
+        rule = load_rules([RULES_DIR]).by_id[RULE]
+        tag_id = next(iter(truth))[1]
+        now = datetime.now(UTC)
+        with StateStore.open(state, lock=False) as store:
+            store.hold(
+                [
+                    HeldRow(
+                        "demo",
+                        "gone-1",
+                        tag_id,
+                        RULE,
+                        rule.content_hash,
+                        rule.tags[0],
+                        AWAITING,
+                        now,
+                        now,
+                    )
+                ]
+            )
+        assert run_tagger("promote", RULE, "--yes", "-c", cfg).returncode == 0
+        first = run_tagger("once", "-c", cfg)
+        assert first.returncode == exitcodes.INCOMPLETE, first.stdout + first.stderr
+        assert applied_pairs(sim) == truth  # the others are applied
+        second = run_tagger("once", "-c", cfg)
+        assert second.returncode == exitcodes.FAILURE, second.stdout  # set aside: needs you
+        with StateStore.open(state, lock=False, readonly=True) as store:
+            assert store.set_aside_ids("demo") == {"gone-1"}
+            (dropped,) = store.held_rows(status="dropped")
+        assert dropped.message_id == "gone-1" and "set aside" in dropped.note
+        tries = calls(sim, "apply")
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        assert calls(sim, "apply") == tries and repeated_applies(sim) == {}
