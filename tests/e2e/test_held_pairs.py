@@ -129,6 +129,16 @@ def test_an_unpromoted_rule_reads_each_message_once_and_promote_applies_exactly_
         rows = list(csv.DictReader(io.StringIO(table.stdout)))
         assert len(rows) == messages
         assert {r["outcomes"] for r in rows} == {"audit;applied"}
+        page = tmp_path / "report.html"
+        html = run_tagger("report", audit, "--html", str(page), "-c", cfg)
+        assert html.returncode == 0, html.stderr
+        text_of = page.read_text(encoding="utf-8")
+        # Each rule's state, and the chart's applied apart from what is held back.
+        assert f'data-state-of="{RULE}">enforcing (hash ' in text_of
+        assert "awaiting promotion since " in text_of
+        assert re.search(rf'data-rule="{RULE}" data-kind="applied"', text_of)
+        assert 'data-kind="held"' in text_of
+        assert '<tr class="why"><td colspan="7">' in text_of
 
         # Every other rule, promoted, applies exactly the rest: each pair once.
         for rule in load_rules([RULES_DIR]).rules:
