@@ -16,7 +16,7 @@ from typing import Any
 from tagger.engine.plan import Action
 from tagger.engine.searchcap import CapTracker
 from tagger.state import StateError, StateStore
-from tagger.state.held import HeldCount, HeldRow
+from tagger.state.held import HELD, HeldCount, HeldRow
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 
 
@@ -125,6 +125,11 @@ class AccountBook:
             )
             for r in rows
         )
+
+    def held_among(self, message_ids: Iterable[str]) -> dict[tuple[str, str], HeldRow]:
+        """Return the pairs still held among ``message_ids``, by (message, rule)."""
+        rows = self.state.held_of(self.account, message_ids)
+        return {(r.message_id, r.rule_id): r for r in rows if r.status == HELD}
 
     def open_held(self, rule_ids: Iterable[str]) -> list[HeldRow]:
         """Return this account's held pairs of ``rule_ids``, oldest received first."""

@@ -23,7 +23,7 @@ from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, evaluate, prefilter
-from tagger.state.held import AWAITING, LIMIT
+from tagger.state.held import AWAITING, LIMIT, HeldRow
 
 log = structlog.get_logger("tagger.engine")
 
@@ -75,6 +75,9 @@ class Chunk:
         self.eligible: dict[str, list[CompiledRule]] = {}
         self.need_info: set[str] = set()
         self.recorded: Set[tuple[str, str]] = frozenset()
+        # Pairs held before this chunk, by (message, rule): judged again, they are not
+        # written to the audit file again (one entry per message, rule hash and outcome).
+        self.held_before: Mapping[tuple[str, str], HeldRow] = {}
         # Filled as messages finish.
         self.failures: dict[str, Failure] = {}
         self.planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
@@ -96,6 +99,7 @@ class Chunk:
         """
         self._triage()
         self.recorded = self.ledger.recorded(c.summary.id for c in self.candidates)
+        self.held_before = self.ledger.held_among(c.summary.id for c in self.candidates)
         tasks = []
         for cand in self.candidates:
             task = asyncio.ensure_future(self._guarded(cand))
@@ -248,13 +252,34 @@ class Chunk:
                 continue  # a deferred message is judged (and reported) by the next cycle
             decisions, plan = self.planned[mid]
             failure = self.failures.get(mid)
+            held: Set[str] = self.held_rules.get(mid, frozenset())
             self.report.add_decisions(
                 cand.summary,
                 decisions,
                 plan,
                 None if failure is None else failure.error,
-                self.held_rules.get(mid, frozenset()),
+                held,
+                self._repeats(mid, decisions, held),
             )
+
+    def _repeats(self, mid: str, decisions: Sequence[Decision], held: Set[str]) -> set[str]:
+        """Return the rules whose entry for ``mid`` would repeat one already written.
+
+        A message judged again (a rule set changed, the overlap) whose pair of
+        a rule is still held, under the same definition and for the same kind
+        of rail (awaiting promotion, or another rail), has its entry already.
+        """
+        guard = self.account.guard
+        out: set[str] = set()
+        for decision in decisions:
+            before = self.held_before.get((mid, decision.rule_id))
+            rule = self.rules_by_id.get(decision.rule_id)
+            if before is None or rule is None or before.rule_hash != rule.content_hash:
+                continue
+            awaiting = guard is not None and decision.rule_id in guard.awaiting
+            if (before.reason == AWAITING) == awaiting and (awaiting or decision.rule_id in held):
+                out.add(decision.rule_id)
+        return out
 
 
 def _plan(

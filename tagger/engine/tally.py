@@ -148,12 +148,15 @@ class CycleReport:
         plan: MessagePlan,
         failure: str | None = None,
         held: Set[str] = frozenset(),
+        repeats: Set[str] = frozenset(),
     ) -> None:
         """Record the decisions and plan made for one message.
 
         ``failure`` is the error of a live run that could not finish the
         message (None when it was finished, or in a dry run); ``held`` the
-        rules whose tags on it a rail held back (paused rule, kill switch). Entries (and so
+        rules whose tags on it a rail held back (paused rule, kill switch);
+        ``repeats`` the rules whose entry on it was written before (their
+        figures count, no entry is made again). Entries (and so
         explanations) are built only when :attr:`keep_entries` is set.
         """
         decisions = list(decisions)
@@ -173,7 +176,7 @@ class CycleReport:
             else:
                 figures.audit_only += railed
             figures.skipped += len(skipped)
-            if not self.keep_entries:
+            if not self.keep_entries or decision.rule_id in repeats:
                 continue
             if at is None:
                 at, window = self.clock(), self.searched()

@@ -318,3 +318,26 @@ def test_a_released_pair_that_fails_for_good_is_set_aside_not_retried_forever(
         tries = calls(sim, "apply")
         assert run_tagger("once", "-c", cfg).returncode == 0
         assert calls(sim, "apply") == tries and repeated_applies(sim) == {}
+
+
+def test_mail_judged_again_writes_no_second_entry_for_a_pair_still_held(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules_dir)
+    with Simulator(SimulatorConfig(seed=19, messages=60)) as sim:
+        sim.add_messages(80)  # inside the window's overlap: judged again below
+        cfg = str(write_config(tmp_path, sim, rules=[rules_dir / "*.yaml"], rollout="audit-first"))
+        assert run_tagger("once", "-c", cfg).returncode == 0
+        before = audit_records(tmp_path / "audit.jsonl")
+        assert any(r["rule"] == RULE and r["outcome"] == "audit" for r in before)
+        # Another rule changes: the rule set's hash changes and the overlap is judged again.
+        for path in rules_dir.glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            if "id: greymail-bulk" in text:
+                path.write_text(text.replace("priority: 10", "priority: 11"), encoding="utf-8")
+        again = run_tagger("once", "-c", cfg)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert re.search(r" ([1-9]\d*) scanned, 0 already processed", again.stdout), again.stdout
+        records = audit_records(tmp_path / "audit.jsonl")
+        keys = [(r["message_id"], r["rule"], r["rule_hash"], r["outcome"]) for r in records]
+        assert len(keys) == len(set(keys))
+        assert any(r["rule"] == "greymail-bulk" for r in records[len(before) :])
