@@ -99,7 +99,8 @@ class Chunk:
         """
         self._triage()
         self.recorded = self.ledger.recorded(c.summary.id for c in self.candidates)
-        self.held_before = self.ledger.held_among(c.summary.id for c in self.candidates)
+        if not self.ledger.dry_run:  # a preview lists every match it judged
+            self.held_before = self.ledger.held_among(c.summary.id for c in self.candidates)
         tasks = []
         for cand in self.candidates:
             task = asyncio.ensure_future(self._guarded(cand))
