@@ -6,30 +6,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tagger.audit.entry import Entry, safe_text, safe_value
 from tagger.engine.plan import Action, MessagePlan, Skipped
+from tagger.engine.resolved import HeldPair, resolved_entry
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
-
-
-class HeldPair(Protocol):
-    """A held pair as the report needs it (a :class:`~tagger.state.held.HeldRow`)."""
-
-    @property
-    def message_id(self) -> str: ...
-    @property
-    def tag_id(self) -> str: ...
-    @property
-    def tag_ref(self) -> str: ...
-    @property
-    def rule_id(self) -> str: ...
-    @property
-    def rule_hash(self) -> str: ...
-    @property
-    def received(self) -> datetime | None: ...
 
 
 @dataclass
@@ -239,31 +223,10 @@ class CycleReport:
                 figures.expired += 1
             else:
                 figures.dropped += 1
-        if not self.keep_entries or not groups:
-            return
-        at = self.clock()
-        for (message_id, rule_id, rule_hash), pairs in groups.items():
-            received = pairs[0].received
-            self.entries.append(
-                Entry(
-                    message_id=message_id,
-                    received=received.isoformat() if received else None,
-                    sender="",
-                    subject=None,
-                    rule=rule_id,
-                    rule_mode="enforce",
-                    tags=tuple(p.tag_ref for p in pairs),
-                    planned=tuple(p.tag_id for p in pairs),
-                    skipped=(),
-                    explanation=None,
-                    at=at,
-                    run_id=self.run_id,
-                    dry_run=self.dry_run,
-                    rule_hash=rule_hash,
-                    failure=note or None,
-                    rail=outcome,
-                )
-            )
+        if self.keep_entries and groups:
+            at = self.clock()
+            for key, pairs in groups.items():
+                self.entries.append(resolved_entry(key, pairs, outcome, note, at, self))
 
     def note_deferred(self, received: datetime | None) -> None:
         """Keep ``received`` as the backlog's oldest message when it is older than the one kept."""
