@@ -150,9 +150,15 @@ def handle_resume(args: argparse.Namespace) -> int:
     with StateStore.open(config.state_path, lock=False) as store:
         now = _now()
         if args.all:
-            rows = [r for r in store.held_rows() if r.reason in (KILL_SWITCH, DISABLED)]
+            # A disabled account's pairs wait for the account, not for the switch.
+            enabled = {a.name for a in config.accounts if a.enabled}
+            rows = [
+                r
+                for r in store.held_rows()
+                if r.reason == KILL_SWITCH or (r.reason == DISABLED and r.account in enabled)
+            ]
             backlog = Backlog.of(rows, now)
-            for line in describe(backlog, "held by the kill switch or a disabled account"):
+            for line in describe(backlog, "held by the kill switch (or an account since enabled)"):
                 print(line)
             answer = _release(store, backlog, args, audit, "lift the kill switch")
             if answer is not True:

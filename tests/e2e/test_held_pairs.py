@@ -255,6 +255,10 @@ def test_a_disabled_account_holds_its_pairs_until_it_is_enabled(tmp_path: Path) 
         check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
         assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
         assert f"accounts disabled: demo ({len({m for m, _ in truth})} messages" in check.stdout
+        # The kill switch is not what holds them: resume --all leaves them to the account.
+        idle = run_tagger("resume", "--all", "-c", cfg)
+        assert idle.returncode == 0 and "nothing held to apply" in idle.stdout, idle.stdout
+        assert held(state) == truth
         cfg = str(write_config(tmp_path, sim))  # enabled again
         assert run_tagger("once", "-c", cfg).returncode == 0
         assert applied_pairs(sim) == truth and repeated_applies(sim) == {}
