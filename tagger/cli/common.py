@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from tagger.config.lists import ListSpec
 from tagger.errors import Problem, UserError
 
 DEFAULT_RULES_DIR = Path("rules")
@@ -49,6 +50,22 @@ def rule_paths_from_args(args: argparse.Namespace) -> list[Path]:
             )
         ]
     )
+
+
+def lists_from_args(args: argparse.Namespace) -> tuple[ListSpec, ...]:
+    """Return the shared lists the rules may test: those of the configuration, when one is named.
+
+    A configuration is named by ``-c`` or ``$TAGGER_CONFIG``; without one
+    there are no lists (a rule testing one then says how to give it).
+
+    Raises:
+        UserError: the configuration is invalid.
+    """
+    if not (getattr(args, "config", None) or os.environ.get("TAGGER_CONFIG")):
+        return ()
+    from tagger.config import default_config_path, load_config
+
+    return load_config(default_config_path(given=getattr(args, "config", None))).lists
 
 
 def print_problems(problems: Sequence[Problem]) -> tuple[int, int]:

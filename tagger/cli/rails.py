@@ -96,7 +96,7 @@ def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
 def handle_promote(args: argparse.Namespace) -> int:
     """Show the rule's audit results, confirm, then record its id and content hash."""
     config = load(args)
-    ruleset = load_rules(list(config.rule_paths))
+    ruleset = load_rules(list(config.rule_paths), config.lists)
     rule = ruleset.by_id.get(args.rule)
     if rule is None:
         raise UserError.single(f"no rule {args.rule!r} in the rule files")

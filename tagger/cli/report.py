@@ -69,7 +69,7 @@ def _rules(args: argparse.Namespace) -> RuleSet | None:
         from tagger.config import default_config_path, load_config
 
         config = load_config(default_config_path(given=getattr(args, "config", None)))
-        return load_rules(list(config.rule_paths))
+        return load_rules(list(config.rule_paths), config.lists)
     return None
 
 
