@@ -154,7 +154,7 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
-        if comments_after:
+        if comments_after and "#" in entry:
             entry = _TRAILING_COMMENT.split(entry, maxsplit=1)[0].rstrip()
         try:
             key = parse(entry, spec)
