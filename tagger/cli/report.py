@@ -24,6 +24,7 @@ from tagger.audit.files import is_link_refusal, open_private
 from tagger.audit.html import render_html
 from tagger.audit.records import AuditRecord
 from tagger.audit.summary import RuleMeta, text_lines
+from tagger.cli.common import lists_from_args
 from tagger.cli.timeargs import parse_when
 from tagger.errors import UserError
 from tagger.rules import RuleSet, load_rules
@@ -64,7 +65,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 def _rules(args: argparse.Namespace) -> RuleSet | None:
     """Return the rule set named by ``--rules`` or the config, or None when neither is given."""
     if args.rules:
-        return load_rules([Path(p) for p in args.rules])
+        return load_rules([Path(p) for p in args.rules], lists_from_args(args))
     if getattr(args, "config", None) or os.environ.get("TAGGER_CONFIG"):
         from tagger.config import default_config_path, load_config
 

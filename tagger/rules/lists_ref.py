@@ -88,7 +88,7 @@ def resolve_list(name: str, field: Field, catalog: ListCatalog | None) -> ListRe
             where = f"in {catalog.config}" if catalog.config else "in config.yaml"
             hint = (
                 f"declare it under 'lists:' {where}, and give that configuration to this "
-                "command (-c FILE or $TAGGER_CONFIG)"
+                "command: -c FILE (or $TAGGER_CONFIG, read when no rule paths are given)"
             )
             raise OperandError(f"unknown list '{name}': no lists are declared", hint)
         hint = did_you_mean(name, declared) or "declared lists: " + ", ".join(sorted(declared))

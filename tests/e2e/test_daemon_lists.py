@@ -38,6 +38,10 @@ rules:
       field: sender.domain
       in_list: partners
     tags: [Review/Needs triage]
+    examples:
+      - name: a partner's subdomain
+        summary: {id: m1, route: inbound, fromEnv: {emailAddress: j.doe@mail.globex.net}}
+        expect: [Review/Needs triage]
 """
 OLD = "# partners\n" + "".join(f"{d}\n" for d in (*PARTNER_DOMAINS, *LAW_DOMAINS, *AUDIT_DOMAINS))
 # Parents of the newsletter senders: matched through their subdomains.
@@ -150,12 +154,14 @@ def test_validate_and_explain_read_the_configs_lists(tmp_path: Path) -> None:
         cfg, listed = setup(tmp_path, sim)
         ok = run_tagger("validate", "-c", cfg)
         assert ok.returncode == 0 and "ok: 1 rule(s)" in ok.stdout, ok.stdout + ok.stderr
+        tested = run_tagger("test", "-c", cfg)
+        assert tested.returncode == 0 and "PASS partners" in tested.stdout, tested.stdout
 
         # Without the configuration the rule's list is unknown, and the error says what to do.
         alone = run_tagger("validate", str(tmp_path / "partners.yaml"), env={"TAGGER_CONFIG": ""})
         assert alone.returncode == 2
         assert "unknown list 'partners': no lists are declared" in alone.stdout
-        assert "-c FILE or $TAGGER_CONFIG" in alone.stdout
+        assert "-c FILE (or $TAGGER_CONFIG" in alone.stdout
 
         listed.write_text("globex.net\n*.initech.io\n", encoding="utf-8")
         bad = run_tagger("validate", "-c", cfg)

@@ -151,7 +151,7 @@ def test_an_unknown_list_is_located_at_the_rule_with_did_you_mean(tmp_path: Path
 def test_without_a_configuration_the_error_says_how_to_give_one(tmp_path: Path) -> None:
     _, found = load_with(tmp_path, [rule("r", {"field": "subject", "in_list": "vips"})], [])
     problem = located(found, "unknown list 'vips': no lists are declared")
-    assert "-c FILE or $TAGGER_CONFIG" in problem.hint and "'lists:'" in problem.hint
+    assert "-c FILE (or $TAGGER_CONFIG" in problem.hint and "'lists:'" in problem.hint
 
 
 def test_a_list_of_the_wrong_kind_for_the_field_is_located(tmp_path: Path) -> None:
