@@ -43,8 +43,24 @@ class ListMatcher(Protocol):
         """Return the index of a matching entry, or None."""
 
 
+def _other_form(domain: str) -> str | None:
+    """Return an internationalised domain in its other form (Unicode <-> ``xn--``), or None."""
+    try:
+        if not domain.isascii():
+            return domain.encode("idna").decode("ascii")
+        if "xn--" in domain:
+            return domain.encode("ascii").decode("idna").casefold()
+    except UnicodeError:
+        return None  # not valid IDNA: matched as written only
+    return None
+
+
 class DomainMatcher:
-    """Domains and their subdomains: a set lookup for the value's domain and each parent."""
+    """Domains and their subdomains: a set lookup for the value's domain and each parent.
+
+    An internationalised domain matches in both its forms (``bücher.de`` and
+    ``xn--bcher-kva.de``), as mail may carry either.
+    """
 
     __slots__ = ("_index",)
 
@@ -53,6 +69,10 @@ class DomainMatcher:
         index: dict[str, int] = {}
         for i, domain in enumerate(domains):
             index.setdefault(domain, i)
+        for i, domain in enumerate(domains):
+            other = _other_form(domain)
+            if other is not None:
+                index.setdefault(other, i)
         self._index = index
 
     def find(self, value: str) -> int | None:

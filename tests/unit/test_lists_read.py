@@ -50,6 +50,14 @@ def test_domains_match_the_domain_and_its_subdomains_only(tmp_path: Path) -> Non
     assert found(shared, "") is None
 
 
+def test_internationalised_domains_match_in_both_forms(tmp_path: Path) -> None:
+    shared = read_ok(spec(tmp_path, "domains", "Bücher.de\nxn--mnchen-3ya.example\n"))
+    assert found(shared, "shop.bücher.de") == "Bücher.de"
+    assert found(shared, "shop.xn--bcher-kva.de") == "Bücher.de"
+    assert found(shared, "münchen.example") == "xn--mnchen-3ya.example"
+    assert found(shared, "buecher.de") is None
+
+
 def test_a_domain_list_walks_suffixes_instead_of_scanning() -> None:
     # 100,000 entries: a lookup costs one probe per label, whatever the size.
     matcher = DomainMatcher([f"d{i}.example.net" for i in range(100_000)])
