@@ -18,7 +18,9 @@ Prints, on one core:
 * one ``sender.domain`` test against a 100,000-entry list, as ``in_list``
   and as the same domains pasted into a rule (``domain: [...]``, which
   checks every suffix in turn), on a sample of messages, and whether the two
-  ever disagree (the exit status is 1 if they do).
+  ever disagree (the exit status is 1 if they do);
+* one ``subject`` test against a list of 10,000 regular expressions
+  (``--regexes``), compiled once into RE2 sets, per second.
 
 Run with ``python -m bench.lists [--entries N] [--messages N]``.
 """
@@ -61,6 +63,24 @@ def make_domains(rng: random.Random, count: int) -> list[str]:
         parent = f"{label}{rng.randint(0, 99)}.{rng.choice(TLDS)}"
         out.add(f"mail.{parent}" if rng.random() < 0.1 else parent)
     return sorted(out)
+
+
+def make_patterns(rng: random.Random, count: int) -> list[str]:
+    """Return ``count`` subject patterns, a few of which match the generated subjects."""
+    words = rules_eval.WORDS
+    out = [
+        f"{rng.choice(words)}[ -]+{rng.choice(words)}[ -]+{rng.randint(0, 99_999)}"
+        for _ in range(count - 10)
+    ]
+    return out + [f"^{w} {v}\\b" for w, v in zip(words[:10], words[5:15], strict=True)]
+
+
+def write_rule(where: Path, test: dict[str, Any]) -> Path:
+    """Write one rule with ``test`` as its match; return the file."""
+    path = where / "one.yaml"
+    rule = {"id": "one", "description": "bench", "match": test, "tags": ["Bench/One"]}
+    path.write_text(yaml.safe_dump({"rules": [rule]}), "utf-8")
+    return path
 
 
 def list_rules() -> list[dict[str, Any]]:
@@ -151,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=100_000, help="entries per list")
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--regexes", type=int, default=10_000, help="entries of the regex list")
     parser.add_argument("--seed", type=int, default=20261204)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -171,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
             path = where / f"{name}.txt"
             path.write_text("# benchmark list\n" + "\n".join(domains[name]) + "\n", "utf-8")
             specs.append(ListSpec(name, "domains", path, declared_at=("<bench>", 0, 0)))
+        patterns = where / "patterns.txt"
+        patterns.write_text("\n".join(make_patterns(rng, args.regexes)) + "\n", "utf-8")
+        regex_spec = ListSpec("patterns", "regexes", patterns, declared_at=("<bench>", 0, 0))
+        started = time.perf_counter()
+        regex_rules = load_rules(
+            [write_rule(where, {"field": "subject", "in_list": "patterns"})], [regex_spec]
+        )
+        regex_load_s = time.perf_counter() - started
         base_file, all_file = where / "base.yaml", where / "lists.yaml"
         base_file.write_text(yaml.safe_dump({"rules": base_rules}, sort_keys=False), "utf-8")
         all_file.write_text(
@@ -230,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         f"one sender.domain test, {args.entries:,} domains, {SAMPLE} messages: "
         f"in_list {set_rate:,.0f}/s; pasted 'domain: [...]' {scan_rate:,.0f}/s "
         f"({set_rate / scan_rate:,.0f}x); outcomes that disagree: {disagree}"
+    )
+    regex_rate, regex_out = single_test_rate(regex_rules.rules[0].match, messages[: SAMPLE * 5])
+    print(
+        f"one subject test, {args.regexes:,} regexes (read and compiled in "
+        f"{regex_load_s * 1000:.0f} ms), {SAMPLE * 5} messages: {regex_rate:,.0f}/s, "
+        f"{sum(1 for o in regex_out if o)} matched"
     )
     return 1 if disagree else 0
 

@@ -3,17 +3,19 @@
 Each matcher answers ``find(value)``: the index of an entry that matches the
 value, or None, in time that does not grow with the number of entries for
 domains, addresses and strings (set lookups) and, for regular expressions,
-with a few combined RE2 programs instead of one search per entry.
+with a few RE2 sets instead of one search per entry.
 
 * domains: the value's domain (the part after ``@`` of an address) and each
   of its parent domains are looked up: ``a.b.example.com`` tries
   ``a.b.example.com``, ``b.example.com``, ``example.com`` and ``com``;
 * addresses and strings: the whole value is looked up;
-* regexes: the patterns are joined into alternations of at most
-  :data:`REGEX_CHUNK` patterns each (RE2 keeps matching linear and falls
-  back from its DFA to its NFA when a program is large, so a combined
-  program never misses a match); only when one matches, or when asked which
-  entry matched, are its patterns tried one by one.
+* regexes: the patterns are compiled into RE2 sets of at most
+  :data:`REGEX_CHUNK` patterns each. A set runs one automaton over the value
+  and answers which of its patterns match, in time linear in the value.
+  A set has no slower engine to fall back on, so RE2 checks when compiling
+  it that its automaton fits the memory bound (a set that does not is split
+  in halves); once compiled, its automaton rebuilds its cache as often as it
+  needs to rather than give up.
 
 Values handed to regexes are cut to :data:`~tagger.rules.matchers.MAX_MATCH_INPUT`
 characters, like the ``regex`` operator's.
@@ -26,14 +28,14 @@ from typing import Any, Protocol
 
 import re2
 
-from tagger.rules.matchers import MAX_MATCH_INPUT
+from tagger.rules.matchers import MAX_MATCH_INPUT, PatternError
 
-REGEX_CHUNK = 1000
-"""Most patterns joined into one RE2 program."""
+REGEX_CHUNK = 5000
+"""Most patterns compiled into one RE2 set."""
 
-# Per combined program: room for a thousand ordinary patterns; a chunk that
-# needs more is split in halves until it fits.
-_CHUNK_MEMORY = 64 << 20
+# Per set: room for thousands of ordinary patterns; a set that needs more is
+# split in halves until it fits.
+_SET_MEMORY = 64 << 20
 
 
 class ListMatcher(Protocol):
@@ -111,45 +113,50 @@ def _options(case_sensitive: bool) -> Any:
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False
-    options.max_mem = _CHUNK_MEMORY
+    options.max_mem = _SET_MEMORY
     return options
 
 
 class RegexMatcher:
-    """RE2 patterns, compiled once into a few combined programs."""
+    """RE2 patterns, compiled once into a few RE2 sets (one automaton answers for thousands)."""
 
-    __slots__ = ("_chunks", "_singles")
+    __slots__ = ("_sets",)
 
     def __init__(self, patterns: Sequence[Any], *, case_sensitive: bool) -> None:
-        """Given each entry's compiled RE2 pattern (already checked one by one)."""
-        self._singles = tuple(patterns)
-        options = _options(case_sensitive)
-        self._chunks: list[tuple[Any, int, int]] = []
-        for start in range(0, len(patterns), REGEX_CHUNK):
-            self._combine(start, min(start + REGEX_CHUNK, len(patterns)), options)
+        """Given each entry's compiled RE2 pattern (already checked one by one).
 
-    def _combine(self, start: int, end: int, options: Any) -> None:
-        """Compile entries ``start..end`` as one alternation, in halves when too large."""
-        text = "|".join(f"(?:{p.pattern})" for p in self._singles[start:end])
+        Raises:
+            PatternError: one pattern alone does not fit a set's memory bound.
+        """
+        options = _options(case_sensitive)
+        texts = [p.pattern for p in patterns]
+        self._sets: list[tuple[Any, int]] = []
+        for start in range(0, len(texts), REGEX_CHUNK):
+            self._combine(texts, start, min(start + REGEX_CHUNK, len(texts)), options)
+
+    def _combine(self, texts: list[str], start: int, end: int, options: Any) -> None:
+        """Compile entries ``start..end`` as one set, in halves when it does not fit."""
+        matcher = re2.Set.SearchSet(options)
+        for text in texts[start:end]:
+            matcher.Add(text)
         try:
-            self._chunks.append((re2.compile(text, options).search, start, end))
+            matcher.Compile()
         except re2.error:
             if end - start == 1:
-                # Compiled alone already: keep it alone.
-                self._chunks.append((self._singles[start].search, start, end))
-                return
+                raise PatternError(
+                    f"regex '{texts[start]}' is too large to match within {_SET_MEMORY >> 20} MiB"
+                ) from None
             middle = (start + end) // 2
-            self._combine(start, middle, options)
-            self._combine(middle, end, options)
+            self._combine(texts, start, middle, options)
+            self._combine(texts, middle, end, options)
+            return
+        self._sets.append((matcher.Match, start))
 
     def find(self, value: str) -> int | None:
         """Return the first entry (in file order) that matches somewhere in the value, or None."""
         cut = value[:MAX_MATCH_INPUT]
-        singles = self._singles
-        for search, start, end in self._chunks:
-            if search(cut) is None:
-                continue
-            for i in range(start, end):
-                if singles[i].search(cut) is not None:
-                    return i
+        for match, offset in self._sets:
+            found: list[int] | None = match(cut)
+            if found:
+                return offset + min(found)
         return None

@@ -190,10 +190,12 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
                 severity="warning",
             )
         )
-    shared = SharedList(
-        spec, tuple(written), tuple(lines), _matcher(spec, keys), _digest(spec, keys)
-    )
-    return shared, problems
+    try:
+        matcher = _matcher(spec, keys)
+    except PatternError as exc:
+        problems.append(_at_declaration(spec, f"list {spec.name!r}: {exc}", "split the list"))
+        return None, problems
+    return SharedList(spec, tuple(written), tuple(lines), matcher, _digest(spec, keys)), problems
 
 
 def _matcher(spec: ListSpec, keys: list[Any]) -> ListMatcher:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import string
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +100,36 @@ def test_regexes_search_anywhere_and_ignore_case_unless_told(tmp_path: Path) -> 
     assert found(sensitive, "URGENT: pay") is None
 
 
-def test_many_regexes_are_combined_and_still_name_the_first_matching_entry() -> None:
+def test_many_regexes_are_compiled_into_sets_that_name_the_first_matching_entry() -> None:
     from tagger.rules.matchers import compile_regex
 
     count = REGEX_CHUNK * 2 + 5
     patterns = [compile_regex(f"^code-{i}$", case_sensitive=False) for i in range(count)]
     patterns.append(compile_regex("code", case_sensitive=False))
     matcher = RegexMatcher(patterns, case_sensitive=False)
-    assert len(matcher._chunks) == 3
+    assert len(matcher._sets) == 3
     assert matcher.find("CODE-2004") == 2004
     assert matcher.find("code-1") == 1
     assert matcher.find("a code") == count  # only the last, unanchored one
     assert matcher.find("nothing") is None
+
+
+def test_a_regex_set_still_finds_a_match_after_a_long_hostile_value() -> None:
+    from tagger.rules.matchers import compile_regex
+
+    # Many states for the automaton to build: varied input against many patterns.
+    rng = random.Random(5)
+    patterns = [
+        compile_regex(
+            f"[a-z]{{{rng.randint(2, 6)}}}{rng.randint(0, 9_999)}z[0-9]+q", case_sensitive=False
+        )
+        for _ in range(3000)
+    ]
+    patterns.append(compile_regex("needle-[0-9]{3}$", case_sensitive=False))
+    matcher = RegexMatcher(patterns, case_sensitive=False)
+    noise = "".join(rng.choice(string.printable) for _ in range(60_000))
+    assert matcher.find(noise + " NEEDLE-042") == 3000
+    assert matcher.find(noise) is None
 
 
 def test_digest_ignores_comments_order_duplicates_and_case_but_not_entries(tmp_path: Path) -> None:
