@@ -245,3 +245,18 @@ def test_case_sensitive_on_a_domains_list_is_refused_in_the_config(tmp_path: Pat
     (problem,) = out.problems
     assert (problem.line, problem.column) == (2, 51)
     assert "domains always ignore case" in problem.message
+
+
+def test_a_file_larger_than_a_list_may_be_is_refused_at_its_declaration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tagger.rules.lists_read as lists_read
+
+    monkeypatch.setattr(lists_read, "MAX_LIST_BYTES", 1 << 20)
+    s = spec(tmp_path, "domains", "example.com\n" * 100_000)  # 1.2 MB
+    shared, problems = read_list(s)
+    assert shared is None
+    (problem,) = problems
+    assert (problem.file, problem.line) == ("config.yaml", 7)
+    assert "holds 1200000 bytes, more than a list may (1 MiB)" in problem.message
+    assert problem.hint == "split it into several lists"
