@@ -124,6 +124,8 @@ def test_a_list_change_sends_its_rule_back_to_review_unless_the_list_opts_out(
             assert "awaiting promotion" in first.stdout and not applied_pairs(sim)
             promoted = run_tagger("promote", "partners", "--yes", "-c", cfg)
             assert promoted.returncode == 0, promoted.stderr
+            # Its sample of audit-only matches names the list entry of each.
+            assert "(matched: list partners, entry '" in promoted.stdout, promoted.stdout
             assert run_tagger("once", "-c", cfg).returncode == 0
             before = expected_pairs(sim, ruleset(cfg))
             assert before and applied_pairs(sim) == before

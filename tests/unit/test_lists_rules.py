@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tagger.audit.explanation import explanation_lines, why
 from tagger.config.lists import ListKind, ListSpec
 from tagger.errors import Problem
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion
@@ -122,6 +123,10 @@ def test_explain_names_the_list_and_the_entry_that_matched(tmp_path: Path) -> No
     assert f"(matched: 'ceo@example.com': list vips, entry 'ceo@example.com' ({vips}))" in text
     leaf = trace.to_dict()["match"]["children"][0]
     assert leaf["matched"] == f"list newsletters, entry 'news.example.com' ({where})"
+    # Read back from an audit entry: the HTML report, promote's sample and the CSV say it too.
+    stored = trace.to_dict()
+    assert any("(matched: list newsletters, entry" in line for line in explanation_lines(stored))
+    assert f"(matched: list newsletters, entry 'news.example.com' ({where}))" in why(stored)
     # A test that failed names no entry.
     no_match = message({}, route="inbound", **sender("a@example.net"))
     (trace,) = explain_message(rs, no_match)
