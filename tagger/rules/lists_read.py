@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ class SharedList:
 
     spec: ListSpec
     entries: tuple[str, ...]
-    lines: tuple[int, ...]
+    lines: Sequence[int]  # an array of unsigned ints: 4 bytes an entry
     matcher: ListMatcher
     digest: str
 
@@ -146,7 +147,7 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
     parse = _PARSERS[spec.kind]
     written: list[str] = []
     keys: list[Any] = []
-    lines: list[int] = []
+    lines = array("I")
     problems: list[Problem] = []
     errors = 0
     comments_after = spec.kind in ("domains", "addresses")
@@ -167,7 +168,8 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
                     Problem(message, file=str(spec.path), line=number, column=column, hint=exc.hint)
                 )
             continue
-        written.append(entry)
+        # The entry as written is most often its normal form: keep one string, not two.
+        written.append(key if key == entry else entry)
         keys.append(key)
         lines.append(number)
     if errors > MAX_PROBLEMS_PER_LIST:
@@ -195,7 +197,7 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
     except PatternError as exc:
         problems.append(_at_declaration(spec, f"list {spec.name!r}: {exc}", "split the list"))
         return None, problems
-    return SharedList(spec, tuple(written), tuple(lines), matcher, _digest(spec, keys)), problems
+    return SharedList(spec, tuple(written), lines, matcher, _digest(spec, keys)), problems
 
 
 def _matcher(spec: ListSpec, keys: list[Any]) -> ListMatcher:

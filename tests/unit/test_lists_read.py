@@ -40,7 +40,7 @@ def test_domains_match_the_domain_and_its_subdomains_only(tmp_path: Path) -> Non
     text = "# partners\nExample.COM.\n\n  globex.net   # since 2024\nco.uk\n"
     shared = read_ok(spec(tmp_path, "domains", text))
     assert shared.entries == ("Example.COM.", "globex.net", "co.uk")
-    assert shared.lines == (2, 4, 5)
+    assert tuple(shared.lines) == (2, 4, 5)
     assert found(shared, "example.com") == "Example.COM."
     assert found(shared, "mail.eu.example.com") == "Example.COM."
     assert found(shared, "alice@mail.example.com") == "Example.COM."
