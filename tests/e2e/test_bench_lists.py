@@ -31,6 +31,7 @@ def test_lists_bench_prints_rates_with_and_without_lists() -> None:
     assert done.returncode == 0, out + done.stderr
     assert re.search(r"3 domain lists x 3,000 entries, 400 messages \(\d+% with a listed", out)
     assert re.search(r"lists read and compiled in \d+ ms \([\d,]+ entries/s\)", out), out
+    assert re.search(r"one list keeps [\d.]+ MiB", out), out
     assert re.search(r"without lists: 100 rules, [\d,]+ evaluations/s", out), out
     assert re.search(r"with lists: +110 rules, [\d,]+ evaluations/s", out), out
     assert re.search(r"ratio with/without lists \(per evaluation\): [\d.]+", out), out
