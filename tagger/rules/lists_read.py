@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,13 @@ def _at_declaration(spec: ListSpec, message: str, hint: str = "", **kw: Any) -> 
 def _read_text(spec: ListSpec) -> tuple[str | None, Problem | None]:
     """Return the file's text, or the problem (located at the declaration, or at the bad byte)."""
     try:
-        size = spec.path.stat().st_size
+        found = spec.path.stat()
+        if not stat.S_ISREG(found.st_mode):
+            what = "a directory" if stat.S_ISDIR(found.st_mode) else "not a regular file"
+            message = f"list {spec.name!r}: {spec.path} is {what}"
+            hint = f"lists.{spec.name}.path names a text file, one entry per line"
+            return None, _at_declaration(spec, message, hint)
+        size = found.st_size
         if size > MAX_LIST_BYTES:
             message = (
                 f"list {spec.name!r}: {spec.path} holds {size} bytes, more than a list may "
@@ -151,7 +158,9 @@ def read_list(spec: ListSpec) -> tuple[SharedList | None, list[Problem]]:
     problems: list[Problem] = []
     errors = 0
     comments_after = spec.kind in ("domains", "addresses")
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only a line feed ends a line (a carriage return before it is stripped with the blanks):
+    # line numbers are those an editor shows, whatever other separators the text holds.
+    for number, raw in enumerate(text.split("\n"), start=1):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue

@@ -204,10 +204,21 @@ def test_a_missing_file_is_reported_at_the_lists_path_in_the_config(tmp_path: Pa
     assert "create it" in problem.hint
 
 
-def test_a_directory_is_not_a_list_file(tmp_path: Path) -> None:
+def test_a_directory_or_a_device_is_not_a_list_file(tmp_path: Path) -> None:
     s = ListSpec("vips", "addresses", tmp_path, declared_at=("config.yaml", 9, 13))
     _, problems = read_lists([s])
-    assert "cannot read" in problems[0].message
+    assert f"{tmp_path} is a directory" in problems[0].message
+    assert (problems[0].line, problems[0].path) == (9, "lists.vips.path")
+    # Never read endlessly from a device.
+    device = ListSpec("vips", "addresses", Path("/dev/zero"), declared_at=("c.yaml", 9, 13))
+    _, problems = read_lists([device])
+    assert "/dev/zero is not a regular file" in problems[0].message
+
+
+def test_only_line_feeds_end_lines(tmp_path: Path) -> None:
+    shared = read_ok(spec(tmp_path, "strings", "a\x0cb\nc\u2028d\n\nlast\n"))
+    assert shared.entries == ("a\x0cb", "c\u2028d", "last")
+    assert tuple(shared.lines) == (1, 2, 4)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
