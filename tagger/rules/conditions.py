@@ -193,10 +193,15 @@ class ConditionCompiler:
             return None
         op = OPERATORS[ops[0]]
         if field.kind not in op.kinds:
-            lists = " (lists test text, address and domain fields)" if op.name == IN_LIST else ""
+            message = f"operator '{op.name}' does not apply to {name} ({field.type_name})"
+            if op.name == IN_LIST:
+                message = (
+                    f"list {show(data[op.name])} cannot test {name} ({field.type_name}): "
+                    "in_list tests text, address and domain fields"
+                )
             report(
                 (*path, op.name),
-                f"operator '{op.name}' does not apply to {name} ({field.type_name}){lists}",
+                message,
                 "use one of: " + ", ".join(operators_for(field.kind)),
                 at_value=False,
             )

@@ -174,8 +174,9 @@ def test_a_list_of_the_wrong_kind_for_the_field_is_located(tmp_path: Path) -> No
     assert loaded is None
     wrong = located(found, "list 'vips' holds addresses, which cannot test sender.domain")
     assert "sender.address" in wrong.hint and wrong.path == "rules[0].match.in_list"
-    numeric = located(found, "operator 'in_list' does not apply to spam.score (number)")
-    assert "lists test text, address and domain fields" in numeric.message
+    numeric = located(found, "list 'patterns' cannot test spam.score (number)")
+    assert "in_list tests text, address and domain fields" in numeric.message
+    assert numeric.hint.startswith("use one of: equals, in, gt")
     text = located(found, "list 'partners' holds domains, which cannot test subject (text)")
     assert "sender.domain" in text.hint
 
