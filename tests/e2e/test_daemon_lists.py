@@ -170,6 +170,11 @@ def test_validate_and_explain_read_the_configs_lists(tmp_path: Path) -> None:
         assert bad.returncode == 2
         assert f"{listed}:2:1: error: list 'partners' (domains): '*.initech.io'" in bad.stdout
         assert "write 'initech.io': subdomains always match" in bad.stdout
+        # A run refuses to start on it, with the same located error, and applies nothing.
+        refused = run_tagger("once", "-c", cfg)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"{listed}:2:1" in refused.stdout + refused.stderr
+        assert not applied_pairs(sim)
 
         listed.unlink()
         gone = run_tagger("validate", "-c", cfg)
