@@ -15,7 +15,8 @@ with a few RE2 sets instead of one search per entry.
   A set has no slower engine to fall back on, so RE2 checks when compiling
   it that its automaton fits the memory bound (a set that does not is split
   in halves); once compiled, its automaton rebuilds its cache as often as it
-  needs to rather than give up.
+  needs to rather than give up. A list's sets share one memory bound
+  (:data:`LIST_REGEX_MEMORY`, see :func:`set_memory`).
 
 Values handed to regexes are cut to :data:`~tagger.rules.matchers.MAX_MATCH_INPUT`
 characters, like the ``regex`` operator's.
@@ -33,9 +34,19 @@ from tagger.rules.matchers import MAX_MATCH_INPUT, PatternError
 REGEX_CHUNK = 5000
 """Most patterns compiled into one RE2 set."""
 
-# Per set: room for thousands of ordinary patterns; a set that needs more is
-# split in halves until it fits.
-_SET_MEMORY = 64 << 20
+# A set's automaton grows its cache up to its memory bound as it meets new
+# values, so a list's sets share one bound (a long-running daemon meets many
+# values): 64 MiB a set for lists of up to four sets, less for longer ones,
+# never under 8 MiB. A set that does not fit its bound is split in halves.
+LIST_REGEX_MEMORY = 256 << 20
+_SET_MEMORY_MAX = 64 << 20
+_SET_MEMORY_MIN = 8 << 20
+
+
+def set_memory(patterns: int) -> int:
+    """Return the memory bound of each RE2 set of a regex list of ``patterns`` entries."""
+    sets = max(1, -(-patterns // REGEX_CHUNK))
+    return max(_SET_MEMORY_MIN, min(_SET_MEMORY_MAX, LIST_REGEX_MEMORY // sets))
 
 
 class ListMatcher(Protocol):
@@ -109,11 +120,11 @@ class ExactMatcher:
         return self._index.get(value)
 
 
-def _options(case_sensitive: bool) -> Any:
+def _options(case_sensitive: bool, memory: int) -> Any:
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False
-    options.max_mem = _SET_MEMORY
+    options.max_mem = memory
     return options
 
 
@@ -128,7 +139,7 @@ class RegexMatcher:
         Raises:
             PatternError: one pattern alone does not fit a set's memory bound.
         """
-        options = _options(case_sensitive)
+        options = _options(case_sensitive, set_memory(len(patterns)))
         texts = [p.pattern for p in patterns]
         self._sets: list[tuple[Any, int]] = []
         for start in range(0, len(texts), REGEX_CHUNK):
@@ -144,7 +155,8 @@ class RegexMatcher:
         except re2.error:
             if end - start == 1:
                 raise PatternError(
-                    f"regex '{texts[start]}' is too large to match within {_SET_MEMORY >> 20} MiB"
+                    f"regex '{texts[start]}' is too large to match within "
+                    f"{options.max_mem >> 20} MiB"
                 ) from None
             middle = (start + end) // 2
             self._combine(texts, start, middle, options)

@@ -114,6 +114,15 @@ def test_many_regexes_are_compiled_into_sets_that_name_the_first_matching_entry(
     assert matcher.find("nothing") is None
 
 
+def test_a_long_regex_list_shares_one_memory_bound_between_its_sets() -> None:
+    from tagger.rules.lists_match import LIST_REGEX_MEMORY, set_memory
+
+    assert set_memory(10) == 64 << 20
+    assert set_memory(REGEX_CHUNK * 4) == 64 << 20
+    assert set_memory(REGEX_CHUNK * 20) == LIST_REGEX_MEMORY // 20
+    assert set_memory(REGEX_CHUNK * 1000) == 8 << 20
+
+
 def test_a_regex_set_still_finds_a_match_after_a_long_hostile_value() -> None:
     from tagger.rules.matchers import compile_regex
 
