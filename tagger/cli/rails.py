@@ -84,7 +84,7 @@ def handle_pause(args: argparse.Namespace) -> int:
                 " 'tagger resume --all' lifts it"
             )
             return exitcodes.OK
-        ruleset = load_rules(list(config.rule_paths))
+        ruleset = load_rules(list(config.rule_paths), config.lists)
         if ruleset.get(args.rule) is None:
             raise UserError.single(f"no rule {args.rule!r} in the rule files")
         at = _now()
@@ -195,7 +195,7 @@ def handle_resume(args: argparse.Namespace) -> int:
 def _rule_or_none(config: Any, rule_id: str) -> Any:
     """Return the rule ``rule_id`` of the config's rule files (None: gone, or they do not load)."""
     try:
-        return load_rules(list(config.rule_paths)).get(rule_id)
+        return load_rules(list(config.rule_paths), config.lists).get(rule_id)
     except UserError:
         return None
 
@@ -228,7 +228,7 @@ def handle_promote(args: argparse.Namespace) -> int:
     ``--from-now``); those of earlier definitions are dropped.
     """
     config = load(args)
-    ruleset = load_rules(list(config.rule_paths))
+    ruleset = load_rules(list(config.rule_paths), config.lists)
     rule = ruleset.get(args.rule)
     if rule is None:
         raise UserError.single(f"no rule {args.rule!r} in the rule files")

@@ -28,6 +28,7 @@ from tagger.audit.files import is_link_refusal, open_private
 from tagger.audit.html import render_html
 from tagger.audit.records import AuditRecord
 from tagger.audit.summary import RuleMeta, text_lines
+from tagger.cli.common import lists_from_args
 from tagger.cli.rulestate import rule_states
 from tagger.cli.timeargs import parse_when
 from tagger.config import Config
@@ -75,9 +76,10 @@ def _rules(args: argparse.Namespace) -> tuple[RuleSet | None, Config | None]:
 
         config = load_config(default_config_path(given=getattr(args, "config", None)))
     if args.rules:
-        return load_rules([Path(p) for p in args.rules]), config
+        lists = config.lists if config is not None else lists_from_args(args)
+        return load_rules([Path(p) for p in args.rules], lists), config
     if config is not None:
-        return load_rules(list(config.rule_paths)), config
+        return load_rules(list(config.rule_paths), config.lists), config
     return None, None
 
 

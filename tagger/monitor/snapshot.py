@@ -107,7 +107,7 @@ def awaiting_rules(
 
 def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
     try:
-        return load_rules(list(config.rule_paths)), None
+        return load_rules(list(config.rule_paths), config.lists), None
     except UserError as exc:
         first = exc.errors[0] if exc.errors else None
         return None, str(first) if first is not None else exc.summary or "invalid rules"
