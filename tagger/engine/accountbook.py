@@ -10,6 +10,7 @@ and adds what makes a tag land exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,20 +112,7 @@ class AccountBook:
 
     def rehold(self, rows: Iterable[HeldRow], reason: str, at: datetime) -> None:
         """Keep ``rows`` held, now for ``reason`` (a rail came back while releasing them)."""
-        self.state.hold(
-            HeldRow(
-                r.account,
-                r.message_id,
-                r.tag_id,
-                r.rule_id,
-                r.rule_hash,
-                r.tag_ref,
-                reason,
-                at,
-                r.received,
-            )
-            for r in rows
-        )
+        self.state.hold(replace(r, reason=reason, held_at=at) for r in rows)
 
     def held_among(self, message_ids: Iterable[str]) -> dict[tuple[str, str], HeldRow]:
         """Return the pairs still held among ``message_ids``, by (message, rule)."""

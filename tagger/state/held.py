@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tagger.state.access import StateAccess, chunks, marks
+from tagger.state.access import StateAccess, chunks, marks, where_equal
 from tagger.state.errors import StateError
 from tagger.state.times import from_us, opt_from_us, to_us
 
@@ -151,10 +151,7 @@ class HeldRecords(StateAccess):
 
         Oldest received first (then by message), at most ``limit`` of them.
         """
-        clauses, params = ["status = ?"], [status]
-        if account is not None:
-            clauses.append("account = ?")
-            params.append(account)
+        clauses, params = where_equal(status=status, account=account)
         if rule_ids is not None:
             ids = list(dict.fromkeys(rule_ids))
             if not ids:
@@ -218,16 +215,9 @@ class HeldRecords(StateAccess):
         ``received_before`` those received (or, when unknown, held) before it.
         One transaction: the rows returned are exactly those changed.
         """
-        clauses, params = ["status = 'held'"], []
-        if rule_id is not None:
-            clauses.append("rule_id = ?")
-            params.append(rule_id)
-        if account is not None:
-            clauses.append("account = ?")
-            params.append(account)
-        if message_id is not None:
-            clauses.append("message_id = ?")
-            params.append(message_id)
+        clauses, params = where_equal(
+            status=HELD, rule_id=rule_id, account=account, message_id=message_id
+        )
         if reasons is not None:
             chosen = list(dict.fromkeys(reasons))
             if not chosen:

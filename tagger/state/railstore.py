@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tagger.state.access import StateAccess
+from tagger.state.access import StateAccess, where_equal
 from tagger.state.errors import StateError
 from tagger.state.times import from_us, to_us
 
@@ -86,13 +86,7 @@ class RailRecords(StateAccess):
 
         Returns how many pauses were lifted.
         """
-        clauses, params = [], []
-        if rule_id is not None:
-            clauses.append("rule_id = ?")
-            params.append(rule_id)
-        if account is not None:
-            clauses.append("account = ?")
-            params.append(account)
+        clauses, params = where_equal(rule_id=rule_id, account=account)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._tx() as conn:
             sql = "DELETE FROM rule_pauses" + where  # noqa: S608 - fixed clauses, "?" marks
