@@ -13,25 +13,9 @@ from datetime import datetime
 from typing import Protocol
 
 from tagger.audit.entry import Entry
+from tagger.state.held import HeldRow
 
-__all__ = ["HeldPair", "resolved_entry"]
-
-
-class HeldPair(Protocol):
-    """A held pair as the report needs it (a :class:`~tagger.state.held.HeldRow`)."""
-
-    @property
-    def message_id(self) -> str: ...
-    @property
-    def tag_id(self) -> str: ...
-    @property
-    def tag_ref(self) -> str: ...
-    @property
-    def rule_id(self) -> str: ...
-    @property
-    def rule_hash(self) -> str: ...
-    @property
-    def received(self) -> datetime | None: ...
+__all__ = ["resolved_entry"]
 
 
 class Run(Protocol):
@@ -45,7 +29,7 @@ class Run(Protocol):
 
 def resolved_entry(
     key: tuple[str, str, str],
-    pairs: Sequence[HeldPair],
+    pairs: Sequence[HeldRow],
     outcome: str,
     note: str,
     at: datetime,

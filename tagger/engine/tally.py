@@ -10,10 +10,11 @@ from typing import Any
 
 from tagger.audit.entry import Entry, safe_text, safe_value
 from tagger.engine.plan import Action, MessagePlan, Skipped
-from tagger.engine.resolved import HeldPair, resolved_entry
+from tagger.engine.resolved import resolved_entry
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
+from tagger.state.held import HeldRow
 
 
 @dataclass
@@ -207,13 +208,13 @@ class CycleReport:
             rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
         )
 
-    def add_resolved(self, rows: Iterable[HeldPair], outcome: str, note: str = "") -> None:
+    def add_resolved(self, rows: Iterable[HeldRow], outcome: str, note: str = "") -> None:
         """Count held pairs resolved this cycle and keep one audit entry per message and rule.
 
         ``outcome`` is ``released`` (applied now, or found on the message),
         ``dropped`` or ``expired``; ``note`` says why (shown as the entry's error).
         """
-        groups: dict[tuple[str, str, str], list[HeldPair]] = {}
+        groups: dict[tuple[str, str, str], list[HeldRow]] = {}
         for row in rows:
             groups.setdefault((row.message_id, row.rule_id, row.rule_hash), []).append(row)
             figures = self.per_rule(row.rule_id)
