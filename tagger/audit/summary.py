@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from tagger.audit.records import AuditRecord
 
 # would-apply: dry run or audit-mode rule; audit: awaiting promotion; held:
-# paused rule or kill switch (both applied later, once promoted or lifted).
-OUTCOMES = ("applied", "would-apply", "audit", "held", "already-tagged", "failed")
+# paused rule or kill switch (both applied later, once promoted or lifted);
+# applying: an apply's write-ahead record that no later entry settles (the
+# run ended before writing its outcome; the next run checks the message).
+OUTCOMES = ("applied", "would-apply", "audit", "held", "already-tagged", "failed", "applying")
 # Hourly buckets up to this span, daily ones beyond it.
 HOURLY_UP_TO = timedelta(days=3)
 

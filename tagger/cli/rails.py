@@ -2,8 +2,10 @@
 
 Each writes one small record to the state file, next to a running daemon:
 the file is opened without the single-writer lock (SQLite serialises the
-write itself), and the daemon reads the records before its next apply
-(kill switch) or its next cycle (pauses, promotions).
+write itself). The daemon reads the kill switch and the pauses again at the
+moment each apply is sent, and ``pause`` returns only once the running
+process has confirmed that no apply of it reaches Mimecast any more
+(:mod:`tagger.cli.stopwait`); promotions count from its next cycle.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tagger import exitcodes
 from tagger.audit.explanation import explanation_lines
 from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
+from tagger.cli.stopwait import DEFAULT_WAIT_S, confirm_stop
 from tagger.errors import UserError
 from tagger.rules import load_rules
 from tagger.state import StateStore
@@ -28,6 +31,13 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     """Add the ``pause``, ``resume`` and ``promote`` sub-commands."""
     pause = sub.add_parser("pause", parents=[parent], help="stop every apply at once (--all)")
     pause.add_argument("--all", action="store_true", required=True, help="every rule, account")
+    pause.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for a running tagger to confirm (default {DEFAULT_WAIT_S:g})",
+    )
     pause.set_defaults(handler=handle_pause)
     resume = sub.add_parser("resume", parents=[parent], help="lift a rule's pause (or --all)")
     resume.add_argument("rule", nargs="?", help="the paused rule's id")
@@ -45,12 +55,35 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _seconds(text: str) -> float:
+    """Return ``--wait``'s value: a number of seconds from 0 to 600."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to 600 seconds")
+    return value
+
+
 def handle_pause(args: argparse.Namespace) -> int:
-    """Turn the kill switch on: a running daemon applies nothing from its next apply on."""
+    """Turn the kill switch on, then wait for a running tagger to confirm it stopped applying.
+
+    Exits 0 once confirmed (or when no tagger process has the state open), 1
+    when the process holding the state did not confirm within ``--wait``
+    seconds (the switch is stored all the same).
+    """
     config = load(args)
     with StateStore.open(config.state_path, lock=False) as store:
         store.set_switch(PAUSE_ALL, True, _now())
-    print("every apply is paused (cycles still search and audit); 'tagger resume --all' lifts it")
+        confirmed = confirm_stop(store, config.state_path, args.wait)
+    if not confirmed.confirmed:
+        print(f"the kill switch is on, but {confirmed.text}", file=sys.stderr)
+        return exitcodes.FAILURE
+    print(
+        "every apply is paused (cycles still search and audit): "
+        f"{confirmed.text}; 'tagger resume --all' lifts it"
+    )
     return exitcodes.OK
 
 
