@@ -13,9 +13,11 @@ while applies are in flight), with ``tagger`` as real child processes:
   error, and every pair applied must still have its line.
 
 At the end one clean ``tagger once`` finishes the work; ``tagger report`` then
-counts each applied pair once. Prints the figures; exits 1 when any applied
-pair has no audit line, a full-disk run did not say why it stopped, or a pair
-is counted twice.
+counts each applied pair once. Last, the cost of one write-ahead record
+(write and ``fdatasync``) is timed in a temporary folder.
+
+Prints the figures; exits 1 when any applied pair has no audit line, a
+full-disk run did not say why it stopped, or a pair is counted twice.
 
     .venv/bin/python -m bench.audit_crash --trials 20 --disk-trials 5
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.audit import read_records
+from tagger.audit.journal import Journal
 from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from testkit import RULES_DIR
@@ -62,8 +65,8 @@ def sigkill_part(trials: int, seed: int, latency_ms: float, verbose: bool) -> di
         audit = work / "audit.jsonl"
         ruleset = load_rules([RULES_DIR])
         for index in range(trials):
-            if len(expected_pairs(sim, ruleset) - set(sim.applied())) < 40:
-                sim.add_messages(150)
+            while len(expected_pairs(sim, ruleset) - set(sim.applied())) < 50:
+                sim.add_messages(40)  # few at a time: one search window holds them
             seen = kill_trial(sim, config, audit, rng)
             worst = max(worst, seen.missing)
             _log(
@@ -118,6 +121,17 @@ def disk_part(trials: int, seed: int, verbose: bool) -> dict[str, Any]:
     return out
 
 
+def intent_cost_ms(count: int = 300) -> float:
+    """Return the mean time of one write-ahead record (write and fdatasync) in a temporary file."""
+    with tempfile.TemporaryDirectory(prefix="tagger-journal-") as tmp:
+        journal = Journal(Path(tmp) / "audit.jsonl")
+        record = {"subject": "x" * 500}
+        began = time.perf_counter()
+        for _ in range(count):
+            journal.append(record)
+        return (time.perf_counter() - began) / count * 1000
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run both parts, print the figures; 0 when every apply has its line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -131,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     kills = sigkill_part(args.trials, args.seed, args.latency_ms, not args.quiet)
     disk = disk_part(args.disk_trials, args.seed, not args.quiet)
-    figures = {"sigkill": kills, "full_disk": disk, "seconds": round(time.monotonic() - started)}
+    figures = {
+        "sigkill": kills,
+        "full_disk": disk,
+        "intent_ms": round(intent_cost_ms(), 2),
+        "seconds": round(time.monotonic() - started),
+    }
     if args.json:
         print(json.dumps(figures), flush=True)
     else:
@@ -147,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             f" {kills['applied_twice']} applied twice\n"
             f"  full disk x{disk['disk_runs']}: {disk['applies']} applies before the audit file"
             f" ran out of room, {disk['stopped_with_reason']} runs stopped with the reason,"
-            f" applied pairs without a line: worst {disk['pairs_without_line_worst']}",
+            f" applied pairs without a line: worst {disk['pairs_without_line_worst']}\n"
+            f"  one write-ahead record (write + fdatasync, temporary folder):"
+            f" {figures['intent_ms']} ms",
             flush=True,
         )
     bad = (

@@ -33,7 +33,7 @@ from testkit import RULES_DIR
 from testkit.expected import expected_pairs, repeated_applies
 from testkit.killswitch import PauseTrial, apply_calls, ensure_work, pause_trial
 from testkit.processes import Running, wait_until
-from testkit.setup import write_config
+from testkit.setup import TEST_WINDOW, write_config
 
 
 def applied(sim: Simulator) -> set[tuple[str, str]]:
@@ -53,17 +53,24 @@ def run(
     """Run the trials against one daemon; returns the figures."""
     rng = random.Random(seed)
     results: list[PauseTrial] = []
-    config_sim = SimulatorConfig(seed=seed, messages=messages, latency_ms=latency_ms)
+    # A search cap far above what one second of added mail holds: the mail added
+    # between trials arrives in a burst, and the figures are about applies.
+    config_sim = SimulatorConfig(
+        seed=seed, messages=messages, latency_ms=latency_ms, search_cap=5000
+    )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tagger-kill-") as tmp, Simulator(config_sim) as sim:
         work = Path(tmp)
         schedule = {"interval": "1s", "jitter": "0s", "misfire_grace": "1m", "max_cycle": "1m"}
-        config = str(write_config(work, sim, schedule=schedule))
+        window = {**TEST_WINDOW, "search_cap": 5000}
+        config = str(write_config(work, sim, schedule=schedule, window=window))
         ruleset = load_rules([RULES_DIR])
         daemon = Running("run", "-c", config)
         try:
             for index in range(trials):
-                ensure_work(sim, backlog, lambda: len(expected_pairs(sim, ruleset) - applied(sim)))
+                ensure_work(
+                    sim, backlog, lambda: len(expected_pairs(sim, ruleset) - applied(sim)), 400
+                )
                 trial = pause_trial(sim, config, rng, watch_s)
                 results.append(trial)
                 if verbose:
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=600, help="initial mailbox size")
     parser.add_argument("--latency-ms", type=float, default=40.0, help="simulated API latency")
     parser.add_argument(
-        "--work", type=int, default=1500, help="applies left to make before each trial"
+        "--work", type=int, default=800, help="applies left to make before each trial"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     parser.add_argument("--quiet", action="store_true", help="no per-trial lines")

@@ -35,9 +35,6 @@ class Batch(Protocol):
     @property
     def entries(self) -> Sequence[Entry]: ...
 
-    @property
-    def audited(self) -> int: ...
-
 
 def dry_run_path(path: Path) -> Path:
     """Return where dry-run entries go for the audit file ``path``.
@@ -95,10 +92,15 @@ def entry_lines(account: str, entries: Iterable[Entry]) -> list[str]:
 
 
 def _lines(reports: Iterable[Batch]) -> list[str]:
-    """Return the lines of the entries of ``reports`` not in the file yet."""
+    """Return the lines of the entries of ``reports`` not in the file yet.
+
+    A report's ``audited`` (when it has one) counts its first entries that a
+    live cycle already wrote as their chunk ended.
+    """
     out = []
     for report in reports:
-        out += entry_lines(report.account, report.entries[report.audited :])
+        done = int(getattr(report, "audited", 0))
+        out += entry_lines(report.account, report.entries[done:])
     return out
 
 

@@ -94,10 +94,10 @@ class Guard:
 
         Entered right before the request goes out: the rails are read again,
         the write-ahead record ``intent()`` returns is appended to the audit
-        file (and on disk),
-        and the send is counted under way until its answer is in. Raises
-        :class:`Withheld` (nothing sent) when a rail holds it, or when the
-        intent could not be written.
+        file (and on disk), and the send is counted under way until its
+        answer is in. Raises :class:`Withheld` (nothing sent) when a rail
+        holds it, or when the intent could not be written. A state that
+        cannot be read raises its StateError: nothing is sent then either.
         """
         return partial(self._cleared, rule_id, intent)
 
