@@ -16,6 +16,7 @@ import pytest
 
 from tagger.audit import read_records
 from tagger.simulator import Simulator, SimulatorConfig
+from testkit.setup import TEST_WINDOW
 from testkit.writeahead import audit_pairs, full_disk_run, kill_trial
 from tests.support.daemon import expected_pairs, repeated_applies, run_tagger, write_config
 
@@ -27,13 +28,17 @@ def test_after_sigkills_every_applied_pair_has_its_line_and_the_report_counts_it
     tmp_path: Path,
 ) -> None:
     rng = random.Random(3)
-    config_sim = SimulatorConfig(seed=23, messages=200, latency_ms=25, latency_jitter_ms=25)
+    # A search cap above what the mail added between kills holds in one second.
+    config_sim = SimulatorConfig(
+        seed=23, messages=200, latency_ms=25, latency_jitter_ms=25, search_cap=5000
+    )
     with Simulator(config_sim) as sim:
-        cfg = write_config(tmp_path, sim, schedule=SCHEDULE)
+        window = {**TEST_WINDOW, "search_cap": 5000}
+        cfg = write_config(tmp_path, sim, schedule=SCHEDULE, window=window)
         audit = tmp_path / "audit.jsonl"
         for _ in range(3):
             while len(expected_pairs(sim) - set(sim.applied())) < 50:
-                sim.add_messages(40)  # few at a time: one search window holds them
+                sim.add_messages(40)
             seen = kill_trial(sim, cfg, audit, rng)
             assert seen.applies > 0
             assert seen.missing == 0, f"{seen.missing} applied pairs have no audit line"
