@@ -24,6 +24,8 @@ from tagger.audit.records import AuditRecord
 # paused rule or kill switch (both applied later, once promoted or lifted);
 # dropped / expired: a held pair never to be applied (released from now on or
 # the rule changed / older than the service's tracking retention).
+# applying: an apply's write-ahead record that no later entry settles (the
+# run ended before writing its outcome; the next run checks the message).
 OUTCOMES = (
     "applied",
     "would-apply",
@@ -33,6 +35,7 @@ OUTCOMES = (
     "failed",
     "dropped",
     "expired",
+    "applying",
 )
 # Hourly buckets up to this span, daily ones beyond it.
 HOURLY_UP_TO = timedelta(days=3)

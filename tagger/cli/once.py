@@ -104,9 +104,11 @@ def finish(
     if audit is not None:
         target = audit_file(audit, any(r.dry_run for r in reports))
         try:
-            count = write_entries(audit, reports, rotation)
+            write_entries(audit, reports, rotation)
         except OSError as exc:
             print(f"error: {write_failure(target, exc)}", file=sys.stderr)
             return False
+        # A live cycle wrote most of them as each chunk ended; the rest just now.
+        count = sum(len(r.entries) for r in reports)
         print(f"audit report: {count} entries appended to {target}")
     return True

@@ -2,12 +2,14 @@
 
 Each writes small records to the state file, next to a running daemon: the
 file is opened without the single-writer lock (SQLite serialises the write
-itself), and the daemon reads the records before its next apply (kill
-switch) or its next cycle (pauses, promotions). A rail records what it keeps
-back as held pairs; ``promote`` and ``resume`` show them (distinct messages
-and tags) and, on confirmation, lift the rail: the daemon's next cycle applies
-them through its one apply path, paced by the quota (``--from-now`` drops
-them instead, see :mod:`tagger.cli.held`).
+itself). The daemon reads the kill switch and the pauses again at the moment
+each apply is sent, and ``pause --all`` returns only once the running process
+has confirmed that no apply of it reaches Mimecast any more
+(:mod:`tagger.cli.stopwait`); promotions count from its next cycle. A rail
+records what it keeps back as held pairs; ``promote`` and ``resume`` show them
+(distinct messages and tags) and, on confirmation, lift the rail: the daemon's
+next cycle applies them through its one apply path, paced by the quota
+(``--from-now`` drops them instead, see :mod:`tagger.cli.held`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tagger.audit.explanation import explanation_lines
 from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
 from tagger.cli.held import FROM_NOW, Backlog, confirm, counted, describe, drop, drop_stale
+from tagger.cli.stopwait import DEFAULT_WAIT_S, confirm_stop
 from tagger.engine.guard import MANUAL
 from tagger.errors import UserError
 from tagger.rules import load_rules
@@ -38,6 +41,16 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     pause.add_argument("rule", nargs="?", help="the rule's id (paused on every account)")
     pause.add_argument("--all", action="store_true", help="every rule, account: the kill switch")
+    pause.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=(
+            "with --all: how long to wait for a running tagger to confirm"
+            f" (default {DEFAULT_WAIT_S:g})"
+        ),
+    )
     pause.set_defaults(handler=handle_pause)
     resume = sub.add_parser(
         "resume", parents=[parent], help="lift a rule's pause (or --all), applying what it held"
@@ -67,11 +80,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _seconds(text: str) -> float:
+    """Return ``--wait``'s value: a number of seconds from 0 to 600."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to 600 seconds")
+    return value
+
+
 def handle_pause(args: argparse.Namespace) -> int:
     """Pause a rule on every account, or turn the kill switch on (``--all``).
 
-    A running daemon applies nothing of the rule from its next cycle (the
-    kill switch: from its next apply); the matches are recorded as held pairs.
+    Then waits for a running tagger to confirm that none of the paused applies
+    reaches Mimecast any more; the matches are recorded as held pairs. Exits
+    0 once confirmed (or when no tagger process has the state open), 1 when
+    the process holding the state did not confirm within ``--wait`` seconds
+    (the pause is stored all the same).
     """
     config = load(args)
     if bool(args.all) == bool(args.rule):
@@ -79,23 +106,29 @@ def handle_pause(args: argparse.Namespace) -> int:
     with StateStore.open(config.state_path, lock=False) as store:
         if args.all:
             store.set_switch(PAUSE_ALL, True, _now())
-            print(
-                "every apply is paused (cycles still search and record what they would apply);"
-                " 'tagger resume --all' lifts it"
+            what = "the kill switch is on"
+            done = "every apply is paused (cycles still search and record what they would apply)"
+            after = "'tagger resume --all' lifts it"
+        else:
+            ruleset = load_rules(list(config.rule_paths), config.lists)
+            if ruleset.get(args.rule) is None:
+                raise UserError.single(f"no rule {args.rule!r} in the rule files")
+            at = _now()
+            for account in config.accounts:
+                store.add_pause(
+                    PauseRow(account.name, args.rule, "paused by the operator", 0, 0, MANUAL, at)
+                )
+            what = f"rule {args.rule!r} is paused"
+            done = (
+                f"rule {args.rule!r} paused on {len(config.accounts)} account(s): its matches"
+                " are recorded as held pairs"
             )
-            return exitcodes.OK
-        ruleset = load_rules(list(config.rule_paths), config.lists)
-        if ruleset.get(args.rule) is None:
-            raise UserError.single(f"no rule {args.rule!r} in the rule files")
-        at = _now()
-        for account in config.accounts:
-            store.add_pause(
-                PauseRow(account.name, args.rule, "paused by the operator", 0, 0, MANUAL, at)
-            )
-    print(
-        f"rule {args.rule!r} paused on {len(config.accounts)} account(s): its matches are"
-        f" recorded as held pairs; 'tagger resume {args.rule}' applies them"
-    )
+            after = f"'tagger resume {args.rule}' applies them"
+        confirmed = confirm_stop(store, config.state_path, args.wait)
+    if not confirmed.confirmed:
+        print(f"{what}, but {confirmed.text}", file=sys.stderr)
+        return exitcodes.FAILURE
+    print(f"{done}: {confirmed.text}; {after}")
     return exitcodes.OK
 
 

@@ -18,7 +18,7 @@ from tagger.engine.plan import Action
 from tagger.engine.searchcap import CapTracker
 from tagger.state import StateError, StateStore
 from tagger.state.held import HELD, HeldCount, HeldRow
-from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
+from tagger.state.railstore import PAUSE_ALL, WRITE_CHECK, PauseRow, RuleCycleRow
 
 
 class AccountBook:
@@ -34,7 +34,7 @@ class AccountBook:
         """Return the problems of the state before the first apply (empty: sound).
 
         The file must pass ``PRAGMA quick_check`` and take a write (the kill
-        switch's own row is read and written back unchanged).
+        check's own row is written, never the kill switch's).
         """
         try:
             rows = self.state.quick_report()
@@ -43,14 +43,19 @@ class AccountBook:
                     f"state file {self.state.path} fails its integrity check ({rows[:200]}):"
                     " stop tagger, restore a backup or run the state recovery"
                 ]
-            self.state.set_switch(PAUSE_ALL, self.state.switch(PAUSE_ALL), at)
+            # A row of its own: rewriting the kill switch could undo a pause made meanwhile.
+            self.state.set_switch(WRITE_CHECK, False, at)
         except StateError as exc:
             return [f"{exc}: make the state file and its folder writable by the tagger user"]
         return []
 
     def killed(self) -> bool:
-        """Return whether the kill switch (``tagger pause --all``) is on."""
+        """Return whether the kill switch (``tagger pause --all``) is on now (read each time)."""
         return self.state.switch(PAUSE_ALL)
+
+    def rule_paused(self, rule_id: str) -> bool:
+        """Return whether ``rule_id`` is paused on this account now (read each time)."""
+        return self.state.rule_paused(self.account, rule_id)
 
     def pauses(self) -> list[PauseRow]:
         """Return this account's paused rules."""

@@ -117,6 +117,7 @@ class Chunk:
             ):
                 raise outcome
         self._report_decisions()
+        self._write_audit()
         if interrupted or self._stopping():
             self.report.interrupted = True
             return
@@ -196,7 +197,7 @@ class Chunk:
         if not self.ledger.dry_run:
             self._hold_awaiting(cand, plan)
             errors, held, waits = await apply_plans(
-                self.account, [plan], self.report, self.now, self.hooks
+                self.account, [plan], self.report, self.now, self.hooks, {mid: cand.summary}
             )
             self.failures.update(errors)
             if waits:
@@ -244,6 +245,27 @@ class Chunk:
         self.report.quota_deferred += 1
         self.report.quota_wait_s = max(self.report.quota_wait_s, why.wait_s)
         self.report.note_deferred(cand.summary.received)
+
+    def _write_audit(self) -> None:
+        """Append the entries of the report not written yet (this chunk's) to the audit file.
+
+        Before the chunk is settled: a message is never marked processed with
+        its outcome still unwritten. A write that fails is reported once and
+        leaves the entries to the writer at the end of the cycle.
+        """
+        guard = self.account.guard
+        journal = None if guard is None else guard.journal
+        report = self.report
+        if journal is None or journal.broken is not None:
+            return
+        try:
+            journal.append_entries(self.account.name, report.entries[report.audited :])
+        except OSError as exc:
+            why = journal.failure(exc)
+            report.errors.append(why)
+            log.error("audit_write_failed", account=self.account.name, error=why)
+            return
+        report.audited = len(report.entries)
 
     def _report_decisions(self) -> None:
         """Add each planned message's decisions to the report, in chunk order."""

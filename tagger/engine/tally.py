@@ -99,6 +99,9 @@ class CycleReport:
     held_now: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
+    # How many of ``entries`` (from the first) are in the audit file already:
+    # a live cycle writes each chunk's entries as the chunk ends.
+    audited: int = 0
     plan: list[tuple[str, str, str]] = field(default_factory=list)
     # Identifies this account's cycle in the audit report (one id per report).
     run_id: str = field(default_factory=_new_run_id)

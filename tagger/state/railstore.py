@@ -18,6 +18,13 @@ from tagger.state.times import from_us, to_us
 
 # The kill switch: while set, no account applies anything.
 PAUSE_ALL = "pause_all"
+# A stop request (``tagger pause``) and the running process's acknowledgement of
+# it: both hold a number that only grows; the acknowledgement equals the request
+# once every apply cleared before the request was seen has ended.
+STOP_REQUEST = "stop_request"
+STOP_ACK = "stop_ack"
+# The row the preflight writes to prove the state is writable (never a switch).
+WRITE_CHECK = "write_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,13 @@ class RailRecords(StateAccess):
         with self._tx() as conn:
             sql = "DELETE FROM rule_pauses" + where  # noqa: S608 - fixed clauses, "?" marks
             return conn.execute(sql, params).rowcount
+
+    def rule_paused(self, account: str, rule_id: str) -> bool:
+        """Return whether ``rule_id`` is paused on ``account`` now (one indexed read)."""
+        rows = self._rows(
+            "SELECT 1 FROM rule_pauses WHERE account = ? AND rule_id = ?", (account, rule_id)
+        )
+        return bool(rows)
 
     def paused_rules(self) -> list[str]:
         """Return ``rule (account)`` for every pause (``tagger status`` shows them)."""
@@ -172,5 +186,41 @@ class RailRecords(StateAccess):
 
     def switch(self, name: str) -> bool:
         """Return whether the switch ``name`` is on (off when never set)."""
+        return bool(self._switch_value(name))
+
+    def _switch_value(self, name: str) -> int:
         rows = self._rows("SELECT value FROM switches WHERE name = ?", (name,))
-        return bool(rows and rows[0][0])
+        return int(rows[0][0]) if rows else 0
+
+    # -- stop requests and their acknowledgement -------------------------------------
+
+    def request_stop(self, at: datetime) -> int:
+        """Record a new stop request (after the switch or pause it is about); return its number."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT value FROM switches WHERE name = ?", (STOP_REQUEST,)
+            ).fetchall()
+            number = (int(rows[0][0]) if rows else 0) + 1
+            conn.execute(
+                "INSERT OR REPLACE INTO switches (name, value, updated_at) VALUES (?, ?, ?)",
+                (STOP_REQUEST, number, to_us(at)),
+            )
+        return number
+
+    def stop_requested(self) -> int:
+        """Return the number of the latest stop request (0: none ever)."""
+        return self._switch_value(STOP_REQUEST)
+
+    def acknowledge_stop(self, number: int, at: datetime) -> None:
+        """Record that every apply cleared before stop request ``number`` was seen has ended."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO switches (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value),"
+                " updated_at = excluded.updated_at",
+                (STOP_ACK, number, to_us(at)),
+            )
+
+    def stop_acknowledged(self) -> int:
+        """Return the number of the latest stop request a running process acknowledged."""
+        return self._switch_value(STOP_ACK)
