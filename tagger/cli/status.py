@@ -200,6 +200,17 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
             for f in snap.failures
         ],
         "paused_rules": list(snap.paused),
+        "held_pairs": [
+            {
+                "account": h.account,
+                "rule": h.rule_id,
+                "reason": h.reason,
+                "messages": h.messages,
+                "pairs": h.pairs,
+                "oldest": _time(h.oldest),
+            }
+            for h in snap.held
+        ],
         "awaiting_promotion": list(snap.awaiting),
         "kill_switch": snap.kill_switch,
         "generation": snap.generation,
@@ -283,6 +294,13 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         lines.append(f"paused rules: {', '.join(snap.paused)}")
     if snap.awaiting:
         lines.append(f"awaiting promotion: {', '.join(snap.awaiting)}")
+    if snap.held:
+        lines.append("held pairs (applied once the rail is lifted):")
+        for h in snap.held:
+            lines.append(
+                f"  {h.account} {h.rule_id} ({h.reason}): {h.messages} messages,"
+                f" {h.pairs} tags, the first held {_ago(h.oldest, now)}"
+            )
     lines.append(
         f"kill switch: {'ON (tagger resume --all lifts it)' if snap.kill_switch else 'off'}"
     )

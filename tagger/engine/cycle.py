@@ -23,6 +23,7 @@ import structlog
 from tagger.engine.candidate import Candidate
 from tagger.engine.chunk import Chunk, done_before_stop
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
+from tagger.engine.release import release_held
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
@@ -96,6 +97,7 @@ async def run_account_cycle(
         cycle.start_clock()
         with cycle_bound(cycle.deadline):
             await cycle.run_chunks(pending)
+            await cycle.release()
     cycle.settle()
     cycle.report.finished = now()
     return cycle.report
@@ -314,6 +316,27 @@ class _Cycle:
             self.ledger.advance(
                 query.key, window, at, undone.get(query.key, window.end), forward_only=True
             )
+
+    async def release(self) -> None:
+        """Apply the held pairs whose rail is lifted, after the new mail (:mod:`.release`).
+
+        Within the cycle's bound: what has no turn at the quota waits for the
+        next cycle. Nothing is released after a stop request or an
+        account-level error.
+        """
+        if not self.stopping() and not self.ledger.halted:
+            await release_held(
+                self.account,
+                self.report,
+                self.now,
+                self.hooks,
+                self.options.chunk,
+                lambda: self.stopping() or self.out_of_time(),
+                self.options.max_failures,
+            )
+        if self.account.guard is not None and not self.ledger.dry_run:
+            for count in self.ledger.held_counts():
+                self.report.held_now[(count.rule_id, count.reason)] = (count.messages, count.pairs)
 
     def start_clock(self) -> None:
         """Start the bound of the cycle's message work (``options.max_cycle_s``) now."""

@@ -21,6 +21,7 @@ from tagger.engine.cycle import run_account_cycle
 from tagger.engine.ledger import Ledger
 from tagger.engine.options import NO_HOOKS, Account, AccountRuntime, CycleOptions, Hooks, Runtime
 from tagger.engine.rails import PreflightFailed, prepare, record
+from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, MimecastError
 from tagger.state import StateStore
@@ -43,6 +44,7 @@ async def run_cycle(
     kind: str = "cycle",
     hooks: Hooks = NO_HOOKS,
     verify: frozenset[str] = frozenset(),
+    sends: Sends | None = None,
 ) -> list[CycleReport]:
     """Run one cycle for every active account concurrently; returns their reports.
 
@@ -52,7 +54,8 @@ async def run_cycle(
     bumps the state's generation (written to the marker before the first
     apply, to the state once every account's run has ended). The accounts
     named in ``verify`` read message info before every apply, as after a
-    cut-off run. See :func:`run_account` for what happens per account.
+    cut-off run; ``sends`` tracks the process's applies under way (for
+    ``tagger pause`` to wait on). See :func:`run_account` for what happens per account.
     """
     state.check_file()
     # Before the first apply, the marker says which generation this cycle writes:
@@ -62,7 +65,9 @@ async def run_cycle(
     reports = list(
         await asyncio.gather(
             *(
-                run_account(runtime, a, state, options, now, stop, kind, hooks, a.name in verify)
+                run_account(
+                    runtime, a, state, options, now, stop, kind, hooks, a.name in verify, sends
+                )
                 for a in active
             )
         )
@@ -84,6 +89,7 @@ async def run_account(
     kind: str = "cycle",
     hooks: Hooks = NO_HOOKS,
     verify: bool = False,
+    sends: Sends | None = None,
 ) -> CycleReport:
     """Run one account's cycle, recorded in the ledger as a run; returns its report.
 
@@ -102,7 +108,13 @@ async def run_account(
     error: str | None = None
     try:
         guard = prepare(
-            runtime.config, runtime.ruleset, ledger, acct.tag_ids, acct.client.server_date, now
+            runtime.config,
+            runtime.ruleset,
+            ledger,
+            acct.tag_ids,
+            acct.client.server_date,
+            now,
+            sends,
         )
         account = Account(
             acct.name,

@@ -18,8 +18,10 @@ from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
-from tagger.state import StateStore
+from tagger.state import StateError, StateStore
+from tagger.state.held import HeldCount
 from tagger.state.pausefile import pause_file_on
+from tagger.state.railstore import PauseRow
 from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
@@ -34,6 +36,8 @@ class Snapshot:
     its end (status ok or partial); ``tag_paths`` maps Smart Tag ids to
     paths where known; ``paused`` lists paused rules (see :func:`paused_rules`);
     ``awaiting`` lists the rules that audit until ``tagger promote``;
+    ``pauses`` are the pauses themselves (since when, why); ``held`` the open
+    held pairs per account, rule and reason (distinct messages, pairs, oldest);
     ``kill_switch`` is whether ``tagger pause --all`` is on, and ``disabled``
     lists the accounts with ``enabled: false``;
     ``rules_error`` is why the rule files do not load now (None when they do).
@@ -63,6 +67,8 @@ class Snapshot:
     failures: tuple[FailureRow, ...] = ()
     paused: tuple[str, ...] = ()
     awaiting: tuple[str, ...] = ()
+    pauses: tuple[PauseRow, ...] = ()
+    held: tuple[HeldCount, ...] = ()
     kill_switch: bool = False
     disabled: tuple[str, ...] = ()
     lock_held: bool | None = None
@@ -102,6 +108,14 @@ def paused_rules(store: StateStore) -> tuple[str, ...]:
     return ()
 
 
+def _pauses(store: StateStore) -> list[PauseRow]:
+    """Return every pause (none for a file older than the rails' schema)."""
+    try:
+        return store.pauses()
+    except StateError:
+        return []
+
+
 def awaiting_rules(
     ruleset: RuleSet | None, rollout: Rollout, promoted: Set[tuple[str, str]]
 ) -> tuple[str, ...]:
@@ -114,7 +128,7 @@ def awaiting_rules(
 
 def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
     try:
-        return load_rules(list(config.rule_paths)), None
+        return load_rules(list(config.rule_paths), config.lists), None
     except UserError as exc:
         first = exc.errors[0] if exc.errors else None
         return None, str(first) if first is not None else exc.summary or "invalid rules"
@@ -197,6 +211,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             tag_paths=paths,
             failures=tuple(store.failures()),
             paused=paused_rules(store),
+            pauses=tuple(_pauses(store)),
+            held=tuple(store.held_counts()),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
             kill_switch=store.kill_switch(),
             generation=store.generation(),

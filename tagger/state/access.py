@@ -62,6 +62,15 @@ def damage_error(path: Path, exc: Exception) -> StateError | None:
     return None
 
 
+def where_equal(**columns: object) -> tuple[list[str], list[object]]:
+    """Return the conditions ``column = ?`` and their parameters, for each column given a value.
+
+    A column given None is left out (any value matches).
+    """
+    given = {name: value for name, value in columns.items() if value is not None}
+    return [f"{name} = ?" for name in given], list(given.values())
+
+
 def clean_error(error: str) -> str:
     """Return ``error`` with registered secrets masked and its length capped."""
     text = REDACTOR.text(error)

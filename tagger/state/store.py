@@ -11,6 +11,7 @@ of :mod:`tagger.state.access` (which says why mixins):
 - :mod:`~tagger.state.failures`: failing messages and those set aside;
 - :mod:`~tagger.state.runs`: the history of cycles;
 - :mod:`~tagger.state.railstore`: pauses, promotions, per-rule cycles, switches;
+- :mod:`~tagger.state.held`: the pairs a rail kept from being applied;
 - :mod:`~tagger.state.generation`: the generation, mirrored in the marker;
 - :mod:`~tagger.state.maintenance`: pruning and integrity reports.
 
@@ -35,6 +36,7 @@ from tagger.state.applied import AppliedRecords
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.failures import FailureRecords
 from tagger.state.generation import GenerationRecords
+from tagger.state.held import HeldRecords
 from tagger.state.integrity import (
     LOST_ACCOUNT,
     LOST_KEY,
@@ -63,6 +65,7 @@ class StateStore(
     FailureRecords,
     RunRecords,
     RailRecords,
+    HeldRecords,
     GenerationRecords,
     StateMaintenance,
 ):

@@ -162,7 +162,7 @@ def test_pause_all_sets_the_kill_switch_and_once_honours_it_after_recovery(
         status = run_tagger("status", "--check", "-c", cfg)
         assert "kill switch on" in status.stdout, status.stdout
 
-        lifted = run_tagger("resume", "--all", "-c", cfg)
+        lifted = run_tagger("resume", "--all", "--yes", "-c", cfg)
         assert lifted.returncode == exitcodes.OK, lifted.stderr
         assert not pause_file(state).exists()
         again = run_tagger("once", "-c", cfg)
