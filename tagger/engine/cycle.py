@@ -24,6 +24,7 @@ import structlog
 from tagger.engine.candidate import Candidate
 from tagger.engine.chunk import Chunk, done_before_stop
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
+from tagger.engine.release import release_held
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
@@ -41,6 +42,9 @@ log = structlog.get_logger("tagger.engine")
 
 # How many chunks are in flight at once.
 OVERLAP = 2
+# The first chunk's size; each next one doubles up to ``options.chunk``, so a
+# cycle cut off soon after it starts (a crash loop) has settled some work.
+FIRST_CHUNK = 8
 
 
 async def run_account_cycle(
@@ -55,15 +59,18 @@ async def run_account_cycle(
     Searches every distinct query's window, skips messages already processed
     for this rule set, fetches message info only when a rule still needs it,
     evaluates, plans and (unless the ledger's state is a dry-run copy) applies,
-    recording each success in state. A query's watermark advances only when
-    its whole window is done and never past a message that failed and is not
+    recording each success in state. Messages go oldest first, in chunks that
+    start small and double; after each chunk the run's counts and each query's
+    watermark are committed (a checkpoint: the watermark moves forward up to
+    the query's earliest message not done yet), and at the end the watermark
+    covers the whole window. It never passes a message that failed and is not
     yet set aside; while any query's search fails, no message is processed and
     no watermark moves. Raises :class:`AuthenticationError` (credentials or
     permissions refused, key binding expired): those concern the whole
     account, never one message, so the cycle stops (applies already started
-    finish and are recorded), no message is marked or set aside and no
-    watermark moves. Other API errors are counted per message or per query
-    and reported.
+    finish and are recorded), no further message is marked or set aside and
+    no watermark moves past the chunks completed before. Other API errors are
+    counted per message or per query and reported.
 
     Memory stays bounded however large the windows: the span they cover is
     searched and worked through one slice at a time, oldest first, every
@@ -81,7 +88,8 @@ async def run_account_cycle(
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
     no further chunk or message starts, and applies already started finish
-    and are recorded. An interrupted cycle moves no watermark.
+    and are recorded. An interrupted cycle moves no watermark past its last
+    checkpoint.
     ``hooks`` are told of each applied tag and each step completed.
     """
     cycle = _Cycle(account, options, now, stop, hooks)
@@ -90,6 +98,10 @@ async def run_account_cycle(
     else:
         cycle.draw_windows()
         await cycle.run_slices()
+        # Held pairs whose rail is lifted, after the new mail, within the same bound.
+        cycle.start_clock()
+        with cycle_bound(cycle.deadline):
+            await cycle.release()
     cycle.settle()
     cycle.report.finished = now()
     return cycle.report
@@ -138,6 +150,8 @@ class _Cycle:
         self.deadline: float | None = None
         # The queries searched in the current slice, in the order of their outcomes.
         self.searched: list[Query] = []
+        # The slice being worked through (None: none yet): no watermark moves past it.
+        self.part: Window | None = None
 
     async def run_slices(self) -> None:
         """Search and work through the windows' span one slice at a time, oldest first."""
@@ -146,6 +160,7 @@ class _Cycle:
         found: int | None = None
         while span is not None and not span.empty:
             part = next_slice(span.start, span.end, last, found)
+            self.part = part
             if self.out_of_time():
                 self._defer_searches(span)
                 return
@@ -292,7 +307,9 @@ class _Cycle:
         self.report.set_aside_skipped += sum(1 for i in candidates if i in aside and i not in done)
         pending: deque[Candidate] = deque()
         if not self.failed_queries and not self.deferred_queries:
-            pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
+            chosen = (c for i, c in candidates.items() if i not in done and i not in aside)
+            # Oldest first, so each finished chunk lets the watermarks move (checkpoint).
+            pending.extend(sorted(chosen, key=_received_order))
         # From here on each message is held only until its chunk is done.
         candidates.clear()
         return pending
@@ -304,10 +321,14 @@ class _Cycle:
         finishes its last applies, so the client never idles at a chunk boundary.
         """
         running: deque[asyncio.Future[None]] = deque()
+        in_flight: deque[list[Candidate]] = deque()
+        size = min(FIRST_CHUNK, self.options.chunk)
 
         async def finish_oldest() -> None:
             await running[0]
             running.popleft()
+            in_flight.popleft()
+            self.checkpoint(pending, in_flight)
             self.hooks.progress(self.account.name)
 
         try:
@@ -318,17 +339,13 @@ class _Cycle:
                 if self.out_of_time():
                     self._defer_rest(pending)
                     break
-                size = min(self.options.chunk, len(pending))
+                taken = [pending.popleft() for _ in range(min(size, len(pending)))]
+                size = min(size * 2, self.options.chunk)
                 chunk = Chunk(
-                    self.account,
-                    self.options,
-                    [pending.popleft() for _ in range(size)],
-                    self.report,
-                    self.now,
-                    self.stop,
-                    self.hooks,
+                    self.account, self.options, taken, self.report, self.now, self.stop, self.hooks
                 )
                 running.append(asyncio.ensure_future(chunk.run()))
+                in_flight.append(taken)
                 if len(running) >= OVERLAP:
                     await finish_oldest()
             while running:
@@ -338,6 +355,54 @@ class _Cycle:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def checkpoint(self, pending: deque[Candidate], in_flight: deque[list[Candidate]]) -> None:
+        """Commit the cycle's progress after a chunk: the run's counts and the watermarks.
+
+        Each query's watermark moves (forward only) up to the earliest message
+        of the query not processed yet (``pending`` and the chunks
+        ``in_flight``), and never past the end of the slice being worked
+        through, so a cycle cut off later still keeps the ground it covered.
+        Nothing moves when the cycle is interrupted, a search failed or was
+        deferred, or the windows are fixed (backfill).
+        """
+        self.ledger.checkpoint(self.report, self.now())
+        searched = not self.failed_queries and not self.deferred_queries
+        if not self.options.advance_watermark or self.report.interrupted or not searched:
+            return
+        undone: dict[str, datetime] = {}
+        for cand in (c for chunk in (pending, *in_flight) for c in chunk):
+            for key in cand.queries:
+                when = cand.summary.received or self.windows[key].start
+                undone[key] = min(undone.get(key, when), when)
+        at = self.now()
+        for query in self.queries:
+            window = self.windows[query.key]
+            end = window.end if self.part is None else min(window.end, self.part.end)
+            self.ledger.advance(
+                query.key, window, at, undone.get(query.key, end), forward_only=True
+            )
+
+    async def release(self) -> None:
+        """Apply the held pairs whose rail is lifted, after the new mail (:mod:`.release`).
+
+        Within the cycle's bound: what has no turn at the quota waits for the
+        next cycle. Nothing is released after a stop request or an
+        account-level error.
+        """
+        if not self.stopping() and not self.ledger.halted:
+            await release_held(
+                self.account,
+                self.report,
+                self.now,
+                self.hooks,
+                self.options.chunk,
+                lambda: self.stopping() or self.out_of_time(),
+                self.options.max_failures,
+            )
+        if self.account.guard is not None and not self.ledger.dry_run:
+            for count in self.ledger.held_counts():
+                self.report.held_now[(count.rule_id, count.reason)] = (count.messages, count.pairs)
 
     def start_clock(self) -> None:
         """Start the bound of the cycle's message work (``options.max_cycle_s``) now, once."""
@@ -386,6 +451,12 @@ class _Held(dict[str, TrackedEmail]):
         super().__setitem__(key, value)
         if self.limit is not None and len(self) > self.limit:
             self.full.set()
+
+
+def _received_order(cand: Candidate) -> tuple[bool, datetime | None]:
+    """Sort key: messages without a received time first (they hold their window), then oldest."""
+    received = cand.summary.received
+    return (received is not None, received)
 
 
 async def _search(

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tagger import __version__
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.envelope import check_items
 from tagger.mimecast.errors import ConfigurationError, FailItem, MalformedResponse
@@ -327,14 +328,21 @@ class MimecastClient:
                     tags.append(tag)
         return tags
 
-    async def apply_smart_tag(self, message_id: str, tag_id: str) -> None:
+    async def apply_smart_tag(
+        self, message_id: str, tag_id: str, clearance: Clearance | None = None
+    ) -> None:
         """Apply Smart Tag ``tag_id`` to ``message_id``; "already applied" is success.
 
-        Raises :class:`~tagger.mimecast.errors.ApiFailure` when ``fail[]`` reports
-        anything else, or another :class:`~tagger.mimecast.errors.MimecastError`.
+        ``clearance`` is entered right before the request (and each retry) is
+        sent (:mod:`tagger.mimecast.clearance`). Raises
+        :class:`~tagger.mimecast.errors.ApiFailure` when ``fail[]`` reports
+        anything else, another :class:`~tagger.mimecast.errors.MimecastError`,
+        or :class:`~tagger.mimecast.clearance.Withheld` (nothing sent).
         """
         body = {"data": [{"id": message_id, "smartTagId": tag_id}]}
-        await self._requester.call(self.endpoints.apply_smart_tag, body, is_already_applied)
+        await self._requester.call(
+            self.endpoints.apply_smart_tag, body, is_already_applied, clearance
+        )
 
     async def search_smart_tag(
         self, tag_id: str, *, page_size: int = DEFAULT_PAGE_SIZE

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.errors import QuotaDeferred, RateLimited, TransportError
 from tagger.mimecast.httperrors import transport_error
 from tagger.mimecast.pacing import turn_deadline
@@ -90,6 +91,7 @@ class Exchange:
         *,
         auth: httpx.Auth | None,
         slot: bool = True,
+        clearance: Clearance | None = None,
         **kw: Any,
     ) -> Reply:
         """POST to ``path`` at the call's turn, within ``budget``; returns the answer read.
@@ -97,11 +99,15 @@ class Exchange:
         ``kw`` is ``content=`` or ``data=`` for httpx. ``slot=False`` skips
         the connection slots: a token request runs while the call that needs
         the token may hold one (with one slot, waiting for it would never end);
-        the pool keeps a connection beyond the slots for it. The time queued
+        the pool keeps a connection beyond the slots for it. ``clearance`` is
+        entered after every wait (turn, slot), right before the request goes
+        out, and left once the exchange is over
+        (:mod:`tagger.mimecast.clearance`). The time queued
         for the turn is added to ``budget.queued`` (it is not the call's to
         spend). Raises :class:`QuotaDeferred` when the turn would come after
         the cycle's bound, :class:`TransportError` when no complete answer
-        arrives, :class:`ResponseTooLarge`, and whatever ``auth`` raises.
+        arrives, :class:`ResponseTooLarge`, :class:`Withheld` when the
+        clearance refused the send (nothing was sent), and whatever ``auth`` raises.
         """
         shared = self._shared(path)
         gate = shared.gate
@@ -120,9 +126,16 @@ class Exchange:
                         if not gate.claim(ticket):
                             continue
                         hold.release()  # sent: the account's next call may ask for a turn
-                        return await self._send(
-                            gate, ticket, path, stats, budget.deadline, auth, kw
-                        )
+                        with contextlib.ExitStack() as cleared:
+                            if clearance is not None:
+                                try:
+                                    cleared.enter_context(clearance())
+                                except BaseException:
+                                    gate.settle(ticket, None, False)  # claimed, never sent
+                                    raise
+                            return await self._send(
+                                gate, ticket, path, stats, budget.deadline, auth, kw
+                            )
                 finally:
                     gate.give_up(ticket)
         finally:

@@ -299,7 +299,14 @@ class Daemon:
             )
             try:
                 reports = await run_cycle(
-                    runtime, self.state, options, self.now, self.stop_event, "run", self._hooks
+                    runtime,
+                    self.state,
+                    options,
+                    self.now,
+                    self.stop_event,
+                    "run",
+                    self._hooks,
+                    sends=self.session.sends,
                 )
             except (StateGone, StateDamaged) as exc:
                 # Retrying cannot help and carrying on could apply tags twice: stop.

@@ -130,6 +130,14 @@ class Metrics:
             " observed (absent while not known).",
             "endpoint",
         )
+        self._held = new.gauge(
+            "tagger_held_pairs",
+            "Held pairs (message, tag) a rail keeps back, per rule and reason, as of the"
+            " last cycle: applied once the rail is lifted.",
+            "rule",
+            "reason",
+        )
+        self._held_seen: dict[str, set[tuple[str, str]]] = {}
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
@@ -248,6 +256,13 @@ class Metrics:
         self._paused.labels(account).set(len(report.paused))
         self._awaiting.labels(account).set(len(report.awaiting))
         self._kill.labels(account).set(1 if report.kill_switch else 0)
+        if report.account_error is None and not report.dry_run:
+            seen = self._held_seen.setdefault(account, set())
+            for rule, reason in seen - report.held_now.keys():
+                self._held.labels(account, rule, reason).set(0)
+            for (rule, reason), (_messages, pairs) in report.held_now.items():
+                self._held.labels(account, rule, reason).set(pairs)
+            seen.update(report.held_now)
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""

@@ -90,3 +90,16 @@ def test_memory_bench_prints_the_peak_rss_of_each_size_and_checks_its_tags() -> 
         assert re.search(rf"{size} new messages: .* peak RSS \d+ MB", out), out
     assert re.search(r"peak RSS over 150: [\d.]+ MB .* over 400: [\d.]+ MB, [\d.]+ times", out), out
     assert "tags applied equal expected, nothing failed: True" in out, out
+
+
+@pytest.mark.timeout(300)
+def test_held_rails_bench_prints_per_cycle_cost_and_releases_exactly_the_held_pairs() -> None:
+    # Four cycles are too few for a slope target: the figures are printed, not judged.
+    out = run_bench("held_rails", "--cycles", "4", "--per-cycle", "5", "--no-targets")
+    for name in ("awaiting", "paused", "kill", "limit"):
+        assert re.search(rf"{name} cycle +4: found +\d+, searches +\d+, info +\d+", out), out
+        assert re.search(rf"{name}: searches per cycle: mean [\d.]+, slope [+-][\d.]+", out), out
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{name}: held before"))
+        assert "exact: True" in line and "tagged twice 0" in line, out
+        assert "applied after the release cycle 0" in line, out
+    assert "possibly incomplete" not in out, out

@@ -94,7 +94,9 @@ def test_a_read_message_s_apply_goes_before_the_reads_still_queued() -> None:
     async def server(request: httpx.Request) -> httpx.Response:
         await vt.sleep(0.05)  # every answer takes a while: the calls queue for the slot
         if request.url.path == "/oauth/token":
-            return httpx.Response(200, json={"access_token": "unit-slots-token", "expires_in": 1800})
+            return httpx.Response(
+                200, json={"access_token": "unit-slots-token", "expires_in": 1800}
+            )
         item = json.loads(request.content)["data"][0]
         kind = "apply" if request.url.path.endswith("apply-smart-tag") else "info"
         order.append(f"{kind}-{item['id']}")
