@@ -69,14 +69,12 @@ def render(parser: argparse.ArgumentParser, today: date | None = None) -> str:
     lines += field_section(_roff)
     lines += [
         ".SH EXIT STATUS",
-        ".TP",
-        f"{exitcodes.OK}\nEverything asked was done.",
-        ".TP",
-        f"{exitcodes.FAILURE}\nA failure that needs the operator (see the README).",
-        ".TP",
-        f"{exitcodes.USER_ERROR}\nThe configuration, the rules or the arguments are wrong.",
-        ".TP",
-        f"{exitcodes.INCOMPLETE}\nWork was left for the next run; nothing was lost.",
+        "Every command gives each code the same meaning.",
+    ]
+    for code, meaning in exitcodes.MEANINGS.items():
+        text = meaning.replace("`", "")
+        lines += [".TP", f"{code}\n" + _roff(text[:1].upper() + text[1:]) + "."]
+    lines += [
         ".PP",
         "\\fBtagger status \\-\\-check\\fR exits with the Nagios plugin codes instead:",
         f"{exitcodes.NAGIOS_OK} OK, {exitcodes.NAGIOS_WARNING} WARNING, "

@@ -23,6 +23,7 @@ import structlog
 
 from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts, limits_of
 from tagger.config.durations import DurationError, format_duration, parse_duration
+from tagger.config.lists import build_lists
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
     AuditRotation,
@@ -95,6 +96,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         default_concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
     )
     rule_paths = _rule_paths(data["rules"], out, base_dir)
+    lists = build_lists(data.get("lists", {}), out, base_dir)
     schedule = _schedule(data.get("schedule", {}), out)
     window = _window(data.get("window", {}), out)
     metrics = _metrics(data.get("metrics", {}), out)
@@ -121,6 +123,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         metrics=metrics,
         monitor=monitor,
         notify=notify,
+        lists=lists,
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),

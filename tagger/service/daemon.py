@@ -36,6 +36,7 @@ from tagger.service.backoff import CrashBackoff
 from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
+from tagger.service.quotawatch import QuotaWatch
 from tagger.service.reload import Rejected, load_replacement
 from tagger.service.rulewatch import RuleFilesWatch, first_problem
 from tagger.service.runtime import utc_now
@@ -123,6 +124,8 @@ class Daemon:
         self._cycle_task: asyncio.Task[Any] | None = None
         # A crashing cycle (e.g. a full disk) is retried later and later, logged once.
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
+        # Each endpoint's quota use per cycle, beside the state file and in the metrics.
+        self.quota = QuotaWatch(self.config.state_path)
 
     async def serve(self) -> int:
         """Start the schedule, run cycles until a stop signal (or ``max_cycles``).
@@ -317,7 +320,14 @@ class Daemon:
             )
             try:
                 reports = await run_cycle(
-                    runtime, self.state, options, self.now, self.stop_event, "run", self._hooks
+                    runtime,
+                    self.state,
+                    options,
+                    self.now,
+                    self.stop_event,
+                    "run",
+                    self._hooks,
+                    sends=self.session.sends,
                 )
             except (StateGone, StateDamaged) as exc:
                 # Retrying cannot help and carrying on could apply tags twice: stop.
@@ -359,6 +369,10 @@ class Daemon:
                 for acct in self.runtime.accounts:
                     self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
             self._observe_health()
+        if self.runtime is not None:
+            self.quota.observe(
+                self.runtime, self.now(), duration, dry_run=self.dry_run, metrics=self.metrics
+            )
         events, self._paused_seen = cycle_events(reports, self._paused_seen, self.now())
         self._notify(events)
         if all(not r.errors for r in reports):

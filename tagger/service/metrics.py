@@ -19,6 +19,7 @@ from prometheus_client.exposition import start_http_server
 
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
+from tagger.monitor.quotanote import QuotaNote
 from tagger.service.declare import Declare
 from tagger.service.health import Health
 
@@ -101,6 +102,25 @@ class Metrics:
             "tagger_backlog_oldest_seconds",
             "Age of the oldest message the last cycle deferred (0 when none).",
         )
+        self._quota_accepted = new.gauge(
+            "tagger_quota_accepted_per_second",
+            "Calls per second the service accepted (answered other than 429) in the last cycle.",
+            "endpoint",
+        )
+        self._quota_refill = new.gauge(
+            "tagger_quota_refill_per_second",
+            "The refill the client paces the endpoint to, from the rate-limit headers or"
+            " observed (absent while not known).",
+            "endpoint",
+        )
+        self._held = new.gauge(
+            "tagger_held_pairs",
+            "Held pairs (message, tag) a rail keeps back, per rule and reason, as of the"
+            " last cycle: applied once the rail is lifted.",
+            "rule",
+            "reason",
+        )
+        self._held_seen: dict[str, set[tuple[str, str]]] = {}
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
@@ -147,6 +167,19 @@ class Metrics:
                     self._limited.labels(account, endpoint).inc(delta)
                 else:
                     self._errors.labels(account, endpoint, name[6:]).inc(delta)
+
+    def observe_quota(self, note: QuotaNote) -> None:
+        """Set each endpoint's accepted calls per second and refill from a cycle's note.
+
+        The 429s are counted by :meth:`observe_client` (``tagger_rate_limited``).
+        """
+        for use in note.endpoints:
+            self._quota_accepted.labels(use.account, use.endpoint).set(use.accepted_per_s)
+            if use.refill_per_s is not None:
+                self._quota_refill.labels(use.account, use.endpoint).set(use.refill_per_s)
+            else:
+                with contextlib.suppress(KeyError):
+                    self._quota_refill.remove(use.account, use.endpoint)
 
     def cycle_finished(self, account: str, seconds: float) -> None:
         """Observe the duration of one cycle."""
@@ -208,6 +241,13 @@ class Metrics:
         self._paused.labels(account).set(len(report.paused))
         self._awaiting.labels(account).set(len(report.awaiting))
         self._kill.labels(account).set(1 if report.kill_switch else 0)
+        if report.account_error is None and not report.dry_run:
+            seen = self._held_seen.setdefault(account, set())
+            for rule, reason in seen - report.held_now.keys():
+                self._held.labels(account, rule, reason).set(0)
+            for (rule, reason), (_messages, pairs) in report.held_now.items():
+                self._held.labels(account, rule, reason).set(pairs)
+            seen.update(report.held_now)
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""
