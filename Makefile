@@ -29,6 +29,7 @@ check: $(STAMP)
 ## bench: every benchmark, run as a module from the checkout (prints figures; takes several minutes)
 bench: $(STAMP)
 	$(BIN)/python -m bench.rules_eval
+	$(BIN)/python -m bench.lists
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.state_growth
 	$(BIN)/python -m bench.faults

@@ -1,4 +1,4 @@
-"""Build hook: copy the example config, the rules, the unit and the rule reference in.
+"""Build hook: copy the example config, rules, unit, rule reference and monitoring files in.
 
 They live at the top of the source tree (where people read and edit them);
 wheels carry them as ``tagger/skel/`` so that ``tagger init`` and
@@ -15,7 +15,14 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ("config.example.yaml", "rules", "systemd/tagger.service", "docs/rules.md")
+SHIPPED = (
+    "config.example.yaml",
+    "rules",
+    "systemd/tagger.service",
+    "docs/rules.md",
+    # Alert rules (with their promtool tests) and a Grafana dashboard.
+    "monitoring",
+)
 
 
 class BuildWithSkeleton(build_py):

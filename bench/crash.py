@@ -24,6 +24,11 @@ or extra, the state was corrupt, a watermark ran ahead or the final run failed
 (duplicate apply calls are reported; ``--strict`` makes them fail too).
 
     .venv/bin/python -m bench.crash --trials 20 --seed 1
+
+``--loop`` measures progress under a crash loop instead (:mod:`bench.crash_loop`):
+the daemon killed every 0.4-3 s, ``--kills`` times.
+
+    .venv/bin/python -m bench.crash --loop --kills 34 --messages 500 --seed 1
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import crash_loop
 from tagger.rules import RuleSet, load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.simulator.search import matches, parse_query
@@ -431,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     parser.add_argument("--quiet", action="store_true", help="no per-trial lines")
     parser.add_argument("--strict", action="store_true", help="fail on duplicate apply calls too")
+    parser.add_argument(
+        "--loop", action="store_true", help="a crash loop: kill every 0.4-3 s (bench.crash_loop)"
+    )
+    parser.add_argument("--kills", type=int, default=34, help="--loop: SIGKILLs (default 34)")
+    parser.add_argument("--min-s", type=float, default=0.4, help="--loop: earliest kill (s)")
+    parser.add_argument("--max-s", type=float, default=3.0, help="--loop: latest kill (s)")
     args = parser.parse_args(argv)
     if args.trials < 1:
         parser.error("--trials must be at least 1")
@@ -439,6 +451,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
+    if args.loop:
+        figures = crash_loop.run_loop(
+            args.kills, args.seed, args.messages, args.latency_ms, args.min_s, args.max_s, log
+        )
+        out = json.dumps(figures.to_json()) if args.json else crash_loop.report(figures)
+        print(out, flush=True)
+        return 0 if figures.ok() else 1
     outcome = run(args.trials, args.seed, args.messages, args.latency_ms, log)
     print(json.dumps(outcome.to_json()) if args.json else report(outcome), flush=True)
     return 0 if outcome.ok(args.strict) else 1

@@ -1,3 +1,5 @@
 """tagger: a rule-driven auto-tagging daemon for Mimecast Smart Tags."""
 
-__version__ = "0.1.0"
+from tagger._version import __version__
+
+__all__ = ["__version__"]

@@ -32,8 +32,12 @@ class Problem:
     hint: str = ""
 
     def location(self) -> str:
-        """Return ``file:line:column`` (parts that are unknown are left out)."""
-        parts = [self.file or "<input>"]
+        """Return ``file:line:column`` (parts that are unknown are left out).
+
+        A problem with no file (a command's arguments) is the program's own:
+        ``tagger``, as command-line tools name themselves in their errors.
+        """
+        parts = [self.file or "tagger"]
         if self.line:
             parts.append(str(self.line))
             if self.column:

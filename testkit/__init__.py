@@ -14,7 +14,10 @@ installed package (it needs the checkout: the shipped rules are read from
   applies, computed by the rule evaluator alone from the simulator's mailbox;
 - :mod:`testkit.setup`: configs pointed at a simulator;
 - :mod:`testkit.processes`: tagger processes and hang-guarded waits;
-- :mod:`testkit.faults`: the fault-soak and late-indexing scenarios.
+- :mod:`testkit.faults`: the fault-soak and late-indexing scenarios;
+- :mod:`testkit.killswitch`: ``tagger pause --all`` against a daemon mid-apply;
+- :mod:`testkit.writeahead`: the audit file's apply lines against what reached
+  the simulator, after SIGKILL and with the audit file out of room.
 """
 
 from pathlib import Path

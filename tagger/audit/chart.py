@@ -1,5 +1,10 @@
 """Matches over time as a stacked bar chart: the geometry, computed here (pure numbers).
 
+Each rule has its colour; its segment of a bar is split by kind: messages
+``applied`` (solid), ``held`` back (awaiting promotion, would apply, held by
+a rail: light) and the ``other`` outcomes (already tagged, failed, dropped,
+expired: faint), so what was applied never hides behind what was only audited.
+
 The markup is drawn by the ``chart`` macro of ``templates/chart.html.j2``
 (an inline SVG: no external assets), which escapes every text it writes;
 this module only says where each bar and label goes, in SVG user units.
@@ -7,7 +12,7 @@ this module only says where each bar and label goes, in SVG user units.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,9 +40,13 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+# How opaque each kind of segment is drawn (see module docstring).
+KINDS = {"applied": 1.0, "held": 0.45, "other": 0.2}
+
+
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One rule's segment of one bucket's bar: ``count`` matches, drawn in ``colour``."""
+    """One rule's segment of one kind in one bucket's bar: ``count`` messages in ``colour``."""
 
     rule: str
     count: int
@@ -46,6 +55,8 @@ class Bar:
     y: float
     width: float
     height: float
+    kind: str = "applied"
+    opacity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +95,23 @@ def _label(bucket: datetime, step: timedelta) -> str:
 
 
 def layout(
-    buckets: Sequence[datetime], series: Sequence[tuple[str, Sequence[int]]], step: timedelta
+    buckets: Sequence[datetime],
+    series: Sequence[tuple[str, Mapping[str, Sequence[int]]]],
+    step: timedelta,
 ) -> Chart | None:
-    """Return the chart: one stacked bar per bucket, one colour per rule.
+    """Return the chart: one stacked bar per bucket, one colour per rule, a shade per kind.
 
-    Given the bucket start times, each rule's counts per bucket (in legend
-    order, so that ``colour(i)`` is the ``i``-th rule's) and the bucket
-    size. Returns None when there is no bucket (nothing dated to chart).
+    Given the bucket start times, each rule's counts per bucket by kind (in
+    legend order, so that ``colour(i)`` is the ``i``-th rule's; kinds as in
+    :data:`KINDS`) and the bucket size. Returns None when there is no bucket
+    (nothing dated to chart).
     """
     if not buckets:
         return None
-    totals = [sum(s[i] for _, s in series) for i in range(len(buckets))]
+    totals = [
+        sum(counts[i] for _, kinds in series for counts in kinds.values())
+        for i in range(len(buckets))
+    ]
     peak = max(max(totals), 1)
     slot = PLOT_W / len(buckets)
     bar = max(1.0, slot * 0.8)
@@ -104,13 +121,14 @@ def layout(
         x = LEFT + i * slot + (slot - bar) / 2
         y: float = TOP + PLOT_H
         bars = []
-        for index, (rule, counts) in enumerate(series):
-            count = counts[i]
-            if not count:
-                continue
-            h = PLOT_H * count / peak
-            y -= h
-            bars.append(Bar(rule, count, colour(index), x, y, bar, h))
+        for index, (rule, kinds) in enumerate(series):
+            for kind, opacity in KINDS.items():
+                count = kinds[kind][i] if kind in kinds else 0
+                if not count:
+                    continue
+                h = PLOT_H * count / peak
+                y -= h
+                bars.append(Bar(rule, count, colour(index), x, y, bar, h, kind, opacity))
         columns.append(
             Column(
                 bucket=bucket,

@@ -1,4 +1,8 @@
-"""Audit entries as CSV: one row per entry, the data behind every figure of the HTML report.
+"""Audit entries as CSV: one row per match, the data behind every figure of the HTML report.
+
+A match is one message once per rule (:mod:`tagger.audit.matches`): its
+``outcome`` is the one that stands and ``outcomes`` every outcome it had, in
+order (``audit;applied``), so the rows count messages, as the report does.
 
 Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) are prefixed with ``'``: subjects and
@@ -14,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from tagger.audit.explanation import why
+from tagger.audit.matches import fold
 from tagger.audit.records import AuditRecord
 
 COLUMNS = (
@@ -22,6 +27,7 @@ COLUMNS = (
     "account",
     "mode",
     "outcome",
+    "outcomes",
     "rule",
     "rule_hash",
     "message_id",
@@ -50,17 +56,23 @@ def _cell(value: object) -> str:
 
 
 def write_csv(records: Iterable[AuditRecord], out: TextIO) -> int:
-    """Write a header and one row per record to ``out``; returns the rows written."""
+    """Write a header and one row per match of ``records`` to ``out``; returns the rows written.
+
+    Each row shows the match's latest entry, with the outcome that stands,
+    every outcome in order and every tag the rule wanted on the message.
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
-    for r in records:
+    for match in fold(records):
+        r = match.record
         row = (
             r.timestamp,
             r.run_id,
             r.account,
             r.mode,
-            r.outcome,
+            match.outcome,
+            ";".join(match.outcomes),
             r.rule,
             r.rule_hash,
             r.message_id,
@@ -69,7 +81,7 @@ def write_csv(records: Iterable[AuditRecord], out: TextIO) -> int:
             r.sender_domain,
             ";".join(r.recipients),
             r.subject,
-            ";".join(r.tags),
+            ";".join(match.tags),
             r.error,
             r.window_start,
             r.window_end,

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Entry", "Span", "safe_text", "safe_value"]
+__all__ = ["INTENT", "Entry", "Span", "intent_record", "safe_text", "safe_value"]
+
+# The outcome of a write-ahead record: its apply is about to be sent, and what
+# became of it is the entry of the same run that follows (see
+# :mod:`tagger.audit.journal`).
+INTENT = "applying"
 
 # What mail text may not carry into the record: lone surrogates (no encoding
 # can write them), NUL and the other C0/C1 controls but tab, newline and CR.
@@ -81,7 +86,9 @@ class Entry:
     recipients: tuple[str, ...] = ()
     failure: str | None = None
     # Why a rail kept the planned tags back: "awaiting" (the rule awaits
-    # promotion), "held" (the rule is paused, or the kill switch is on); "" none.
+    # promotion), "held" (the rule is paused, or the kill switch is on); or what
+    # became of pairs held before: "released" (applied now), "dropped" (released
+    # without the backlog, or the rule changed), "expired" (older than tracking); "" none.
     rail: str = ""
 
     @property
@@ -100,8 +107,13 @@ class Entry:
         on the message or recorded before), ``failed`` (a live apply failed;
         the next run retries it), ``audit`` (audit-only: a ``mode: audit``
         rule, or one awaiting promotion, applied once promoted), ``held`` (the
-        rule is paused or the kill switch is on: applied once lifted).
+        rule is paused or the kill switch is on: applied once lifted),
+        ``dropped`` or ``expired`` (a held pair that will never be applied:
+        released without the backlog or its rule changed, or older than the
+        service's tracking retention).
         """
+        if self.rail in ("dropped", "expired"):
+            return self.rail
         if self.failure is not None and self.mode == "live":
             return "failed"
         if not self.planned:
@@ -139,3 +151,49 @@ class Entry:
             "error": self.failure,
             "explanation": self.explanation,
         }
+
+
+def intent_record(
+    *,
+    account: str,
+    run_id: str,
+    at: datetime,
+    rule: str,
+    rule_hash: str,
+    message_id: str,
+    received: datetime | None,
+    sender: str,
+    recipients: tuple[str, ...],
+    subject: str | None,
+    tag: str,
+    tag_id: str,
+) -> dict[str, Any]:
+    """Return the write-ahead record of one apply about to be sent (mail text made safe).
+
+    Its outcome is ``applying`` and ``record`` says ``intent``: it says the
+    request is going out, not that it succeeded; the entry of the same run
+    that follows says what became of it.
+    """
+    return {
+        "account": account,
+        "timestamp": at.isoformat(),
+        "run_id": run_id,
+        "record": "intent",
+        "mode": "live",
+        "dry_run": False,
+        "window": None,
+        "rule": rule,
+        "rule_hash": rule_hash,
+        "rule_mode": "enforce",
+        "message_id": safe_text(message_id),
+        "received": received.isoformat() if received is not None else None,
+        "sender": safe_text(sender),
+        "recipients": [safe_text(r) for r in recipients],
+        "subject": None if subject is None else safe_text(subject),
+        "tags": [tag],
+        "planned_tag_ids": [tag_id],
+        "skipped": [],
+        "outcome": INTENT,
+        "error": None,
+        "explanation": None,
+    }

@@ -27,6 +27,8 @@ def _walk(node: Any, depth: int, out: list[str]) -> None:
     line = f"{'  ' * depth}{mark} {node.get('condition', '')}"
     if "field" in node:
         line += f"    (seen: {_seen(node.get('seen'))})"
+    if isinstance(node.get("matched"), str):
+        line += f"    (matched: {node['matched']})"
     out.append(line)
     children = node.get("children")
     if isinstance(children, list):
@@ -55,7 +57,10 @@ def _held_leaves(node: Any, out: list[str]) -> None:
         for child in children:
             _held_leaves(child, out)
     elif node.get("result") is True and "field" in node:
-        out.append(f"{node.get('condition', '')} (seen: {_seen(node.get('seen'))})")
+        line = f"{node.get('condition', '')} (seen: {_seen(node.get('seen'))})"
+        if isinstance(node.get("matched"), str):
+            line += f" (matched: {node['matched']})"
+        out.append(line)
 
 
 def why(explanation: Any) -> str:

@@ -101,12 +101,26 @@ def render_html(summary: Summary, sources: Iterable[str], generated: datetime) -
     )
     modes = ", ".join(f"{n} {label(m)}" for m, n in summary.modes.items()) or "none"
     cards = (
-        ("total", summary.total, "matches"),
         ("messages", summary.messages, "messages"),
+        ("pairs", summary.pairs, "tags"),
+        ("total", summary.total, "rule matches"),
         ("rules", len(summary.rules), "rules"),
         ("runs", summary.runs, "runs"),
+        ("entries", summary.entries, "audit entries"),
     )
-    series = [(r.rule, r.series) for r in summary.rules]
+    series = [
+        (
+            r.rule,
+            {
+                "applied": r.applied,
+                "held": r.held,
+                "other": tuple(
+                    a - b - c for a, b, c in zip(r.series, r.applied, r.held, strict=True)
+                ),
+            },
+        )
+        for r in summary.rules
+    ]
     page = environment().get_template("report.html.j2")
     return page.render(
         summary=summary,

@@ -1,9 +1,13 @@
 """Aggregate audit records into what a reviewer reads (pure: data in, data out).
 
-Per rule: matches by outcome, tags, the top sender domains, matches per time
-bucket and a sample of the latest matches; overall: the span covered, the
-modes, accounts and runs seen. The HTML and the text summary are both drawn
-from one :class:`Summary`, so they cannot disagree.
+Everything counts distinct messages and tags, never lines: the records are
+first folded into one match per (account, message, rule) with its outcomes
+side by side (:mod:`tagger.audit.matches`), and each match counts once, under
+the outcome that stands. Per rule: messages and tags, messages by outcome,
+tags, the top sender domains, messages per time bucket (applied apart from
+held back) and a sample of the latest matches; overall: the span covered,
+the modes, accounts and runs seen. The HTML and the text summary are both
+drawn from one :class:`Summary`, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -13,13 +17,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tagger.audit.matches import Match, fold
 from tagger.audit.records import AuditRecord
 from tagger.words import plural
 
 # would-apply: a dry run; audit: an audit-only match (a mode: audit rule, or one
 # awaiting promotion: applied once promoted); held: paused rule or kill switch
-# (applied once lifted).
-OUTCOMES = ("applied", "would-apply", "audit", "held", "already-tagged", "failed")
+# (applied once lifted); dropped / expired: a held pair never to be applied
+# (released from now on or the rule changed / older than the service's tracking
+# retention); applying: an apply's write-ahead record that no later entry
+# settles (the run ended before writing its outcome; the next run checks the message).
+OUTCOMES = (
+    "applied",
+    "would-apply",
+    "audit",
+    "held",
+    "already-tagged",
+    "failed",
+    "dropped",
+    "expired",
+    "applying",
+)
 # How outcomes and modes are shown: one word, audit-only, for the audit idea
 # everywhere (the records keep "audit").
 LABELS = {"audit": "audit-only"}
@@ -43,11 +61,29 @@ class RuleMeta:
     references: tuple[str, ...] = ()
     created: str = ""
     modified: str = ""
+    status: str = ""
+    level: str = ""
+    author: str = ""
+    falsepositives: tuple[str, ...] = ()
+    # The rule's state from the state file (enforcing, awaiting promotion since…,
+    # paused since… with why, the hash promoted); empty when not read.
+    state: str = ""
+
+    def graded(self) -> str:
+        """Return the level, status and owner for one line (``level high · status test``)."""
+        parts = [(k, getattr(self, k)) for k in ("level", "status", "owner")]
+        return " · ".join(f"{k} {v}" for k, v in parts if v)
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSummary:
-    """The figures of one rule."""
+    """The figures of one rule.
+
+    ``matches`` counts distinct messages (per account), ``pairs`` distinct
+    (message, tag) pairs; ``outcomes`` counts messages by the outcome that
+    stands; ``series`` messages per time bucket, split into ``applied`` and
+    ``held`` (awaiting promotion, would apply, held by a rail).
+    """
 
     rule: str
     matches: int
@@ -56,9 +92,12 @@ class RuleSummary:
     tags: Mapping[str, int]
     domains: tuple[tuple[str, int], ...]
     series: tuple[int, ...]
-    sample: tuple[AuditRecord, ...]
+    sample: tuple[Match, ...]
     hashes: tuple[str, ...]
     meta: RuleMeta = field(default_factory=RuleMeta)
+    pairs: int = 0
+    applied: tuple[int, ...] = ()
+    held: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +106,9 @@ class Summary:
 
     ``buckets`` are the start times of the time buckets (``step`` apart)
     that every rule's ``series`` counts matches in; ``rules`` are sorted by
-    matches, most first (then by id).
+    matches, most first (then by id). ``total`` counts matches (a message
+    once per rule), ``messages`` distinct messages, ``pairs`` distinct
+    (message, tag) pairs and ``entries`` the lines read.
     """
 
     total: int
@@ -80,6 +121,8 @@ class Summary:
     accounts: tuple[str, ...]
     runs: int
     messages: int
+    pairs: int = 0
+    entries: int = 0
 
 
 def _floor(value: datetime, step: timedelta) -> datetime:
@@ -117,38 +160,47 @@ def summarise(
     rule, ``sample`` how many of the latest matches to show per rule.
     """
     items = list(records)
+    matches = fold(items)
     meta = meta or {}
-    times = [w.astimezone(UTC) for r in items if (w := r.when) is not None]
+    times = [w.astimezone(UTC) for m in matches if (w := m.record.when) is not None]
     buckets, step = _buckets(times)
     index = {b: i for i, b in enumerate(buckets)}
-    by_rule: dict[str, list[AuditRecord]] = {rule: [] for rule in rules}
-    for record in items:
-        by_rule.setdefault(record.rule, []).append(record)
+    by_rule: dict[str, list[Match]] = {rule: [] for rule in rules}
+    for match in matches:
+        by_rule.setdefault(match.record.rule, []).append(match)
     summaries = []
     for rule, mine in by_rule.items():
-        series = [0] * len(buckets)
-        for record in mine:
-            if record.when is not None:
-                series[index[_floor(record.when, step)]] += 1
-        domains = Counter(r.sender_domain or "(no sender)" for r in mine)
+        series = {kind: [0] * len(buckets) for kind in ("all", "applied", "held")}
+        for match in mine:
+            when = match.record.when
+            if when is None:
+                continue
+            at = index[_floor(when, step)]
+            series["all"][at] += 1
+            if match.kind in series:
+                series[match.kind][at] += 1
+        domains = Counter(m.record.sender_domain or "(no sender)" for m in mine)
         latest = sorted(mine, key=_latest_first)[:sample]
         summaries.append(
             RuleSummary(
                 rule=rule,
                 matches=len(mine),
-                outcomes=_counts(r.outcome for r in mine),
-                modes=_counts(r.mode for r in mine),
-                tags=_counts(t for r in mine for t in r.tags),
+                outcomes=_counts(m.outcome for m in mine),
+                modes=_counts(r.mode for r in items if r.rule == rule),
+                tags=_counts(t for m in mine for t in m.tags),
                 domains=tuple(sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))[:top]),
-                series=tuple(series),
+                series=tuple(series["all"]),
                 sample=tuple(latest),
-                hashes=tuple(sorted({r.rule_hash for r in mine if r.rule_hash})),
+                hashes=tuple(sorted({h for m in mine for h in m.hashes})),
                 meta=meta.get(rule, RuleMeta()),
+                pairs=sum(len(m.tags) or 1 for m in mine),
+                applied=tuple(series["applied"]),
+                held=tuple(series["held"]),
             )
         )
     summaries.sort(key=lambda s: (-s.matches, s.rule))
     return Summary(
-        total=len(items),
+        total=len(matches),
         rules=tuple(summaries),
         buckets=buckets,
         step=step,
@@ -158,6 +210,8 @@ def summarise(
         accounts=tuple(sorted({r.account for r in items if r.account})),
         runs=len({r.run_id for r in items if r.run_id}),
         messages=len({(r.account, r.message_id) for r in items}),
+        pairs=len({(m.record.account, m.record.message_id, t) for m in matches for t in m.tags}),
+        entries=len(items),
     )
 
 
@@ -165,9 +219,9 @@ def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
-def _latest_first(record: AuditRecord) -> tuple[float, str]:
-    when = record.when
-    return (-when.timestamp() if when is not None else 0.0, record.message_id)
+def _latest_first(match: Match) -> tuple[float, str]:
+    when = match.record.when
+    return (-when.timestamp() if when is not None else 0.0, match.record.message_id)
 
 
 def text_lines(summary: Summary) -> list[str]:
@@ -179,13 +233,19 @@ def text_lines(summary: Summary) -> list[str]:
     )
     modes = ", ".join(f"{n} {label(mode)}" for mode, n in summary.modes.items()) or "none"
     lines = [
-        f"{plural(summary.total, 'match', 'matches')} of {plural(summary.messages, 'message')},"
-        f" {span} ({modes})",
+        f"{plural(summary.messages, 'message')}, {plural(summary.pairs, 'tag')},"
+        f" {plural(summary.total, 'rule match', 'rule matches')}"
+        f" ({plural(summary.entries, 'entry')}), {span} ({modes})",
     ]
     for rule in summary.rules:
         outcomes = ", ".join(f"{n} {label(o)}" for o, n in rule.outcomes.items()) or "no matches"
         domains = ", ".join(f"{d} ({n})" for d, n in rule.domains)
-        lines.append(f"  rule {rule.rule}: {rule.matches} matched ({outcomes})")
+        lines.append(
+            f"  rule {rule.rule}: {rule.matches} messages, {rule.pairs} tags ({outcomes})"
+            + (f" [{rule.meta.state}]" if rule.meta.state else "")
+        )
+        if rule.meta.graded():
+            lines.append(f"    {rule.meta.graded()}")
         if domains:
             lines.append(f"    top sender domains: {domains}")
     return lines

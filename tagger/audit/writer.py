@@ -81,17 +81,30 @@ def rotate(path: Path, keep: int) -> None:
         path.replace(Path(f"{path}.1"))
 
 
-def _lines(reports: Iterable[Batch]) -> list[str]:
+def entry_lines(account: str, entries: Iterable[Entry]) -> list[str]:
+    """Return the JSON lines of ``entries`` of ``account`` (each ends with a newline)."""
     out = []
-    for report in reports:
-        for entry in report.entries:
-            record = {"account": report.account}
-            record.update(entry.to_json())
-            out.append(json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n")
+    for entry in entries:
+        record = {"account": account}
+        record.update(entry.to_json())
+        out.append(json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n")
     return out
 
 
-def _append(path: Path, lines: list[str], rotation: AuditRotation) -> None:
+def _lines(reports: Iterable[Batch]) -> list[str]:
+    """Return the lines of the entries of ``reports`` not in the file yet.
+
+    A report's ``audited`` (when it has one) counts its first entries that a
+    live cycle already wrote as their chunk ended.
+    """
+    out = []
+    for report in reports:
+        done = int(getattr(report, "audited", 0))
+        out += entry_lines(report.account, report.entries[done:])
+    return out
+
+
+def append_lines(path: Path, lines: list[str], rotation: AuditRotation) -> None:
     """Append ``lines`` to ``path`` (0600, fsynced), rotating it first when they would not fit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     size = sum(len(line.encode("utf-8")) for line in lines)
@@ -111,7 +124,10 @@ def _append(path: Path, lines: list[str], rotation: AuditRotation) -> None:
 def write_entries(
     path: Path, reports: Iterable[Batch], rotation: AuditRotation | None = None
 ) -> int:
-    """Append one JSON line per rule match of ``reports``; returns the lines written.
+    """Append one JSON line per rule match of ``reports`` not written yet; returns how many.
+
+    The entries a live cycle already wrote as each chunk ended (the first
+    ``audited`` of a report) are not written again.
 
     Given the configured (or ``--audit``) file: live reports go to it, dry-run
     reports to :func:`dry_run_path` of it. Creates the files (mode 0600) and
@@ -126,7 +142,7 @@ def write_entries(
     for dry_run in (False, True):
         lines = _lines(r for r in reports if r.dry_run is dry_run)
         if lines:
-            _append(audit_file(path, dry_run), lines, policy)
+            append_lines(audit_file(path, dry_run), lines, policy)
             count += len(lines)
     return count
 

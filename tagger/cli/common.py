@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from tagger.config.lists import ListSpec
 from tagger.errors import Problem, UserError
 
 DEFAULT_RULES_DIR = Path("rules")
@@ -31,16 +32,33 @@ def rule_paths_from_args(args: argparse.Namespace) -> list[Path]:
     Raises:
         UserError: none of these gives any path, or the configuration is invalid.
     """
-    given: Sequence[str] = getattr(args, "paths", None) or ()
-    if given:
-        return [Path(p) for p in given]
-    if getattr(args, "config", None) or os.environ.get("TAGGER_CONFIG"):
-        from tagger.config import default_config_path, load_config
+    return rule_sources_from_args(args)[0]
 
-        config = load_config(default_config_path(given=getattr(args, "config", None)))
-        return list(config.rule_paths)
+
+def rule_sources_from_args(
+    args: argparse.Namespace,
+) -> tuple[list[Path], tuple[ListSpec, ...]]:
+    """Return the rule paths a command should load and the shared lists they may test.
+
+    The paths as :func:`rule_paths_from_args` finds them; the lists are those
+    of the configuration :func:`lists_from_args` reads (none without one),
+    which is read once for both.
+
+    Raises:
+        UserError: no rule path is found, or the configuration is invalid.
+    """
+    given: Sequence[str] = getattr(args, "paths", None) or ()
+    config_path = _named_config(args)
+    if config_path is not None:
+        from tagger.config import load_config
+
+        config = load_config(config_path)
+        paths = [Path(p) for p in given] if given else list(config.rule_paths)
+        return paths, config.lists
+    if given:
+        return [Path(p) for p in given], ()
     if DEFAULT_RULES_DIR.is_dir():
-        return [DEFAULT_RULES_DIR]
+        return [DEFAULT_RULES_DIR], ()
     raise UserError(
         [
             Problem(
@@ -49,6 +67,39 @@ def rule_paths_from_args(args: argparse.Namespace) -> list[Path]:
             )
         ]
     )
+
+
+def _named_config(args: argparse.Namespace) -> Path | None:
+    """Return the configuration a rule command reads, or None.
+
+    ``-c`` when given; else ``$TAGGER_CONFIG`` when no rule paths are given
+    (as ``validate`` decides).
+    """
+    explicit = getattr(args, "config", None)
+    if explicit:
+        return Path(explicit)
+    found = os.environ.get("TAGGER_CONFIG")
+    if found and not getattr(args, "paths", None):
+        return Path(found)
+    return None
+
+
+def lists_from_args(args: argparse.Namespace) -> tuple[ListSpec, ...]:
+    """Return the shared lists the rules may test: those of the configuration the command reads.
+
+    That is the one ``-c`` names, else ``$TAGGER_CONFIG`` when no rule paths
+    are given; without one there are no lists (a rule testing one then says
+    how to give it).
+
+    Raises:
+        UserError: the configuration is invalid.
+    """
+    config_path = _named_config(args)
+    if config_path is None:
+        return ()
+    from tagger.config import load_config
+
+    return load_config(config_path).lists
 
 
 def print_problems(problems: Sequence[Problem]) -> tuple[int, int]:

@@ -28,6 +28,8 @@ def load(args: argparse.Namespace) -> Config:
     for account in config.accounts:
         for secret in account.secret_values():
             REDACTOR.add_secret(secret)
+    for target in config.notify:
+        REDACTOR.add_secret(target.url)
     level = getattr(args, "log_level", None) or config.logging.level
     configure_logging(config.logging.format, level)
     return config

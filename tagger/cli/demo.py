@@ -95,13 +95,11 @@ def _steps(config: Path, rules: Path, report: Path, env: dict[str, str], cwd: Pa
     failures += _run(["test", str(rules)], env, cwd) != 0
     _banner("the account's Smart Tags")
     failures += _run(["tags", "-c", c], env, cwd) != 0
-    _banner("dry run: what would be tagged (nothing is applied)")
-    # Exit 3 here and below: tags held for promotion are work left for a later run.
-    held_ok = (exitcodes.OK, exitcodes.INCOMPLETE)
-    failures += _run(["once", "-c", c, "--dry-run"], env, cwd) not in held_ok
-    _banner("audit-first: a live cycle only audits the new rules (nothing is applied)")
-    failures += _run(["once", "-c", c], env, cwd) not in held_ok
-    _banner("promote one rule after reviewing what it matched")
+    _banner("dry run: what would be tagged once promoted (nothing is applied)")
+    failures += _run(["once", "-c", c, "--dry-run", "--show", "2"], env, cwd) != exitcodes.OK
+    _banner("audit-first: a live cycle records the new rules' matches as held pairs")
+    failures += _run(["once", "-c", c], env, cwd) != exitcodes.OK
+    _banner("promote one rule after reviewing what it holds (the next cycle applies it)")
     ids = [r.id for r in load_rules([rules]).rules if r.mode == "enforce"]
     failures += _run(["promote", "phishing-suspect", "--yes", "-c", c], env, cwd) != 0
     for rule_id in (i for i in ids if i != "phishing-suspect"):
@@ -114,7 +112,9 @@ def _steps(config: Path, rules: Path, report: Path, env: dict[str, str], cwd: Pa
         )
         failures += quiet.returncode != 0
     print(f"(and the other {len(ids) - 1} rules the same way)")
-    _banner("live: the daemon runs two cycles (the second applies nothing)")
+    _banner(
+        "live: the daemon runs two cycles (the first applies what was held, the second nothing)"
+    )
     failures += _run(["run", "-c", c, "--max-cycles", "2"], env, cwd) != 0
     _banner("status from the state file")
     failures += _run(["status", "-c", c], env, cwd) != 0
@@ -158,7 +158,7 @@ def main(report: Path | None = None, port: int = 0) -> int:
     print("\ndemo finished" + (" with failures" if failures else ""))
     if target.exists():
         print(f"HTML audit report: {target}")
-    return 1 if failures else 0
+    return exitcodes.FAILURE if failures else exitcodes.OK
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

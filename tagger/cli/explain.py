@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
-from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.cli.common import (
+    add_rule_paths,
+    print_problems,
+    rule_sources_from_args,
+)
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import Message
 from tagger.monitor.snapshot import awaiting_rules
@@ -122,7 +126,7 @@ def _with_meta(trace: dict[str, Any], rule: CompiledRule | None) -> dict[str, An
 def handle(args: argparse.Namespace) -> int:
     """Print the evaluation of every rule for the message; 0, or 2 on invalid input."""
     message = _message(args)
-    ruleset, problems = check_rule_files(rule_paths_from_args(args))
+    ruleset, problems = check_rule_files(*rule_sources_from_args(args))
     errors, _ = print_problems(problems)
     if ruleset is None:
         print(f"invalid: {errors} error(s)")

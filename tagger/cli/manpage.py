@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from tagger import __version__, exitcodes
+from tagger.cli.manfields import field_section
 
 
 def _roff(text: str) -> str:
@@ -65,16 +66,15 @@ def render(parser: argparse.ArgumentParser, today: date | None = None) -> str:
         usage = usage.removeprefix("usage: ")
         lines += [f".SS {_roff(name)}", _roff(summary), ".PP", f"\\fB{_roff(usage)}\\fR"]
         lines += list(_options(sub))
+    lines += field_section(_roff)
     lines += [
         ".SH EXIT STATUS",
-        ".TP",
-        f"{exitcodes.OK}\nEverything asked was done.",
-        ".TP",
-        f"{exitcodes.FAILURE}\nA failure that needs the operator (see the README).",
-        ".TP",
-        f"{exitcodes.USER_ERROR}\nThe configuration, the rules or the arguments are wrong.",
-        ".TP",
-        f"{exitcodes.INCOMPLETE}\nWork was left for the next run; nothing was lost.",
+        "Every command gives each code the same meaning.",
+    ]
+    for code, meaning in exitcodes.MEANINGS.items():
+        text = meaning.replace("`", "")
+        lines += [".TP", f"{code}\n" + _roff(text[:1].upper() + text[1:]) + "."]
+    lines += [
         ".PP",
         "\\fBtagger status \\-\\-check\\fR exits with the Nagios plugin codes instead:",
         f"{exitcodes.NAGIOS_OK} OK, {exitcodes.NAGIOS_WARNING} WARNING, "

@@ -6,13 +6,20 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
 from tagger.audit.writer import audit_file, write_entries, write_failure
 from tagger.cli.context import add_dry_run, load, with_audit
-from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
+from tagger.cli.preview import (
+    add_rule_option,
+    add_show_option,
+    check_preview,
+    preview_ruleset,
+    shown_matches,
+)
 from tagger.config import Config
 from tagger.config.model import AuditRotation
 from tagger.engine.options import cycle_options
@@ -26,25 +33,28 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("once", parents=[parent], help="run one cycle now and exit")
     add_dry_run(parser)
     add_rule_option(parser)
+    add_show_option(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run one cycle; returns the exit code of :func:`tagger.exitcodes.cycle_exit_code`.
 
-    0 when every account completed, 3 when work was left for the next run
-    (failed messages, held-back or too-full windows, a stop request), 1 when
-    an account's cycle could not run or a message was set aside.
+    0 when every account completed (a rail holding tags back is no part of
+    that: a dry run of rules awaiting promotion completes), 3 when work was
+    left for the next run (failed messages, held-back or too-full windows, a
+    stop request), 1 when an account's cycle could not run or a message was
+    set aside. ``--show N`` lists up to N matches per rule after the summary.
     """
     config = with_audit(load(args), args)
     dry_run = dry_run_of(config, args.dry_run)
     check_preview(args.rule, dry_run)
     try:
-        reports = asyncio.run(run_once(config, dry_run, args.rule))
+        reports = asyncio.run(run_once(config, dry_run, args.rule, args.show))
     except Stopped:
         print("stopped before the cycle started; the next run does it", file=sys.stderr)
         return exitcodes.INCOMPLETE
-    if not finish(reports, config.audit_path, config.audit_rotation):
+    if not finish(reports, config.audit_path, config.audit_rotation, args.show):
         return exitcodes.FAILURE
     if any(r.interrupted for r in reports):
         print("stopped before the cycle completed; the next run continues", file=sys.stderr)
@@ -52,9 +62,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def run_once(
-    config: Config, dry_run: bool, rules: Sequence[str] | None = None
+    config: Config, dry_run: bool, rules: Sequence[str] | None = None, show: int = 0
 ) -> list[CycleReport]:
     """Run one cycle against live state, or a throw-away copy of it in a dry run.
+
+    ``show`` > 0 keeps every match's entry (to list them) even without an audit file.
 
     SIGTERM/SIGINT stop the cycle after the applies in flight are recorded;
     raises :class:`Stopped` when they come before the accounts are connected.
@@ -62,11 +74,17 @@ async def run_once(
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
             session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
-        return await session.cycle(cycle_options(config), kind="once")
+        options = cycle_options(config)
+        if show > 0:
+            options = replace(options, audit=True)
+        return await session.cycle(options, kind="once")
 
 
 def finish(
-    reports: list[CycleReport], audit: Path | None, rotation: AuditRotation | None = None
+    reports: list[CycleReport],
+    audit: Path | None,
+    rotation: AuditRotation | None = None,
+    show: int = 0,
 ) -> bool:
     """Print the per-rule summary and write the audit report when asked.
 
@@ -78,6 +96,8 @@ def finish(
     for report in reports:
         for line in report.summary_lines():
             print(line)
+    for line in shown_matches(reports, show):
+        print(line)
     sys.stdout.flush()
     for report in reports:
         for error in report.errors:
@@ -85,9 +105,11 @@ def finish(
     if audit is not None:
         target = audit_file(audit, any(r.dry_run for r in reports))
         try:
-            count = write_entries(audit, reports, rotation)
+            write_entries(audit, reports, rotation)
         except OSError as exc:
             print(f"error: {write_failure(target, exc)}", file=sys.stderr)
             return False
+        # A live cycle wrote most of them as each chunk ended; the rest just now.
+        count = sum(len(r.entries) for r in reports)
         print(f"audit report: {plural(count, 'entry')} appended to {target}")
     return True

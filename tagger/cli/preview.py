@@ -1,4 +1,4 @@
-"""``--rule ID`` for ``once`` and ``backfill``: preview some rules on past mail, dry run only.
+"""``--rule ID`` and ``--show N``: preview some rules on past mail (dry run only), list matches.
 
 The previewed rules run alone (a disabled rule is previewed as if it were
 enabled), through the same cycle as a live run, against a throw-away copy of
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from tagger.audit.entry import Entry
+from tagger.audit.writer import Batch
 from tagger.errors import Problem, UserError
 from tagger.rules import RuleSet
 from tagger.yamldoc.suggest import did_you_mean
@@ -26,6 +28,63 @@ def add_rule_option(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="preview only this rule (repeatable; disabled rules too); needs --dry-run",
     )
+
+
+def add_show_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--show N``: list up to N matches per rule after the summary."""
+    parser.add_argument(
+        "--show",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="list up to N matches of each rule (message, sender, subject, tags, outcome)",
+    )
+
+
+def _count(text: str) -> int:
+    """Return ``--show``'s value; a clear error for anything but a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0 (e.g. --show 20)")
+    return value
+
+
+# What each outcome means to the reader of a preview.
+_SAID = {
+    "audit": "would apply once promoted",
+    "would-apply": "would apply",
+    "already-tagged": "already tagged",
+}
+
+
+def shown_matches(reports: Iterable[Batch], show: int) -> list[str]:
+    """Return up to ``show`` matches per account and rule, each with what becomes of it.
+
+    Given the cycle reports (their entries are kept when ``show`` > 0).
+    """
+    if show <= 0:
+        return []
+    lines: list[str] = []
+    for report in reports:
+        by_rule: dict[str, list[Entry]] = {}
+        for entry in report.entries:
+            by_rule.setdefault(entry.rule, []).append(entry)
+        for rule_id in sorted(by_rule):
+            mine = by_rule[rule_id]
+            lines.append(
+                f"account {report.account}, rule {rule_id}: {min(show, len(mine))} of"
+                f" {len({e.message_id for e in mine})} matched messages"
+            )
+            for entry in mine[:show]:
+                outcome = _SAID.get(entry.outcome, entry.outcome)
+                lines.append(
+                    f"  {entry.received or '-'} {entry.message_id} from {entry.sender or '-'}:"
+                    f" {entry.subject!r} -> {', '.join(entry.tags)} [{outcome}]"
+                )
+    return lines
 
 
 def check_preview(rule_ids: Sequence[str] | None, dry_run: bool) -> None:

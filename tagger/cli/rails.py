@@ -1,13 +1,21 @@
 """``tagger pause``, ``resume`` and ``promote``: the operator's side of the safety rails.
 
 ``pause RULE`` writes the same pause record a blast-radius limit writes (on
-every account); ``resume RULE`` lifts either. A mistyped rule id is refused
-with a did-you-mean.
+every account, kind ``manual``); ``resume RULE`` lifts either. A mistyped rule
+id is refused with a did-you-mean.
 
-Each writes one small record to the state file, next to a running daemon:
-the file is opened without the single-writer lock (SQLite serialises the
-write itself), and the daemon reads the records before its next apply
-(kill switch) or its next cycle (pauses, promotions).
+Each writes small records to the state file, next to a running daemon: the
+file is opened without the single-writer lock (SQLite serialises the write
+itself). The daemon reads the kill switch and the pauses again at the moment
+each apply is sent, and ``pause`` returns only once the running process has
+confirmed that no apply of it reaches Mimecast any more
+(:mod:`tagger.cli.stopwait`); promotions count from its next cycle. The kill
+switch is also a file beside the state (:mod:`tagger.state.pausefile`), so
+``pause --all`` works when the state file cannot be read. A rail records what
+it keeps back as held pairs; ``promote`` and ``resume`` show them (distinct
+messages and tags) and, on confirmation, lift the rail: the daemon's next
+cycle applies them through its one apply path, paced by the quota
+(``--from-now`` drops them instead, see :mod:`tagger.cli.held`).
 """
 
 from __future__ import annotations
@@ -23,15 +31,19 @@ from tagger import exitcodes
 from tagger.audit.explanation import explanation_lines
 from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
+from tagger.cli.held import FROM_NOW, Backlog, confirm, counted, describe, drop, drop_stale
+from tagger.cli.stopwait import DEFAULT_WAIT_S, confirm_stop
+from tagger.engine.guard import MANUAL
 from tagger.errors import UserError
+from tagger.monitor.lockprobe import lock_held
 from tagger.rules import load_rules
-from tagger.state import StateStore
+from tagger.state import StateError, StateStore
+from tagger.state.held import AWAITING, DISABLED, KILL_SWITCH, LIMIT, PAUSED
+from tagger.state.pausefile import set_pause_file
 from tagger.state.railstore import PAUSE_ALL, PauseRow
 from tagger.words import plural
 from tagger.yamldoc.suggest import did_you_mean
 
-# The kind of a pause an operator asked for (no limit to raise lifts it).
-MANUAL = "manual"
 # How many rule ids an unknown-rule error lists when none is close.
 SHOWN_IDS = 12
 
@@ -39,22 +51,44 @@ SHOWN_IDS = 12
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     """Add the ``pause``, ``resume`` and ``promote`` sub-commands."""
     pause = sub.add_parser(
-        "pause", parents=[parent], help="pause a rule on every account (or --all: every apply)"
+        "pause", parents=[parent], help="pause a rule, or stop every apply at once (--all)"
     )
-    pause.add_argument("rule", nargs="?", help="the rule's id")
+    pause.add_argument("rule", nargs="?", help="the rule's id (paused on every account)")
+    pause.add_argument("--all", action="store_true", help="every rule, account: the kill switch")
     pause.add_argument("--reason", metavar="TEXT", help="why (shown by status and in the logs)")
-    pause.add_argument("--all", action="store_true", help="the kill switch: every rule, account")
+    pause.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=(
+            "with --all: how long to wait for a running tagger to confirm"
+            f" (default {DEFAULT_WAIT_S:g})"
+        ),
+    )
     pause.set_defaults(handler=handle_pause)
-    resume = sub.add_parser("resume", parents=[parent], help="lift a rule's pause (or --all)")
+    resume = sub.add_parser(
+        "resume", parents=[parent], help="lift a rule's pause (or --all), applying what it held"
+    )
     resume.add_argument("rule", nargs="?", help="the paused rule's id")
     resume.add_argument("--all", action="store_true", help="lift the kill switch")
+    _release_options(resume)
     resume.set_defaults(handler=handle_resume)
     promote = sub.add_parser(
         "promote", parents=[parent], help="let a rule awaiting promotion apply its tags"
     )
     promote.add_argument("rule", help="the rule's id")
-    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _release_options(promote)
     promote.set_defaults(handler=handle_promote)
+
+
+def _release_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--from-now",
+        action="store_true",
+        help="release without applying the held backlog (its pairs are dropped)",
+    )
 
 
 def _now() -> datetime:
@@ -73,74 +107,224 @@ def unknown_rule(rule_id: str, known: Iterable[str], files: Iterable[Path]) -> U
     )
 
 
-def _rule_ids(paths: Iterable[Path]) -> set[str] | None:
-    """Return every rule id in the rule files (disabled ones too); None when they do not load."""
+def _seconds(text: str) -> float:
+    """Return ``--wait``'s value: a number of seconds from 0 to 600."""
     try:
-        ruleset = load_rules(list(paths))
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to 600 seconds")
+    return value
+
+
+def handle_pause(args: argparse.Namespace) -> int:
+    """Pause a rule on every account, or turn the kill switch on (``--all``).
+
+    Then waits for a running tagger to confirm that none of the paused applies
+    reaches Mimecast any more; the matches are recorded as held pairs. Exits
+    0 once confirmed (or when no tagger process has the state open), 1 when
+    the process holding the state did not confirm within ``--wait`` seconds
+    (the pause is stored all the same) or when the pause could not be stored.
+    """
+    config = load(args)
+    if bool(args.all) == bool(args.rule):
+        raise UserError.single(
+            "name one rule to pause, or --all to stop every apply (the kill switch), not both",
+            hint="tagger pause RULE [--reason TEXT], or tagger pause --all",
+        )
+    if args.all:
+        return _kill_switch(config.state_path, args.wait)
+    with StateStore.open(config.state_path, lock=False) as store:
+        ruleset = load_rules(list(config.rule_paths), config.lists)
+        if ruleset.get(args.rule) is None:
+            known = [r.id for r in ruleset.all_rules()]
+            raise unknown_rule(args.rule, known, config.rule_paths)
+        reason = args.reason or "paused by the operator (tagger pause)"
+        at = _now()
+        for account in config.accounts:
+            store.add_pause(PauseRow(account.name, args.rule, reason, 0, 0, MANUAL, at))
+        confirmed = confirm_stop(store, config.state_path, args.wait)
+    if not confirmed.confirmed:
+        print(f"rule {args.rule!r} is paused, but {confirmed.text}", file=sys.stderr)
+        return exitcodes.FAILURE
+    names = ", ".join(a.name for a in config.accounts)
+    print(
+        f"rule {args.rule!r} paused on {plural(len(config.accounts), 'account')} ({names}):"
+        f" its matches are recorded as held pairs ({confirmed.text});"
+        f" 'tagger resume {args.rule}' applies them"
+    )
+    return exitcodes.OK
+
+
+def _kill_switch(state_path: Path, wait_s: float) -> int:
+    """Turn the kill switch on (its file beside the state, then its row) and await the confirmation.
+
+    Either one stops every apply: a damaged or unreadable state file only
+    earns a warning (and no confirmation can be had through it, which matters
+    only when a tagger process holds the state). Returns FAILURE, saying what
+    to do instead, when neither can be set or a running process did not confirm.
+    """
+    at = _now()
+    problems: list[str] = []
+    try:
+        where = set_pause_file(state_path, True, at)
+    except StateError as exc:
+        where = None
+        problems.append(str(exc))
+    try:
+        with StateStore.open(state_path, lock=False) as store:
+            store.set_switch(PAUSE_ALL, True, at)
+            confirmed = confirm_stop(store, state_path, wait_s)
+    except StateError as exc:
+        problems.append(str(exc))
+        if where is None:
+            for problem in problems:
+                print(f"tagger: error: {problem}", file=sys.stderr)
+            print(
+                "tagger: error: the kill switch could NOT be set; stop the daemon instead "
+                "(e.g. `systemctl stop tagger`): a stopped daemon applies nothing",
+                file=sys.stderr,
+            )
+            return exitcodes.FAILURE
+        print(
+            f"warning: the state file could not record the kill switch ({exc}); "
+            f"its file {where} is set, and that alone stops every apply",
+            file=sys.stderr,
+        )
+        if lock_held(state_path):
+            print(
+                "the kill switch is on, but the running tagger could not confirm it through the"
+                " damaged state file: stop it (systemctl stop tagger) to be sure",
+                file=sys.stderr,
+            )
+            return exitcodes.FAILURE
+        print("every apply is paused (cycles still search and record what they would apply)")
+        return exitcodes.OK
+    if not confirmed.confirmed:
+        print(f"the kill switch is on, but {confirmed.text}", file=sys.stderr)
+        return exitcodes.FAILURE
+    print(
+        "every apply is paused (cycles still search and record what they would apply): "
+        f"{confirmed.text}; 'tagger resume --all' lifts it"
+    )
+    return exitcodes.OK
+
+
+def _release(
+    store: StateStore,
+    backlog: Backlog,
+    args: argparse.Namespace,
+    audit: Path | None,
+    question: str,
+) -> bool | None:
+    """Ask, then drop what the release drops; True when confirmed (None: no terminal)."""
+    if args.from_now:
+        question += f"; drop its {counted(backlog.rows + backlog.expired)} held"
+    elif backlog.rows:
+        question += f"; apply its {counted(backlog.rows)} held with the next cycle"
+    answer = confirm(question, args.yes or not (backlog.rows or backlog.expired or backlog.stale))
+    if answer is not True:
+        return answer
+    at = _now()
+    drop_stale(store, backlog, at, audit)
+    if args.from_now:
+        drop(store, backlog.rows + backlog.expired, FROM_NOW, at, audit)
+    return True
+
+
+def _refused(answer: bool | None, what: str) -> int:
+    if answer is None:
+        print(
+            f"refusing to {what} without confirmation: no terminal to ask on; run again with"
+            " --yes (or --from-now --yes to drop the held backlog)",
+            file=sys.stderr,
+        )
+    else:
+        print(f"not {what}d")
+    return exitcodes.FAILURE
+
+
+def _applied_note(backlog: Backlog, from_now: bool) -> str:
+    if from_now:
+        return f"{counted(backlog.rows + backlog.expired)} dropped (the audit report says so)"
+    if not backlog.rows:
+        return "nothing held to apply"
+    return f"{counted(backlog.rows)} applied by the next cycle, paced by the quota, each once"
+
+
+def handle_resume(args: argparse.Namespace) -> int:
+    """Lift the kill switch (``--all``: its file and row) or a rule's pause, with held pairs."""
+    config = load(args)
+    if not args.all and not args.rule:
+        raise UserError.single("name the rule to resume, or --all to lift the kill switch")
+    audit = config.audit_path
+    with StateStore.open(config.state_path, lock=False) as store:
+        now = _now()
+        if args.all:
+            # A disabled account's pairs wait for the account, not for the switch.
+            enabled = {a.name for a in config.accounts if a.enabled}
+            rows = [
+                r
+                for r in store.held_rows()
+                if r.reason == KILL_SWITCH or (r.reason == DISABLED and r.account in enabled)
+            ]
+            backlog = Backlog.of(rows, now)
+            for line in describe(backlog, "held by the kill switch (or an account since enabled)"):
+                print(line)
+            answer = _release(store, backlog, args, audit, "lift the kill switch")
+            if answer is not True:
+                return _refused(answer, "resume")
+            set_pause_file(config.state_path, False, _now())
+            store.set_switch(PAUSE_ALL, False, _now())
+            print(
+                "the kill switch is off: applies resume with the next cycle;"
+                f" held: {_applied_note(backlog, args.from_now)}"
+            )
+        if args.rule:
+            paused = [p for p in store.pauses() if p.rule_id == args.rule]
+            rule = _rule_or_none(config, args.rule)
+            if not paused:
+                ids = _rule_ids(config)
+                pauses = {p.rule_id for p in store.pauses()}
+                if ids is not None and args.rule not in ids:
+                    raise unknown_rule(args.rule, ids | pauses, config.rule_paths)
+                others = ", ".join(sorted(pauses)) or "none"
+                print(f"rule {args.rule!r} is not paused (paused rules: {others})", file=sys.stderr)
+                return exitcodes.FAILURE
+            rows = [r for r in store.held_rows(rule_ids=[args.rule]) if r.reason in (PAUSED, LIMIT)]
+            backlog = Backlog.of(rows, now, None if rule is None else rule.content_hash)
+            why = "; ".join(sorted({f"{p.account}: {p.reason}" for p in paused}))
+            since = min(p.paused_at for p in paused)
+            print(f"rule {args.rule!r} paused since {since:%Y-%m-%d %H:%M}Z ({why})")
+            for line in describe(backlog, "held while paused"):
+                print(line)
+            answer = _release(store, backlog, args, audit, f"resume {args.rule!r}")
+            if answer is not True:
+                return _refused(answer, "resume")
+            lifted = store.lift_pause(args.rule)
+            print(
+                f"rule {args.rule!r} resumed on {plural(lifted, 'account')};"
+                f" held: {_applied_note(backlog, args.from_now)}"
+            )
+    return exitcodes.OK
+
+
+def _rule_ids(config: Any) -> set[str] | None:
+    """Return every rule id of the config's rule files (disabled too); None: they do not load."""
+    try:
+        ruleset = load_rules(list(config.rule_paths), config.lists)
     except UserError:
         return None
     return {r.id for r in ruleset.all_rules()}
 
 
-def handle_pause(args: argparse.Namespace) -> int:
-    """Pause one rule on every account, or turn the kill switch on (``--all``).
-
-    A rule's pause is the record a blast-radius limit writes (kind ``manual``,
-    no limit): the daemon reads it before its next cycle, and ``tagger resume
-    RULE`` lifts it.
-    """
-    config = load(args)
-    if args.all == bool(args.rule):
-        raise UserError.single(
-            "name one rule to pause, or --all to stop every apply (the kill switch)",
-            hint="tagger pause RULE [--reason TEXT], or tagger pause --all",
-        )
-    if args.rule:
-        known = _rule_ids(config.rule_paths)
-        if known is not None and args.rule not in known:
-            raise unknown_rule(args.rule, known, config.rule_paths)
-    with StateStore.open(config.state_path, lock=False) as store:
-        if args.all:
-            store.set_switch(PAUSE_ALL, True, _now())
-            print(
-                "every apply is paused (cycles still search and audit);"
-                " 'tagger resume --all' lifts it"
-            )
-            return exitcodes.OK
-        reason = args.reason or "paused by an operator (tagger pause)"
-        at = _now()
-        for account in config.accounts:
-            store.add_pause(PauseRow(account.name, args.rule, reason, 0, 0, MANUAL, at))
-    names = ", ".join(a.name for a in config.accounts)
-    print(
-        f"rule {args.rule!r} paused on {plural(len(config.accounts), 'account')} ({names}):"
-        " it applies"
-        f" nothing from the next cycle; 'tagger resume {args.rule}' lifts it"
-    )
-    return exitcodes.OK
-
-
-def handle_resume(args: argparse.Namespace) -> int:
-    """Lift the kill switch (``--all``) or a rule's pause on every account."""
-    config = load(args)
-    if not args.all and not args.rule:
-        raise UserError.single("name the rule to resume, or --all to lift the kill switch")
-    with StateStore.open(config.state_path, lock=False) as store:
-        if args.all:
-            store.set_switch(PAUSE_ALL, False, _now())
-            print("the kill switch is off: applies resume with the next cycle")
-        if args.rule:
-            paused = {p.rule_id for p in store.pauses()}
-            known = _rule_ids(config.rule_paths)
-            if args.rule not in paused and known is not None and args.rule not in known:
-                raise unknown_rule(args.rule, known | paused, config.rule_paths)
-            lifted = store.lift_pause(args.rule)
-            if not lifted:
-                others = ", ".join(sorted(paused)) or "none"
-                print(f"rule {args.rule!r} is not paused (paused rules: {others})", file=sys.stderr)
-                return exitcodes.FAILURE
-            print(f"rule {args.rule!r} resumed on {plural(lifted, 'account')}")
-    return exitcodes.OK
+def _rule_or_none(config: Any, rule_id: str) -> Any:
+    """Return the rule ``rule_id`` of the config's rule files (None: gone, or they do not load)."""
+    try:
+        return load_rules(list(config.rule_paths), config.lists).get(rule_id)
+    except UserError:
+        return None
 
 
 def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
@@ -153,8 +337,7 @@ def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
     if not sample:
         print(f"no audit-only match of this definition in {path} yet")
         return
-    latest = plural(len(sample), "audit-only match", "audit-only matches")
-    print(f"its latest {latest} (from {path}):")
+    print(f"its latest {len(sample)} audit-only matches (from {path}):")
     for entry in sample:
         tags = ", ".join(str(t) for t in entry.get("tags") or [])
         print(
@@ -166,43 +349,44 @@ def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
 
 
 def handle_promote(args: argparse.Namespace) -> int:
-    """Show the rule's audit results, confirm, then record its id and content hash."""
+    """Show the rule's held pairs and audit sample, confirm, then record its id and hash.
+
+    The next cycle applies the held pairs of this definition (or none with
+    ``--from-now``); those of earlier definitions are dropped.
+    """
     config = load(args)
-    ruleset = load_rules(list(config.rule_paths))
-    rule = ruleset.by_id.get(args.rule)
+    ruleset = load_rules(list(config.rule_paths), config.lists)
+    rule = ruleset.get(args.rule)
     if rule is None:
-        known = {r.id for r in ruleset.all_rules()}
-        if args.rule in known:
-            raise UserError.single(
-                f"rule {args.rule!r} is disabled (enabled: false): nothing to promote",
-                hint="enable it and reload; it then audits until promoted",
-            )
-        raise unknown_rule(args.rule, known, config.rule_paths)
+        raise unknown_rule(args.rule, [r.id for r in ruleset.all_rules()], config.rule_paths)
+    if not rule.enabled:
+        raise UserError.single(
+            f"rule {args.rule!r} is disabled (enabled: false): nothing to promote",
+            hint="enable it and reload; it then audits until promoted",
+        )
     with StateStore.open(config.state_path, lock=False) as store:
+        now = _now()
+        rows = [r for r in store.held_rows(rule_ids=[rule.id]) if r.reason == AWAITING]
+        backlog = Backlog.of(rows, now, rule.content_hash)
         if (rule.id, rule.content_hash) in store.promotions():
             print(f"rule {rule.id!r} is already promoted in its current definition")
+            if backlog.stale:
+                drop_stale(store, backlog, now, config.audit_path)
             return exitcodes.OK
-        cycles, matches = store.audited_since(rule.id)
-        found = plural(matches, "audit-only match", "audit-only matches")
-        print(
-            f"rule {rule.id!r} (hash {rule.content_hash[:12]}): {found} over"
-            f" {plural(cycles, 'cycle')} since it appeared; see 'tagger report' on the audit"
-            " file for each match with its explanation"
-        )
+        print(f"rule {rule.id!r} (hash {rule.content_hash[:12]}) awaits promotion")
+        for line in describe(backlog, "held until promoted"):
+            print(line)
+        print("see 'tagger report' on the audit file for each match with its explanation")
         if config.audit_path is not None:
             _print_sample(config.audit_path, rule.id, rule.content_hash)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                print(
-                    "refusing to promote without confirmation: no terminal to ask on;"
-                    " run again with --yes",
-                    file=sys.stderr,
-                )
-                return exitcodes.FAILURE
-            answer = input(f"promote {rule.id!r}: it will apply its tags from now on [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                print("not promoted")
-                return exitcodes.FAILURE
+        answer = _release(
+            store, backlog, args, config.audit_path, f"promote {rule.id!r}: it applies its tags"
+        )
+        if answer is not True:
+            return _refused(answer, "promote")
         store.promote(rule.id, rule.content_hash, _now())
-    print(f"rule {rule.id!r} promoted: it applies its tags from the next cycle")
+    print(
+        f"rule {rule.id!r} promoted: it applies its tags from the next cycle;"
+        f" held: {_applied_note(backlog, args.from_now)}"
+    )
     return exitcodes.OK

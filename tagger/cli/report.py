@@ -4,7 +4,11 @@ Without ``--html``/``--csv`` a per-rule summary is printed. ``--html FILE``
 writes one self-contained page (no external assets), ``--csv FILE`` one row
 per entry (``-`` writes either to standard output). With ``-c`` (or
 ``--rules``) the rule files are read too: rules that matched nothing are
-listed, and each rule's description, owner, references and dates are shown.
+listed, and each rule's description, owner, references and dates are shown;
+with ``-c`` each rule's state is read from the state file too (enforcing,
+awaiting promotion since…, paused since… and why, with the pairs held).
+Every count is of distinct messages and tags: an entry repeated, or a
+message audited then applied, counts once, its outcomes side by side.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from tagger.audit.files import is_link_refusal, open_private
 from tagger.audit.html import render_html
 from tagger.audit.records import AuditRecord
 from tagger.audit.summary import RuleMeta, text_lines
+from tagger.cli.common import lists_from_args
+from tagger.cli.rulestate import rule_states
 from tagger.cli.timeargs import parse_when
+from tagger.config import Config
 from tagger.errors import UserError
 from tagger.rules import RuleSet, load_rules
 
@@ -61,21 +68,26 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _rules(args: argparse.Namespace) -> RuleSet | None:
-    """Return the rule set named by ``--rules`` or the config, or None when neither is given."""
-    if args.rules:
-        return load_rules([Path(p) for p in args.rules])
+def _rules(args: argparse.Namespace) -> tuple[RuleSet | None, Config | None]:
+    """Return the rule set named by ``--rules`` or the config (None: neither), and the config."""
+    config = None
     if getattr(args, "config", None) or os.environ.get("TAGGER_CONFIG"):
         from tagger.config import default_config_path, load_config
 
         config = load_config(default_config_path(given=getattr(args, "config", None)))
-        return load_rules(list(config.rule_paths))
-    return None
+    if args.rules:
+        lists = config.lists if config is not None else lists_from_args(args)
+        return load_rules([Path(p) for p in args.rules], lists), config
+    if config is not None:
+        return load_rules(list(config.rule_paths), config.lists), config
+    return None, None
 
 
-def _meta(ruleset: RuleSet | None) -> dict[str, RuleMeta]:
+def _meta(ruleset: RuleSet | None, config: Config | None) -> dict[str, RuleMeta]:
+    """Return each rule's metadata, with its state when the config (and state file) are at hand."""
     if ruleset is None:
         return {}
+    states = rule_states(config, ruleset) if config is not None else {}
     return {
         r.id: RuleMeta(
             description=r.description,
@@ -83,6 +95,11 @@ def _meta(ruleset: RuleSet | None) -> dict[str, RuleMeta]:
             references=r.meta.references,
             created=r.meta.created,
             modified=r.meta.modified,
+            status=r.meta.status,
+            level=r.meta.level,
+            author=r.meta.author,
+            falsepositives=r.meta.falsepositives,
+            state=states.get(r.id, ""),
         )
         for r in ruleset.all_rules()
     }
@@ -150,11 +167,12 @@ def handle(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     records = _select(records, args)
-    ruleset = _rules(args)
+    ruleset, config = _rules(args)
     rule_ids = [r.id for r in ruleset.all_rules()] if ruleset is not None else []
     if args.rule:
         rule_ids = [r for r in rule_ids if r in args.rule]
-    summary = summarise(records, rules=rule_ids, meta=_meta(ruleset), sample=max(0, args.sample))
+    meta = _meta(ruleset, config)
+    summary = summarise(records, rules=rule_ids, meta=meta, sample=max(0, args.sample))
     if args.csv:
         _write(args.csv, records)
     if args.html:

@@ -18,6 +18,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from tagger import exitcodes
 from tagger.errors import Problem, UserError
 from tagger.simulator import FaultConfig, Simulator, SimulatorConfig
 from tagger.simulator.config import SEARCH_CAP_MODES, SHIPPED_SEARCH_CAP
@@ -166,4 +167,4 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
         sim.stop()
     print("tagger simulator stopped", flush=True)
-    return 0
+    return exitcodes.OK

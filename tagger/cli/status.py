@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.context import load
+from tagger.config import Config
+from tagger.errors import UserError
 from tagger.monitor.backlog import backlog_of, growth, latest_cycle
 from tagger.monitor.checks import LEVELS, Finding, Thresholds, findings, human, verdict
 from tagger.monitor.snapshot import Snapshot, take_snapshot
@@ -159,6 +162,45 @@ def backlog_line(snap: Snapshot, account: str) -> str:
     return text
 
 
+def quota_json(snap: Snapshot, account: str) -> list[dict[str, Any]]:
+    """Return ``account``'s quota use per endpoint in the daemon's last cycle (empty: no note)."""
+    note = snap.quota
+    if note is None:
+        return []
+    return [
+        {
+            "endpoint": e.endpoint,
+            "accepted_per_s": round(e.accepted_per_s, 3),
+            "throttled": e.throttled,
+            "refill_per_s": None if e.refill_per_s is None else round(e.refill_per_s, 3),
+            "answered_total": e.answered_total,
+            "throttled_total": e.throttled_total,
+            "as_of": _time(note.at),
+            "cycle_s": round(note.cycle_s, 3),
+        }
+        for e in note.endpoints
+        if e.account == account
+    ]
+
+
+def quota_lines(snap: Snapshot, account: str) -> list[str]:
+    """Return ``account``'s quota use for people: one line per endpoint called."""
+    note = snap.quota
+    if note is None:
+        return []
+    lines = []
+    for e in note.endpoints:
+        if e.account != account:
+            continue
+        refill = "not known" if e.refill_per_s is None else f"{e.refill_per_s:.2f}/s"
+        lines.append(
+            f"quota {account} {e.endpoint}: {e.accepted_per_s:.2f} calls/s accepted,"
+            f" {e.throttled} answered 429, refill {refill}"
+            f" (last cycle, {note.cycle_s:.0f} s, {_ago(note.at, snap.now)})"
+        )
+    return lines
+
+
 def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
     """Return the whole status as JSON-able data."""
     daemon = snap.daemon
@@ -185,6 +227,7 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
                 if account in snap.last_completed
                 else None,
                 "backlog": backlog_json(snap, account),
+                "quota": quota_json(snap, account),
             }
             for account in snap.accounts
         },
@@ -214,8 +257,27 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
             for f in snap.failures
         ],
         "paused_rules": list(snap.paused),
+        "held_pairs": [
+            {
+                "account": h.account,
+                "rule": h.rule_id,
+                "reason": h.reason,
+                "messages": h.messages,
+                "pairs": h.pairs,
+                "oldest": _time(h.oldest),
+            }
+            for h in snap.held
+        ],
         "awaiting_promotion": list(snap.awaiting),
         "kill_switch": snap.kill_switch,
+        "generation": snap.generation,
+        "behind_marker": None
+        if snap.behind is None
+        else {"state": snap.behind[0], "marker": snap.behind[1]},
+        "verifying": {
+            "since": _time(snap.unsure_since),
+            "accounts": list(snap.verifying()),
+        },
         "disabled_accounts": list(snap.disabled),
         "rules_error": snap.rules_error,
         "check": {
@@ -271,6 +333,8 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         for key, value in sorted(run.counts.items()):
             lines.append(f"  {key}: {value}")
     lines.extend(backlog_line(snap, account) for account in snap.accounts)
+    for account in snap.accounts:
+        lines.extend(quota_lines(snap, account))
     for account, key, mark in snap.watermarks:
         lines.append(f"watermark {account} [{_criteria(key)}]: {_ago(mark, now)}")
     if snap.tags_per_rule:
@@ -293,11 +357,30 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         lines.append(f"paused rules: {', '.join(snap.paused)}")
     if snap.awaiting:
         lines.append(f"awaiting promotion: {', '.join(snap.awaiting)}")
+    if snap.held:
+        lines.append("held pairs (applied once the rail is lifted):")
+        for h in snap.held:
+            lines.append(
+                f"  {h.account} {h.rule_id} ({h.reason}): {h.messages} messages,"
+                f" {h.pairs} tags, the first held {_ago(h.oldest, now)}"
+            )
     lines.append(
         f"kill switch: {'ON (tagger resume --all lifts it)' if snap.kill_switch else 'off'}"
     )
     if snap.disabled:
         lines.append(f"disabled accounts: {', '.join(snap.disabled)}")
+    if snap.behind is not None:
+        mine, theirs = snap.behind
+        lines.append(
+            f"state generation {mine} is behind its marker's ({theirs if theirs else 'gone'}):"
+            " a copy, a restored backup or a cut-off cycle; the next run verifies each apply"
+        )
+    if snap.verifying():
+        lines.append(
+            f"verifying: {', '.join(snap.verifying())} read the tags already on each message"
+            " before applying (the state was lost, restored or older than its marker"
+            f" {_ago(snap.unsure_since, now)}) until a cycle of each completes"
+        )
     lines.append(f"check: {LEVELS[verdict(found)]}")
     lines.extend(f"  {f.label}: {f.text}" for f in found)
     return lines
@@ -311,25 +394,24 @@ def check_line(found: list[Finding]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict)."""
-    config = load(args)
-    expect = args.expect_daemon
-    if expect is None:
-        expect = config.monitor.expect_daemon
-    limits = Thresholds(args.warn_intervals, args.crit_intervals, expect)
-    try:
-        snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
-    except StateError as exc:
-        if args.check:
-            print(f"TAGGER UNKNOWN - {exc}")
-            return exitcodes.NAGIOS_UNKNOWN
-        raise
-    found = findings(snap, limits)
+    """Print the status; 0 (or, with ``--check``, the Nagios code of the verdict).
+
+    Under ``--check`` anything that keeps the status from being read (the
+    config, the state file damaged or unreadable) is UNKNOWN (3) with the
+    reason on the one line, as monitoring systems expect; otherwise it
+    reaches :func:`tagger.cli.main.main` (exit 1, or 2 for the config).
+    """
     if args.check:
-        print(check_line(found))
-        for finding in found[1:]:
-            print(f"{finding.label}: {finding.text}")
-        return verdict(found)
+        try:
+            return _check(args)
+        except (UserError, StateError, OSError, UnicodeError, sqlite3.Error) as exc:
+            text = " ".join(str(exc).split())
+            print(f"TAGGER UNKNOWN - {text}")
+            return exitcodes.NAGIOS_UNKNOWN
+    config = load(args)
+    limits = _thresholds(args, config)
+    snap = take_snapshot(config, datetime.now(UTC), max(0, args.history))
+    found = findings(snap, limits)
     if args.json:
         print(json.dumps(as_json(snap, found), indent=2))
         return exitcodes.OK
@@ -339,3 +421,22 @@ def handle(args: argparse.Namespace) -> int:
     for line in text_lines(snap, found):
         print(line)
     return exitcodes.OK
+
+
+def _thresholds(args: argparse.Namespace, config: Config) -> Thresholds:
+    """Return the judging thresholds: the options, ``--expect-daemon`` else the config's."""
+    expect = args.expect_daemon
+    if expect is None:
+        expect = config.monitor.expect_daemon
+    return Thresholds(args.warn_intervals, args.crit_intervals, expect)
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the one-line verdict and the other findings; return its Nagios code."""
+    config = load(args)
+    limits = _thresholds(args, config)
+    found = findings(take_snapshot(config, datetime.now(UTC), max(0, args.history)), limits)
+    print(check_line(found))
+    for finding in found[1:]:
+        print(f"{finding.label}: {finding.text}")
+    return verdict(found)

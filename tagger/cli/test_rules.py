@@ -12,7 +12,11 @@ import textwrap
 from typing import Any
 
 from tagger import exitcodes
-from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.cli.common import (
+    add_rule_paths,
+    print_problems,
+    rule_sources_from_args,
+)
 from tagger.rules import check_rule_files, render
 from tagger.rules.context import Context
 from tagger.rules.evaluate import trace_rule
@@ -46,7 +50,7 @@ def _failure(result: ExampleResult) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the examples; return 0 if all pass, 1 if any fails, 2 if rules are invalid."""
-    ruleset, problems = check_rule_files(rule_paths_from_args(args))
+    ruleset, problems = check_rule_files(*rule_sources_from_args(args))
     errors, _ = print_problems(problems)
     if ruleset is None:
         print(f"invalid: {errors} error(s); no example was run")

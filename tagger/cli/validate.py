@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
-from tagger.cli.common import add_rule_paths, print_problems, rule_paths_from_args
+from tagger.cli.common import (
+    add_rule_paths,
+    lists_from_args,
+    print_problems,
+    rule_paths_from_args,
+)
 from tagger.config import Config, default_config_path, load_config
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
@@ -139,7 +144,9 @@ def handle(args: argparse.Namespace) -> int:
         return exitcodes.USER_ERROR
     else:
         paths = rule_paths_from_args(args)
-    ruleset, rule_problems = check_rule_files(paths)
+    # An invalid configuration has reported its problems already: no second load.
+    lists = config.lists if config is not None else () if problems else lists_from_args(args)
+    ruleset, rule_problems = check_rule_files(paths, lists)
     problems = problems + rule_problems
     if ruleset is not None and not any(p.severity == "error" for p in problems):
         problems = problems + _tag_problems(args, ruleset)

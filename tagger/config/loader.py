@@ -23,6 +23,7 @@ import structlog
 
 from tagger.config.accounts import DEFAULT_CONCURRENCY, build_accounts, limits_of
 from tagger.config.durations import DurationError, format_duration, parse_duration
+from tagger.config.lists import build_lists
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
     AuditRotation,
@@ -33,6 +34,7 @@ from tagger.config.model import (
     ScheduleConfig,
     WindowConfig,
 )
+from tagger.config.notify import build_notify
 from tagger.config.statedir import resolve_path, state_directory
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
@@ -97,10 +99,14 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         default_concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
     )
     rule_paths = _rule_paths(data["rules"], out, base_dir)
+    lists = build_lists(data.get("lists", {}), out, base_dir)
     schedule = _schedule(data.get("schedule", {}), out)
     window = _window(data.get("window", {}), out)
     metrics = _metrics(data.get("metrics", {}), out)
     monitor = _monitor(data.get("monitor", {}), schedule, out)
+    notify = build_notify(
+        data.get("notify", []), out, base_dir=base_dir, env=environment, inline=inline
+    )
     if inline:
         _warn_if_exposed(path, inline, out)
     raise_if_errors(out.problems, _SUMMARY)
@@ -120,6 +126,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,
         monitor=monitor,
+        notify=notify,
+        lists=lists,
         source=path,
         warnings=tuple(p for p in out.problems if p.severity == "warning"),
         audit_rotation=_audit_rotation(data.get("audit", {})),

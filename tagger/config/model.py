@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from tagger.config.lists import ListSpec
+from tagger.config.notify import NotifyTarget
 from tagger.errors import Problem
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 from tagger.rails.budget import Limits
@@ -160,6 +162,10 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     rollout: Rollout = "audit-first"
     monitor: MonitorConfig = MonitorConfig()
+    # Webhooks (tagger.config.notify); their URLs are secrets.
+    notify: tuple[NotifyTarget, ...] = ()
+    # Shared lists rules test with ``in_list`` (declarations; the files are read with the rules).
+    lists: tuple[ListSpec, ...] = ()
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

@@ -10,11 +10,15 @@ and adds what makes a tag land exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
+from tagger.engine.plan import Action
 from tagger.engine.searchcap import CapTracker
 from tagger.state import StateError, StateStore
-from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
+from tagger.state.held import HELD, HeldCount, HeldRow
+from tagger.state.railstore import WRITE_CHECK, PauseRow, RuleCycleRow
 
 
 class AccountBook:
@@ -30,7 +34,7 @@ class AccountBook:
         """Return the problems of the state before the first apply (empty: sound).
 
         The file must pass ``PRAGMA quick_check`` and take a write (the kill
-        switch's own row is read and written back unchanged).
+        check's own row is written, never the kill switch's).
         """
         try:
             rows = self.state.quick_report()
@@ -39,14 +43,19 @@ class AccountBook:
                     f"state file {self.state.path} fails its integrity check ({rows[:200]}):"
                     " stop tagger, restore a backup or run the state recovery"
                 ]
-            self.state.set_switch(PAUSE_ALL, self.state.switch(PAUSE_ALL), at)
+            # A row of its own: rewriting the kill switch could undo a pause made meanwhile.
+            self.state.set_switch(WRITE_CHECK, False, at)
         except StateError as exc:
             return [f"{exc}: make the state file and its folder writable by the tagger user"]
         return []
 
     def killed(self) -> bool:
-        """Return whether the kill switch (``tagger pause --all``) is on."""
-        return self.state.switch(PAUSE_ALL)
+        """Return whether the kill switch (``tagger pause --all``) is on (file or row)."""
+        return self.state.kill_switch()
+
+    def rule_paused(self, rule_id: str) -> bool:
+        """Return whether ``rule_id`` is paused on this account now (read each time)."""
+        return self.state.rule_paused(self.account, rule_id)
 
     def pauses(self) -> list[PauseRow]:
         """Return this account's paused rules."""
@@ -64,6 +73,18 @@ class AccountBook:
         """Return every promoted (rule id, content hash) pair."""
         return self.state.promotions()
 
+    def note_enforcing(self, rules: Iterable[tuple[str, str]], at: datetime) -> None:
+        """Record the (rule id, content hash) pairs enforcing now as promoted (new ones only).
+
+        Under ``rollout: enforce`` every enforce-mode rule applies at once; so
+        that turning audit-first on later puts only rules new or changed after
+        it under review, the rules enforcing before count as promoted.
+        """
+        known = self.state.promotions()
+        for rule_id, content_hash in rules:
+            if (rule_id, content_hash) not in known:
+                self.state.promote(rule_id, content_hash, at)
+
     def rule_history(self, at: datetime, span: timedelta) -> dict[str, tuple[int, int, int]]:
         """Return rule id → (cycles, matches, applies in the last 24 h) before ``at``.
 
@@ -80,6 +101,63 @@ class AccountBook:
     def record_rule_cycle(self, rows: Iterable[RuleCycleRow], at: datetime) -> None:
         """Record each rule's matches, applies and audit-only matches of this cycle."""
         self.state.record_rule_cycle(self.account, rows, at)
+
+    # -- held pairs ----------------------------------------------------------------
+
+    def hold(
+        self, actions: Iterable[Action], reason: str, at: datetime, received: datetime | None
+    ) -> None:
+        """Record ``actions`` as held pairs for ``reason`` (durably, before the message is marked).
+
+        ``received`` is when their message was received (None: unknown).
+        """
+        rows = [
+            HeldRow(
+                self.account,
+                a.message_id,
+                a.tag_id,
+                a.rule_id,
+                a.rule_hash,
+                a.tag_ref,
+                reason,
+                at,
+                received,
+            )
+            for a in actions
+        ]
+        self.state.hold(rows)
+
+    def rehold(self, rows: Iterable[HeldRow], reason: str, at: datetime) -> None:
+        """Keep ``rows`` held, now for ``reason`` (a rail came back while releasing them)."""
+        self.state.hold(replace(r, reason=reason, held_at=at) for r in rows)
+
+    def held_among(self, message_ids: Iterable[str]) -> dict[tuple[str, str], HeldRow]:
+        """Return the pairs still held among ``message_ids``, by (message, rule)."""
+        rows = self.state.held_of(self.account, message_ids)
+        return {(r.message_id, r.rule_id): r for r in rows if r.status == HELD}
+
+    def open_held(self, rule_ids: Iterable[str]) -> list[HeldRow]:
+        """Return this account's held pairs of ``rule_ids``, oldest received first."""
+        return self.state.held_rows(self.account, rule_ids)
+
+    def resolve_held(self, keys: Iterable[tuple[str, str, str]], status: str, at: datetime) -> int:
+        """Mark this account's held pairs ``keys`` (message, tag, rule) as ``status``."""
+        return self.state.resolve_held(self.account, keys, status, at)
+
+    def drop_held(self, status: str, at: datetime, note: str, **which: Any) -> list[HeldRow]:
+        """Resolve this account's held pairs selected by ``which`` as ``status``; return them.
+
+        ``which`` takes the filters of :meth:`~tagger.state.held.HeldRecords.release_held`.
+        """
+        return self.state.release_held(status, at, note, account=self.account, **which)
+
+    def held_identities(self) -> set[tuple[str, str]]:
+        """Return the (rule id, content hash) pairs this account holds pairs of."""
+        return self.state.held_identities(self.account)
+
+    def held_counts(self) -> list[HeldCount]:
+        """Return this account's open held pairs per rule and reason."""
+        return self.state.held_counts(self.account)
 
     # -- the learned search cap and backfill cursors --------------------------------
 

@@ -2,23 +2,31 @@
 
 Every apply reserves its rule's budget first (and gives it back when it
 fails); a rail (kill switch, paused rule, limit reached) holds the action back
-instead. Each success is recorded in the ledger as soon as the service
-answers, so a stop request or a crash after it loses nothing.
+instead. The rails are read again at the moment the request is sent, and the
+apply's write-ahead audit record is on disk by then
+(:meth:`tagger.engine.guard.Guard.clearance`). Each success is recorded in the
+ledger as soon as the service answers, so a stop request or a crash after it
+loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import structlog
 
+from tagger.audit.entry import intent_record
 from tagger.engine.candidate import Failure
 from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import Action, MessagePlan
 from tagger.engine.tally import CycleReport
+from tagger.mimecast.clearance import Withheld
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
+from tagger.mimecast.models import TrackedEmail
 
 __all__ = ["apply_plans"]
 
@@ -31,13 +39,17 @@ async def apply_plans(
     report: CycleReport,
     now: Callable[[], datetime],
     hooks: Hooks,
+    about: Mapping[str, TrackedEmail] | None = None,
 ) -> tuple[dict[str, Failure], set[tuple[str, str]], list[QuotaDeferred]]:
     """Apply every enforce-mode action the rails allow and record each success at once.
 
-    Returns, per message with a failed apply, the failure; the (message,
-    rule) pairs of the actions a rail held back (kill switch, paused rule);
-    and the deferrals of applies the quota had no turn for before the
-    cycle's bound (their messages are left for the next cycle).
+    ``about`` gives the search summary of each message (sender, subject) for
+    its write-ahead audit record. Returns, per message with a failed apply,
+    the failure; the (message, rule) pairs of the actions a rail held back
+    (kill switch, paused rule); and the deferrals of applies the quota had no turn for before the
+    cycle's bound (their messages are left for the next cycle). An apply whose
+    audit record could not be written is a transient failure of its message
+    (retried by the next cycle), and the error is added to the report once.
     Every apply runs to its end (and is recorded) before an account-level
     error (:class:`AuthenticationError`) is raised: none is left running
     unobserved, and a stop request after this returns loses nothing.
@@ -45,7 +57,10 @@ async def apply_plans(
     held: set[tuple[str, str]] = set()
     actions = [a for plan in plans for a in plan.executable()]
     results = await asyncio.gather(
-        *(_apply(account, a, report, now, hooks, held) for a in actions),
+        *(
+            _apply(account, a, report, now, hooks, held, (about or {}).get(a.message_id))
+            for a in actions
+        ),
         return_exceptions=True,
     )
     for result in results:
@@ -77,6 +92,7 @@ async def _apply(
     now: Callable[[], datetime],
     hooks: Hooks,
     held: set[tuple[str, str]],
+    summary: TrackedEmail | None,
 ) -> tuple[Action, Failure | QuotaDeferred | None]:
     """Apply one action unless a rail holds it (then noted in ``held``); record it at once.
 
@@ -88,8 +104,23 @@ async def _apply(
         held.add((action.message_id, action.rule_id))
         report.per_rule(action.rule_id).held += 1
         return action, None
+    clearance = None
+    if guard is not None:
+        intent = partial(_intent, account, action, report, now, summary)
+        clearance = guard.clearance(action.rule_id, intent)
     try:
-        await account.client.apply_smart_tag(action.message_id, action.tag_id)
+        await account.client.apply_smart_tag(action.message_id, action.tag_id, clearance)
+    except Withheld as why:
+        assert guard is not None
+        guard.release(action.rule_id)
+        if why.rail:
+            held.add((action.message_id, action.rule_id))
+            report.per_rule(action.rule_id).held += 1
+            return action, None
+        if why.reason not in report.errors:
+            report.errors.append(why.reason)
+            log.error("audit_write_failed", account=account.name, error=why.reason)
+        return action, Failure(why.reason, transient=True)
     except AuthenticationError:
         raise
     except MimecastError as exc:
@@ -111,3 +142,27 @@ async def _apply(
         tag_id=action.tag_id,
     )
     return action, None
+
+
+def _intent(
+    account: Account,
+    action: Action,
+    report: CycleReport,
+    now: Callable[[], datetime],
+    summary: TrackedEmail | None,
+) -> dict[str, Any]:
+    """Return the write-ahead audit record of ``action`` (see :mod:`tagger.audit.journal`)."""
+    return intent_record(
+        account=account.name,
+        run_id=report.run_id,
+        at=now(),
+        rule=action.rule_id,
+        rule_hash=action.rule_hash,
+        message_id=action.message_id,
+        received=None if summary is None else summary.received,
+        sender="" if summary is None else (summary.from_hdr.email or summary.from_env.email),
+        recipients=() if summary is None else tuple(a.email for a in summary.to if a.email),
+        subject=None if summary is None else summary.subject,
+        tag=action.tag_ref,
+        tag_id=action.tag_id,
+    )

@@ -23,6 +23,7 @@ from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
 from tagger.mimecast.models import Message, MessageInfo
 from tagger.rules import CompiledRule, Decision, evaluate, prefilter
+from tagger.state.held import AWAITING, LIMIT, HeldRow
 
 log = structlog.get_logger("tagger.engine")
 
@@ -47,7 +48,8 @@ class Chunk:
     rule needs it), its rules are evaluated and its tags applied while other
     messages still wait for their info, so the client's concurrency stays busy
     instead of idling at a barrier between reading and applying. Failures hold
-    their queries' windows back (the ledger's :meth:`~tagger.engine.ledger.Ledger.settle`).
+    their queries' windows back (the ledger's :meth:`~tagger.engine.ledger.Ledger.settle`);
+    a tag a rail keeps back does not: it is recorded as a held pair.
     """
 
     def __init__(
@@ -73,10 +75,12 @@ class Chunk:
         self.eligible: dict[str, list[CompiledRule]] = {}
         self.need_info: set[str] = set()
         self.recorded: Set[tuple[str, str]] = frozenset()
+        # Pairs held before this chunk, by (message, rule): judged again, they are not
+        # written to the audit file again (one entry per message, rule hash and outcome).
+        self.held_before: Mapping[tuple[str, str], HeldRow] = {}
         # Filled as messages finish.
         self.failures: dict[str, Failure] = {}
         self.planned: dict[str, tuple[list[Decision], MessagePlan]] = {}
-        self.deferred: set[str] = set()
         # Messages the quota had no turn for before the cycle's bound (left for the next).
         self.quota_deferred: set[str] = set()
         self.held_rules: dict[str, set[str]] = {}
@@ -95,6 +99,8 @@ class Chunk:
         """
         self._triage()
         self.recorded = self.ledger.recorded(c.summary.id for c in self.candidates)
+        if not self.ledger.dry_run:  # a preview lists every match it judged
+            self.held_before = self.ledger.held_among(c.summary.id for c in self.candidates)
         tasks = []
         for cand in self.candidates:
             task = asyncio.ensure_future(self._guarded(cand))
@@ -111,17 +117,16 @@ class Chunk:
             ):
                 raise outcome
         self._report_decisions()
+        self._write_audit()
         if interrupted or self._stopping():
             self.report.interrupted = True
             return
-        self.report.deferred += len(self.deferred - self.failures.keys() - self.quota_deferred)
         self.ledger.settle(
             self.candidates,
             self.failures,
             self.options.max_failures,
             self.report,
             self.now(),
-            self.deferred,
             self.quota_deferred,
         )
 
@@ -189,19 +194,48 @@ class Chunk:
         if guard is not None:
             for decision in decisions:
                 guard.note_match(decision.rule_id, self.now())
-            if any(a.rule_id in guard.awaiting for a in plan.actions):
-                # Applied once the rule is promoted: the message stays unprocessed.
-                self.deferred.add(mid)
         if not self.ledger.dry_run:
+            self._hold_awaiting(cand, plan)
             errors, held, waits = await apply_plans(
-                self.account, [plan], self.report, self.now, self.hooks
+                self.account, [plan], self.report, self.now, self.hooks, {mid: cand.summary}
             )
             self.failures.update(errors)
             if waits:
                 self._defer(cand, waits[0])
-            for message_id, rule_id in held:
-                self.deferred.add(message_id)
-                self.held_rules.setdefault(message_id, set()).add(rule_id)
+            if held:
+                self._hold_railed(cand, plan, {rule_id for _, rule_id in held})
+
+    def _hold_awaiting(self, cand: Candidate, plan: MessagePlan) -> None:
+        """Record the planned tags of rules awaiting promotion as held pairs.
+
+        The message is processed as any other: promotion applies the pairs
+        (:mod:`tagger.engine.release`), nothing is searched or read again.
+        """
+        guard = self.account.guard
+        if guard is None or not guard.awaiting:
+            return
+        waiting = [a for a in plan.actions if a.rule_id in guard.awaiting]
+        if waiting:
+            self.ledger.hold(waiting, AWAITING, self.now(), cand.summary.received)
+            for action in waiting:
+                self.report.per_rule(action.rule_id).held += 1
+
+    def _hold_railed(self, cand: Candidate, plan: MessagePlan, rule_ids: set[str]) -> None:
+        """Record the tags of ``rule_ids`` that a rail kept from being applied as held pairs.
+
+        Recorded before the chunk marks the message processed: a crash in
+        between judges it again, and holding a pair again is harmless.
+        """
+        guard = self.account.guard
+        mid = cand.summary.id
+        self.held_rules.setdefault(mid, set()).update(rule_ids)
+        applied = self.ledger.recorded([mid])
+        for rule_id in sorted(rule_ids):
+            actions = [
+                a for a in plan.executable() if a.rule_id == rule_id and a.pair not in applied
+            ]
+            reason = guard.hold_reason(rule_id) if guard is not None else LIMIT
+            self.ledger.hold(actions, reason, self.now(), cand.summary.received)
 
     def _defer(self, cand: Candidate, why: QuotaDeferred) -> None:
         """Leave ``cand`` for the next cycle: its call had no turn at the quota in time."""
@@ -212,6 +246,27 @@ class Chunk:
         self.report.quota_wait_s = max(self.report.quota_wait_s, why.wait_s)
         self.report.note_deferred(cand.summary.received)
 
+    def _write_audit(self) -> None:
+        """Append the entries of the report not written yet (this chunk's) to the audit file.
+
+        Before the chunk is settled: a message is never marked processed with
+        its outcome still unwritten. A write that fails is reported once and
+        leaves the entries to the writer at the end of the cycle.
+        """
+        guard = self.account.guard
+        journal = None if guard is None else guard.journal
+        report = self.report
+        if journal is None or journal.broken is not None:
+            return
+        try:
+            journal.append_entries(self.account.name, report.entries[report.audited :])
+        except OSError as exc:
+            why = journal.failure(exc)
+            report.errors.append(why)
+            log.error("audit_write_failed", account=self.account.name, error=why)
+            return
+        report.audited = len(report.entries)
+
     def _report_decisions(self) -> None:
         """Add each planned message's decisions to the report, in chunk order."""
         for cand in self.candidates:
@@ -220,13 +275,34 @@ class Chunk:
                 continue  # a deferred message is judged (and reported) by the next cycle
             decisions, plan = self.planned[mid]
             failure = self.failures.get(mid)
+            held: Set[str] = self.held_rules.get(mid, frozenset())
             self.report.add_decisions(
                 cand.summary,
                 decisions,
                 plan,
                 None if failure is None else failure.error,
-                self.held_rules.get(mid, frozenset()),
+                held,
+                self._repeats(mid, decisions, held),
             )
+
+    def _repeats(self, mid: str, decisions: Sequence[Decision], held: Set[str]) -> set[str]:
+        """Return the rules whose entry for ``mid`` would repeat one already written.
+
+        A message judged again (a rule set changed, the overlap) whose pair of
+        a rule is still held, under the same definition and for the same kind
+        of rail (awaiting promotion, or another rail), has its entry already.
+        """
+        guard = self.account.guard
+        out: set[str] = set()
+        for decision in decisions:
+            before = self.held_before.get((mid, decision.rule_id))
+            rule = self.rules_by_id.get(decision.rule_id)
+            if before is None or rule is None or before.rule_hash != rule.content_hash:
+                continue
+            awaiting = guard is not None and decision.rule_id in guard.awaiting
+            if (before.reason == AWAITING) == awaiting and (awaiting or decision.rule_id in held):
+                out.add(decision.rule_id)
+        return out
 
 
 def _plan(

@@ -4,9 +4,10 @@ This is the single code path behind ``once``, ``run``, ``backfill`` and every
 dry run; the scheduler only decides when it runs. Rule evaluation and planning
 are pure (``tagger.rules``, ``tagger.engine.plan``); what is recorded, and when
 a watermark may move, is the ledger's (:mod:`tagger.engine.ledger`). This
-module keeps concurrency and ordering: every query's search at once, then the
-messages in overlapping chunks (:mod:`tagger.engine.chunk`); the API calls go
-through the injected client.
+module keeps concurrency and ordering: the span of the queries' windows is
+worked through oldest first in slices of bounded size (:mod:`tagger.engine.slices`),
+each slice's searches at once, then its messages in overlapping chunks
+(:mod:`tagger.engine.chunk`); the API calls go through the injected client.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
 from tagger.engine.candidate import Candidate
 from tagger.engine.chunk import Chunk, done_before_stop
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
+from tagger.engine.release import release_held
 from tagger.engine.scope import scoped_search
 from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
 from tagger.engine.searchcap import CapTracker
+from tagger.engine.slices import LIMIT, SHORTEST, next_slice, span_of, within
 from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
@@ -39,6 +42,9 @@ log = structlog.get_logger("tagger.engine")
 
 # How many chunks are in flight at once.
 OVERLAP = 2
+# The first chunk's size; each next one doubles up to ``options.chunk``, so a
+# cycle cut off soon after it starts (a crash loop) has settled some work.
+FIRST_CHUNK = 8
 
 
 async def run_account_cycle(
@@ -53,27 +59,37 @@ async def run_account_cycle(
     Searches every distinct query's window, skips messages already processed
     for this rule set, fetches message info only when a rule still needs it,
     evaluates, plans and (unless the ledger's state is a dry-run copy) applies,
-    recording each success in state. A query's watermark advances only when
-    its whole window is done and never past a message that failed and is not
+    recording each success in state. Messages go oldest first, in chunks that
+    start small and double; after each chunk the run's counts and each query's
+    watermark are committed (a checkpoint: the watermark moves forward up to
+    the query's earliest message not done yet), and at the end the watermark
+    covers the whole window. It never passes a message that failed and is not
     yet set aside; while any query's search fails, no message is processed and
     no watermark moves. Raises :class:`AuthenticationError` (credentials or
     permissions refused, key binding expired): those concern the whole
     account, never one message, so the cycle stops (applies already started
-    finish and are recorded), no message is marked or set aside and no
-    watermark moves. Other API errors are counted per message or per query
-    and reported.
+    finish and are recorded), no further message is marked or set aside and
+    no watermark moves past the chunks completed before. Other API errors are
+    counted per message or per query and reported.
+
+    Memory stays bounded however large the windows: the span they cover is
+    searched and worked through one slice at a time, oldest first, every
+    query over the same slice, each slice's messages forgotten once done
+    (:mod:`tagger.engine.slices`). A slice whose search fails (or is
+    deferred) ends the cycle there; the slices done before stay done.
 
     With ``options.max_cycle_s`` the cycle's message work is bounded (from
     the end of its searches, which always finish): its calls wait their turn
     at the quota until then, and the work that has no turn by then (a
-    message's read or apply, the chunks not started) is deferred, not failed:
+    message's read or apply, the chunks and slices not started) is deferred, not failed:
     nothing is counted against it, its window is held and the next cycle
     takes it first (``report.quota_deferred``).
 
     When ``stop`` is set the cycle ends early (``report.interrupted``): the
     searches and message-info reads in flight are cancelled (they only read),
     no further chunk or message starts, and applies already started finish
-    and are recorded. An interrupted cycle moves no watermark.
+    and are recorded. An interrupted cycle moves no watermark past its last
+    checkpoint.
     ``hooks`` are told of each applied tag and each step completed.
     """
     cycle = _Cycle(account, options, now, stop, hooks)
@@ -81,14 +97,11 @@ async def run_account_cycle(
         cycle.report.interrupted = True
     else:
         cycle.draw_windows()
-        outcomes = await cycle.search()
-        candidates = cycle.merge(outcomes)
-        pending = cycle.select(candidates)
-        # The bound starts with the messages: searches always finish (paced), so
-        # every cycle has a whole bound of message work and none is starved.
+        await cycle.run_slices()
+        # Held pairs whose rail is lifted, after the new mail, within the same bound.
         cycle.start_clock()
         with cycle_bound(cycle.deadline):
-            await cycle.run_chunks(pending)
+            await cycle.release()
     cycle.settle()
     cycle.report.finished = now()
     return cycle.report
@@ -135,6 +148,44 @@ class _Cycle:
         # The bound of the message work, on the monotonic clock the client paces
         # with (None: none); set by start_clock once the searches are done.
         self.deadline: float | None = None
+        # The queries searched in the current slice, in the order of their outcomes.
+        self.searched: list[Query] = []
+        # The slice being worked through (None: none yet): no watermark moves past it.
+        self.part: Window | None = None
+
+    async def run_slices(self) -> None:
+        """Search and work through the windows' span one slice at a time, oldest first."""
+        span = span_of(self.windows.values())
+        last: timedelta | None = None
+        found: int | None = None
+        while span is not None and not span.empty:
+            part = next_slice(span.start, span.end, last, found)
+            self.part = part
+            if self.out_of_time():
+                self._defer_searches(span)
+                return
+            outcomes = await self.search(part, None if part.end - part.start <= SHORTEST else LIMIT)
+            if outcomes is None:
+                # More mail than a slice may hold: a shorter slice, searched again.
+                last, found = part.end - part.start, LIMIT
+                continue
+            candidates = self.merge(outcomes)
+            found = len(candidates)
+            pending = self.select(candidates)
+            # The bound starts with the messages: searches always finish (paced), so
+            # every cycle has a whole bound of message work and none is starved.
+            self.start_clock()
+            with cycle_bound(self.deadline):
+                await self.run_chunks(pending)
+            if self.stopping() or self.failed_queries or self.deferred_queries:
+                return
+            last, span = part.end - part.start, Window(part.end, span.end)
+
+    def _defer_searches(self, rest: Window) -> None:
+        """Leave the span not searched yet for the next cycle (the bound has passed)."""
+        keys = [q.key for q in self.queries if not within(self.windows[q.key], rest).empty]
+        self.deferred_queries.update(keys)
+        self.report.searches_deferred += len(keys)
 
     def stopping(self) -> bool:
         """Return True when a stop was requested (or the cycle was already interrupted)."""
@@ -149,8 +200,15 @@ class _Cycle:
             self.windows[query.key] = window
             self.report.windows[query.key] = window
 
-    async def search(self) -> list[SearchOutcome | MimecastError]:
-        """Search every query's window at once; returns one outcome per query, or none.
+    async def search(
+        self, part: Window, limit: int | None = None
+    ) -> list[SearchOutcome | MimecastError] | None:
+        """Search every query's window within ``part`` at once; returns one outcome per query.
+
+        The queries searched (those whose window meets ``part``) are kept in
+        ``searched``, in the order of the outcomes; none when a stop came.
+        Returns None, the searches cancelled, as soon as they found more than
+        ``limit`` messages (None: no limit): the slice is too long to hold.
 
         The client bounds concurrency; searches only read, so a stop request
         cancels them safely (the report is marked interrupted and nothing is
@@ -158,21 +216,36 @@ class _Cycle:
         cap, kept in state for the next cycles.
         """
         caps = self.ledger.search_caps(self.options.search_cap)
-        known: dict[str, TrackedEmail] = {}
+        known = _Held(limit)
+        parts = {q.key: within(self.windows[q.key], part) for q in self.queries}
+        self.searched = [q for q in self.queries if not parts[q.key].empty]
         searching = asyncio.ensure_future(
             gather_or_cancel(
-                _search(self.account, self.options, q, self.windows[q.key], caps, known)
-                for q in self.queries
+                _search(self.account, self.options, q, parts[q.key], caps, known)
+                for q in self.searched
             )
         )
-        outcomes: list[SearchOutcome | MimecastError] = []
-        if await done_before_stop(searching, self.stop):
+        watch = asyncio.ensure_future(known.full.wait())
+        try:
+            finished = await done_before_stop(
+                asyncio.ensure_future(
+                    asyncio.wait({searching, watch}, return_when=asyncio.FIRST_COMPLETED)
+                ),
+                self.stop,
+            )
+        finally:
+            watch.cancel()
+        outcomes: list[SearchOutcome | MimecastError] | None = []
+        if finished and searching.done():
             outcomes = searching.result()
         else:
             searching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await searching
-            self.report.interrupted = True
+            if finished:
+                outcomes = None  # too many messages: nothing of the slice is kept
+            else:
+                self.report.interrupted = True
         self.ledger.save_search_caps(caps, self.now())
         return outcomes
 
@@ -184,7 +257,7 @@ class _Cycle:
         """
         report = self.report
         candidates: dict[str, Candidate] = {}
-        for query, outcome in zip(self.queries, outcomes, strict=False):
+        for query, outcome in zip(self.searched, outcomes, strict=False):
             if isinstance(outcome, QuotaDeferred):
                 self.deferred_queries.add(query.key)
                 report.searches_deferred += 1
@@ -202,7 +275,7 @@ class _Cycle:
                 cand.queries.add(query.key)
             self.hooks.progress(self.account.name)
         outcomes.clear()
-        report.messages_found = len(candidates)
+        report.messages_found += len(candidates)
         return candidates
 
     def _search_failed(self, query: Query, error: MimecastError) -> None:
@@ -230,11 +303,13 @@ class _Cycle:
         """
         done = self.ledger.judged_before(candidates)
         aside = self.ledger.set_aside_ids()
-        self.report.already_processed = len(done)
-        self.report.set_aside_skipped = sum(1 for i in candidates if i in aside and i not in done)
+        self.report.already_processed += len(done)
+        self.report.set_aside_skipped += sum(1 for i in candidates if i in aside and i not in done)
         pending: deque[Candidate] = deque()
         if not self.failed_queries and not self.deferred_queries:
-            pending.extend(c for i, c in candidates.items() if i not in done and i not in aside)
+            chosen = (c for i, c in candidates.items() if i not in done and i not in aside)
+            # Oldest first, so each finished chunk lets the watermarks move (checkpoint).
+            pending.extend(sorted(chosen, key=_received_order))
         # From here on each message is held only until its chunk is done.
         candidates.clear()
         return pending
@@ -246,10 +321,14 @@ class _Cycle:
         finishes its last applies, so the client never idles at a chunk boundary.
         """
         running: deque[asyncio.Future[None]] = deque()
+        in_flight: deque[list[Candidate]] = deque()
+        size = min(FIRST_CHUNK, self.options.chunk)
 
         async def finish_oldest() -> None:
             await running[0]
             running.popleft()
+            in_flight.popleft()
+            self.checkpoint(pending, in_flight)
             self.hooks.progress(self.account.name)
 
         try:
@@ -260,17 +339,13 @@ class _Cycle:
                 if self.out_of_time():
                     self._defer_rest(pending)
                     break
-                size = min(self.options.chunk, len(pending))
+                taken = [pending.popleft() for _ in range(min(size, len(pending)))]
+                size = min(size * 2, self.options.chunk)
                 chunk = Chunk(
-                    self.account,
-                    self.options,
-                    [pending.popleft() for _ in range(size)],
-                    self.report,
-                    self.now,
-                    self.stop,
-                    self.hooks,
+                    self.account, self.options, taken, self.report, self.now, self.stop, self.hooks
                 )
                 running.append(asyncio.ensure_future(chunk.run()))
+                in_flight.append(taken)
                 if len(running) >= OVERLAP:
                     await finish_oldest()
             while running:
@@ -281,9 +356,57 @@ class _Cycle:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
+    def checkpoint(self, pending: deque[Candidate], in_flight: deque[list[Candidate]]) -> None:
+        """Commit the cycle's progress after a chunk: the run's counts and the watermarks.
+
+        Each query's watermark moves (forward only) up to the earliest message
+        of the query not processed yet (``pending`` and the chunks
+        ``in_flight``), and never past the end of the slice being worked
+        through, so a cycle cut off later still keeps the ground it covered.
+        Nothing moves when the cycle is interrupted, a search failed or was
+        deferred, or the windows are fixed (backfill).
+        """
+        self.ledger.checkpoint(self.report, self.now())
+        searched = not self.failed_queries and not self.deferred_queries
+        if not self.options.advance_watermark or self.report.interrupted or not searched:
+            return
+        undone: dict[str, datetime] = {}
+        for cand in (c for chunk in (pending, *in_flight) for c in chunk):
+            for key in cand.queries:
+                when = cand.summary.received or self.windows[key].start
+                undone[key] = min(undone.get(key, when), when)
+        at = self.now()
+        for query in self.queries:
+            window = self.windows[query.key]
+            end = window.end if self.part is None else min(window.end, self.part.end)
+            self.ledger.advance(
+                query.key, window, at, undone.get(query.key, end), forward_only=True
+            )
+
+    async def release(self) -> None:
+        """Apply the held pairs whose rail is lifted, after the new mail (:mod:`.release`).
+
+        Within the cycle's bound: what has no turn at the quota waits for the
+        next cycle. Nothing is released after a stop request or an
+        account-level error.
+        """
+        if not self.stopping() and not self.ledger.halted:
+            await release_held(
+                self.account,
+                self.report,
+                self.now,
+                self.hooks,
+                self.options.chunk,
+                lambda: self.stopping() or self.out_of_time(),
+                self.options.max_failures,
+            )
+        if self.account.guard is not None and not self.ledger.dry_run:
+            for count in self.ledger.held_counts():
+                self.report.held_now[(count.rule_id, count.reason)] = (count.messages, count.pairs)
+
     def start_clock(self) -> None:
-        """Start the bound of the cycle's message work (``options.max_cycle_s``) now."""
-        if self.options.max_cycle_s is not None:
+        """Start the bound of the cycle's message work (``options.max_cycle_s``) now, once."""
+        if self.options.max_cycle_s is not None and self.deadline is None:
             self.deadline = time.monotonic() + self.options.max_cycle_s
 
     def out_of_time(self) -> bool:
@@ -314,6 +437,26 @@ class _Cycle:
         if self.options.interval is not None:
             # Only a query whose whole window was done counts as searched.
             ledger.searched(report.watermarks, self.started)
+
+
+class _Held(dict[str, TrackedEmail]):
+    """The messages a slice's searches found so far; ``full`` is set past ``limit`` of them."""
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self.limit = limit
+        self.full = asyncio.Event()
+
+    def __setitem__(self, key: str, value: TrackedEmail) -> None:
+        super().__setitem__(key, value)
+        if self.limit is not None and len(self) > self.limit:
+            self.full.set()
+
+
+def _received_order(cand: Candidate) -> tuple[bool, datetime | None]:
+    """Sort key: messages without a received time first (they hold their window), then oldest."""
+    received = cand.summary.received
+    return (received is not None, received)
 
 
 async def _search(

@@ -80,6 +80,8 @@ class Ledger(AccountBook):
         cut_off = self.cut_off()
         if cut_off:
             self.state.check_sound()
+            # The applies of a killed run were kept (recorded at once); count them in its run.
+            self.state.count_cut_off_applies(self.account, at)
             log.info("previous_run_cut_off", account=self.account, check="tags already present")
         self.verify_present = cut_off or verify
         self._run_id = self.state.start_run(kind, self.account, at, self.dry_run)
@@ -130,18 +132,40 @@ class Ledger(AccountBook):
         mark = self.state.get_watermark(self.account, query_key)
         return plan_window(mark, now, policy, lookback)
 
-    def advance(self, query_key: str, window: Window, at: datetime) -> datetime | None:
+    def advance(
+        self,
+        query_key: str,
+        window: Window,
+        at: datetime,
+        undone: datetime | None = None,
+        *,
+        forward_only: bool = False,
+    ) -> datetime | None:
         """Move the query's watermark over ``window``; return it (None: not moved).
 
         Never past a message of the query that failed this cycle and is not
-        set aside (:meth:`settle` keeps them), and not at all after an
-        account-level error.
+        set aside (:meth:`settle` keeps them), nor past ``undone`` (the
+        earliest received time of the query's messages not processed yet: a
+        checkpoint in the middle of the cycle), and not at all after an
+        account-level error. ``forward_only``: leave a watermark that is
+        already at or past the new one as it is (a checkpoint never moves it
+        back by the window's overlap).
         """
         if self._halted:
             return None
-        mark = next_watermark(window, self._held.get(query_key, []))
+        held = self._held.get(query_key, [])
+        mark = next_watermark(window, [*held, undone] if undone is not None else held)
+        if forward_only:
+            saved = self.state.get_watermark(self.account, query_key)
+            if saved is not None and saved >= mark:
+                return None
         self.state.set_watermark(self.account, query_key, mark, at)
         return mark
+
+    def checkpoint(self, report: CycleReport, at: datetime) -> None:
+        """Record the counts of the run so far, so a run cut off later still shows its work."""
+        if self._run_id is not None:
+            self.state.update_run_counts(self._run_id, run_counts(report))
 
     def held_back(self) -> int:
         """Return how many queries have messages that hold their window back.
@@ -163,6 +187,11 @@ class Ledger(AccountBook):
                 if key not in self._held:
                     self._quota_only.add(key)
                 self._held.setdefault(key, []).append(cand.summary.received or started)
+
+    @property
+    def halted(self) -> bool:
+        """True once an account-level error stopped the cycle (nothing more is settled)."""
+        return self._halted
 
     def halt(self) -> None:
         """Note an account-level error: from now on nothing is settled and no watermark moves."""
@@ -222,7 +251,6 @@ class Ledger(AccountBook):
         max_failures: int,
         report: CycleReport,
         at: datetime,
-        deferred: Set[str] = frozenset(),
         quota_deferred: Set[str] = frozenset(),
     ) -> None:
         """Mark finished messages processed; count failures and set aside repeat offenders.
@@ -230,11 +258,9 @@ class Ledger(AccountBook):
         ``quota_deferred`` holds the ids of messages the quota had no turn for
         before the cycle's bound: left for the next cycle (:meth:`defer`).
 
-        ``deferred`` holds the ids of messages with a planned tag that a rail
-        (a paused rule, a rule awaiting promotion, the kill switch) kept from
-        being applied: like a failure they are not marked processed and hold
-        their queries' windows back, so they are applied after the rail is
-        lifted, but nothing is counted against them and none is set aside.
+        A message with a planned tag that a rail kept from being applied is
+        finished like any other: its tag is a held pair in the ledger
+        (:mod:`tagger.engine.release` applies it once the rail is lifted).
 
         Only permanent failures (the service said retrying cannot help) count towards
         set-aside: a transient one (429 quota, 5xx, network) after the client's own
@@ -250,18 +276,15 @@ class Ledger(AccountBook):
             raise AccountLevelFailure(account_level[0].error)
         if self._halted:
             return
-        undone = failures.keys() | deferred | quota_deferred
+        undone = failures.keys() | quota_deferred
         ok = [c for c in chunk if c.summary.id not in undone]
         self._mark_done(ok, at)
         started = self._started or at
-        for cand in chunk:
-            if cand.summary.id in deferred and cand.summary.id not in failures:
-                self._hold(cand, started)
         self.defer((c for c in chunk if c.summary.id in quota_deferred), at)
         for cand in chunk:
             failure = failures.get(cand.summary.id)
-            if failure is not None and not self._count_failure(
-                cand, failure, max_failures, report, at
+            if failure is not None and not self.count_failure(
+                cand.summary.id, failure, max_failures, report, at
             ):
                 self._hold(cand, started)
 
@@ -285,16 +308,20 @@ class Ledger(AccountBook):
             self._quota_only.discard(key)
             self._held.setdefault(key, []).append(cand.summary.received or started)
 
-    def _count_failure(
+    def count_failure(
         self,
-        cand: Candidate,
+        mid: str,
         failure: Failure,
         max_failures: int,
         report: CycleReport,
         at: datetime,
     ) -> bool:
-        """Record one failure of ``cand``; True when it was set aside (it holds nothing back)."""
-        account, mid = self.account, cand.summary.id
+        """Record one failure of message ``mid``; True when it was set aside (it holds none back).
+
+        A permanent failure for the ``max_failures``-th time sets the message
+        aside; a transient one never does.
+        """
+        account = self.account
         count = self.state.record_failure(account, mid, failure.error, at)
         report.failed += 1
         if count >= max_failures and not failure.transient:
@@ -317,6 +344,16 @@ class Ledger(AccountBook):
             error=failure.error,
         )
         return False
+
+    def clear_failures(self, message_ids: Iterable[str]) -> None:
+        """Forget the open failures of ``message_ids`` (their work is done now)."""
+        ids = set(message_ids)
+        if not ids:
+            return
+        for failure in self.state.failures(self.account):
+            if failure.set_aside_at is None and failure.message_id in ids:
+                self.state.clear_failure(self.account, failure.message_id)
+                log.info("message_recovered", account=self.account, message_id=failure.message_id)
 
     def _mark(self, query_key: str) -> str:
         return self.ruleset.query_mark(query_key)

@@ -54,5 +54,8 @@ def prune(state: StateStore, now: datetime, keep: timedelta) -> dict[str, int]:
     """
     counts = state.prune(now - keep)
     counts["rule_cycles"] = state.prune_rule_cycles(now - max(keep, RULE_HISTORY_KEEP))
+    # Held pairs still held stay whatever their age (a cycle expires them, said in
+    # the audit report); those resolved (applied, dropped, expired) go with the rest.
+    counts["held"] = state.prune_held(now - keep)
     log.info("state_pruned", older_than=(now - keep).isoformat(), **counts)
     return counts

@@ -16,10 +16,12 @@ from functools import partial
 import structlog
 
 from tagger.audit.files import open_private
+from tagger.audit.journal import Journal
 from tagger.audit.writer import audit_file
 from tagger.config import Config
 from tagger.engine.guard import Guard, build_guard
 from tagger.engine.ledger import Ledger
+from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
 from tagger.rails.budget import Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
@@ -59,16 +61,19 @@ def prepare(
     tag_ids: dict[str, str],
     server_date: str | None,
     now: Callable[[], datetime],
+    sends: Sends | None = None,
 ) -> Guard:
     """Return the account's guard for this cycle; raises :class:`PreflightFailed` first.
 
     The preflight runs in live cycles only (a dry run applies nothing). Given
-    the config, the rule set, the account's ledger and tag ids, and the last
-    ``Date`` header the server sent.
+    the config, the rule set, the account's ledger and tag ids, the last
+    ``Date`` header the server sent, and the process's tracker of sends under
+    way. A live cycle with an audit file writes each apply's record ahead of it.
     """
     at = now()
     acct = _account(config, ledger.account)
     enabled = bool(getattr(acct, "enabled", True))
+    live_audit = None if ledger.dry_run else config.audit_path
     guard = build_guard(
         ledger,
         ruleset.rules,
@@ -76,9 +81,19 @@ def prepare(
         getattr(config, "rollout", "enforce"),
         at,
         enabled=enabled,
+        sends=sends,
+        journal=(
+            None
+            if live_audit is None
+            else Journal(audit_file(live_audit, False), getattr(config, "audit_rotation", None))
+        ),
     )
     if ledger.dry_run:
         return guard
+    if getattr(config, "rollout", "enforce") == "enforce":
+        ledger.note_enforcing(
+            ((r.id, r.content_hash) for r in ruleset.rules if r.mode == "enforce"), at
+        )
     problems: list[str] = []
     if config.audit_path is not None:
         sink = audit_file(config.audit_path, False)

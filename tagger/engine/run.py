@@ -21,6 +21,7 @@ from tagger.engine.cycle import run_account_cycle
 from tagger.engine.ledger import Ledger
 from tagger.engine.options import NO_HOOKS, Account, AccountRuntime, CycleOptions, Hooks, Runtime
 from tagger.engine.rails import PreflightFailed, prepare, record
+from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, MimecastError
 from tagger.state import StateStore
@@ -43,27 +44,38 @@ async def run_cycle(
     kind: str = "cycle",
     hooks: Hooks = NO_HOOKS,
     verify: frozenset[str] = frozenset(),
+    sends: Sends | None = None,
 ) -> list[CycleReport]:
     """Run one cycle for every active account concurrently; returns their reports.
 
     A dry run is one whose state is an in-memory copy (the session decided
     when it opened it). The state file is checked to still be the one opened,
-    before and after: StateGone when it was deleted or replaced. The accounts
+    before and after: StateGone when it was deleted or replaced. A live cycle
+    bumps the state's generation (written to the marker before the first
+    apply, to the state once every account's run has ended). The accounts
     named in ``verify`` read message info before every apply, as after a
-    cut-off run. See :func:`run_account` for what happens per account.
+    cut-off run; ``sends`` tracks the process's applies under way (for
+    ``tagger pause`` to wait on). See :func:`run_account` for what happens per account.
     """
     state.check_file()
+    # Before the first apply, the marker says which generation this cycle writes:
+    # a copy of the file taken from now on is seen as older (tagger.state.generation).
+    generation = None if state.dry_run else state.begin_generation()
     active = [a for a in runtime.accounts if a.stopped_reason is None]
     reports = list(
         await asyncio.gather(
             *(
-                run_account(runtime, a, state, options, now, stop, kind, hooks, a.name in verify)
+                run_account(
+                    runtime, a, state, options, now, stop, kind, hooks, a.name in verify, sends
+                )
                 for a in active
             )
         )
     )
     # Deleted during the cycle: what it recorded went to a file nobody reads again.
     state.check_file()
+    if generation is not None:
+        state.commit_generation(generation, now())
     return reports
 
 
@@ -77,6 +89,7 @@ async def run_account(
     kind: str = "cycle",
     hooks: Hooks = NO_HOOKS,
     verify: bool = False,
+    sends: Sends | None = None,
 ) -> CycleReport:
     """Run one account's cycle, recorded in the ledger as a run; returns its report.
 
@@ -95,7 +108,13 @@ async def run_account(
     error: str | None = None
     try:
         guard = prepare(
-            runtime.config, runtime.ruleset, ledger, acct.tag_ids, acct.client.server_date, now
+            runtime.config,
+            runtime.ruleset,
+            ledger,
+            acct.tag_ids,
+            acct.client.server_date,
+            now,
+            sends,
         )
         account = Account(
             acct.name,

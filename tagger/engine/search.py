@@ -7,9 +7,11 @@ configured cap: a window whose answer is truncated, or holds as many results
 as any answer ever did, is split in two and each half searched again, until
 no part is in doubt (or a part is as small as the policy allows: it is then
 reported as saturated, a possible loss). Comparing the halves with the whole
-teaches the account's cap. The halves of one level are searched concurrently
-(the client bounds concurrency): a deep split costs a few round trips, not
-one per part.
+teaches the account's cap. An answer too large for the client's bounds (more
+items than ``max_items_per_response``, a body over ``max_response_mb``: a busy
+tenant catching up after downtime) is split the same way instead of failing
+the account. The halves of one level are searched concurrently (the client
+bounds concurrency): a deep split costs a few round trips, not one per part.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ T = TypeVar("T")
 MAX_WINDOW_MESSAGES = 250_000
 MAX_WINDOW_SEARCHES = 10_000
 MAX_SPLIT_DEPTH = 24
+# An answer larger than the account's bounds (``max_items_per_response``,
+# ``max_response_mb``) splits its window like a truncated one; a part still
+# too large after this many halvings in a row (64 times smaller: more mail than
+# MAX_WINDOW_MESSAGES at the default bounds) is an error, after at most 127 calls.
+MAX_OVERSIZED_HALVINGS = 6
+# The bounds an answer may be over and still be split (the client's own).
+SPLITTABLE = frozenset({"max_items_per_response", "max_response_mb"})
 
 
 async def gather_or_cancel(work: Iterable[Awaitable[T]]) -> list[T]:
@@ -64,7 +73,9 @@ class SearchOutcome:
 
     ``verify_calls`` counts the calls spent on halves of windows that proved
     complete (what a server with a known cap would not have needed);
-    ``saturated`` lists the parts still in doubt that could not be split.
+    ``saturated`` lists the parts still in doubt that could not be split;
+    ``oversized`` counts the answers too large for the client's bounds, whose
+    windows were split instead.
     """
 
     emails: dict[str, TrackedEmail] = field(default_factory=dict)
@@ -72,6 +83,7 @@ class SearchOutcome:
     splits: int = 0
     verify_calls: int = 0
     saturated: list[Window] = field(default_factory=list)
+    oversized: int = 0
 
 
 @dataclass
@@ -104,7 +116,9 @@ class _Probe:
         return False if self.smaller else None
 
 
-Pending = tuple[Window, "_Probe | None"]
+Pending = tuple[Window, "_Probe | None", int]
+# One search's answer: its messages, or the refusal of an answer too large.
+Answer = tuple[TrackedEmail, ...] | ResponseTooLarge
 
 
 async def search_window(
@@ -145,31 +159,40 @@ async def search_window(
     count: int | None = None
     try:
         # Only the kept copies are held while the other first answers arrive.
-        first = _kept(await client.search(criteria, window.start, window.end), kept)
-        count = len(first)
+        first = await _searched(client, criteria, window, kept)
+        count = len(first) if isinstance(first, tuple) else first.items
     finally:
         caps.opened(count)
     await caps.settled()
-    level: list[tuple[Window, _Probe | None, tuple[TrackedEmail, ...]]] = [(window, None, first)]
+    level: list[tuple[Window, _Probe | None, int, Answer]] = [(window, None, 0, first)]
     # Each level halves its parts down to ``split_min_s``, so the depth is bounded.
     depth = 0
     while level:
         pending: list[Pending] = []
-        for _part, probe, emails in level:
+        for _part, probe, _big, emails in level:
             outcome.calls += 1
+            if not isinstance(emails, tuple):
+                # The service answered that many: no answer smaller was cut by its cap.
+                # (The first answer's count was noted when it opened.)
+                if emails.items is not None and depth > 0:
+                    caps.observe(emails.items)
+                continue
             for email in emails:
                 outcome.emails.setdefault(email.id, email)
             if probe is not None:
                 caps.observe(len(emails))
                 _settle(probe, probe.answer(emails), caps, outcome)
-        for part, _probe, emails in level:
-            pending.extend(_next(part, emails, caps, outcome, criteria, split_min_s))
+        for part, _probe, big, emails in level:
+            if isinstance(emails, tuple):
+                pending.extend(_next(part, emails, caps, outcome, criteria, split_min_s))
+            else:
+                pending.extend(_oversized(part, emails, big, outcome, criteria, split_min_s))
         depth += 1
         bounds = (max_messages, max_searches)
         _bounded(client, criteria, window, outcome, depth if pending else 0, len(pending), bounds)
-        parts = [p for p, _ in pending]
+        parts = [p for p, _, _ in pending]
         results = await gather_or_cancel(_searched(client, criteria, p, kept) for p in parts)
-        level = [(p, probe, r) for (p, probe), r in zip(pending, results, strict=True)]
+        level = [(p, pr, big, r) for (p, pr, big), r in zip(pending, results, strict=True)]
     return outcome
 
 
@@ -233,9 +256,58 @@ async def _searched(
     criteria: SearchCriteria,
     part: Window,
     known: dict[str, TrackedEmail],
-) -> tuple[TrackedEmail, ...]:
-    """Search one part of a window; return its messages as kept copies."""
-    return _kept(await client.search(criteria, part.start, part.end), known)
+) -> Answer:
+    """Search one part of a window; return its messages as kept copies.
+
+    An answer too large for the client's bounds (:data:`SPLITTABLE`) is
+    returned as its :class:`ResponseTooLarge`, for the caller to split the
+    part; every other error is raised.
+    """
+    try:
+        result = await client.search(criteria, part.start, part.end)
+    except ResponseTooLarge as exc:
+        if exc.limit in SPLITTABLE:
+            return exc
+        raise
+    return _kept(result, known)
+
+
+def _oversized(
+    part: Window,
+    refused: ResponseTooLarge,
+    halvings: int,
+    outcome: SearchOutcome,
+    criteria: SearchCriteria,
+    split_min_s: float,
+) -> list[Pending]:
+    """Return the halves of ``part``, whose answer was too large for the client's bounds.
+
+    ``halvings`` is how many times in a row ``part``'s ancestors were too
+    large already. Raises ``refused`` (with what was tried added) when the
+    part is as small as ``split_min_s`` allows, or after
+    :data:`MAX_OVERSIZED_HALVINGS` halvings in a row.
+    """
+    seconds = (part.end - part.start).total_seconds()
+    if seconds <= split_min_s or halvings >= MAX_OVERSIZED_HALVINGS:
+        raise ResponseTooLarge(
+            f"{refused.message} (window {part.start.isoformat()}..{part.end.isoformat()} of query"
+            f" {criteria.key()}, still too large after {halvings} halvings)",
+            limit=refused.limit,
+            endpoint=refused.endpoint,
+            status=refused.status,
+            request_id=refused.request_id,
+        ) from refused
+    outcome.oversized += 1
+    outcome.splits += 1
+    log.warning(
+        "search_answer_too_large",
+        query=criteria.key(),
+        start=part.start.isoformat(),
+        end=part.end.isoformat(),
+        limit=refused.limit,
+        action="searching the two halves of the window instead",
+    )
+    return [(h, None, halvings + 1) for h in part.halves() if not h.empty]
 
 
 def _settle(probe: _Probe, truncated: bool | None, caps: CapTracker, out: SearchOutcome) -> None:
@@ -294,7 +366,7 @@ def _next(
     halves = [h for h in _split(part, emails, verdict) if not h.empty]
     ids = frozenset(e.id for e in emails)
     probe = _Probe(len(emails), ids, len(halves), suspect=verdict is Verdict.SUSPECT)
-    return [(h, probe) for h in halves]
+    return [(h, probe, 0) for h in halves]
 
 
 def _split(part: Window, emails: tuple[TrackedEmail, ...], verdict: Verdict) -> tuple[Window, ...]:

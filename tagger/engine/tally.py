@@ -10,9 +10,11 @@ from typing import Any
 
 from tagger.audit.entry import Entry, safe_text, safe_value
 from tagger.engine.plan import Action, MessagePlan, Skipped
+from tagger.engine.resolved import resolved_entry
 from tagger.engine.window import Window
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules.model import CompiledRule, Decision
+from tagger.state.held import HeldRow
 from tagger.words import plural
 
 
@@ -24,10 +26,18 @@ class RuleFigures:
     planned: int = 0
     applied: int = 0
     skipped: int = 0
-    # Enforce-mode tags a rail held back (paused rule, kill switch); applied later.
+    # Pairs a rail kept from being applied this cycle, recorded as held pairs
+    # (awaiting promotion, paused, over a limit, kill switch, account disabled).
     held: int = 0
-    # Planned tags of audit-mode rules (and of rules awaiting promotion): never applied.
+    # Planned tags of audit-mode rules: never applied.
     audit_only: int = 0
+    # Planned tags of a rule awaiting promotion: applied once it is promoted.
+    awaiting: int = 0
+    # Held pairs released this cycle: applied, or already on the message/recorded.
+    released: int = 0
+    # Held pairs dropped (changed definition) or expired (older than tracking) this cycle.
+    dropped: int = 0
+    expired: int = 0
 
 
 def _utc_now() -> datetime:
@@ -61,8 +71,6 @@ class CycleReport:
     applied: int = 0
     failed: int = 0
     held_back: int = 0
-    # Messages left unprocessed because a rail held one of their tags back.
-    deferred: int = 0
     # Work the quota had no turn for before the cycle's bound: messages and
     # searches left for the next cycle (not failures), about how many seconds
     # of quota they need, and the oldest such message's received time.
@@ -87,8 +95,16 @@ class CycleReport:
     # Rules written ``mode: audit``: audit-only for good (the summary marks them).
     audit_mode: set[str] = field(default_factory=set)
     kill_switch: bool = False
+    # Held pairs whose rail is lifted, left for a live cycle to apply (a dry run's count).
+    release_pending: int = 0
+    # The account's open held pairs at the end of the cycle: (rule, reason) ->
+    # (distinct messages, pairs); for the metrics and the summary.
+    held_now: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
+    # How many of ``entries`` (from the first) are in the audit file already:
+    # a live cycle writes each chunk's entries as the chunk ends.
+    audited: int = 0
     plan: list[tuple[str, str, str]] = field(default_factory=list)
     # Identifies this account's cycle in the audit report (one id per report).
     run_id: str = field(default_factory=_new_run_id)
@@ -125,12 +141,15 @@ class CycleReport:
         plan: MessagePlan,
         failure: str | None = None,
         held: Set[str] = frozenset(),
+        repeats: Set[str] = frozenset(),
     ) -> None:
         """Record the decisions and plan made for one message.
 
         ``failure`` is the error of a live run that could not finish the
         message (None when it was finished, or in a dry run); ``held`` the
-        rules whose tags on it a rail held back (paused rule, kill switch). Entries (and so
+        rules whose tags on it a rail held back (paused rule, kill switch);
+        ``repeats`` the rules whose entry on it was written before (their
+        figures count, no entry is made again). Entries (and so
         explanations) are built only when :attr:`keep_entries` is set.
         """
         decisions = list(decisions)
@@ -144,9 +163,13 @@ class CycleReport:
             mine = [a for a in plan.actions if a.rule_id == decision.rule_id]
             skipped = [s for s in plan.skipped if s.rule_id == decision.rule_id]
             figures.planned += len(mine)
-            figures.audit_only += sum(1 for a in mine if a.mode != "enforce")
+            railed = sum(1 for a in mine if a.mode != "enforce")
+            if decision.mode == "enforce":
+                figures.awaiting += railed
+            else:
+                figures.audit_only += railed
             figures.skipped += len(skipped)
-            if not self.keep_entries:
+            if not self.keep_entries or decision.rule_id in repeats:
                 continue
             if at is None:
                 at, window = self.clock(), self.searched()
@@ -193,6 +216,27 @@ class CycleReport:
             rail="awaiting" if awaiting else "held" if decision.rule_id in held else "",
         )
 
+    def add_resolved(self, rows: Iterable[HeldRow], outcome: str, note: str = "") -> None:
+        """Count held pairs resolved this cycle and keep one audit entry per message and rule.
+
+        ``outcome`` is ``released`` (applied now, or found on the message),
+        ``dropped`` or ``expired``; ``note`` says why (shown as the entry's error).
+        """
+        groups: dict[tuple[str, str, str], list[HeldRow]] = {}
+        for row in rows:
+            groups.setdefault((row.message_id, row.rule_id, row.rule_hash), []).append(row)
+            figures = self.per_rule(row.rule_id)
+            if outcome == "released":
+                figures.released += 1
+            elif outcome == "expired":
+                figures.expired += 1
+            else:
+                figures.dropped += 1
+        if self.keep_entries and groups:
+            at = self.clock()
+            for key, pairs in groups.items():
+                self.entries.append(resolved_entry(key, pairs, outcome, note, at, self))
+
     def note_deferred(self, received: datetime | None) -> None:
         """Keep ``received`` as the backlog's oldest message when it is older than the one kept."""
         if received is not None and (
@@ -215,19 +259,44 @@ class CycleReport:
         about = f", about {self.quota_wait_s:.0f} s of quota" if self.quota_wait_s >= 1 else ""
         return f"quota: {', '.join(parts)}{about}; the next cycle takes them first"
 
-    def undone(self) -> list[str]:
-        """Return what this cycle left for the next run, one phrase each (empty: nothing).
+    def needs_operator(self) -> list[str]:
+        """Return what this cycle found that waits for the operator, one phrase each.
 
-        Undone work is a message that failed without being set aside, a query
-        whose window was held back, a failed search, an account whose cycle
-        could not run, or a stop request. (A window still truncated at
-        ``split_min`` is not retried by itself: the operator must act.)
+        Each one makes ``once`` and ``backfill`` exit 1
+        (:func:`tagger.exitcodes.cycle_exit_code`): an account whose cycle
+        could not run, a search refused for good, a message set aside, a
+        window still truncated at ``split_min``, a rule paused by a limit in a
+        live run, a failed preflight. Running again without a change meets them again.
         """
         out = []
         if self.account_error is not None:
             out.append("the account's cycle could not run")
-        if self.search_failures:
-            out.append(f"{plural(self.search_failures, 'search')} failed")
+        if self.search_refused:
+            out.append(f"{plural(self.search_refused, 'search', 'searches')} refused for good")
+        if self.set_aside:
+            out.append(f"{plural(len(self.set_aside), 'message')} set aside")
+        if self.saturated:
+            out.append(f"{plural(self.saturated, 'window')} still truncated at window.split_min")
+        if self.new_pauses and not self.dry_run:
+            # A preview's pause is only reported: nothing was applied or paused.
+            out.append(f"{plural(len(self.new_pauses), 'rule')} paused by a limit")
+        if self.preflight:
+            out.append("the preflight failed")
+        return out
+
+    def undone(self) -> list[str]:
+        """Return what this cycle left for the next run to retry, one phrase each (empty: none).
+
+        Undone work is a message that failed without being set aside, a query
+        whose window was held back, a search that failed for now (not refused
+        for good), or a stop request: the next run retries it by itself (exit 3
+        when nothing needs the operator). What waits for the operator is
+        :meth:`needs_operator`'s.
+        """
+        out = []
+        retried_searches = self.search_failures - self.search_refused
+        if retried_searches > 0:
+            out.append(f"{plural(retried_searches, 'search', 'searches')} failed")
         retried = self.failed - len(self.set_aside)
         if retried > 0:
             out.append(f"{plural(retried, 'message')} failed")
@@ -250,7 +319,10 @@ class CycleReport:
             "planned": self.planned,
             "applied": self.applied,
             "audit_only": sum(f.audit_only for f in self.rules.values()),
+            "awaiting_promotion": sum(f.awaiting for f in self.rules.values()),
             "held_by_rails": sum(f.held for f in self.rules.values()),
+            "released": sum(f.released for f in self.rules.values()),
+            "held_pairs": sum(p for _, p in self.held_now.values()),
             "failed": self.failed,
             "window_splits": self.window_splits,
             "set_aside": len(self.set_aside),
@@ -263,6 +335,9 @@ class CycleReport:
         undone = self.undone()
         if undone:
             fields["incomplete"] = undone
+        attention = self.needs_operator()
+        if attention:
+            fields["needs_attention"] = attention
         if self.saturated:
             fields["saturated_windows"] = self.saturated
         return fields
@@ -277,7 +352,10 @@ class CycleReport:
                 "planned": f.planned,
                 "applied": f.applied,
                 "audit_only": f.audit_only,
+                "would_apply_once_promoted": f.awaiting,
                 "held": f.held,
+                "released": f.released,
+                "held_pairs": sum(p for (r, _), (_, p) in self.held_now.items() if r == rule_id),
                 "paused": rule_id in self.paused,
                 "awaiting_promotion": rule_id in self.awaiting,
                 "already_present": f.skipped,
@@ -285,25 +363,42 @@ class CycleReport:
             for rule_id, f in sorted(self.rules.items())
         ]
 
+    def _held_note(self, rule_id: str) -> str:
+        """Return the rule's open held pairs in words ("" when none)."""
+        mine = [v for (r, _), v in self.held_now.items() if r == rule_id]
+        if not mine:
+            return ""
+        messages, pairs = sum(m for m, _ in mine), sum(p for _, p in mine)
+        return f" ({messages} messages, {pairs} tags held in all)"
+
     def summary_lines(self) -> list[str]:
         """Return the human summary: one line for the account and one per rule."""
         verb = "would apply" if self.dry_run else "applied"
         audit_only = sum(f.audit_only for f in self.rules.values())
+        awaiting = sum(f.awaiting for f in self.rules.values())
         held = sum(f.held for f in self.rules.values())
-        applied = self.planned - audit_only if self.dry_run else self.applied
+        released = sum(f.released for f in self.rules.values())
+        applied = self.planned - audit_only - awaiting if self.dry_run else self.applied
         lines = [
             f"account {self.account}: {self.messages_found} found, {self.scanned} scanned, "
             f"{self.already_processed} already processed, {self.info_calls} info calls, "
             f"{self.matched} matched, {plural(applied, 'tag')} {verb}, {audit_only} audit-only,"
             f" {self.failed} failed"
-            + (f", {held} held back by rails" if held else "")
+            + (f", {awaiting} would apply once promoted" if awaiting else "")
+            + (f", {held} held by rails" if held else "")
+            + (f", {released} held pairs released" if released else "")
+            + (
+                f", {self.release_pending} held pairs released by the next live cycle"
+                if self.release_pending
+                else ""
+            )
             + (f", {self.window_splits} window splits" if self.window_splits else "")
             + (f", {len(self.set_aside)} set aside" if self.set_aside else "")
             + (", interrupted" if self.interrupted else "")
         ]
         for rule_id in sorted(self.rules):
             f = self.rules[rule_id]
-            count = f.planned - f.audit_only if self.dry_run else f.applied
+            count = f.planned - f.audit_only - f.awaiting if self.dry_run else f.applied
             state = (
                 " [paused]"
                 if rule_id in self.paused
@@ -316,7 +411,12 @@ class CycleReport:
             lines.append(
                 f"  rule {rule_id}{state}: {f.matched} matched, {plural(count, 'tag')} {verb}, "
                 f"{f.audit_only} audit-only, {f.skipped} already present"
-                + (f", {f.held} held back" if f.held else "")
+                + (f", would apply {f.awaiting} once promoted" if f.awaiting else "")
+                + (f", {f.held} held" if f.held else "")
+                + (f", {f.released} released" if f.released else "")
+                + (f", {f.dropped} held pairs dropped" if f.dropped else "")
+                + (f", {f.expired} held pairs expired" if f.expired else "")
+                + self._held_note(rule_id)
             )
         for problem in self.preflight:
             lines.append(f"  preflight failed (nothing applied): {problem}")
@@ -326,6 +426,9 @@ class CycleReport:
             lines.append("  every apply is paused (tagger pause --all, or enabled: false)")
         if self.quota_note():
             lines.append(f"  {self.quota_note()}")
+        attention = self.needs_operator()
+        if attention:
+            lines.append(f"  needs attention: {'; '.join(attention)} (see the errors)")
         undone = self.undone()
         if undone:
             lines.append(f"  incomplete: {'; '.join(undone)}; the next run retries")
@@ -381,6 +484,12 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
             into.skipped += figures.skipped
             into.held += figures.held
             into.audit_only += figures.audit_only
+            into.awaiting += figures.awaiting
+            into.released += figures.released
+            into.dropped += figures.dropped
+            into.expired += figures.expired
+        m.release_pending += r.release_pending
+        m.held_now.update(r.held_now)
     return list(merged.values())
 
 
@@ -399,7 +508,6 @@ COUNTERS: tuple[tuple[str, str | None], ...] = (
     ("applied", "applied"),
     ("failed", "failed"),
     ("held_back", None),
-    ("deferred", "deferred"),
     ("saturated", "saturated_windows"),
     ("search_failures", None),
     ("search_refused", None),

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tagger import __version__
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.envelope import check_items
 from tagger.mimecast.errors import ConfigurationError, FailItem, MalformedResponse
@@ -30,7 +31,7 @@ from tagger.mimecast.requester import Requester
 from tagger.mimecast.retry import default_uniform
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.sharedgate import GateRegistry
-from tagger.mimecast.stats import ClientStats
+from tagger.mimecast.stats import ClientStats, EndpointQuota
 from tagger.mimecast.tls import tls_context
 
 # A server that keeps handing out pages past this is broken; stop rather than spin.
@@ -168,6 +169,19 @@ class MimecastClient:
         """
         gate = self._requester.gate(self.endpoints.message_info)
         return info_calls * (gate.interval or 0.0)
+
+    def quota_use(self) -> list[EndpointQuota]:
+        """Return each endpoint's use of its quota so far (answers, 429s, refill), by path."""
+        return [
+            EndpointQuota(
+                path,
+                stats.requests - stats.throttled,
+                stats.throttled,
+                self._requester.gate(path).refill_per_s(),
+            )
+            for path, stats in sorted(self.stats.endpoints.items())
+            if stats.requests
+        ]
 
     @property
     def server_date(self) -> str | None:
@@ -314,14 +328,21 @@ class MimecastClient:
                     tags.append(tag)
         return tags
 
-    async def apply_smart_tag(self, message_id: str, tag_id: str) -> None:
+    async def apply_smart_tag(
+        self, message_id: str, tag_id: str, clearance: Clearance | None = None
+    ) -> None:
         """Apply Smart Tag ``tag_id`` to ``message_id``; "already applied" is success.
 
-        Raises :class:`~tagger.mimecast.errors.ApiFailure` when ``fail[]`` reports
-        anything else, or another :class:`~tagger.mimecast.errors.MimecastError`.
+        ``clearance`` is entered right before the request (and each retry) is
+        sent (:mod:`tagger.mimecast.clearance`). Raises
+        :class:`~tagger.mimecast.errors.ApiFailure` when ``fail[]`` reports
+        anything else, another :class:`~tagger.mimecast.errors.MimecastError`,
+        or :class:`~tagger.mimecast.clearance.Withheld` (nothing sent).
         """
         body = {"data": [{"id": message_id, "smartTagId": tag_id}]}
-        await self._requester.call(self.endpoints.apply_smart_tag, body, is_already_applied)
+        await self._requester.call(
+            self.endpoints.apply_smart_tag, body, is_already_applied, clearance
+        )
 
     async def search_smart_tag(
         self, tag_id: str, *, page_size: int = DEFAULT_PAGE_SIZE

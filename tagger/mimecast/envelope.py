@@ -86,6 +86,7 @@ def check_items(count: int, max_items: int, what: str, ctx: Mapping[str, Any]) -
             " (raise the account's max_items_per_response if the service really answers"
             " this many)",
             limit="max_items_per_response",
+            items=count,
             **ctx,
         )
 

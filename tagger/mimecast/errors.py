@@ -118,12 +118,16 @@ class ResponseTooLarge(MalformedResponse):
     """The response exceeds a configured limit (body size, items); ``limit`` names the setting.
 
     Not retryable: the same request gets the same answer. The message says
-    which limit was exceeded and how to raise it.
+    which limit was exceeded and how to raise it; ``items`` is how many items
+    the answer held, when that was counted.
     """
 
-    def __init__(self, message: str, *, limit: str = "", **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, limit: str = "", items: int | None = None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         self.limit = limit
+        self.items = items
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.errors import QuotaDeferred, RateLimited, TransportError
 from tagger.mimecast.httperrors import transport_error
 from tagger.mimecast.pacing import turn_deadline
@@ -27,6 +28,7 @@ from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, S
 from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
 from tagger.mimecast.sharedgate import GateRegistry, SharedGate
+from tagger.mimecast.slots import FIRST, NEXT, Slots
 from tagger.mimecast.stats import ClientStats, EndpointStats
 from tagger.mimecast.transfer import Reply, exchange_limit, read_body
 
@@ -54,7 +56,9 @@ class Exchange:
         self._clock = clock
         self._sleep = sleep
         self.stats = stats
-        self._sem = asyncio.Semaphore(settings.concurrency)
+        self._slots = Slots(settings.concurrency)
+        # Calls that finish work already paid for take a free slot before new reads.
+        self._first = frozenset({settings.endpoints.apply_smart_tag})
         self._gates: dict[str, SharedGate] = {}
         self._member = None if gates is None else gates.join(quota_key(settings))
         # The last ``Date`` header the server sent: preflight compares the host clock to it.
@@ -87,6 +91,7 @@ class Exchange:
         *,
         auth: httpx.Auth | None,
         slot: bool = True,
+        clearance: Clearance | None = None,
         **kw: Any,
     ) -> Reply:
         """POST to ``path`` at the call's turn, within ``budget``; returns the answer read.
@@ -94,11 +99,15 @@ class Exchange:
         ``kw`` is ``content=`` or ``data=`` for httpx. ``slot=False`` skips
         the connection slots: a token request runs while the call that needs
         the token may hold one (with one slot, waiting for it would never end);
-        the pool keeps a connection beyond the slots for it. The time queued
+        the pool keeps a connection beyond the slots for it. ``clearance`` is
+        entered after every wait (turn, slot), right before the request goes
+        out, and left once the exchange is over
+        (:mod:`tagger.mimecast.clearance`). The time queued
         for the turn is added to ``budget.queued`` (it is not the call's to
         spend). Raises :class:`QuotaDeferred` when the turn would come after
         the cycle's bound, :class:`TransportError` when no complete answer
-        arrives, :class:`ResponseTooLarge`, and whatever ``auth`` raises.
+        arrives, :class:`ResponseTooLarge`, :class:`Withheld` when the
+        clearance refused the send (nothing was sent), and whatever ``auth`` raises.
         """
         shared = self._shared(path)
         gate = shared.gate
@@ -110,15 +119,23 @@ class Exchange:
             while True:
                 ticket = await self._turn(gate, path, budget)
                 try:
-                    async with self._sem if slot else contextlib.nullcontext():
+                    priority = FIRST if path in self._first else NEXT
+                    async with self._slots.hold(priority) if slot else _no_slot():
                         # The gate may have changed (a 429, a probe under way) while this
                         # call queued for a slot: if so it asks for a new turn.
                         if not gate.claim(ticket):
                             continue
                         hold.release()  # sent: the account's next call may ask for a turn
-                        return await self._send(
-                            gate, ticket, path, stats, budget.deadline, auth, kw
-                        )
+                        with contextlib.ExitStack() as cleared:
+                            if clearance is not None:
+                                try:
+                                    cleared.enter_context(clearance())
+                                except BaseException:
+                                    gate.settle(ticket, None, False)  # claimed, never sent
+                                    raise
+                            return await self._send(
+                                gate, ticket, path, stats, budget.deadline, auth, kw
+                            )
                 finally:
                     gate.give_up(ticket)
         finally:
@@ -232,6 +249,12 @@ class Exchange:
             stats.throttled += 1
         request_id = _request_id(request, response)
         return Reply(response.status_code, response.headers, body, request_id, request, resent)
+
+
+@contextlib.asynccontextmanager
+async def _no_slot() -> AsyncIterator[None]:
+    """Hold no slot (a token request)."""
+    yield
 
 
 def _request_id(request: httpx.Request, response: httpx.Response | None) -> str | None:

@@ -147,9 +147,24 @@ class RateLimitGate:
         self.learned = False
         self._paced_at = 0.0  # when a refusal last set the learned interval
         self._refused_since: float | None = None  # first 429 since the last accepted call
+        # The interval was read from a Reset that is part of one (Reset 0 while requests
+        # remain): measured again from two empty buckets (see _emptied).
+        self._partial = False
+        self._served = 0  # responses with headers that spent a request
+        self._dry: tuple[float, int] | None = None  # (next request back, _served) when empty
         self._waiters: list[asyncio.Future[None]] = []
 
     # -- what a call would wait -------------------------------------------------
+
+    def refill_per_s(self) -> float | None:
+        """Return the refill the gate paces to, in calls per second (None: not known).
+
+        None while the service has not said (or shown) that it limits this
+        endpoint, and while a silent server's refill is being measured.
+        """
+        if not self.pacing or not self.interval or (self.learned and self.observed.measuring):
+            return None
+        return 1.0 / self.interval
 
     def _burst(self) -> float:
         return (max(self.capacity or 1, 1) - 1) * (self.interval or 0.0)
@@ -283,18 +298,27 @@ class RateLimitGate:
         self._streak = 0
         self.probing = False
         if info.remaining is None:
-            shorter = self.observed.accepted(now, self.interval if self.learned else None)
-            if shorter is not None:
-                self.interval = shorter
+            changed = self.observed.accepted_call(now, self.interval if self.learned else None)
+            if changed is not None:
+                self.interval = changed
+            # While the refill is measured, calls go one at a time.
+            self.probing = self.learned and self.observed.measuring
             return
         self.learned = False
+        self._served += 1
         floor = info.limit if info.limit is not None else (self.capacity or 0)
         self.capacity = max(floor, info.remaining + 1, 1)
         if reset is not None:
             # Right after a full bucket is dipped into, the reset is the whole interval;
             # otherwise it is part of one, so the longest seen is the best estimate.
             full = info.remaining + 1 >= self.capacity
+            if full or not self.interval or reset > self.interval:
+                self._partial = not full
             self.interval = reset if full or not self.interval else max(self.interval, reset)
+            if info.remaining == 0:
+                self._emptied(now + reset)
+        if info.remaining > 0:
+            self._dry = None  # not empty since: the count no longer measures the refill
         if not self.interval:
             # The refill is not known yet (Reset reads 0 while requests remain): the
             # calls in flight will take what is left, so new ones wait for an answer
@@ -304,6 +328,25 @@ class RateLimitGate:
             return
         self.pacing = True
         self._sync(now, info.remaining, reset if reset is not None else self.interval)
+
+    def _emptied(self, back: float) -> None:
+        """The bucket is empty and one request is back at ``back``: measure the interval.
+
+        Between two empty buckets (and never more than empty in between) the
+        service refilled exactly the requests it served, so the interval is the
+        time between the two "one back" instants over the requests served.
+        Used while the interval was only read from a partial Reset (too short:
+        paced on it, calls run into 429s).
+        """
+        if not self._partial or self._dry is None:
+            self._dry = (back, self._served) if self._partial else None
+            return
+        first, count = self._dry
+        served = self._served - count
+        if served >= 1 and back > first:
+            self.interval = max(self.interval or 0.0, (back - first) / served)
+            self._partial = False
+            self._dry = None
 
     def _sync(self, now: float, remaining: int, reset: float) -> None:
         """Align the bucket with the service's: ``remaining`` left, the next back in ``reset``."""
@@ -339,6 +382,9 @@ class RateLimitGate:
             self.capacity = max(info.limit, 1)
         if not self.interval and reset:
             self.interval = reset  # provisional: a served response will correct it
+            self._partial = True
+        if reset:
+            self._emptied(now + reset)
         self.open_at = max(self.open_at, now + wait)
         if self.pacing and self.interval:
             # The service says the bucket is empty: it holds one request again at
@@ -357,16 +403,27 @@ class RateLimitGate:
         ``sent`` when the refused call went out: a call sent before the pace
         last changed was refused for the old pace, and changes nothing more.
         """
+        hold = wait
         if not self.learned or sent >= self._paced_at:
-            self.interval = self.observed.refused(now, self.interval if self.learned else None)
+            pace = self.observed.refused(now, self.interval if self.learned else None, wait)
+            self.interval = pace.interval
             self._paced_at = now
+            hold = max(hold, pace.wait)
+            log.debug(
+                "mimecast_refill_observed",
+                endpoint=self.name,
+                measuring=pace.one_at_a_time,
+                calls_per_s=None if pace.one_at_a_time else round(1.0 / pace.interval, 3),
+                accepted=self.observed.accepted,
+                wait_s=round(hold, 3),
+            )
         assert self.interval is not None
         self.learned = self.pacing = True
         self.capacity = 1
-        self.probing = False
-        wait = max(wait, self.interval)
-        self.open_at = max(self.open_at, now + wait)
-        self.tat = now + wait + self.in_flight * self.interval
+        self.probing = self.observed.measuring
+        hold = max(hold, self.interval)
+        self.open_at = max(self.open_at, now + hold)
+        self.tat = now + hold + self.in_flight * self.interval
         self._bump()
 
     # -- waiting ------------------------------------------------------------------

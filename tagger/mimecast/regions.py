@@ -6,6 +6,8 @@ import difflib
 import ipaddress
 from urllib.parse import urlsplit
 
+import httpx
+
 API_VERSIONS = ("1.0", "2.0")
 
 # API 2.0 gateways (confirmed); "global" fails over between regions.
@@ -80,4 +82,9 @@ def resolve_base_url(value: str, api_version: str) -> str:
         )
     if scheme not in ("http", "https"):
         raise ValueError(f"base URL {text!r} must start with https://")
+    try:
+        _ = parts.port  # a port that is not a number raises here
+        httpx.URL(text)  # what the client will parse
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ValueError(f"base URL {text!r} is not a valid URL: {exc}") from None
     return text.rstrip("/")

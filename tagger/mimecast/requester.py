@@ -21,6 +21,7 @@ import structlog
 
 from tagger.logs.redact import REDACTOR
 from tagger.mimecast.auth import HmacSigner, TokenCache
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.envelope import Envelope, check_items, parse_envelope
 from tagger.mimecast.errors import (
     AuthenticationError,
@@ -94,16 +95,24 @@ class Requester:
         """Return the rate-limit gate of ``path`` (shared by concurrent calls)."""
         return self._exchange.gate(path)
 
-    async def call(self, path: str, body: dict[str, Any], accept: Accept | None = None) -> Envelope:
+    async def call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        accept: Accept | None = None,
+        clearance: Clearance | None = None,
+    ) -> Envelope:
         """POST ``body`` as JSON to ``path`` and return the checked envelope.
 
         ``accept`` marks ``fail[]`` items that count as success (e.g. "already
-        applied"). Raises a :class:`MimecastError` subclass when the call fails
-        for good (retries exhausted or not retryable).
+        applied"). ``clearance`` is entered right before each attempt is sent
+        (:mod:`tagger.mimecast.clearance`). Raises a :class:`MimecastError`
+        subclass when the call fails for good (retries exhausted or not
+        retryable), and :class:`Withheld` when the clearance refused an attempt.
         """
         content = json.dumps(body, separators=(",", ":")).encode("utf-8")
         return await self._with_retries(
-            path, lambda budget: self._attempt(path, content, accept, budget)
+            path, lambda budget: self._attempt(path, content, accept, budget, clearance)
         )
 
     async def _with_retries(self, path: str, attempt: Callable[[RetryBudget], Awaitable[T]]) -> T:
@@ -170,13 +179,20 @@ class Requester:
         )
 
     async def _attempt(
-        self, path: str, content: bytes, accept: Accept | None, budget: RetryBudget
+        self,
+        path: str,
+        content: bytes,
+        accept: Accept | None,
+        budget: RetryBudget,
+        clearance: Clearance | None = None,
     ) -> Envelope:
         """Make one HTTP attempt of an API call (within ``budget``) and interpret it."""
         stats = self.stats.endpoint(path)
         # A token that is due is fetched before the call queues for a turn and a slot.
         await self._auth.ready()
-        reply = await self._exchange.post(path, budget, auth=self._auth, content=content)
+        reply = await self._exchange.post(
+            path, budget, auth=self._auth, clearance=clearance, content=content
+        )
         self._count_refresh(path, stats, reply)
         status, request_id = reply.status, reply.request_id
         ctx: dict[str, Any] = {"endpoint": path, "status": status, "request_id": request_id}

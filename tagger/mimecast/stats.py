@@ -45,6 +45,22 @@ class EndpointStats:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointQuota:
+    """One endpoint's use of its quota so far.
+
+    ``answered``: responses other than 429 (each spent one call of the quota);
+    ``throttled``: 429s; ``refill_per_s``: the refill its rate-limit gate
+    paces to, read from the headers or observed (None: not known, e.g. an
+    endpoint that never said it is limited).
+    """
+
+    endpoint: str
+    answered: int
+    throttled: int
+    refill_per_s: float | None
+
+
 @dataclass(slots=True)
 class ClientStats:
     """Per-endpoint counters plus the number of OAuth tokens obtained."""

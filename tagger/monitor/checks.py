@@ -18,9 +18,10 @@ status cannot be read at all). What is judged, and when:
 - an account was stopped (expired key binding: critical) or its last cycle
   was refused (warning);
 - messages keep failing (warning) or were set aside (critical);
-- rules are paused (warning);
-- the kill switch is on, or an account is disabled (warning);
-- rules await promotion (warning: their windows stay held until promoted);
+- rules are paused (warning, with since when, why and the pairs held);
+- the kill switch is on, or an account is disabled (warning, with the pairs held);
+- rules await promotion (warning, with how long and the pairs held; a rail
+  holds no window, so it never makes a watermark lag);
 - the last reload was rejected (warning: the daemon runs its previous rules);
 - the rule files do not load now (warning: the next reload will be rejected);
 - no process holds the state file's lock (critical) when a daemon is
@@ -40,6 +41,7 @@ from datetime import timedelta
 from tagger import exitcodes
 from tagger.monitor.backlog import Backlog, backlog_of, growth, latest_cycle
 from tagger.monitor.snapshot import Snapshot
+from tagger.state.held import AWAITING, DISABLED, KILL_SWITCH, LIMIT, PAUSED
 from tagger.state.rows import RunRow
 from tagger.words import plural
 
@@ -254,24 +256,70 @@ def _failure_findings(snap: Snapshot) -> list[Finding]:
     return out
 
 
+def _held(snap: Snapshot, rule_id: str | None, reasons: tuple[str, ...]) -> str:
+    """Return the open held pairs of ``rule_id`` (None: any) for ``reasons``, in words."""
+    mine = [
+        h for h in snap.held if (rule_id is None or h.rule_id == rule_id) and h.reason in reasons
+    ]
+    messages, pairs = sum(h.messages for h in mine), sum(h.pairs for h in mine)
+    return f"{messages} messages, {pairs} tags held"
+
+
+def _paused_text(snap: Snapshot, rule: str) -> str:
+    """Return one paused rule (``id (account)``) with since when, why and what it holds."""
+    rule_id = rule.split(" (", 1)[0]
+    mine = [p for p in snap.pauses if f"{p.rule_id} ({p.account})" == rule]
+    if not mine:
+        return rule
+    since = human(snap.now - mine[0].paused_at)
+    return f"{rule} for {since} ({mine[0].reason}; {_held(snap, rule_id, (PAUSED, LIMIT))})"
+
+
+def _awaiting_text(snap: Snapshot, rule_id: str) -> str:
+    """Return one rule awaiting promotion with how long it has held matches and how many."""
+    mine = [h for h in snap.held if h.rule_id == rule_id and h.reason == AWAITING]
+    if not mine:
+        return f"{rule_id} (nothing held yet)"
+    since = human(snap.now - min(h.oldest for h in mine))
+    return f"{rule_id} for {since} ({_held(snap, rule_id, (AWAITING,))})"
+
+
 def _switch_findings(snap: Snapshot) -> list[Finding]:
-    """Return a warning for paused rules, the kill switch, disabled accounts and rules on hold."""
+    """Return a warning for paused rules, the kill switch, disabled accounts and rules on hold.
+
+    Each is a rail an operator set or must lift, never a fault: at most a warning,
+    saying how long and how many held pairs wait for it.
+    """
     out: list[Finding] = []
     if snap.paused:
-        out.append(Finding(exitcodes.NAGIOS_WARNING, f"rules paused: {', '.join(snap.paused)}"))
-    if snap.kill_switch:
-        out.append(
-            Finding(exitcodes.NAGIOS_WARNING, "kill switch on: nothing is applied (resume --all)")
-        )
-    if snap.disabled:
-        out.append(
-            Finding(exitcodes.NAGIOS_WARNING, f"accounts disabled: {', '.join(snap.disabled)}")
-        )
-    if snap.awaiting:
+        texts = [_paused_text(snap, rule) for rule in snap.paused]
         out.append(
             Finding(
                 exitcodes.NAGIOS_WARNING,
-                f"rules awaiting promotion: {', '.join(snap.awaiting)} (tagger promote RULE)",
+                f"rules paused: {', '.join(texts)} (tagger resume RULE)",
+            )
+        )
+    if snap.kill_switch:
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"kill switch on: nothing is applied ({_held(snap, None, (KILL_SWITCH,))};"
+                " resume --all)",
+            )
+        )
+    if snap.disabled:
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"accounts disabled: {', '.join(snap.disabled)} ({_held(snap, None, (DISABLED,))})",
+            )
+        )
+    if snap.awaiting:
+        texts = [_awaiting_text(snap, rule) for rule in snap.awaiting]
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"rules awaiting promotion: {', '.join(texts)} (tagger promote RULE)",
             )
         )
     return out

@@ -16,10 +16,13 @@ from tagger.config import Config
 from tagger.errors import UserError
 from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
+from tagger.monitor.quotanote import QuotaNote, read_quota
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet, load_rules
-from tagger.state import StateStore
-from tagger.state.railstore import PAUSE_ALL
+from tagger.state import StateError, StateStore
+from tagger.state.held import HeldCount
+from tagger.state.pausefile import pause_file_on
+from tagger.state.railstore import PauseRow
 from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
@@ -34,6 +37,8 @@ class Snapshot:
     its end (status ok or partial); ``tag_paths`` maps Smart Tag ids to
     paths where known; ``paused`` lists paused rules (see :func:`paused_rules`);
     ``awaiting`` lists the rules that audit until ``tagger promote``;
+    ``pauses`` are the pauses themselves (since when, why); ``held`` the open
+    held pairs per account, rule and reason (distinct messages, pairs, oldest);
     ``kill_switch`` is whether ``tagger pause --all`` is on, and ``disabled``
     lists the accounts with ``enabled: false``;
     ``rules_error`` is why the rule files do not load now (None when they do).
@@ -41,6 +46,12 @@ class Snapshot:
     oldest first, from its last cycle started before the span on (see
     :func:`~tagger.monitor.backlog.growth`); ``catchup`` is how far back a
     cycle searches at most (older deferred mail is never searched again).
+    ``quota`` is the daemon's note of each endpoint's quota use in its last
+    cycle (None when no daemon wrote one).
+    ``generation`` is the state's (:mod:`tagger.state.generation`) and
+    ``unsure_since`` when it was last found lost or older than its marker;
+    ``behind`` is (the state's, the marker's generation) while the state is
+    behind its marker (the next writer to open it makes every account verify).
     """
 
     now: datetime
@@ -59,6 +70,8 @@ class Snapshot:
     failures: tuple[FailureRow, ...] = ()
     paused: tuple[str, ...] = ()
     awaiting: tuple[str, ...] = ()
+    pauses: tuple[PauseRow, ...] = ()
+    held: tuple[HeldCount, ...] = ()
     kill_switch: bool = False
     disabled: tuple[str, ...] = ()
     lock_held: bool | None = None
@@ -67,6 +80,23 @@ class Snapshot:
     backlog_span: timedelta = timedelta(hours=2)
     catchup: timedelta = timedelta(days=7)
     cycles: Mapping[str, tuple[RunRow, ...]] = field(default_factory=dict)
+    quota: QuotaNote | None = None
+    generation: int = 0
+    unsure_since: datetime | None = None
+    behind: tuple[int, int | None] | None = None
+
+    def verifying(self) -> tuple[str, ...]:
+        """Return the accounts that read each message's tags before applying, for a lost state.
+
+        Since ``unsure_since`` (the state was lost, or older than its marker:
+        see :mod:`tagger.state.generation`) until a cycle of the account that
+        started later has completed.
+        """
+        since = self.unsure_since
+        if since is None:
+            return ()
+        done = self.last_completed
+        return tuple(a for a in self.accounts if a not in done or done[a].started_at < since)
 
 
 def paused_rules(store: StateStore) -> tuple[str, ...]:
@@ -82,6 +112,14 @@ def paused_rules(store: StateStore) -> tuple[str, ...]:
     return ()
 
 
+def _pauses(store: StateStore) -> list[PauseRow]:
+    """Return every pause (none for a file older than the rails' schema)."""
+    try:
+        return store.pauses()
+    except StateError:
+        return []
+
+
 def awaiting_rules(
     ruleset: RuleSet | None, rollout: Rollout, promoted: Set[tuple[str, str]]
 ) -> tuple[str, ...]:
@@ -94,7 +132,7 @@ def awaiting_rules(
 
 def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
     try:
-        return load_rules(list(config.rule_paths)), None
+        return load_rules(list(config.rule_paths), config.lists), None
     except UserError as exc:
         first = exc.errors[0] if exc.errors else None
         return None, str(first) if first is not None else exc.summary or "invalid rules"
@@ -147,9 +185,11 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         accounts=tuple(a.name for a in config.accounts),
         lock_held=lock_held(config.state_path),
         daemon=read_info(config.state_path),
+        quota=read_quota(config.state_path),
         rules_error=rules_error,
         awaiting=awaiting_rules(ruleset, config.rollout, set()),
         disabled=tuple(a.name for a in config.accounts if not a.enabled),
+        kill_switch=pause_file_on(config.state_path),
         backlog_span=config.monitor.backlog_warn_after,
         catchup=max(config.window.max_catchup, config.window.initial_lookback),
     )
@@ -176,8 +216,13 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             tag_paths=paths,
             failures=tuple(store.failures()),
             paused=paused_rules(store),
+            pauses=tuple(_pauses(store)),
+            held=tuple(store.held_counts()),
             awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
-            kill_switch=store.switch(PAUSE_ALL),
+            kill_switch=store.kill_switch(),
+            generation=store.generation(),
+            unsure_since=store.lost_at(),
+            behind=store.behind_marker(),
             cycles=span_runs(store, base.accounts, now - base.backlog_span),
         )
     finally:

@@ -20,8 +20,9 @@ class Limits:
 
     ``per_cycle`` and ``per_day`` bound the applies of one cycle and of any
     24 hours; ``anomaly_factor`` times the trailing average of matches per
-    cycle bounds one cycle's matches, once the rule has a history of at least
-    ``anomaly_min_cycles`` cycles and the bound is at least ``anomaly_floor``
+    cycle (over the cycles in which it matched) bounds one cycle's matches,
+    once the rule has matched in at least ``anomaly_min_cycles`` cycles, and
+    the bound is at least ``anomaly_floor``
     (a rule that matched 0.2 per cycle on average may still match 3).
     """
 
@@ -34,7 +35,11 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What a rule did before this cycle: applies in the last 24 h, matches per cycle."""
+    """What a rule did before this cycle: applies in the last 24 h, matches per cycle.
+
+    ``cycles`` counts the cycles in which the rule matched (quiet ones do not
+    dilute the average), ``matched_total`` their matches.
+    """
 
     applied_24h: int = 0
     cycles: int = 0

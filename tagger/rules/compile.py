@@ -21,6 +21,8 @@ from tagger.mimecast.criteria import SearchCriteria
 from tagger.rules.conditions import ConditionCompiler, leaf_label
 from tagger.rules.examples_load import compile_examples
 from tagger.rules.fields import FIELDS
+from tagger.rules.lists_read import ListCatalog
+from tagger.rules.lists_ref import list_hashes
 from tagger.rules.meta import META_KEYS, compile_meta
 from tagger.rules.model import CompiledRule
 from tagger.rules.nodes import Leaf, Node, always_true, group, leaf_node
@@ -160,17 +162,22 @@ def compile_criteria(
 
 
 def compile_rule(
-    data: Any, path: NodePath, reporter: Problems, base_dir: Path
+    data: Any,
+    path: NodePath,
+    reporter: Problems,
+    base_dir: Path,
+    lists: ListCatalog | None = None,
 ) -> CompiledRule | None:
     """Compile the rule mapping ``data`` found at ``path`` of the reporter's document.
 
-    ``base_dir`` is where example fixture paths are resolved from. Returns
-    None when the rule has errors (all of them reported).
+    ``base_dir`` is where example fixture paths are resolved from; ``lists``
+    the shared lists its ``in_list`` tests may name. Returns None when the
+    rule has errors (all of them reported).
     """
     if not isinstance(data, dict):
         return None  # the schema reports the wrong type
     before = reporter.error_count()
-    conditions = ConditionCompiler(reporter)
+    conditions = ConditionCompiler(reporter, lists)
     given_id = data.get("id")
     rule_id = given_id if isinstance(given_id, str) else f"rules[{path[-1]}]"
     criteria, lookback, _ = compile_criteria(data.get("search"), (*path, "search"), reporter)
@@ -229,7 +236,9 @@ def _content_hash(
 
     Given the rule mapping and its compiled parts. What changes the hash
     changes the rule: a promoted rule whose hash changes goes back to audit.
-    Description, examples, metadata and apply limits are left out.
+    Description, examples, metadata and apply limits are left out. A rule
+    testing shared lists also hashes each list's kind and entries (unless
+    the list sets ``hash: false``); a rule without lists hashes as before.
     """
     canonical = {
         "id": rule_id,
@@ -244,6 +253,9 @@ def _content_hash(
         "unless": unless.canonical() if unless else None,
         "tags": list(tags),
     }
+    lists = list_hashes((match, unless))
+    if lists:
+        canonical["lists"] = lists
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -15,6 +15,8 @@ from typing import Any
 from tagger.errors import Severity
 from tagger.rules.field_model import TEXTUAL, Field
 from tagger.rules.fields import FIELDS
+from tagger.rules.lists_read import ListCatalog
+from tagger.rules.lists_ref import IN_LIST, ListUnavailable, resolve_list
 from tagger.rules.matchers import REGEX_FLAGS
 from tagger.rules.nodes import Leaf, Node, Path, group, leaf_node, negate
 from tagger.rules.operands import OperandError, Options
@@ -42,10 +44,14 @@ def leaf_label(leaf: Leaf) -> str:
 
 
 class ConditionCompiler:
-    """Compiles condition mappings, reporting problems to a :class:`Problems`."""
+    """Compiles condition mappings, reporting problems to a :class:`Problems`.
 
-    def __init__(self, reporter: Problems) -> None:
+    ``lists`` are the shared lists an ``in_list`` test may name (None: none declared).
+    """
+
+    def __init__(self, reporter: Problems, lists: ListCatalog | None = None) -> None:
         self.reporter = reporter
+        self.lists = lists
 
     def compile(self, data: Any, path: Path) -> Node | None:
         """Return the node for the condition ``data`` found at ``path``, or None if broken."""
@@ -108,9 +114,13 @@ class ConditionCompiler:
             return None
         try:
             operand = op.parse(data[op.name], field, options)
+            if op.name == IN_LIST:
+                operand = resolve_list(operand, field, self.lists)
         except OperandError as exc:
             self.reporter.add((*path, op.name), str(exc), exc.hint, at_value=True)
             return None
+        except ListUnavailable:
+            return None  # the list file's own problems are reported
         leaf = Leaf(field, op, operand, data[op.name], options, elements)
         self._check_values(leaf, path)
         return leaf_node(leaf, path, leaf_label(leaf))
@@ -169,9 +179,15 @@ class ConditionCompiler:
             return None
         op = OPERATORS[ops[0]]
         if field.kind not in op.kinds:
+            message = f"operator '{op.name}' does not apply to {name} ({field.type_name})"
+            if op.name == IN_LIST:
+                message = (
+                    f"list {show(data[op.name])} cannot test {name} ({field.type_name}): "
+                    "in_list tests text, address and domain fields"
+                )
             report(
                 (*path, op.name),
-                f"operator '{op.name}' does not apply to {name} ({field.type_name})",
+                message,
                 "use one of: " + ", ".join(operators_for(field.kind)),
                 at_value=False,
             )
@@ -185,6 +201,15 @@ class ConditionCompiler:
         if not isinstance(case, bool):
             self.reporter.add(
                 (*path, "case_sensitive"), "'case_sensitive' takes true or false", at_value=True
+            )
+            ok = False
+        elif case and op == IN_LIST:
+            self.reporter.add(
+                (*path, "case_sensitive"),
+                "'case_sensitive' belongs to the list, not to an in_list test",
+                "set case_sensitive: true on the list under 'lists:' in the config "
+                "(strings and regexes lists)",
+                at_value=False,
             )
             ok = False
         elif case and (field.kind not in TEXTUAL or op == "domain"):

@@ -49,6 +49,8 @@ class Trace:
     children: tuple[Trace, ...] = ()
     field: str | None = None
     seen: Any = None
+    # What made a held test hold, when the test can say (the list entry an in_list matched).
+    matched: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the trace as JSON-able data."""
@@ -56,6 +58,8 @@ class Trace:
         if self.field is not None:
             out["field"] = self.field
             out["seen"] = self.seen
+        if self.matched is not None:
+            out["matched"] = self.matched
         if self.children:
             out["children"] = [c.to_dict() for c in self.children]
         return out
@@ -101,7 +105,8 @@ def trace_node(node: Node, ctx: Context) -> Trace:
     if node.leaf is None:
         return Trace(node.label, result, node.where, children)
     name = node.leaf.field.name
-    return Trace(node.label, result, node.where, (), name, _plain(ctx.value(name)))
+    matched = node.detail(ctx) if node.detail is not None and result else None
+    return Trace(node.label, result, node.where, (), name, _plain(ctx.value(name)), matched)
 
 
 def _render_trace(trace: Trace, depth: int, lines: list[str]) -> None:
@@ -109,6 +114,8 @@ def _render_trace(trace: Trace, depth: int, lines: list[str]) -> None:
     if trace.field is not None:
         seen = trace.seen
         text += f"    (seen: {seen_text(seen)})"
+    if trace.matched is not None:
+        text += f"    (matched: {trace.matched})"
     lines.append(text)
     for child in trace.children:
         _render_trace(child, depth + 1, lines)

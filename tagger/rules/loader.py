@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tagger.config.lists import ListSpec
 from tagger.errors import Problem, UserError
 from tagger.rules.checks import check_rule
 from tagger.rules.compile import compile_rule
+from tagger.rules.lists_read import ListCatalog, read_lists
 from tagger.rules.model import CompiledRule, RuleSet
 from tagger.yamldoc.gcpause import paused_gc
 from tagger.yamldoc.problems import Problems
@@ -81,19 +83,27 @@ def _load_file(file: Path) -> tuple[Located | None, list[Problem]]:
     return doc, schema_problems(doc, rules_schema())
 
 
-def check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Problem]]:
+def check_rule_files(
+    paths: Sequence[Path], lists: Sequence[ListSpec] = ()
+) -> tuple[RuleSet | None, list[Problem]]:
     """Load, validate and compile every rule in ``paths``.
 
+    ``lists`` are the shared lists the config declares: their files are read
+    here, with the rules, so their problems are reported with the rules'.
     Returns the rule set (None when there is any error) and every problem
-    found, errors and warnings, in file order. Never raises for bad input.
+    found, errors and warnings: the lists' first, then the rules' in file
+    order. Never raises for bad input.
     """
     # A large rule set is built in one go and kept: the collector's passes over
     # the growing set would cost more than the work itself (see paused_gc).
     with paused_gc():
-        return _check_rule_files(paths)
+        catalog, list_problems = read_lists(lists)
+        return _check_rule_files(paths, catalog, list_problems)
 
 
-def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Problem]]:
+def _check_rule_files(
+    paths: Sequence[Path], catalog: ListCatalog, list_problems: list[Problem]
+) -> tuple[RuleSet | None, list[Problem]]:
     files, problems = rule_files(paths)
     compiled: list[CompiledRule] = []
     first_ids: dict[str, tuple[Located, tuple[str | int, ...]]] = {}
@@ -106,7 +116,7 @@ def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Probl
         items = doc.data.get("rules") if isinstance(doc.data, dict) else None
         for index, data in enumerate(items if isinstance(items, list) else []):
             path = ("rules", index)
-            rule = compile_rule(data, path, reporter, file.parent)
+            rule = compile_rule(data, path, reporter, file.parent, catalog)
             _check_duplicate(data, path, duplicates, first_ids)
             if rule is not None:
                 check_rule(rule, path, reporter)
@@ -118,6 +128,8 @@ def _check_rule_files(paths: Sequence[Path]) -> tuple[RuleSet | None, list[Probl
         problems.extend(p for p in duplicates.problems if p.path not in reported)
     order = {str(f): i for i, f in enumerate(files)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
+    # The lists' problems first, in the order the config declares the lists.
+    problems = list_problems + problems
     if any(p.severity == "error" for p in problems):
         return None, problems
     return build_ruleset(compiled, problems, files), problems
@@ -162,15 +174,16 @@ def build_ruleset(
     )
 
 
-def load_rules(paths: Sequence[Path]) -> RuleSet:
+def load_rules(paths: Sequence[Path], lists: Sequence[ListSpec] = ()) -> RuleSet:
     """Load and compile the rules in ``paths`` (files or directories).
 
+    ``lists`` are the shared lists the config declares (read here too).
     Returns the rule set; its ``warnings`` hold non-fatal problems.
 
     Raises:
         UserError: with every problem found, when any is an error.
     """
-    ruleset, problems = check_rule_files(paths)
+    ruleset, problems = check_rule_files(paths, lists)
     if ruleset is None:
         errors = sum(1 for p in problems if p.severity == "error")
         raise UserError(problems, f"invalid rules: {errors} error(s)")

@@ -20,6 +20,7 @@ from tagger.rules.operators import Operator
 from tagger.yamldoc.source import format_path
 
 Test = Callable[[Context], bool | None]
+Detail = Callable[[Context], str | None]
 NodeKind = Literal["all", "any", "not", "leaf", "true"]
 Elements = Literal["any", "all"]
 Path = tuple[str | int, ...]
@@ -47,7 +48,11 @@ class Leaf:
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Node:
-    """A compiled condition: its kind, where it was written, and its test."""
+    """A compiled condition: its kind, where it was written, and its test.
+
+    ``detail``, when set, says for explanations what made the test hold
+    (an ``in_list`` test: which list entry matched).
+    """
 
     kind: NodeKind
     path: Path
@@ -56,6 +61,7 @@ class Node:
     leaf: Leaf | None = None
     label: str = ""
     where: str = ""
+    detail: Detail | None = None
 
     def fields(self) -> frozenset[str]:
         """Return the names of every field this node (and its children) reads."""
@@ -152,6 +158,10 @@ def reads_folded(leaf: Leaf) -> bool:
     op = leaf.operator
     if op.name == "domain":
         return True
+    # A shared list knows how its entries were normalised.
+    folds = getattr(leaf.operand, "reads_folded", None)
+    if isinstance(folds, bool):
+        return folds
     return op.folds and leaf.field.kind in TEXTUAL and not leaf.options.case_sensitive
 
 
@@ -202,7 +212,25 @@ def leaf_node(leaf: Leaf, path: Path, label: str) -> Node:
                 return absent
             return any(pred(v) for v in values)
 
-    return Node("leaf", path, test, leaf=leaf, label=label, where=format_path(path))
+    describe = getattr(leaf.operand, "matched_entry", None)
+    detail = _detail(key, describe) if describe is not None else None
+    return Node("leaf", path, test, leaf=leaf, label=label, where=format_path(path), detail=detail)
+
+
+def _detail(key: str, describe: Callable[[Any], str | None]) -> Detail:
+    """Return what says which values of the field ``key`` made a test hold (explanations only)."""
+
+    def detail(ctx: Context) -> str | None:
+        value = ctx.value(key)
+        if value is UNKNOWN or value is None:
+            return None
+        if not isinstance(value, tuple):
+            return describe(value)
+        # A list field: say which of its values matched.
+        found = [(v, describe(v)) for v in value]
+        return "; ".join(f"'{v}': {d}" for v, d in found if d) or None
+
+    return detail
 
 
 def _exists_test(name: str, want: bool) -> Test:

@@ -209,3 +209,13 @@ def parse_exists(value: Any, field: Field, options: Options) -> bool:
     if isinstance(value, bool):
         return value
     raise OperandError(f"'exists' takes true or false, got {_describe(value)}")
+
+
+def parse_list_name(value: Any, field: Field, options: Options) -> str:
+    """Return the name of the shared list an ``in_list`` test names (resolved by the compiler)."""
+    if isinstance(value, str) and value:
+        return value
+    raise OperandError(
+        f"'in_list' takes the name of one list, got {_describe(value)}",
+        "write in_list: NAME; for several lists use 'any' with one test each",
+    )

@@ -26,6 +26,7 @@ from tagger.rules.operands import (
     parse_exists,
     parse_glob,
     parse_in,
+    parse_list_name,
     parse_ordered,
     parse_regex,
     parse_scalar,
@@ -214,6 +215,17 @@ OPERATORS: dict[str, Operator] = {
             False,
             parse_exists,
             lambda o, f, x: lambda v: True,
+        ),
+        _op(
+            "in_list",
+            TEXTUAL,
+            "The value is in the shared list of that name (declared under 'lists:' in the "
+            "config): a domains list matches subdomains too.",
+            "in_list: newsletters",
+            True,
+            parse_list_name,
+            # The compiler resolves the name to the list (tagger.rules.lists_ref.ListRef).
+            lambda o, f, x: o.test,
         ),
     )
 }

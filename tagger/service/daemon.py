@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,11 +36,15 @@ from tagger.service.backoff import CrashBackoff
 from tagger.service.cyclelog import log_finished, log_reports, status_line, write_audit
 from tagger.service.metrics import Metrics
 from tagger.service.notify import Notifier
+from tagger.service.quotawatch import QuotaWatch
 from tagger.service.reload import Rejected, load_replacement
+from tagger.service.rulewatch import RuleFilesWatch, first_problem
 from tagger.service.runtime import utc_now
 from tagger.service.schedule import start_scheduler
 from tagger.service.session import Session, Signals, Stopped, dry_run_of, open_session
-from tagger.state.errors import StateDamaged, StateGone
+from tagger.service.webhook_sender import WebhookSender
+from tagger.service.webhooks import Event, cycle_events, reload_event
+from tagger.state.errors import StateDamaged, StateError, StateGone
 
 log = structlog.get_logger("tagger.service")
 
@@ -104,6 +110,11 @@ class Daemon:
         self.exit_code = exitcodes.OK
         self.cycle_lock = asyncio.Lock()
         self.metrics: Metrics | None = None
+        # Webhooks (notify:): the sender starts with the first event to send.
+        self.webhooks = WebhookSender(socket.gethostname(), now)
+        self._paused_seen: dict[str, frozenset[str]] = {}
+        # Whether the files on disk would load now (status --check judges the same).
+        self.rule_watch = RuleFilesWatch(options.config_path, self.config)
         self.last_success: datetime | None = None
         self._last_prune: datetime | None = None
         self.last_progress: datetime | None = None
@@ -113,6 +124,8 @@ class Daemon:
         self._cycle_task: asyncio.Task[Any] | None = None
         # A crashing cycle (e.g. a full disk) is retried later and later, logged once.
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
+        # Each endpoint's quota use per cycle, beside the state file and in the metrics.
+        self.quota = QuotaWatch(self.config.state_path)
 
     async def serve(self) -> int:
         """Start the schedule, run cycles until a stop signal (or ``max_cycles``).
@@ -133,6 +146,8 @@ class Daemon:
                     allow_remote=self.config.metrics.allow_remote,
                 )
                 log.info("metrics_listening", host=server.host, port=server.port)
+                self.metrics.health.started()
+                self._observe_health(settings=True)
             self._schedule()
             self.notifier.ready()
             self.notifier.status("started; first cycle running")
@@ -165,6 +180,7 @@ class Daemon:
                 watchdog.cancel()
             if self.metrics is not None:
                 self.metrics.close()
+            await self.webhooks.close()
             await self.runtime.close()  # closing again (the session's) does nothing
             if asked_to_stop and self.exit_code == exitcodes.OK:
                 # A clean stop: status --check expects no daemon until one starts.
@@ -225,7 +241,10 @@ class Daemon:
             await self._switch_to(*loaded)
 
     def _reload_rejected(self, rejected: Rejected) -> None:
-        """Tell systemd and ``tagger status`` that the previous rules keep running."""
+        """Tell systemd, ``tagger status`` and the metrics that the previous rules keep running."""
+        if self.metrics is not None:
+            self.metrics.health.observe_reload(ok=False)
+        self._notify([reload_event(rejected.problems, self.now())])
         self.notifier.ready()
         self.notifier.status(f"reload rejected ({rejected.first}); running previous rules")
         note_daemon(
@@ -253,6 +272,11 @@ class Daemon:
             self.runtime = runtime
             self.config = config
         await old.close()
+        self.rule_watch.loaded(config)
+        if self.metrics is not None:
+            self.metrics.health.observe_reload(ok=True)
+            self.metrics.health.observe_rule_files(ok=True)
+            self._observe_health(settings=True)
         self._schedule()
         self.notifier.ready()
         self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
@@ -301,7 +325,14 @@ class Daemon:
             )
             try:
                 reports = await run_cycle(
-                    runtime, self.state, options, self.now, self.stop_event, "run", self._hooks
+                    runtime,
+                    self.state,
+                    options,
+                    self.now,
+                    self.stop_event,
+                    "run",
+                    self._hooks,
+                    sends=self.session.sends,
                 )
             except (StateGone, StateDamaged) as exc:
                 # Retrying cannot help and carrying on could apply tags twice: stop.
@@ -315,6 +346,7 @@ class Daemon:
             self.crashes.succeeded()
             self.cycles += 1
             self._after_cycle(reports, started)
+            await self._watch_rule_files()
         if self.options.max_cycles is not None and self.cycles >= self.options.max_cycles:
             self.request_stop("max_cycles")
 
@@ -341,12 +373,59 @@ class Daemon:
             if self.runtime is not None:
                 for acct in self.runtime.accounts:
                     self.metrics.observe_client(acct.name, acct.client.stats.as_dict())
+            self._observe_health()
+        if self.runtime is not None:
+            self.quota.observe(
+                self.runtime, self.now(), duration, dry_run=self.dry_run, metrics=self.metrics
+            )
+        events, self._paused_seen = cycle_events(reports, self._paused_seen, self.now())
+        self._notify(events)
         if all(not r.errors for r in reports):
             self.last_success = self.now()
             self.notifier.watchdog()
         log_finished(self.cycles, started, duration, reports)
         self._prune()
         self.notifier.status(status_line(self.cycles, started, reports, self.dry_run))
+
+    async def _watch_rule_files(self) -> None:
+        """Check the config and rule files on disk when one changed; log and gauge the outcome.
+
+        A file that no longer loads is what the next reload would reject:
+        said once (``rule_files_invalid``, with the first problem) until it
+        loads again (``rule_files_valid``).
+        """
+        if not self.rule_watch.changed(self.config):
+            return
+        problem = await asyncio.to_thread(first_problem, self.options.config_path)
+        if problem != self.rule_watch.problem:
+            if problem is None:
+                log.info("rule_files_valid", config=str(self.options.config_path))
+            else:
+                log.warning(
+                    "rule_files_invalid",
+                    problem=problem,
+                    hint="the next reload would be rejected: fix them (tagger validate) first",
+                )
+        self.rule_watch.problem = problem
+        if self.metrics is not None:
+            self.metrics.health.observe_rule_files(ok=problem is None)
+
+    def _notify(self, events: list[Event]) -> None:
+        """Queue ``events`` for the configured webhooks (a dry run sends nothing)."""
+        if events and self.config.notify and not self.dry_run:
+            self.webhooks.send(self.config.notify, events)
+
+    def _observe_health(self, *, settings: bool = False) -> None:
+        """Set the health gauges from the state (and the settings, at start and reload)."""
+        if self.metrics is None:
+            return
+        if settings:
+            self.metrics.health.observe_settings(self.config, self.runtime.ruleset)
+        try:
+            self.metrics.health.observe_state(self.state, [a.name for a in self.config.accounts])
+        except (StateError, sqlite3.Error) as exc:
+            # The gauges keep their last values; the next cycle meets the cause itself.
+            log.warning("metrics_state_unread", state=str(self.config.state_path), error=str(exc))
 
     def _prune(self) -> None:
         """Delete state rows older than the longest look-back, at most once an hour."""

@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import start_http_server
 
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
+from tagger.monitor.quotanote import QuotaNote
+from tagger.service.declare import Declare
+from tagger.service.health import Health
 
 CYCLE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -51,25 +54,6 @@ class MetricsServer:
             self._thread.join(timeout=10)
 
 
-class _Declare:
-    """Declares metrics in one registry, every one labelled by ``account`` first."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def counter(self, name: str, documentation: str, *labels: str) -> Counter:
-        """Return a new counter ``name`` labelled by account and ``labels``."""
-        return Counter(name, documentation, ["account", *labels], registry=self._registry)
-
-    def gauge(self, name: str, documentation: str) -> Gauge:
-        """Return a new gauge ``name`` labelled by account."""
-        return Gauge(name, documentation, ["account"], registry=self._registry)
-
-    def histogram(self, name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
-        """Return a new histogram ``name`` labelled by account, with ``buckets``."""
-        return Histogram(name, documentation, ["account"], buckets=buckets, registry=self._registry)
-
-
 class Metrics:
     """The daemon's counters, gauges and histogram (names are the public contract)."""
 
@@ -78,7 +62,7 @@ class Metrics:
         self._client_seen: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         # One declaration a metric: name, help text and labels beyond "account".
-        new = _Declare(self.registry)
+        new = Declare(self.registry)
         self._scanned = new.counter("tagger_messages_scanned", "Messages returned by searches.")
         self._info = new.counter("tagger_info_calls", "get-message-info calls made.")
         self._applied = new.counter("tagger_tags_applied", "Smart Tags applied.", "rule", "tag")
@@ -118,10 +102,31 @@ class Metrics:
             "tagger_backlog_oldest_seconds",
             "Age of the oldest message the last cycle deferred (0 when none).",
         )
+        self._quota_accepted = new.gauge(
+            "tagger_quota_accepted_per_second",
+            "Calls per second the service accepted (answered other than 429) in the last cycle.",
+            "endpoint",
+        )
+        self._quota_refill = new.gauge(
+            "tagger_quota_refill_per_second",
+            "The refill the client paces the endpoint to, from the rate-limit headers or"
+            " observed (absent while not known).",
+            "endpoint",
+        )
+        self._held = new.gauge(
+            "tagger_held_pairs",
+            "Held pairs (message, tag) a rail keeps back, per rule and reason, as of the"
+            " last cycle: applied once the rail is lifted.",
+            "rule",
+            "reason",
+        )
+        self._held_seen: dict[str, set[tuple[str, str]]] = {}
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
         )
+        # How the daemon stands (what status --check judges): see tagger.service.health.
+        self.health = Health(new)
 
     def messages_scanned(self, account: str, count: int = 1) -> None:
         """Count ``count`` messages returned by search for ``account``."""
@@ -162,6 +167,19 @@ class Metrics:
                     self._limited.labels(account, endpoint).inc(delta)
                 else:
                     self._errors.labels(account, endpoint, name[6:]).inc(delta)
+
+    def observe_quota(self, note: QuotaNote) -> None:
+        """Set each endpoint's accepted calls per second and refill from a cycle's note.
+
+        The 429s are counted by :meth:`observe_client` (``tagger_rate_limited``).
+        """
+        for use in note.endpoints:
+            self._quota_accepted.labels(use.account, use.endpoint).set(use.accepted_per_s)
+            if use.refill_per_s is not None:
+                self._quota_refill.labels(use.account, use.endpoint).set(use.refill_per_s)
+            else:
+                with contextlib.suppress(KeyError):
+                    self._quota_refill.remove(use.account, use.endpoint)
 
     def cycle_finished(self, account: str, seconds: float) -> None:
         """Observe the duration of one cycle."""
@@ -223,6 +241,13 @@ class Metrics:
         self._paused.labels(account).set(len(report.paused))
         self._awaiting.labels(account).set(len(report.awaiting))
         self._kill.labels(account).set(1 if report.kill_switch else 0)
+        if report.account_error is None and not report.dry_run:
+            seen = self._held_seen.setdefault(account, set())
+            for rule, reason in seen - report.held_now.keys():
+                self._held.labels(account, rule, reason).set(0)
+            for (rule, reason), (_messages, pairs) in report.held_now.items():
+                self._held.labels(account, rule, reason).set(pairs)
+            seen.update(report.held_now)
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""

@@ -43,6 +43,8 @@ async def load_replacement(config_path: Path) -> tuple[Config, Runtime] | Reject
         for account in config.accounts:
             for secret in account.secret_values():
                 REDACTOR.add_secret(secret)
+        for target in config.notify:
+            REDACTOR.add_secret(target.url)
         runtime = await open_runtime(config)
     except UserError as exc:
         problems = [str(p) for p in exc.problems]

@@ -24,6 +24,7 @@ from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
+from tagger.rules.lists_ref import lists_used
 from tagger.rules.refuse import refuse_unknown_tag_rules
 from tagger.state import StateStore
 
@@ -36,8 +37,30 @@ def utc_now() -> datetime:
 
 
 def load_ruleset(config: Config) -> RuleSet:
-    """Load and compile the rules the config names; raises UserError with every problem."""
-    return load_rules(list(config.rule_paths))
+    """Load and compile the rules the config names, with its shared lists.
+
+    Raises UserError with every problem (rules and list files).
+    """
+    ruleset = load_rules(list(config.rule_paths), config.lists)
+    users: dict[str, int] = {}
+    entries: dict[str, int] = {}
+    for rule in ruleset.all_rules():
+        for name, shared in lists_used((rule.match, rule.unless)).items():
+            users[name] = users.get(name, 0) + 1
+            entries[name] = len(shared.entries)
+    for spec in config.lists:
+        if spec.name not in users:
+            log.warning("list_unused", list=spec.name, file=str(spec.path), hint="no rule tests it")
+            continue
+        log.info(
+            "list_loaded",
+            list=spec.name,
+            kind=spec.kind,
+            entries=entries[spec.name],
+            rules=users[spec.name],
+            hashed=spec.hash,
+        )
+    return ruleset
 
 
 async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtime:

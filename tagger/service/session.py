@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
@@ -23,9 +23,11 @@ import structlog
 from tagger.config import Config
 from tagger.engine.options import NO_HOOKS, CycleOptions, Hooks, Runtime
 from tagger.engine.run import run_cycle
+from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
 from tagger.service import earlysignals
 from tagger.service.runtime import open_runtime, open_state, utc_now
+from tagger.service.stopack import acknowledge_stops
 from tagger.state import StateStore
 
 log = structlog.get_logger("tagger.service")
@@ -128,12 +130,17 @@ class Signals:
 
 @dataclass
 class Session:
-    """What a command runs cycles with: the config, state, runtime, signals."""
+    """What a command runs cycles with: the config, state, runtime, signals.
+
+    ``sends`` are the applies under way in this process, for ``tagger pause``
+    to wait on (:mod:`tagger.service.stopack`).
+    """
 
     config: Config
     state: StateStore
     runtime: Runtime
     signals: Signals
+    sends: Sends = field(default_factory=Sends)
 
     @property
     def dry_run(self) -> bool:
@@ -160,7 +167,7 @@ class Session:
     ) -> list[CycleReport]:
         """Run one cycle over every active account (see :func:`tagger.engine.run.run_cycle`)."""
         return await run_cycle(
-            self.runtime, self.state, options, utc_now, self.stop, kind, hooks, verify
+            self.runtime, self.state, options, utc_now, self.stop, kind, hooks, verify, self.sends
         )
 
 
@@ -179,14 +186,25 @@ async def open_session(
     """
     signals = signals if signals is not None else Signals()
     signals.install()
+    sends = Sends()
+    watcher: asyncio.Task[None] | None = None
     try:
         with open_state(config.state_path, dry_run=dry_run) as state:
-            if signals.stop.is_set():
-                raise Stopped("stopped during start-up")
-            runtime = await signals.unless_stopped(open_runtime(config))
+            if not state.dry_run:
+                # From the moment the state is open: a pause during start-up is answered too.
+                watcher = asyncio.ensure_future(acknowledge_stops(state, sends, utc_now))
             try:
-                yield Session(config, state, runtime, signals)
+                if signals.stop.is_set():
+                    raise Stopped("stopped during start-up")
+                runtime = await signals.unless_stopped(open_runtime(config))
+                try:
+                    yield Session(config, state, runtime, signals, sends)
+                finally:
+                    await runtime.close()
             finally:
-                await runtime.close()
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
     finally:
         signals.uninstall()

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tagger.logs.redact import REDACTOR
-from tagger.state.errors import StateError
+from tagger.state.errors import StateDamaged, StateError
+from tagger.state.integrity import damaged_message
 
 # SQLite's historical limit on bound parameters is 999; stay well below it.
 CHUNK = 500
@@ -44,6 +45,30 @@ def chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
 def marks(n: int) -> str:
     """Return ``n`` comma-separated ``?`` parameter marks."""
     return ",".join("?" * n)
+
+
+def damage_error(path: Path, exc: Exception) -> StateError | None:
+    """Return the located StateDamaged for an error that means ``path`` is damaged, else None.
+
+    A damaged file shows as SQLite's plain ``DatabaseError`` ("database disk
+    image is malformed", "file is not a database") or, when a damaged byte
+    lands in text SQLite hands back (the schema text in ``sqlite_master``, an
+    error message quoting it), as a UnicodeDecodeError from the driver.
+    """
+    if isinstance(exc, UnicodeError):
+        return StateDamaged(damaged_message(path, "it holds text that is not valid UTF-8"))
+    if type(exc) is sqlite3.DatabaseError:
+        return StateDamaged(damaged_message(path, str(exc)))
+    return None
+
+
+def where_equal(**columns: object) -> tuple[list[str], list[object]]:
+    """Return the conditions ``column = ?`` and their parameters, for each column given a value.
+
+    A column given None is left out (any value matches).
+    """
+    given = {name: value for name, value in columns.items() if value is not None}
+    return [f"{name} = ?" for name in given], list(given.values())
 
 
 def clean_error(error: str) -> str:
@@ -79,14 +104,17 @@ class StateAccess:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeError) as exc:
                 if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(sqlite3.Error, UnicodeError):
                         conn.execute("ROLLBACK")
+                damaged = damage_error(self.path, exc)
+                if damaged is not None:
+                    raise damaged from exc
                 raise StateError(f"cannot write state file {self.path}: {exc}") from exc
             except BaseException:
                 if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(sqlite3.Error, UnicodeError):
                         conn.execute("ROLLBACK")
                 raise
 
@@ -95,5 +123,8 @@ class StateAccess:
         with self._mutex:
             try:
                 return self._live().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeError) as exc:
+                damaged = damage_error(self.path, exc)
+                if damaged is not None:
+                    raise damaged from exc
                 raise StateError(f"cannot read state file {self.path}: {exc}") from exc

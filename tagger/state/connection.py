@@ -9,8 +9,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from tagger.state.errors import StateError
-from tagger.state.integrity import RECOVER_COMMAND, quick_check
+from tagger.state.errors import StateDamaged, StateError
+from tagger.state.integrity import RECOVER_COMMAND, damaged_message, quick_check
 from tagger.state.schema import Migration, check_known, current_version, migrate
 
 # Seconds a statement waits for another connection's write lock (e.g. a
@@ -48,6 +48,22 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
+def unusable(path: Path, exc: Exception) -> StateError:
+    """Return the located error for a state file SQLite cannot use (``exc`` says why).
+
+    Text that is not UTF-8 where SQLite hands text back (a damaged byte in the
+    schema text of ``sqlite_master``, or an error message quoting it) is
+    damage, named as such; other errors may also mean another kind of file.
+    Both carry the recovery command.
+    """
+    if isinstance(exc, UnicodeError):
+        return StateDamaged(damaged_message(path, "its schema holds text that is not valid UTF-8"))
+    return StateError(
+        f"cannot use state file {path}: {exc} (is it a tagger state file? if it is, "
+        f"it is damaged: stop tagger and run `{RECOVER_COMMAND}`, which moves it aside)"
+    )
+
+
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     """Return an autocommit connection (transactions are opened explicitly)."""
     if readonly:
@@ -66,7 +82,7 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
             # scheduler's worker thread may use a store opened by the main thread.
             check_same_thread=False,
         )
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeError) as exc:
         raise StateError(f"cannot open state file {path}: {exc}") from exc
     return conn
 
@@ -116,15 +132,12 @@ def open_connection(
             # Before migrating: a damaged file is refused, never written to.
             quick_check(conn, path)
             version = migrate(conn, path, migrations)
-    except sqlite3.DatabaseError as exc:
-        with contextlib.suppress(sqlite3.Error):
+    except (sqlite3.DatabaseError, UnicodeError) as exc:
+        with contextlib.suppress(sqlite3.Error, UnicodeError):
             conn.close()
-        raise StateError(
-            f"cannot use state file {path}: {exc} (is it a tagger state file? if it is, "
-            f"it is damaged: stop tagger and run `{RECOVER_COMMAND}`, which moves it aside)"
-        ) from exc
+        raise unusable(path, exc) from exc
     except BaseException:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error, UnicodeError):
             conn.close()
         raise
     return conn, version
@@ -151,12 +164,9 @@ def copy_into_memory(path: Path, *, migrations: Sequence[Migration]) -> sqlite3.
             finally:
                 source.close()
         migrate(memory, path, migrations)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeError) as exc:
         memory.close()
-        raise StateError(
-            f"cannot use state file {path}: {exc} (is it a tagger state file? if it is, "
-            f"it is damaged: stop tagger and run `{RECOVER_COMMAND}`, which moves it aside)"
-        ) from exc
+        raise unusable(path, exc) from exc
     except BaseException:
         memory.close()
         raise

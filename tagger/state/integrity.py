@@ -90,6 +90,9 @@ def quick_check(conn: sqlite3.Connection, state_path: Path) -> None:
         rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
         raise StateDamaged(damaged_message(state_path, str(exc))) from exc
+    except UnicodeError as exc:
+        detail = "it holds text that is not valid UTF-8"
+        raise StateDamaged(damaged_message(state_path, detail)) from exc
     report = [str(r[0]) for r in rows]
     if report != ["ok"]:
         detail = "; ".join(report[:3]) + (f"; … {len(report) - 3} more" if len(report) > 3 else "")

@@ -12,12 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tagger.state.access import StateAccess
+from tagger.state.access import StateAccess, where_equal
 from tagger.state.errors import StateError
+from tagger.state.pausefile import pause_file_on
 from tagger.state.times import from_us, to_us
 
 # The kill switch: while set, no account applies anything.
 PAUSE_ALL = "pause_all"
+# A stop request (``tagger pause``) and the running process's acknowledgement of
+# it: both hold a number that only grows; the acknowledgement equals the request
+# once every apply cleared before the request was seen has ended.
+STOP_REQUEST = "stop_request"
+STOP_ACK = "stop_ack"
+# The row the preflight writes to prove the state is writable (never a switch).
+WRITE_CHECK = "write_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +94,18 @@ class RailRecords(StateAccess):
 
         Returns how many pauses were lifted.
         """
-        clauses, params = [], []
-        if rule_id is not None:
-            clauses.append("rule_id = ?")
-            params.append(rule_id)
-        if account is not None:
-            clauses.append("account = ?")
-            params.append(account)
+        clauses, params = where_equal(rule_id=rule_id, account=account)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._tx() as conn:
             sql = "DELETE FROM rule_pauses" + where  # noqa: S608 - fixed clauses, "?" marks
             return conn.execute(sql, params).rowcount
+
+    def rule_paused(self, account: str, rule_id: str) -> bool:
+        """Return whether ``rule_id`` is paused on ``account`` now (one indexed read)."""
+        rows = self._rows(
+            "SELECT 1 FROM rule_pauses WHERE account = ? AND rule_id = ?", (account, rule_id)
+        )
+        return bool(rows)
 
     def paused_rules(self) -> list[str]:
         """Return ``rule (account)`` for every pause (``tagger status`` shows them)."""
@@ -144,22 +153,18 @@ class RailRecords(StateAccess):
             )
 
     def rule_history(self, account: str, since: datetime) -> dict[str, tuple[int, int]]:
-        """Return rule id → (cycles, matches) of ``account``'s cycles since ``since``."""
+        """Return rule id → (cycles it matched in, matches) of ``account``'s cycles since ``since``.
+
+        Only the cycles in which the rule matched count: quiet cycles (a night,
+        a weekend) would pull the trailing average towards 0 and make the
+        anomaly guard pause the rule at the next ordinary peak.
+        """
         rows = self._rows(
-            "SELECT rule_id, COUNT(*), SUM(matched) FROM rule_cycles"
-            " WHERE account = ? AND cycle_at >= ? GROUP BY rule_id",
+            "SELECT rule_id, SUM(CASE WHEN matched > 0 THEN 1 ELSE 0 END), SUM(matched)"
+            " FROM rule_cycles WHERE account = ? AND cycle_at >= ? GROUP BY rule_id",
             (account, to_us(since)),
         )
-        return {r: (int(n), int(m or 0)) for r, n, m in rows}
-
-    def audited_since(self, rule_id: str, since: datetime | None = None) -> tuple[int, int]:
-        """Return (cycles, audit-only matches) of ``rule_id`` over every account since ``since``."""
-        rows = self._rows(
-            "SELECT COUNT(*), SUM(audited) FROM rule_cycles WHERE rule_id = ? AND cycle_at >= ?",
-            (rule_id, to_us(since) if since is not None else 0),
-        )
-        n, m = rows[0]
-        return int(n), int(m or 0)
+        return {r: (int(n or 0), int(m or 0)) for r, n, m in rows}
 
     def applied_since(self, account: str, since: datetime) -> dict[str, int]:
         """Return rule id → tags applied on ``account`` since ``since`` (the 24-hour count)."""
@@ -182,5 +187,49 @@ class RailRecords(StateAccess):
 
     def switch(self, name: str) -> bool:
         """Return whether the switch ``name`` is on (off when never set)."""
+        return bool(self._switch_value(name))
+
+    def _switch_value(self, name: str) -> int:
         rows = self._rows("SELECT value FROM switches WHERE name = ?", (name,))
-        return bool(rows and rows[0][0])
+        return int(rows[0][0]) if rows else 0
+
+    # -- stop requests and their acknowledgement -------------------------------------
+
+    def request_stop(self, at: datetime) -> int:
+        """Record a new stop request (after the switch or pause it is about); return its number."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT value FROM switches WHERE name = ?", (STOP_REQUEST,)
+            ).fetchall()
+            number = (int(rows[0][0]) if rows else 0) + 1
+            conn.execute(
+                "INSERT OR REPLACE INTO switches (name, value, updated_at) VALUES (?, ?, ?)",
+                (STOP_REQUEST, number, to_us(at)),
+            )
+        return number
+
+    def stop_requested(self) -> int:
+        """Return the number of the latest stop request (0: none ever)."""
+        return self._switch_value(STOP_REQUEST)
+
+    def acknowledge_stop(self, number: int, at: datetime) -> None:
+        """Record that every apply cleared before stop request ``number`` was seen has ended."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO switches (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value),"
+                " updated_at = excluded.updated_at",
+                (STOP_ACK, number, to_us(at)),
+            )
+
+    def stop_acknowledged(self) -> int:
+        """Return the number of the latest stop request a running process acknowledged."""
+        return self._switch_value(STOP_ACK)
+
+    def kill_switch(self) -> bool:
+        """Return whether the kill switch is on: its file beside the state, or its row.
+
+        The file (:mod:`tagger.state.pausefile`) is looked at first: it is set
+        even when the state file cannot be written.
+        """
+        return pause_file_on(self.path) or self.switch(PAUSE_ALL)

@@ -58,6 +58,47 @@ class RunRecords(StateAccess):
             if cur.rowcount != 1:
                 raise StateError(f"run {run_id} does not exist in state file {self.path}")
 
+    def update_run_counts(self, run_id: int, counts: Mapping[str, int]) -> None:
+        """Record the counters of run ``run_id`` so far, while it is still running.
+
+        A run cut off later (killed, crashed) keeps what it did up to here.
+        """
+        text = json.dumps({k: int(v) for k, v in counts.items()}, sort_keys=True)
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE runs SET counts = ? WHERE id = ? AND status = 'running'", (text, run_id)
+            )
+
+    def count_cut_off_applies(self, account: str, at: datetime) -> int:
+        """Count, in the runs of ``account`` that never finished, the applies they recorded.
+
+        A run killed mid-cycle kept its applies (each recorded at once) but its
+        counts only up to its last checkpoint: each unfinished live run since
+        the account's last finished one gets as ``applied`` the pairs recorded
+        between its start and the next run's (or ``at``), when that is more.
+        Returns how many runs were updated.
+        """
+        rows = self._rows(
+            "SELECT id, started_at, counts FROM runs WHERE account = ?1 AND dry_run = 0"
+            " AND finished_at IS NULL AND id > (SELECT COALESCE(MAX(id), 0) FROM runs"
+            " WHERE account = ?1 AND finished_at IS NOT NULL) ORDER BY id",
+            (account,),
+        )
+        updated = 0
+        ends = [int(r[1]) for r in rows[1:]] + [to_us(at)] if rows else []
+        for (run_id, start, text), end in zip(rows, ends, strict=True):
+            (applied,) = self._rows(
+                "SELECT COUNT(*) FROM applied WHERE account = ? AND applied_at >= ?"
+                " AND applied_at < ?",
+                (account, int(start), end),
+            )[0]
+            counts = json.loads(text or "{}")
+            if int(applied) > int(counts.get("applied", 0)):
+                counts["applied"] = int(applied)
+                self.update_run_counts(int(run_id), counts)
+                updated += 1
+        return updated
+
     def last_runs(self) -> list[RunRow]:
         """Return the most recent run of each account, ordered by account."""
         rows = self._rows(

@@ -167,7 +167,57 @@ V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+# Held pairs: a match a rail (awaiting promotion, a paused rule, a limit, the
+# kill switch, a disabled account) kept from being applied is recorded here and
+# its message is processed as any other; lifting the rail applies the pairs
+# still ``held`` once (``applied``), or they are ``dropped`` (``promote
+# --from-now``, a changed definition) or ``expired`` (older than the service's
+# tracking retention). Rows resolved long ago are pruned.
+V5 = Migration(
+    version=5,
+    name="held pairs",
+    statements=(
+        """CREATE TABLE held (
+            account TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            tag_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_hash TEXT NOT NULL,
+            tag_ref TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            held_at INTEGER NOT NULL,
+            received_at INTEGER,
+            status TEXT NOT NULL DEFAULT 'held',
+            resolved_at INTEGER,
+            note TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (account, message_id, tag_id, rule_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX held_by_status ON held (status, rule_id, account)",
+    ),
+)
+
+# The state's generation, bumped by every cycle that ran to its end and
+# mirrored in the marker beside the file (tagger.state.generation), so a copy
+# or a restored backup, older than the last file this host wrote, is noticed.
+# And the rules that applied tags in enforce mode before this release (under
+# ``rollout: enforce``, or before audit-first existed) count as promoted in
+# their current definition: an upgrade puts no enforcing rule back under review.
+V6 = Migration(
+    version=6,
+    name="state generation; rules enforcing before audit-first",
+    statements=(
+        """CREATE TABLE state_meta (
+            name TEXT NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """INSERT OR IGNORE INTO promotions (rule_id, content_hash, promoted_at)
+            SELECT rule_id, rule_hash, MIN(applied_at) FROM applied
+            WHERE mode = 'enforce' GROUP BY rule_id, rule_hash""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

@@ -11,6 +11,8 @@ of :mod:`tagger.state.access` (which says why mixins):
 - :mod:`~tagger.state.failures`: failing messages and those set aside;
 - :mod:`~tagger.state.runs`: the history of cycles;
 - :mod:`~tagger.state.railstore`: pauses, promotions, per-rule cycles, switches;
+- :mod:`~tagger.state.held`: the pairs a rail kept from being applied;
+- :mod:`~tagger.state.generation`: the generation, mirrored in the marker;
 - :mod:`~tagger.state.maintenance`: pruning and integrity reports.
 
 This module keeps what concerns the file as a whole: opening (with the
@@ -33,6 +35,8 @@ import structlog
 from tagger.state.applied import AppliedRecords
 from tagger.state.connection import copy_into_memory, ensure_parent, open_connection
 from tagger.state.failures import FailureRecords
+from tagger.state.generation import GenerationRecords
+from tagger.state.held import HeldRecords
 from tagger.state.integrity import (
     LOST_ACCOUNT,
     LOST_KEY,
@@ -61,6 +65,8 @@ class StateStore(
     FailureRecords,
     RunRecords,
     RailRecords,
+    HeldRecords,
+    GenerationRecords,
     StateMaintenance,
 ):
     """The persistent state of one tagger installation (see module docstring)."""
@@ -118,17 +124,41 @@ class StateStore(
         return store
 
     def _note_open(self, missing: bool) -> None:
-        """Record a lost state (see :mod:`tagger.state.integrity`) and write the marker."""
+        """Note a state that may lack applies, then write the marker if it is not there.
+
+        A lost state (see :mod:`tagger.state.integrity`), and, for the writer
+        holding the lock, a state older than the last one this host wrote
+        (see :mod:`tagger.state.generation`): the moment is recorded, and every
+        account reads the tags already on each message before applying any
+        until one of its runs completes after it.
+        """
         if was_lost(self.path, missing):
-            now = datetime.now(UTC)
-            self.set_backfill_progress(LOST_ACCOUNT, LOST_KEY, now, now)
-            log.warning(
+            self._note_unsure(
                 "state_lost",
-                state=str(self.path),
                 marker=str(marker_path(self.path)),
                 check="every account reads the tags already on each message before applying",
             )
+        elif self._lock is not None:
+            behind = self.behind_marker()
+            if behind is not None:
+                mine, theirs = behind
+                self._note_unsure(
+                    "state_behind_marker",
+                    generation=mine,
+                    marker=str(marker_path(self.path)),
+                    marker_generation=theirs,
+                    cause="a copy or a restored backup older than the last state written here, "
+                    "or a cycle cut off before it ended",
+                    check="every account reads the tags already on each message before "
+                    "applying, until one of its cycles completes",
+                )
         write_marker(self.path)
+
+    def _note_unsure(self, event: str, **fields: object) -> None:
+        """Record now as the moment the state was found unsure, and log ``event``."""
+        now = datetime.now(UTC)
+        self.set_backfill_progress(LOST_ACCOUNT, LOST_KEY, now, now)
+        log.warning(event, state=str(self.path), **fields)
 
     @classmethod
     def open_copy(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> StateStore:

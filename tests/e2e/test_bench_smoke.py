@@ -81,3 +81,25 @@ def test_real_shapes_bench_prints_wrong_tags_per_rule_and_checks_itself() -> Non
         assert re.search(rf"{rule} +\d+ +\d+ +0 +0", out), out
     assert re.search(r"messages misread per field .*attachments\.count 0", out), out
     assert "wrong tags: 0, missed tags: 0" in out and "self-check: ok" in out, out
+
+
+@pytest.mark.timeout(300)
+def test_memory_bench_prints_the_peak_rss_of_each_size_and_checks_its_tags() -> None:
+    out = run_bench("memory", "--sizes", "150,400", "--no-targets")
+    for size in ("150", "400"):
+        assert re.search(rf"{size} new messages: .* peak RSS \d+ MB", out), out
+    assert re.search(r"peak RSS over 150: [\d.]+ MB .* over 400: [\d.]+ MB, [\d.]+ times", out), out
+    assert "tags applied equal expected, nothing failed: True" in out, out
+
+
+@pytest.mark.timeout(300)
+def test_held_rails_bench_prints_per_cycle_cost_and_releases_exactly_the_held_pairs() -> None:
+    # Four cycles are too few for a slope target: the figures are printed, not judged.
+    out = run_bench("held_rails", "--cycles", "4", "--per-cycle", "5", "--no-targets")
+    for name in ("awaiting", "paused", "kill", "limit"):
+        assert re.search(rf"{name} cycle +4: found +\d+, searches +\d+, info +\d+", out), out
+        assert re.search(rf"{name}: searches per cycle: mean [\d.]+, slope [+-][\d.]+", out), out
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{name}: held before"))
+        assert "exact: True" in line and "tagged twice 0" in line, out
+        assert "applied after the release cycle 0" in line, out
+    assert "possibly incomplete" not in out, out

@@ -127,7 +127,7 @@ def test_pause_rule_stops_its_applies_until_resumed(tmp_path: Path) -> None:
         run_tagger("once", "-c", cfg)
         applied = applied_pairs(sim)
         assert applied and not applied & mine  # the others went on, the paused one did not
-        assert run_tagger("resume", rule_id, "-c", cfg).returncode == exitcodes.OK
+        assert run_tagger("resume", rule_id, "--yes", "-c", cfg).returncode == exitcodes.OK
         again = run_tagger("once", "-c", cfg)
         assert again.returncode == exitcodes.OK, again.stderr[-3000:]
         assert {p for p in applied_pairs(sim) if p[1] in tags} == mine

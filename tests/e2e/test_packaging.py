@@ -65,6 +65,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     assert "tagger/skel/systemd/tagger.service" in names
     assert "tagger/skel/rules/security.yaml" in names
     assert "tagger/skel/docs/rules.md" in names  # tagger help rules
+    assert "tagger/skel/monitoring/prometheus/tagger-alerts.yaml" in names
+    assert "tagger/skel/monitoring/grafana/tagger-dashboard.json" in names
     assert any(n.startswith("tagger/skel/rules/fixtures/") for n in names)
     for template in ("report.html.j2", "chart.html.j2", "rules.html.j2", "report.css", "report.js"):
         assert f"tagger/audit/templates/{template}" in names
@@ -137,7 +139,8 @@ def test_demo_runs_from_an_installed_wheel(
 def test_man_page_and_completion_cover_every_command(tmp_path: Path) -> None:
     parser = build_parser()
     page = render(parser)
-    commands = ["once", "backfill", "status", "report", "fetch", "init", "demo", "completion"]
+    commands = ["once", "backfill", "status", "report", "fetch", "fields", "rules", "init"]
+    commands += ["demo", "completion"]
     for command in commands:
         assert f".SS {command}\n" in page
     assert "\\-\\-check" in page and "\\-\\-dry\\-run" in page

@@ -81,7 +81,7 @@ def test_a_rule_over_its_limit_is_paused_then_resumed_without_loss_or_duplicates
         # Resume and run until nothing is paused: exactly the expected tags, each once.
         for _ in range(100):
             for rule in paused:
-                assert run_tagger("resume", rule, "-c", cfg).returncode == 0
+                assert run_tagger("resume", rule, "--yes", "-c", cfg).returncode == 0
             again = run_tagger("once", "-c", cfg)
             with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
                 paused = {p.rule_id for p in store.pauses()}
@@ -149,7 +149,9 @@ def test_the_kill_switch_stops_every_apply_and_loses_nothing(tmp_path: Path) -> 
         assert "every apply is paused" in held.stdout
         outcomes = {r["outcome"] for r in audit_records(tmp_path / "audit.jsonl")}
         assert "held" in outcomes and "applied" not in outcomes
-        assert run_tagger("resume", "--all", "-c", cfg).returncode == 0
+        refused = run_tagger("resume", "--all", "-c", cfg)
+        assert refused.returncode == 1 and "--yes" in refused.stderr, refused.stdout
+        assert run_tagger("resume", "--all", "--yes", "-c", cfg).returncode == 0
         done = run_tagger("once", "-c", cfg)
         assert done.returncode == 0, done.stderr
         assert applied_pairs(sim) == expected_pairs(sim)
@@ -176,7 +178,7 @@ def test_the_kill_switch_stops_a_running_daemon_and_resume_loses_nothing(tmp_pat
             assert applies(sim) == before
             assert applied_pairs(sim) != expected_pairs(sim)  # held tags are waiting
 
-            assert run_tagger("resume", "--all", "-c", cfg).returncode == 0
+            assert run_tagger("resume", "--all", "--yes", "-c", cfg).returncode == 0
             wait_until(
                 lambda: applied_pairs(sim) == expected_pairs(sim), 60, "the held tags applied"
             )

@@ -44,5 +44,5 @@ def test_report_text_and_csv_from_the_command_line(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert len(list(csv.DictReader(io.StringIO(done.stdout)))) == 3
     text = run_tagger("report", str(path), "--rules", str(RULES_DIR))
-    assert "rule phish: 3 matched (3 applied)" in text.stdout
-    assert re.search(r"rule risky-attachment: 0 matched", text.stdout), text.stdout
+    assert "rule phish: 3 messages, 3 tags (3 applied)" in text.stdout
+    assert re.search(r"rule risky-attachment: 0 messages", text.stdout), text.stdout

@@ -1,4 +1,5 @@
-"""Rule metadata (owner, references, created, modified): validated, shown, never changes a rule."""
+"""Rule metadata (owner, references, dates, and Sigma's status, level, author and
+falsepositives): validated, shown, never changes a rule."""
 
 from __future__ import annotations
 
@@ -24,12 +25,23 @@ def test_explain_and_report_show_the_metadata(tmp_path: Path) -> None:
     fixture = RULES_DIR / "fixtures" / "phish-dmarc-fail.json"
     text = run_tagger("explain", "--message", str(fixture), str(RULES_DIR))
     assert text.returncode == 0, text.stderr
-    head = text.stdout.split("✓ phishing-suspect", 1)[1].splitlines()[:3]
-    assert head[1] == "  owner: secops@example.com"
-    assert head[2] == "  created 2026-11-01, modified 2026-11-20"
+    head = text.stdout.split("✓ phishing-suspect", 1)[1].splitlines()[:7]
+    assert head[1:7] == [
+        "  owner: secops@example.com",
+        "  level high, status stable",
+        "  author: Example Corp security team",
+        "  created 2026-11-01, modified 2026-11-20",
+        "  reference: https://www.mimecast.com/tech-connect/documentation/endpoint-reference/"
+        "message-finder/get-message-info/",
+        "  false positive: Partner mail through a forwarder that breaks SPF, which Mimecast"
+        " rates high risk",
+    ]
     data = json.loads(run_tagger("explain", "--message", str(fixture), "--json").stdout)
     (phish,) = [r for r in data["rules"] if r["rule"] == "phishing-suspect"]
     assert phish["meta"]["owner"] == "secops@example.com"
+    assert (phish["meta"]["level"], phish["meta"]["status"]) == ("high", "stable")
+    assert phish["meta"]["author"] == "Example Corp security team"
+    assert phish["meta"]["falsepositives"][0].startswith("Partner mail through a forwarder")
 
     audit = tmp_path / "audit.jsonl"
     audit.write_text("", encoding="utf-8")  # no match yet: every rule is listed all the same
@@ -39,3 +51,12 @@ def test_explain_and_report_show_the_metadata(tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert "owner: secops@example.com" in html and "created: 2026-11-01" in html
     assert "https://www.mimecast.com/tech-connect/" in html
+    assert "level: high · status: stable · owner: secops@example.com" in html
+    assert "author: Example Corp security team" in html
+    assert "False positives:" in html and "forwarder that breaks SPF" in html
+    # The plain-text report names the level and status beside the rule's figures.
+    plain = run_tagger("report", str(audit), "--rules", str(RULES_DIR))
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("  rule phishing-suspect:"))
+    assert lines[at + 1] == "    level high · status stable · owner secops@example.com"

@@ -59,7 +59,9 @@ def test_strict_service_without_domains_fails_clearly_and_moves_nothing(tmp_path
         assert "set domains: on account 'demo'" in done.stderr
         assert "err_validation_blank" in done.stderr
         assert applied_pairs(sim) == set()
-        assert sim.stats()["endpoints"]["search"]["total"] == query_count()
+        # No retry storm: the day is worked through in slices, oldest first, and the
+        # first slice whose search fails ends the cycle (each query searched at most once).
+        assert 1 <= sim.stats()["endpoints"]["search"]["total"] <= query_count()
         with StateStore.open(tmp_path / "state.db", lock=False, readonly=True) as store:
             assert store.watermarks() == []
 

@@ -20,6 +20,7 @@ from tagger.config import load_config
 from tagger.engine.cycle import Account, run_account_cycle
 from tagger.engine.ledger import Ledger
 from tagger.engine.options import cycle_options
+from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.client import SearchResult
 from tagger.mimecast.criteria import SearchCriteria
 from tagger.mimecast.errors import ServerError
@@ -50,8 +51,10 @@ class FailingSearch:
         info: MessageInfo = await self.client.get_message_info(message_id)  # type: ignore[attr-defined]
         return info
 
-    async def apply_smart_tag(self, message_id: str, tag_id: str) -> None:
-        await self.client.apply_smart_tag(message_id, tag_id)  # type: ignore[attr-defined]
+    async def apply_smart_tag(
+        self, message_id: str, tag_id: str, clearance: Clearance | None = None
+    ) -> None:
+        await self.client.apply_smart_tag(message_id, tag_id, clearance)  # type: ignore[attr-defined]
 
 
 def test_a_failed_search_never_leaves_a_message_judged_by_only_some_rules(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tagger.engine.search import search_window
+from tagger.engine.search import MAX_OVERSIZED_HALVINGS, SearchOutcome, search_window
 from tagger.engine.window import Window
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.criteria import SearchCriteria
@@ -93,7 +93,47 @@ def test_answers_that_never_shrink_stop_at_the_search_bound() -> None:
     assert len(server.requests(SEARCH_PATH)) <= 64
 
 
-def test_too_many_items_in_one_answer_are_refused_at_once() -> None:
-    err, server = search(fresh(20_000), max_items=10_000)
-    assert "20000 items" in str(err) and "max_items_per_response" in str(err)
-    assert len(server.requests(SEARCH_PATH)) == 1
+def test_an_answer_too_large_at_every_size_ends_with_the_located_error() -> None:
+    err, server = search(fresh(200), max_items=100)
+    assert type(err).__name__ == "ResponseTooLarge" and err.endpoint == SEARCH_PATH
+    assert "200 items" in str(err) and "max_items_per_response" in str(err)
+    assert f"still too large after {MAX_OVERSIZED_HALVINGS} halvings" in str(err)
+    # Each level halves every part: 1 + 2 + ... + 64 searches, then it stops.
+    assert len(server.requests(SEARCH_PATH)) == 2 ** (MAX_OVERSIZED_HALVINGS + 1) - 1
+
+
+def per_minute(seen: Seen) -> Answer:
+    """One message per minute of the searched window (ids from the minute), any size."""
+    if seen.path == TOKEN_PATH:
+        return TOKEN_ANSWER
+    query = seen.json()["data"][0]
+    start = datetime.fromisoformat(query["start"].replace("+0000", "+00:00"))
+    end = datetime.fromisoformat(query["end"].replace("+0000", "+00:00"))
+    minutes = int((end - start).total_seconds() // 60)
+    first = int((start - WINDOW.start).total_seconds() // 60)
+    return tracked([f"m-{first + i}" for i in range(minutes)])
+
+
+def test_an_answer_over_max_items_splits_its_window_and_finds_everything() -> None:
+    with HostileServer(per_minute) as server:
+        settings = AccountSettings(
+            name="bounds",
+            api_version="2.0",
+            base_url=server.url,
+            credentials=OAuthCredentials("bounds-client", "bounds-secret-value-1"),
+            retry=RetryPolicy(max_attempts=2, max_total_s=30),
+            max_items=500,
+        )
+
+        async def scenario() -> SearchOutcome:
+            async with MimecastClient(settings) as client:
+                return await search_window(
+                    client, SearchCriteria(), WINDOW, cap=10_000, split_min_s=1.0
+                )
+
+        outcome = run(asyncio.wait_for(scenario(), timeout=120))
+    # 1440 messages in the day: refused whole (over 500), refused in halves (720),
+    # answered in quarters (360 each).
+    assert len(outcome.emails) == 24 * 60
+    assert outcome.oversized == 3
+    assert len(server.requests(SEARCH_PATH)) == 1 + 2 + 4

@@ -27,6 +27,8 @@ class Report:
     account_error: str | None = None
     quota_deferred: int = 0
     oldest_deferred: datetime | None = None
+    dry_run: bool = False
+    held_now: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def sample(text: str, series: str) -> float:
@@ -50,6 +52,10 @@ def test_scrape_shows_updated_values() -> None:
     report = Report("corp", 7, 1, watermarks={"q1": now - timedelta(minutes=5), "q2": now})
     metrics.observe_cycle(report, 4.2, now)
     metrics.observe_cycle(Report("other", 1, 0, errors=["boom"]), 1.0, now)
+    held = {("phish-external", "awaiting-promotion"): (40, 44), ("bulk", "limit"): (2, 3)}
+    metrics.observe_cycle(Report("held", 0, 0, held_now=held), 1.0, now)
+    # The next cycle released the bulk rule's pairs: its series falls to 0, not stale.
+    metrics.observe_cycle(Report("held", 0, 0, held_now=dict(list(held.items())[:1])), 1.0, now)
 
     server = metrics.start_server("127.0.0.1", 0)
     try:
@@ -81,6 +87,11 @@ def test_scrape_shows_updated_values() -> None:
     )
     # A cycle with errors is not a success.
     assert 'tagger_last_cycle_success_timestamp_seconds{account="other"}' not in text
+    assert (
+        'tagger_held_pairs{account="held",reason="awaiting-promotion",rule="phish-external"} 44.0'
+        in text
+    )
+    assert 'tagger_held_pairs{account="held",reason="limit",rule="bulk"} 0.0' in text
     # Its own registry: nothing from prometheus_client's global default registry.
     assert "python_gc_objects_collected_total" not in text
 

@@ -56,8 +56,13 @@ def file_digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def audit_records(path: Path) -> list[dict[str, Any]]:
-    """Return the JSON Lines records of an audit report (empty when it does not exist)."""
+def audit_records(path: Path, *, intents: bool = False) -> list[dict[str, Any]]:
+    """Return the JSON Lines entries of an audit report (empty when it does not exist).
+
+    The write-ahead records of applies (``"record": "intent"``) are left out
+    unless ``intents`` is set.
+    """
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [r for r in lines if intents or r.get("record") != "intent"]

@@ -72,3 +72,19 @@ def damage(path: Path, table: str = "processed") -> None:
     with path.open("r+b") as raw:
         raw.seek((root - 1) * size)
         raw.write(b"\xa5" * 64)
+
+
+def damage_schema_text(path: Path, table: str = "applied") -> None:
+    """Make one byte of ``table``'s name in the schema text (``sqlite_master``) invalid UTF-8.
+
+    The file is checkpointed first, so the byte lands in the file every
+    connection reads. SQLite still opens it; the driver fails to decode the
+    name (or an error message quoting it), as one flipped byte on disk would.
+    """
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"table" + table.encode() * 2)
+    assert at >= 0, f"no schema row of table {table} in {path}"
+    data[at + len("table") + 1] = 0xFF
+    path.write_bytes(bytes(data))

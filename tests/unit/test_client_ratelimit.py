@@ -276,3 +276,73 @@ def test_garbled_headers_mean_no_pacing(value: str) -> None:
 
     run(scenario())
     assert len(server.sent) == 8 and vt.sleeps == []
+
+
+@pytest.mark.parametrize("mode", ["bare", "retry-after"])
+def test_a_silent_server_s_refill_is_measured_at_the_cost_of_one_refusal(mode: str) -> None:
+    # A bucket of 20 refilled at 5/s whose headers say nothing (a bare 429, or Retry-After).
+    vt = VirtualTime()
+    server = leaky(vt, size=20, interval=0.2, mode=mode)
+
+    async def scenario() -> float | None:
+        async with _client(server, vt, concurrency=8) as client:
+            await burst(client, 120)
+            return client.quota_seconds(1)
+
+    interval = run(scenario())
+    statuses = server.statuses()
+    assert statuses.count(200) == 120
+    # The calls in flight when the bucket first runs dry, then one to end the
+    # measurement: no refusal per guess of the pace.
+    assert statuses.count(429) <= 8 + 2
+    # Paced at the refill it measured (give or take a probe of a faster pace), not at
+    # a guess halved until it fits: the 100 calls beyond the bucket take about 20 s.
+    assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.15
+    last = max(t for t, status in server.sent if status == 200)
+    assert last - 1000.0 <= 20 / 0.9
+
+
+def test_a_silent_quota_that_halves_while_running_is_found_again_within_a_few_refusals() -> None:
+    # Bare 429s, a bucket of 10 refilled at 10/s; after 80 calls the quota halves to 5/s.
+    vt = VirtualTime()
+    limiter = RateLimiter(lambda _: (10, 1.0), clock=vt.clock, mode="bare")
+
+    def answer(_now: float) -> httpx.Response:
+        if not limiter.take("info").allowed:
+            return httpx.Response(429, json=BARE_429)
+        return httpx.Response(200, json=envelope([{"id": "m"}]))
+
+    server = Server(vt, answer)
+
+    async def scenario() -> float | None:
+        async with _client(server, vt, concurrency=8) as client:
+            await burst(client, 80)
+            before = server.statuses().count(429)
+            limiter.set_limits(lambda _: (10, 2.0))  # the same bucket, refilled at 5/s
+            await burst(client, 80)
+            after = server.statuses().count(429) - before
+            assert after <= 6, after
+            return client.quota_seconds(1)
+
+    interval = run(scenario())
+    assert server.statuses().count(200) == 160
+    # Paced to the new refill (one call per 0.2 s), give or take a probe of a faster pace.
+    assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.15
+
+
+def test_reset_0_while_requests_remain_the_refill_is_measured_from_two_empty_buckets() -> None:
+    # leaky-zero: Reset is 0 until the bucket (20, one back every 0.2 s) is empty, then the
+    # time until one request returns: part of an interval, which alone paces too fast.
+    vt = VirtualTime()
+    server = leaky(vt, size=20, interval=0.2, mode="leaky-zero")
+
+    async def scenario() -> float | None:
+        async with _client(server, vt, concurrency=8) as client:
+            await burst(client, 120)
+            return client.quota_seconds(1)
+
+    interval = run(scenario())
+    assert server.statuses().count(200) == 120
+    # The first empty bucket, then the interval is known: no refusal per partial Reset.
+    assert server.statuses().count(429) <= 3
+    assert interval is not None and abs(interval - 0.2) <= 0.2 * 0.02

@@ -72,6 +72,15 @@ def test_only_https_except_loopback(url: str) -> None:
         resolve_base_url(url, "2.0")
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1::8765", "https://api.example.com:http", "https://api.example.com:99999"],
+)
+def test_a_malformed_url_is_refused_with_the_url_named(url: str) -> None:
+    with pytest.raises(ValueError, match="is not a valid URL"):
+        resolve_base_url(url, "2.0")
+
+
 def test_settings_resolve_region_and_check_credentials_match_version() -> None:
     settings = AccountSettings(
         name="a", api_version="1.0", base_url="de", credentials=_hmac_creds()

@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tagger"
 
 # Lowest first. Units on one line share a rank and must not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("tagger",),  # the version
+    ("tagger._version",),  # the version, written once
+    ("tagger",),  # the package, which re-exports it
     ("tagger.errors", "tagger.words"),
     ("tagger.logs", "tagger.yamldoc"),
     ("tagger.mimecast", "tagger.state", "tagger.rails"),

@@ -206,3 +206,50 @@ def test_when_a_scheduled_query_was_searched_survives_a_restart(
     assert restarted.not_due(every, at(10)) == {hourly.key}
     assert restarted.not_due(every, at(60)) == frozenset()
     assert Ledger(store, "other", ruleset).not_due(every, at(10)) == frozenset()
+
+
+def test_a_checkpoint_moves_the_watermark_forward_only_and_keeps_the_counts(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    key = ruleset.queries[0].key
+    ledger = cycle(store, ruleset)
+    window = ledger.window(key, None, at(60), POLICY)
+    # The first chunk is done; the earliest message still to do was received at minute 30.
+    ledger.settle([candidate(ruleset, "m5", 5)], {}, 5, report(), at(60))
+    assert ledger.advance(key, window, at(60), at(30), forward_only=True) == at(30)
+    # A later checkpoint never moves it back (an undone message before it is not possible,
+    # but a held one drawn into an earlier window is).
+    assert ledger.advance(key, window, at(60), at(20), forward_only=True) is None
+    assert store.get_watermark(ACCOUNT, key) == at(30)
+    r = report()
+    r.applied = 7
+    ledger.checkpoint(r, at(60))
+    (run,) = store.last_runs()
+    assert run.status == "running" and run.counts["applied"] == 7
+    # The end of the run writes its final counts; a checkpoint after it changes nothing.
+    ledger.end(r, "ok", None, at(61))
+    r.applied = 9
+    store.update_run_counts(run.id, {"applied": 9})
+    assert store.last_runs()[0].counts["applied"] == 7
+
+
+def test_the_applies_of_a_killed_run_are_counted_in_it_at_the_next_start(
+    store: StateStore, ruleset: RuleSet
+) -> None:
+    killed = cycle(store, ruleset, 60)
+    r = report()
+    r.applied = 1
+    killed.checkpoint(r, at(60))  # its last checkpoint: 1 apply
+    for n in range(3):  # then 3 applies recorded, and the process was killed
+        store.record_applied(
+            ACCOUNT, f"m{n}", "t", rule_id="r", rule_hash="h", mode="enforce", at=at(61 + n)
+        )
+    (run,) = store.last_runs()
+    assert run.counts["applied"] == 1 and run.finished_at is None
+    cycle(store, ruleset, 70)  # the next start finds it cut off, and counts its applies
+    (before,) = [x for x in store.recent_runs() if x.id == run.id]
+    assert before.counts["applied"] == 3 and before.status == "running"
+
+
+def test_a_lost_state_has_no_killed_run_to_count(store: StateStore, ruleset: RuleSet) -> None:
+    assert store.count_cut_off_applies(ACCOUNT, at(60)) == 0

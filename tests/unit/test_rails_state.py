@@ -17,10 +17,24 @@ def test_a_version_3_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None
     path = tmp_path / "state.db"
     with StateStore.open(path, migrations=MIGRATIONS[:3]) as old:
         old.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
-    with StateStore.open(path) as store:
+    with StateStore.open(path, migrations=MIGRATIONS[:4]) as store:
         assert store.schema_version() == 4
         assert store.applied_since("a", T0 - timedelta(hours=1)) == {"r": 1}
         assert store.pauses() == [] and store.promotions() == set()
+
+
+def test_rules_that_applied_in_enforce_mode_before_the_upgrade_count_as_promoted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path, migrations=MIGRATIONS[:3]) as old:
+        old.record_applied("a", "m1", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
+        old.record_applied("a", "m2", "t1", rule_id="r", rule_hash="h", mode="enforce", at=T0)
+        old.record_applied("a", "m3", "t1", rule_id="s", rule_hash="h2", mode="audit", at=T0)
+    with StateStore.open(path) as store:
+        assert store.schema_version() == MIGRATIONS[-1].version
+        # Enforcing before: promoted in that definition; a changed one audits again.
+        assert store.promotions() == {("r", "h")}
 
 
 def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> None:
@@ -36,9 +50,10 @@ def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> No
         assert store.promotions() == {("r", "h1")}
         store.record_rule_cycle("a", [RuleCycleRow("r", 4, 2, 1)], T0)
         store.record_rule_cycle("a", [RuleCycleRow("r", 6, 0, 5)], T0 + timedelta(minutes=5))
+        store.record_rule_cycle("a", [RuleCycleRow("r", 0, 0, 0)], T0 + timedelta(minutes=9))
+        # A quiet cycle does not dilute the trailing average of the cycles it matched in.
         assert store.rule_history("a", T0) == {"r": (2, 10)}
         assert store.rule_history("a", T0 + timedelta(minutes=1)) == {"r": (1, 6)}
-        assert store.audited_since("r") == (2, 6)
         assert store.switch(PAUSE_ALL) is False
         store.set_switch(PAUSE_ALL, True, T0)
         assert store.switch(PAUSE_ALL) is True

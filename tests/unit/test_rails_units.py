@@ -19,6 +19,9 @@ from tagger.rails.budget import Budget, History, Limits
 from tagger.rails.preflight import audit_sink_problems, clock_problems, tag_problems
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion, effective_modes
 from tagger.rules import load_rules
+from tagger.state import StateStore
+from tagger.state.railstore import RuleCycleRow
+from tests.support.state import T0
 
 
 def test_a_rule_is_paused_before_it_applies_beyond_its_cycle_limit() -> None:
@@ -57,6 +60,22 @@ def test_anomalous_matches_pause_only_with_a_history() -> None:
     assert results[:50] == [None] * 50
     assert results[50] is not None and "trailing average" in results[50].reason
     assert steady.reserve("r") is results[50]
+
+
+def test_a_peak_after_quiet_cycles_is_not_an_anomaly(tmp_path: Path) -> None:
+    """A rule matching 30 every morning and nothing overnight is not paused at the next morning."""
+    limits = {"r": Limits(anomaly_factor=10, anomaly_min_cycles=5, anomaly_floor=20)}
+    with StateStore.open(tmp_path / "state.db") as store:
+        for n in range(300):
+            matched = 30 if n % 60 == 0 else 0
+            store.record_rule_cycle(
+                "a", [RuleCycleRow("r", matched, 0, 0)], T0 + timedelta(minutes=n)
+            )
+        cycles, total = store.rule_history("a", T0)["r"]
+    budget = Budget(limits, {"r": History(cycles=cycles, matched_total=total)})
+    assert all(budget.note_match("r") is None for _ in range(45))  # an ordinary, busier morning
+    # Ten times the usual morning is still an anomaly.
+    assert any(budget.note_match("r") is not None for _ in range(300))
 
 
 def test_rollout_audits_new_and_changed_rules_until_promoted() -> None:

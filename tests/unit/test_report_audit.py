@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,3 +113,28 @@ def test_time_argument_errors_show_both_forms() -> None:
     with pytest.raises(UserError) as err:
         parse_when("yesterday", "--since", NOW)
     assert "--since: 'yesterday'" in str(err.value) and "6h" in str(err.value)
+
+
+def test_a_message_audited_then_released_counts_once_with_its_outcomes_side_by_side() -> None:
+    judged = [AuditRecord.parse(e.to_json()) for e in a_report(3).entries]
+    first = [replace(r, outcome="audit", mode="audit") for r in judged if r is not None]
+    repeated = first + first  # an older release wrote each held match every cycle
+    released = [
+        replace(r, outcome="applied", mode="live", sender="", subject="", explanation=None)
+        for r in first[:2]
+    ]
+    summary = summarise([*repeated, *released])
+    (rule,) = summary.rules
+    assert (rule.matches, rule.pairs, summary.entries) == (3, 3, 8)
+    assert dict(rule.outcomes) == {"applied": 2, "audit": 1}
+    shown = {m.record.message_id: m for m in rule.sample}
+    applied = shown[first[0].message_id]
+    assert applied.outcomes == ("audit", "applied")
+    assert applied.side_by_side == "audit → applied"
+    # The release's entry knows only the message: the mail's fields come from the judging one.
+    assert applied.record.sender == first[0].sender and applied.record.subject == first[0].subject
+    assert rule.domains == (("bad.example", 3),)
+    out = io.StringIO()
+    assert write_csv([*repeated, *released], out) == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert sorted(r["outcomes"] for r in rows) == ["audit", "audit;applied", "audit;applied"]

@@ -170,14 +170,19 @@ def test_the_environment_escapes_and_refuses_undefined_names() -> None:
 
 def test_the_chart_stacks_every_match_once() -> None:
     buckets = tuple(WHEN + timedelta(hours=h) for h in range(20))
-    series = [("a", tuple(h % 3 for h in range(20))), ("b", tuple(1 for _ in range(20)))]
+    a = tuple(h % 3 for h in range(20))
+    held = tuple(1 if h % 3 == 2 else 0 for h in range(20))
+    applied = tuple(x - y for x, y in zip(a, held, strict=True))
+    series = [("a", {"applied": applied, "held": held}), ("b", {"other": tuple([1] * 20)})]
     chart = layout(buckets, series, timedelta(hours=1))
     assert chart is not None and chart.unit == "hour" and chart.peak == 3
-    counts: Counter[str] = Counter()
+    counts: Counter[tuple[str, str]] = Counter()
     for column in chart.columns:
         for bar in column.bars:
-            counts[bar.rule] += bar.count
+            counts[bar.rule, bar.kind] += bar.count
             assert chart.top - 1e-9 <= bar.y and bar.y + bar.height <= chart.baseline + 1e-9
-    assert counts == {"a": sum(series[0][1]), "b": 20}
+            # Applied is drawn solid, held back lighter, the rest faint.
+            assert bar.opacity == {"applied": 1.0, "held": 0.45, "other": 0.2}[bar.kind]
+    assert counts == {("a", "applied"): sum(applied), ("a", "held"): sum(held), ("b", "other"): 20}
     assert [c.labelled for c in chart.columns].count(True) == 10
     assert layout((), [], timedelta(days=1)) is None

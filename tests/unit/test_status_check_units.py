@@ -12,6 +12,8 @@ from tagger import exitcodes
 from tagger.monitor.checks import Thresholds, findings, verdict
 from tagger.monitor.daemoninfo import DaemonInfo
 from tagger.monitor.snapshot import Snapshot
+from tagger.state.held import AWAITING, LIMIT, PAUSED, HeldCount
+from tagger.state.railstore import PauseRow
 from tagger.state.rows import FailureRow, RunRow
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -91,4 +93,32 @@ def test_checks_warn_on_the_kill_switch_disabled_accounts_and_rules_awaiting_pro
     assert level(snapshot(kill_switch=True)) == exitcodes.NAGIOS_WARNING
     assert level(snapshot(disabled=("main",))) == exitcodes.NAGIOS_WARNING
     texts = [f.text for f in findings(snapshot(awaiting=("phishing-suspect",)), Thresholds())]
-    assert texts == ["rules awaiting promotion: phishing-suspect (tagger promote RULE)"]
+    assert texts == [
+        "rules awaiting promotion: phishing-suspect (nothing held yet) (tagger promote RULE)"
+    ]
+
+
+def test_rails_warn_with_how_long_and_how_many_held_pairs_never_critical() -> None:
+    held = (
+        HeldCount("main", "phishing-suspect", AWAITING, 41, 44, NOW - timedelta(hours=5)),
+        HeldCount("main", "bulk", LIMIT, 3, 3, NOW - timedelta(minutes=30)),
+        HeldCount("main", "bulk", PAUSED, 2, 2, NOW - timedelta(minutes=50)),
+    )
+    pause = PauseRow(
+        "main", "bulk", "per-cycle apply limit", 5, 5, "per_cycle", NOW - timedelta(hours=2)
+    )
+    snap = snapshot(
+        awaiting=("phishing-suspect",),
+        paused=("bulk (main)",),
+        pauses=(pause,),
+        held=held,
+    )
+    found = findings(snap, Thresholds())
+    assert verdict(found) == exitcodes.NAGIOS_WARNING
+    texts = [f.text for f in found]
+    assert texts == [
+        "rules paused: bulk (main) for 2h00m (per-cycle apply limit; 5 messages, 5 tags held)"
+        " (tagger resume RULE)",
+        "rules awaiting promotion: phishing-suspect for 5h00m (41 messages, 44 tags held)"
+        " (tagger promote RULE)",
+    ]

@@ -1,0 +1,64 @@
+"""The audit entry of held pairs resolved in a cycle: released, dropped or expired (pure).
+
+A held pair is resolved long after its message was judged: its entry knows
+the message, the rule and its hash, the tags and what became of them, not
+the mail itself (the entry that judged the message has that, and the
+report folds the two: :mod:`tagger.audit.matches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from tagger.audit.entry import Entry
+from tagger.state.held import HeldRow
+
+__all__ = ["resolved_entry"]
+
+
+class Run(Protocol):
+    """What the entry takes from the cycle's report: its run id and whether it is dry."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def dry_run(self) -> bool: ...
+
+
+def resolved_entry(
+    key: tuple[str, str, str],
+    pairs: Sequence[HeldRow],
+    outcome: str,
+    note: str,
+    at: datetime,
+    run: Run,
+) -> Entry:
+    """Return the entry of one message's resolved pairs of one rule.
+
+    Given (message id, rule id, rule hash), the pairs, the outcome
+    (``released``, ``dropped`` or ``expired``; see
+    :attr:`~tagger.audit.entry.Entry.outcome`), why (``note``; empty for a
+    release), when, and the cycle's report.
+    """
+    message_id, rule_id, rule_hash = key
+    received = pairs[0].received
+    return Entry(
+        message_id=message_id,
+        received=received.isoformat() if received else None,
+        sender="",
+        subject=None,
+        rule=rule_id,
+        rule_mode="enforce",
+        tags=tuple(p.tag_ref for p in pairs),
+        planned=tuple(p.tag_id for p in pairs),
+        skipped=(),
+        explanation=None,
+        at=at,
+        run_id=run.run_id,
+        dry_run=run.dry_run,
+        rule_hash=rule_hash,
+        failure=note or None,
+        rail=outcome,
+    )
