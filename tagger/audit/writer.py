@@ -92,15 +92,14 @@ def entry_lines(account: str, entries: Iterable[Entry]) -> list[str]:
 
 
 def _lines(reports: Iterable[Batch]) -> list[str]:
-    """Return the lines of the entries of ``reports`` not in the file yet.
+    """Return the lines of the entries of ``reports`` (those not in the file yet).
 
-    A report's ``audited`` (when it has one) counts its first entries that a
-    live cycle already wrote as their chunk ended.
+    A live cycle writes its entries as each chunk ends and lets them go
+    (counted in the report's ``audited``): what is left is written here.
     """
     out = []
     for report in reports:
-        done = int(getattr(report, "audited", 0))
-        out += entry_lines(report.account, report.entries[done:])
+        out += entry_lines(report.account, report.entries)
     return out
 
 

@@ -110,6 +110,6 @@ def finish(
             print(f"error: {write_failure(target, exc)}", file=sys.stderr)
             return False
         # A live cycle wrote most of them as each chunk ended; the rest just now.
-        count = sum(len(r.entries) for r in reports)
+        count = sum(r.audited + len(r.entries) for r in reports)
         print(f"audit report: {plural(count, 'entry')} appended to {target}")
     return True

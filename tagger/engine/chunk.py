@@ -259,13 +259,15 @@ class Chunk:
         if journal is None or journal.broken is not None:
             return
         try:
-            journal.append_entries(self.account.name, report.entries[report.audited :])
+            journal.append_entries(self.account.name, report.entries)
         except OSError as exc:
             why = journal.failure(exc)
             report.errors.append(why)
             log.error("audit_write_failed", account=self.account.name, error=why)
             return
-        report.audited = len(report.entries)
+        # Written: no longer held, so a cycle's memory does not follow its backlog.
+        report.audited += len(report.entries)
+        report.entries.clear()
 
     def _report_decisions(self) -> None:
         """Add each planned message's decisions to the report, in chunk order."""

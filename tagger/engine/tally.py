@@ -102,8 +102,8 @@ class CycleReport:
     held_now: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     rules: dict[str, RuleFigures] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
-    # How many of ``entries`` (from the first) are in the audit file already:
-    # a live cycle writes each chunk's entries as the chunk ends.
+    # How many entries are in the audit file already: a live cycle writes each
+    # chunk's entries as the chunk ends and drops them from ``entries``.
     audited: int = 0
     plan: list[tuple[str, str, str]] = field(default_factory=list)
     # Identifies this account's cycle in the audit report (one id per report).
@@ -474,6 +474,7 @@ def merge_reports(reports: Iterable[CycleReport]) -> list[CycleReport]:
         m.audit_mode |= r.audit_mode
         m.kill_switch = m.kill_switch or r.kill_switch
         m.entries.extend(r.entries)
+        m.audited += r.audited
         m.rule_hashes.update(r.rule_hashes)
         m.plan.extend(r.plan)
         for rule_id, figures in r.rules.items():

@@ -76,3 +76,21 @@ def test_an_audit_file_out_of_room_stops_the_applies_and_loses_no_record(tmp_pat
         assert set(sim.applied()) == expected_pairs(sim)
         assert repeated_applies(sim) == {}
         assert set(sim.applied()) <= audit_pairs(audit)
+
+
+def test_a_live_backfill_writes_each_entry_once_and_says_how_many(tmp_path: Path) -> None:
+    # Entries are written as each chunk ends and then let go: the slices' reports
+    # merged at the end must not write them a second time.
+    with Simulator(SimulatorConfig(seed=29, messages=150)) as sim:
+        cfg = write_config(tmp_path, sim)
+        audit = tmp_path / "audit.jsonl"
+        done = run_tagger("backfill", "--since", "2d", "--slice", "6h", "-c", str(cfg))
+        assert done.returncode == 0, done.stderr
+        assert set(sim.applied()) == expected_pairs(sim)
+    records, problems = read_records([audit])
+    assert problems == []
+    settled = [r for r in records if r.outcome != "applying"]
+    keys = Counter((r.message_id, r.rule, r.outcome) for r in settled)
+    assert keys and max(keys.values()) == 1, [k for k, n in keys.items() if n > 1][:5]
+    said = next(line for line in done.stdout.splitlines() if line.startswith("audit report:"))
+    assert f"audit report: {len(settled)} entries appended" in said, (said, len(settled))
