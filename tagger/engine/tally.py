@@ -311,6 +311,7 @@ class CycleReport:
         fields: dict[str, Any] = {
             "account": self.account,
             "dry_run": self.dry_run,
+            "searches": self.search_calls,
             "found": self.messages_found,
             "scanned": self.scanned,
             "already_processed": self.already_processed,

@@ -33,6 +33,7 @@ def log_finished(
         cycle=cycle,
         started=started.isoformat(),
         duration_s=round(duration, 3),
+        searches=sum(r.search_calls for r in reports),
         scanned=sum(r.scanned for r in reports),
         planned=sum(r.planned for r in reports),
         applied=sum(r.applied for r in reports),
