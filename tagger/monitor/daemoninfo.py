@@ -9,10 +9,8 @@ dry run never writes beside the live state.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +20,7 @@ from typing import Any, Protocol
 import structlog
 
 from tagger.mimecast.models import SmartTag, parse_time
+from tagger.state.atomic import write_atomically
 
 log = structlog.get_logger("tagger.service")
 
@@ -80,19 +79,9 @@ def _json(info: DaemonInfo) -> dict[str, Any]:
 
 
 def write_info(state_path: Path, info: DaemonInfo) -> None:
-    """Write the note atomically (temporary file, fsync, rename); OSError when it cannot."""
-    target = info_path(state_path)
-    fd, tmp = tempfile.mkstemp(prefix=target.name, dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(_json(info), out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write the note atomically (0600, temporary file, fsync, rename); OSError when it cannot."""
+    text = json.dumps(_json(info), indent=2, sort_keys=True)
+    write_atomically(info_path(state_path), text)
 
 
 def read_info(state_path: Path) -> DaemonInfo | None:

@@ -11,10 +11,7 @@ counts. :func:`quota_note` is pure; the reading and writing are at the edges.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +20,7 @@ from typing import Any
 
 from tagger.mimecast.models import parse_time
 from tagger.mimecast.stats import EndpointQuota
+from tagger.state.atomic import write_atomically
 
 __all__ = [
     "EndpointUse",
@@ -123,18 +121,8 @@ def _json(note: QuotaNote) -> dict[str, Any]:
 
 def write_quota(state_path: Path, note: QuotaNote) -> None:
     """Write the note atomically (0600, temporary file, fsync, rename); OSError when it cannot."""
-    target = quota_path(state_path)
-    fd, tmp = tempfile.mkstemp(prefix=target.name, dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(_json(note), out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(_json(note), indent=2, sort_keys=True)
+    write_atomically(quota_path(state_path), text)
 
 
 def _endpoint(item: Mapping[str, Any]) -> EndpointUse:

@@ -26,6 +26,7 @@ from tagger.state.held import AWAITING, HeldRow
 from testkit import RULES_DIR
 from testkit.setup import account_yaml
 from tests.support.daemon import (
+    RELAXED_AGES,
     applied_pairs,
     audit_records,
     expected_pairs,
@@ -92,7 +93,7 @@ def test_an_unpromoted_rule_reads_each_message_once_and_promote_applies_exactly_
         assert truth and held(state, RULE) == truth
 
         # Monitoring: a warning with how long and how many, never a watermark critical.
-        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        check = run_tagger("status", "--check", "--no-daemon", *RELAXED_AGES, "-c", cfg)
         assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
         assert "watermark" not in check.stdout
         messages = len({m for m, _ in truth})
@@ -207,7 +208,7 @@ def test_pause_rule_holds_its_pairs_and_resume_applies_them_once(tmp_path: Path)
         others = expected_pairs(sim) - truth
         assert truth and held(state, RULE) == truth
         assert applied_pairs(sim) == others  # the other rules go on
-        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        check = run_tagger("status", "--check", "--no-daemon", *RELAXED_AGES, "-c", cfg)
         assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
         assert "paused by the operator" in check.stdout
         resumed = run_tagger("resume", RULE, "--yes", "-c", cfg)
@@ -252,7 +253,7 @@ def test_a_disabled_account_holds_its_pairs_until_it_is_enabled(tmp_path: Path) 
         assert truth and held(state) == truth
         reasons = {h["reason"] for h in status_json(cfg)["held_pairs"]}
         assert reasons == {"account-disabled"}
-        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        check = run_tagger("status", "--check", "--no-daemon", *RELAXED_AGES, "-c", cfg)
         assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
         assert f"accounts disabled: demo ({len({m for m, _ in truth})} messages" in check.stdout
         # The kill switch is not what holds them: resume --all leaves them to the account.

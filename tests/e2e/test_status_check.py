@@ -14,7 +14,14 @@ from pathlib import Path
 
 from tagger import exitcodes
 from tagger.simulator import Simulator, SimulatorConfig
-from tests.support.daemon import RULES_DIR, Running, run_tagger, wait_until, write_config
+from tests.support.daemon import (
+    RELAXED_AGES,
+    RULES_DIR,
+    Running,
+    run_tagger,
+    wait_until,
+    write_config,
+)
 
 
 def status_json(cfg: str) -> dict[str, object]:
@@ -128,7 +135,7 @@ def test_status_shows_rules_awaiting_promotion_and_the_kill_switch(tmp_path: Pat
         assert data["kill_switch"] is True
         assert "phishing-suspect" not in data["awaiting_promotion"]  # type: ignore[operator]
         assert "kill switch: ON" in run_tagger("status", "-c", cfg).stdout
-        check = run_tagger("status", "--check", "--no-daemon", "-c", cfg)
+        check = run_tagger("status", "--check", "--no-daemon", *RELAXED_AGES, "-c", cfg)
         # Rails hold no window: a warning, never a watermark's critical.
         assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
         assert "watermark" not in check.stdout

@@ -29,6 +29,7 @@ from testkit.setup import account_yaml, write_config
 
 __all__ = [
     "HANG_GUARD_SLACK",
+    "RELAXED_AGES",
     "ROOT",
     "RULES_DIR",
     "TAGGER",
@@ -47,6 +48,11 @@ __all__ = [
     "wait_until",
     "write_config",
 ]
+
+# For ``status --check`` in tests about something else than the age of the last
+# cycle: the configs cycle every 2 s, and a busy machine can take 12 s (6
+# intervals, the critical age) between two commands.
+RELAXED_AGES = ("--warn-intervals", "100000", "--crit-intervals", "200000")
 
 
 def file_digest(path: Path) -> str | None:
