@@ -218,13 +218,24 @@ def previous(tmp: Path, args: argparse.Namespace, log: Callable[[str], None]) ->
     except Unavailable as exc:
         log(f"  previous release: not run ({exc})")
         return []
-    ruleset = load_rules([RULES_DIR])
+    # Its own shipped rules: later rule files use metadata it does not know.
+    own = old / "rules"
+    ruleset = load_rules([own])
     window = {**TEST_WINDOW, "overlap": "1s"}
     limits = {"anomaly_min_cycles": 10_000}
     sim_config = SimulatorConfig(seed=args.seed, messages=args.start_messages)
     values: dict[str, list[float]] = {"searches": [], "info": [], "audit": []}
     with Simulator(sim_config) as sim:
-        cfg = str(write_config(tmp, sim, rollout="audit-first", window=window, limits=limits))
+        cfg = str(
+            write_config(
+                tmp,
+                sim,
+                rules=[own / "*.yaml"],
+                rollout="audit-first",
+                window=window,
+                limits=limits,
+            )
+        )
         for rule in ruleset.rules:
             if rule.mode == "enforce" and rule.id != RULE:
                 run_previous(old, "promote", rule.id, "--yes", "-c", cfg)

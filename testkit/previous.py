@@ -25,7 +25,10 @@ class Unavailable(Exception):
 
 
 def unpack_previous(into: Path) -> Path:
-    """Unpack the previous release's ``tagger`` package under ``into``; return its folder.
+    """Unpack the previous release's ``tagger`` package and ``rules`` under ``into``; return it.
+
+    Its own shipped rules (``FOLDER/rules``) are what an installation of it
+    ran with: later rule files may use what it does not know (rule metadata).
 
     Raises :class:`Unavailable` (saying why) when git or the commit is missing.
     """
@@ -34,7 +37,7 @@ def unpack_previous(into: Path) -> Path:
         raise Unavailable("needs the repository's git history to check out the previous release")
     archive = into / "previous.tar"
     made = subprocess.run(  # noqa: S603 - git, fixed arguments
-        [git, "-C", str(ROOT), "archive", "-o", str(archive), PREVIOUS, "tagger"],
+        [git, "-C", str(ROOT), "archive", "-o", str(archive), PREVIOUS, "tagger", "rules"],
         capture_output=True,
         text=True,
         check=False,

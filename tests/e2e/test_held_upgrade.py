@@ -20,7 +20,6 @@ from tagger.rules import load_rules
 from tagger.simulator import Simulator, SimulatorConfig
 from tagger.state import StateStore
 from tagger.state.times import from_us
-from testkit import RULES_DIR
 from testkit.previous import Unavailable, run_previous, unpack_previous
 from tests.support.daemon import (
     applied_pairs,
@@ -47,7 +46,10 @@ def test_held_windows_of_the_previous_release_become_held_pairs_nothing_twice_no
     old = previous_release(tmp_path)
     state = tmp_path / "state.db"
     with Simulator(SimulatorConfig(seed=21, messages=150)) as sim:
-        cfg = str(write_config(tmp_path, sim, rollout="audit-first"))
+        # The user's rule files are the same before and after the upgrade: the
+        # previous release's own (later files use metadata it does not know).
+        own = old / "rules"
+        cfg = str(write_config(tmp_path, sim, rollout="audit-first", rules=[own / "*.yaml"]))
         # The previous release: one rule promoted (it applies), the others hold windows.
         assert run_previous(old, "promote", ENFORCING, "--yes", "-c", cfg).returncode == 0
         before = run_previous(old, "once", "-c", cfg)
@@ -73,7 +75,7 @@ def test_held_windows_of_the_previous_release_become_held_pairs_nothing_twice_no
         # The windows moved on: nothing holds them any more.
         assert any(marks_after[k] > m for k, m in marks_before.items())
         # Each match of a rule awaiting promotion is a held pair, none of the promoted rule's.
-        rules = load_rules([RULES_DIR])
+        rules = load_rules([own])
         promoted_tags = {t for _, t in applied_before}
         waiting = {p for p in expected_pairs(sim, rules) if p[1] not in promoted_tags}
         assert held == waiting
