@@ -87,7 +87,8 @@ def test_syscall_filter_allows_services_and_denies_privileged(
 
 def test_credentials_and_timeouts(service: dict[str, list[str]]) -> None:
     assert service["LoadCredential"] == [
-        "mimecast-client-secret:/etc/tagger/credentials/client_secret"
+        # The file tagger init writes, named as the credential {credential:} reads.
+        "mimecast-client-secret:/etc/tagger/credentials/mimecast-client-secret"
     ]
     for key in ("WatchdogSec", "TimeoutStopSec", "RestartSec"):
         assert len(service[key]) == 1 and service[key][0]
