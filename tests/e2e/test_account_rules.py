@@ -102,6 +102,17 @@ def test_each_account_is_tagged_by_its_own_rule_set(tmp_path: Path) -> None:
         }
         assert "greymail-bulk" not in {r["id"] for r in by_account["globex"]["rules"]}
 
+        # A preview of one account's rule: only the accounts holding it judge by it.
+        preview = run_tagger(
+            "once", "--dry-run", "--rule", "legal-finance-attachments", "--show", "50", "-c", cfg
+        )
+        assert preview.returncode == 0, preview.stderr[-3000:]
+        assert "legal-finance-attachments" in preview.stdout
+        assert applied_pairs(globex) == want_globex  # a dry run applies nothing
+        typo = run_tagger("once", "--dry-run", "--rule", "legal-finance-attachment", "-c", cfg)
+        assert typo.returncode == 2
+        assert "did you mean 'legal-finance-attachments'" in typo.stderr
+
 
 def test_a_promotion_on_one_account_leaves_the_other_awaiting(tmp_path: Path) -> None:
     with (
