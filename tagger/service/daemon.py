@@ -418,7 +418,9 @@ class Daemon:
         if self.metrics is None:
             return
         if settings:
-            self.metrics.health.observe_settings(self.config, self.runtime.ruleset)
+            self.metrics.health.observe_settings(
+                self.config, self.runtime.ruleset, *self.runtime.own_rulesets()
+            )
         try:
             self.metrics.health.observe_state(self.state, [a.name for a in self.config.accounts])
         except (StateError, sqlite3.Error) as exc:
