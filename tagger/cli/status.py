@@ -447,6 +447,8 @@ def handle(args: argparse.Namespace) -> int:
         return exitcodes.OK
     if not snap.state_exists:
         print(f"no state yet at {config.state_path}: the daemon has not run")
+        for line in rule_set_lines(snap):
+            print(line)
         return exitcodes.OK
     for line in text_lines(snap, found):
         print(line)

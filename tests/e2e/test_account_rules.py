@@ -114,6 +114,21 @@ def test_each_account_is_tagged_by_its_own_rule_set(tmp_path: Path) -> None:
         assert "did you mean 'legal-finance-attachments'" in typo.stderr
 
 
+def test_backfill_judges_each_account_by_its_own_rule_set(tmp_path: Path) -> None:
+    with (
+        Simulator(SimulatorConfig(seed=81, messages=80)) as acme,
+        Simulator(SimulatorConfig(seed=82, messages=80)) as globex,
+    ):
+        cfg = str(write_config(tmp_path, acme, rules=[HYGIENE], accounts=_accounts(acme, globex)))
+        done = run_tagger("backfill", "--since", "2d", "-c", cfg)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert applied_pairs(acme) == expected_pairs(acme, load_rules([HYGIENE, SECURITY]))
+        assert applied_pairs(globex) == expected_pairs(globex, load_rules([SECURITY, COMPLIANCE]))
+        again = run_tagger("once", "-c", cfg)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert repeated_applies(acme) == repeated_applies(globex) == {}
+
+
 def test_a_promotion_on_one_account_leaves_the_other_awaiting(tmp_path: Path) -> None:
     with (
         Simulator(SimulatorConfig(seed=73, messages=150)) as acme,
