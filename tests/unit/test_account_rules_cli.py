@@ -132,3 +132,46 @@ def test_rules_lists_each_account(capsys: pytest.CaptureFixture[str], config: Pa
     assert code == 0
     ids = {r["id"] for r in json.loads(out)["rules"]}
     assert ids == {"legal-finance-attachments", "outbound-sensitive-files"}
+
+
+def test_rule_ids_complete_from_every_accounts_rules(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, out, _ = run(capsys, "completion", "--rule-ids", "-c", str(config))
+    assert code == 0
+    assert out.split() == sorted(
+        [
+            "greymail-bulk",
+            "high-spam-delivered",
+            "legal-finance-attachments",
+            "outbound-sensitive-files",
+            "phishing-suspect",
+            "risky-attachment",
+            "spoofed-own-domain",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("pause", "--all", "--account", "acme"), "--account narrows a rule's pause"),
+        (("resume", "--all", "--account", "acme", "--yes"), "--account narrows a rule's resume"),
+        (("resume", "phishing-suspect", "--account", "acmee", "--yes"), "unknown account 'acmee'"),
+        (("pause", "phishing-suspect", "--account", "globex"), "unknown rule 'phishing-suspect'"),
+        (
+            ("promote", "greymail-bulk", "--account", "globex", "--yes"),
+            "(the rules of account globex) (the rules are: legal-finance-attachments,",
+        ),
+        (
+            ("promote", "legal-finance-attachment", "--account", "globex", "--yes"),
+            "did you mean 'legal-finance-attachments'?",
+        ),
+    ],
+)
+def test_rail_commands_refuse_a_bad_account_choice(
+    capsys: pytest.CaptureFixture[str], config: Path, argv: tuple[str, ...], message: str
+) -> None:
+    code, _, err = run(capsys, *argv, "-c", str(config))
+    assert code == 2, err
+    assert message in err
