@@ -18,6 +18,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tagger.rules import RuleSet, load_rules
@@ -34,6 +35,8 @@ from tests.support.daemon import (
     wait_until,
     write_config,
 )
+
+pytestmark = pytest.mark.slow
 
 HYGIENE = RULES_DIR / "hygiene.yaml"
 SECURITY = RULES_DIR / "security.yaml"
