@@ -1,8 +1,11 @@
 """``tagger pause``, ``resume`` and ``promote``: the operator's side of the safety rails.
 
 ``pause RULE`` writes the same pause record a blast-radius limit writes (on
-every account, kind ``manual``); ``resume RULE`` lifts either. A mistyped rule
-id is refused with a did-you-mean.
+every account whose rule set holds the rule, kind ``manual``); ``resume RULE``
+lifts either. ``--account NAME`` narrows ``pause``, ``resume`` and
+``promote`` to one account (accounts may run rule sets of their own, see
+:mod:`tagger.cli.ruletargets`). A mistyped rule id is refused with a
+did-you-mean.
 
 Each writes small records to the state file, next to a running daemon: the
 file is opened without the single-writer lock (SQLite serialises the write
