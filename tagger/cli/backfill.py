@@ -12,7 +12,7 @@ from typing import Any
 from tagger import exitcodes
 from tagger.cli.context import add_dry_run, load, with_audit
 from tagger.cli.once import finish
-from tagger.cli.preview import add_rule_option, check_preview, preview_ruleset
+from tagger.cli.preview import add_rule_option, check_preview, preview_runtime
 from tagger.cli.progress import Progress
 from tagger.cli.timeargs import parse_when
 from tagger.config import Config
@@ -116,9 +116,12 @@ async def backfill(
     job = open_job or f"backfill:{since.isoformat()}:{until.isoformat()}"
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
-            session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
+            preview_runtime(session.runtime, rules)
         names = [a.name for a in session.runtime.accounts]
-        ledgers = {n: Ledger(session.state, n, session.runtime.ruleset) for n in names}
+        ledgers = {
+            a.name: Ledger(session.state, a.name, session.runtime.ruleset_of(a))
+            for a in session.runtime.accounts
+        }
         start, until, verify = _resume_point(ledgers, job, since, until, open_job is not None)
         out, stopped = await _run_slices(
             session, config, ledgers, job, _slices(start, until, step), verify

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tagger.config.lists import ListSpec
+from tagger.config.model import Config
 from tagger.errors import Problem, UserError
+from tagger.yamldoc.suggest import did_you_mean
 
 DEFAULT_RULES_DIR = Path("rules")
 
@@ -26,8 +28,9 @@ def add_rule_paths(parser: argparse.ArgumentParser) -> None:
 def rule_paths_from_args(args: argparse.Namespace) -> list[Path]:
     """Return the rule paths a command should load.
 
-    In order: the ``PATHS`` given; else the ``rules`` of the configuration
-    named by ``-c``/``$TAGGER_CONFIG``; else ``./rules`` when it exists.
+    In order: the ``PATHS`` given; else the rules of the configuration
+    named by ``-c``/``$TAGGER_CONFIG`` (the top-level ``rules``, or those of
+    the account ``--account`` names); else ``./rules`` when it exists.
 
     Raises:
         UserError: none of these gives any path, or the configuration is invalid.
@@ -53,8 +56,9 @@ def rule_sources_from_args(
         from tagger.config import load_config
 
         config = load_config(config_path)
-        paths = [Path(p) for p in given] if given else list(config.rule_paths)
-        return paths, config.lists
+        if given:
+            return [Path(p) for p in given], config.lists
+        return list(account_rule_paths(config, getattr(args, "account", None))), config.lists
     if given:
         return [Path(p) for p in given], ()
     if DEFAULT_RULES_DIR.is_dir():
@@ -67,6 +71,50 @@ def rule_sources_from_args(
             )
         ]
     )
+
+
+def account_rule_paths(config: Config, account: str | None) -> tuple[Path, ...]:
+    """Return the rule files ``account`` runs (None: the top-level rules).
+
+    Raises:
+        UserError: the config has no such account (with a did-you-mean).
+    """
+    if account is None:
+        return config.rule_paths
+    try:
+        return config.account_rule_paths(account)
+    except KeyError:
+        names = [a.name for a in config.accounts]
+        hint = did_you_mean(account, names) or "accounts: " + ", ".join(names)
+        raise UserError([Problem(f"no account named {account!r}", hint=hint)]) from None
+
+
+def config_with_account_rules(args: argparse.Namespace) -> Config | None:
+    """Return the configuration a rule command reads, when its accounts' rules differ.
+
+    None unless the command reads a configuration (and names no rule paths)
+    in which some account names rule files of its own.
+
+    Raises:
+        UserError: the configuration is invalid.
+    """
+    config_path = _named_config(args)
+    if config_path is None or getattr(args, "paths", None):
+        return None
+    from tagger.config import load_config
+
+    config = load_config(config_path)
+    return config if config.per_account_rules else None
+
+
+def default_account(args: argparse.Namespace) -> str | None:
+    """Return the account whose rules a command uses by default when accounts differ.
+
+    Its first account (the one ``--id`` asks by default) when
+    :func:`config_with_account_rules` finds a configuration; else None.
+    """
+    config = config_with_account_rules(args)
+    return None if config is None else config.accounts[0].name
 
 
 def _named_config(args: argparse.Namespace) -> Path | None:

@@ -78,12 +78,18 @@ def _complete_rule_ids(parser: argparse.ArgumentParser, how: Any) -> None:
 
 def rule_ids(args: argparse.Namespace) -> list[str]:
     """Return the ids of the configured rules, sorted; none when they cannot be read."""
-    from tagger.cli.common import rule_paths_from_args
+    from tagger.cli.common import config_with_account_rules, rule_paths_from_args
     from tagger.errors import UserError
     from tagger.rules import check_rule_files
+    from tagger.rules.accountsets import check_account_rule_sets
 
     args.paths = []
     try:
+        config = None if getattr(args, "account", None) else config_with_account_rules(args)
+        if config is not None:
+            # Every account's rules when accounts run sets of their own.
+            sets, _ = check_account_rule_sets(config)
+            return sorted(sets.all_ids()) if sets is not None else []
         ruleset, _ = check_rule_files(rule_paths_from_args(args))
     except (UserError, OSError):
         return []

@@ -16,12 +16,14 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.common import (
     add_rule_paths,
+    default_account,
     print_problems,
     rule_sources_from_args,
 )
@@ -48,7 +50,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="read the message's info from the account (needs -c)",
     )
     parser.add_argument(
-        "--account", metavar="NAME", help="account to ask with --id (default: the first)"
+        "--account",
+        metavar="NAME",
+        help="account whose rules explain the message, and which --id asks (default: the first)",
     )
     parser.add_argument("--summary", metavar="FILE", help="search result item JSON")
     parser.add_argument("--rule", metavar="ID", action="append", help="only show these rules")
@@ -90,7 +94,7 @@ def _awaiting(args: argparse.Namespace, ruleset: RuleSet) -> set[str] | None:
     if config.state_path.exists():
         try:
             with StateStore.open(config.state_path, lock=False, readonly=True) as store:
-                promoted = store.promotions()
+                promoted = store.promotions(getattr(args, "account", None))
         except StateError:
             return None
     return set(awaiting_rules(ruleset, config.rollout, promoted))
@@ -125,6 +129,14 @@ def _with_meta(trace: dict[str, Any], rule: CompiledRule | None) -> dict[str, An
 
 def handle(args: argparse.Namespace) -> int:
     """Print the evaluation of every rule for the message; 0, or 2 on invalid input."""
+    if args.account is None:
+        args.account = default_account(args)
+        if args.account is not None:
+            print(
+                f"accounts run rule sets of their own: explaining with those of account"
+                f" {args.account} (--account NAME for another)",
+                file=sys.stderr,
+            )
     message = _message(args)
     ruleset, problems = check_rule_files(*rule_sources_from_args(args))
     errors, _ = print_problems(problems)

@@ -17,7 +17,7 @@ from tagger.cli.preview import (
     add_rule_option,
     add_show_option,
     check_preview,
-    preview_ruleset,
+    preview_runtime,
     shown_matches,
 )
 from tagger.config import Config
@@ -73,7 +73,7 @@ async def run_once(
     """
     async with open_session(config, dry_run=dry_run) as session:
         if rules:
-            session.runtime.ruleset = preview_ruleset(session.runtime.ruleset, rules)
+            preview_runtime(session.runtime, rules)
         options = cycle_options(config)
         if show > 0:
             options = replace(options, audit=True)

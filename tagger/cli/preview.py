@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from tagger.audit.entry import Entry
 from tagger.audit.writer import Batch
+from tagger.engine.options import Runtime
 from tagger.errors import Problem, UserError
 from tagger.rules import RuleSet
 from tagger.yamldoc.suggest import did_you_mean
@@ -132,3 +133,26 @@ def preview_ruleset(ruleset: RuleSet, rule_ids: Sequence[str]) -> RuleSet:
         content_hash=digest,
         files=ruleset.files,
     )
+
+
+def preview_runtime(runtime: Runtime, rule_ids: Sequence[str]) -> None:
+    """Keep only the rules ``rule_ids`` in every account's rule set (see :func:`preview_ruleset`).
+
+    An account with a rule set of its own previews those of the rules it
+    has; an id no account has is refused with "did you mean".
+    """
+    own = [a for a in runtime.accounts if a.ruleset is not None]
+    if not own:
+        runtime.ruleset = preview_ruleset(runtime.ruleset, rule_ids)
+        return
+    sets = [runtime.ruleset, *(a.ruleset for a in own if a.ruleset is not None)]
+    known = {r.id for s in sets for r in s.all_rules()}
+    unknown = [r for r in rule_ids if r not in known]
+    if unknown:
+        merged = RuleSet(tuple({r.id: r for s in sets for r in s.all_rules()}.values()))
+        preview_ruleset(merged, unknown)
+    for account in own:
+        mine = runtime.ruleset_of(account)
+        account.ruleset = preview_ruleset(mine, [r for r in rule_ids if mine.get(r)])
+    default = runtime.ruleset
+    runtime.ruleset = preview_ruleset(default, [r for r in rule_ids if default.get(r)])

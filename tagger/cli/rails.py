@@ -1,8 +1,11 @@
 """``tagger pause``, ``resume`` and ``promote``: the operator's side of the safety rails.
 
 ``pause RULE`` writes the same pause record a blast-radius limit writes (on
-every account, kind ``manual``); ``resume RULE`` lifts either. A mistyped rule
-id is refused with a did-you-mean.
+every account whose rule set holds the rule, kind ``manual``); ``resume RULE``
+lifts either. ``--account NAME`` narrows ``pause``, ``resume`` and
+``promote`` to one account (accounts may run rule sets of their own, see
+:mod:`tagger.cli.ruletargets`). A mistyped rule id is refused with a
+did-you-mean.
 
 Each writes small records to the state file, next to a running daemon: the
 file is opened without the single-writer lock (SQLite serialises the write
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,20 +34,18 @@ from tagger.audit.explanation import explanation_lines
 from tagger.audit.sample import audit_sample
 from tagger.cli.context import load
 from tagger.cli.held import FROM_NOW, Backlog, confirm, counted, describe, drop, drop_stale
+from tagger.cli.ruletargets import add_account_option, check_account, rule_targets, unknown_rule
 from tagger.cli.stopwait import DEFAULT_WAIT_S, confirm_stop
 from tagger.engine.guard import MANUAL
 from tagger.errors import UserError
 from tagger.monitor.lockprobe import lock_held
-from tagger.rules import load_rules
+from tagger.rules import CompiledRule
+from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.state import StateError, StateStore
-from tagger.state.held import AWAITING, DISABLED, KILL_SWITCH, LIMIT, PAUSED
+from tagger.state.held import AWAITING, DISABLED, KILL_SWITCH, LIMIT, PAUSED, HeldRow
 from tagger.state.pausefile import set_pause_file
-from tagger.state.railstore import PAUSE_ALL, PauseRow
+from tagger.state.railstore import EVERY_ACCOUNT, PAUSE_ALL, PauseRow
 from tagger.words import plural
-from tagger.yamldoc.suggest import did_you_mean
-
-# How many rule ids an unknown-rule error lists when none is close.
-SHOWN_IDS = 12
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -53,7 +53,10 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     pause = sub.add_parser(
         "pause", parents=[parent], help="pause a rule, or stop every apply at once (--all)"
     )
-    pause.add_argument("rule", nargs="?", help="the rule's id (paused on every account)")
+    pause.add_argument(
+        "rule", nargs="?", help="the rule's id (paused on every account whose rules hold it)"
+    )
+    add_account_option(pause, "pause the rule")
     pause.add_argument("--all", action="store_true", help="every rule, account: the kill switch")
     pause.add_argument("--reason", metavar="TEXT", help="why (shown by status and in the logs)")
     pause.add_argument(
@@ -72,12 +75,14 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     resume.add_argument("rule", nargs="?", help="the paused rule's id")
     resume.add_argument("--all", action="store_true", help="lift the kill switch")
+    add_account_option(resume, "lift the rule's pause")
     _release_options(resume)
     resume.set_defaults(handler=handle_resume)
     promote = sub.add_parser(
         "promote", parents=[parent], help="let a rule awaiting promotion apply its tags"
     )
     promote.add_argument("rule", help="the rule's id")
+    add_account_option(promote, "promote the rule")
     _release_options(promote)
     promote.set_defaults(handler=handle_promote)
 
@@ -93,18 +98,6 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def unknown_rule(rule_id: str, known: Iterable[str], files: Iterable[Path]) -> UserError:
-    """Return the error for a rule id the rule files do not hold, with a did-you-mean."""
-    ids = sorted(set(known))
-    close = did_you_mean(rule_id, ids)
-    listed = ", ".join(ids[:SHOWN_IDS]) + (", ..." if len(ids) > SHOWN_IDS else "")
-    where = ", ".join(str(f) for f in files) or "the configured rule files"
-    return UserError.single(
-        f"unknown rule {rule_id!r}: no rule has this id in {where}",
-        hint=close or (f"the rules are: {listed}" if ids else "the rule files hold no rule"),
-    )
 
 
 def _seconds(text: str) -> float:
@@ -133,24 +126,27 @@ def handle_pause(args: argparse.Namespace) -> int:
             "name one rule to pause, or --all to stop every apply (the kill switch), not both",
             hint="tagger pause RULE [--reason TEXT], or tagger pause --all",
         )
+    if args.account is not None and args.all:
+        raise UserError.single(
+            "--account narrows a rule's pause: give the rule, not --all",
+            hint="tagger pause RULE --account NAME; the kill switch (--all) stops every account",
+        )
     if args.all:
         return _kill_switch(config.state_path, args.wait)
     with StateStore.open(config.state_path, lock=False) as store:
-        ruleset = load_rules(list(config.rule_paths), config.lists)
-        if ruleset.get(args.rule) is None:
-            known = [r.id for r in ruleset.all_rules()]
-            raise unknown_rule(args.rule, known, config.rule_paths)
+        sets = load_account_rule_sets(config)
+        accounts = [name for name, _ in rule_targets(config, sets, args.rule, args.account)]
         reason = args.reason or "paused by the operator (tagger pause)"
         at = _now()
-        for account in config.accounts:
-            store.add_pause(PauseRow(account.name, args.rule, reason, 0, 0, MANUAL, at))
+        for account in accounts:
+            store.add_pause(PauseRow(account, args.rule, reason, 0, 0, MANUAL, at))
         confirmed = confirm_stop(store, config.state_path, args.wait)
     if not confirmed.confirmed:
         print(f"rule {args.rule!r} is paused, but {confirmed.text}", file=sys.stderr)
         return exitcodes.FAILURE
-    names = ", ".join(a.name for a in config.accounts)
+    names = ", ".join(accounts)
     print(
-        f"rule {args.rule!r} paused on {plural(len(config.accounts), 'account')} ({names}):"
+        f"rule {args.rule!r} paused on {plural(len(accounts), 'account')} ({names}):"
         f" its matches are recorded as held pairs ({confirmed.text});"
         f" 'tagger resume {args.rule}' applies them"
     )
@@ -258,6 +254,11 @@ def handle_resume(args: argparse.Namespace) -> int:
     config = load(args)
     if not args.all and not args.rule:
         raise UserError.single("name the rule to resume, or --all to lift the kill switch")
+    if args.account is not None and not args.rule:
+        raise UserError.single(
+            "--account narrows a rule's resume: give the rule",
+            hint="tagger resume RULE --account NAME; tagger resume --all lifts the kill switch",
+        )
     audit = config.audit_path
     with StateStore.open(config.state_path, lock=False) as store:
         now = _now()
@@ -282,18 +283,29 @@ def handle_resume(args: argparse.Namespace) -> int:
                 f" held: {_applied_note(backlog, args.from_now)}"
             )
         if args.rule:
-            paused = [p for p in store.pauses() if p.rule_id == args.rule]
-            rule = _rule_or_none(config, args.rule)
+            if args.account is not None:
+                check_account(config, args.account)
+            mine = [p for p in store.pauses(args.account)]
+            paused = [p for p in mine if p.rule_id == args.rule]
+            sets = _rule_sets(config)
             if not paused:
-                ids = _rule_ids(config)
-                pauses = {p.rule_id for p in store.pauses()}
+                ids = _rule_ids(sets, args.account)
+                pauses = {p.rule_id for p in mine}
                 if ids is not None and args.rule not in ids:
-                    raise unknown_rule(args.rule, ids | pauses, config.rule_paths)
+                    files = config.every_rule_path
+                    if sets is not None and args.account is not None:
+                        files = sets.files.get(args.account, files)
+                    raise unknown_rule(args.rule, ids | pauses, files, args.account)
                 others = ", ".join(sorted(pauses)) or "none"
-                print(f"rule {args.rule!r} is not paused (paused rules: {others})", file=sys.stderr)
+                where = "" if args.account is None else f" on account {args.account}"
+                print(
+                    f"rule {args.rule!r} is not paused{where} (paused rules: {others})",
+                    file=sys.stderr,
+                )
                 return exitcodes.FAILURE
-            rows = [r for r in store.held_rows(rule_ids=[args.rule]) if r.reason in (PAUSED, LIMIT)]
-            backlog = Backlog.of(rows, now, None if rule is None else rule.content_hash)
+            held = store.held_rows(account=args.account, rule_ids=[args.rule])
+            rows = [r for r in held if r.reason in (PAUSED, LIMIT)]
+            backlog = _backlog(rows, now, sets, args.rule)
             why = "; ".join(sorted({f"{p.account}: {p.reason}" for p in paused}))
             since = min(p.paused_at for p in paused)
             print(f"rule {args.rule!r} paused since {since:%Y-%m-%d %H:%M}Z ({why})")
@@ -302,7 +314,7 @@ def handle_resume(args: argparse.Namespace) -> int:
             answer = _release(store, backlog, args, audit, f"resume {args.rule!r}")
             if answer is not True:
                 return _refused(answer, "resume")
-            lifted = store.lift_pause(args.rule)
+            lifted = store.lift_pause(args.rule, args.account)
             print(
                 f"rule {args.rule!r} resumed on {plural(lifted, 'account')};"
                 f" held: {_applied_note(backlog, args.from_now)}"
@@ -310,21 +322,47 @@ def handle_resume(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _rule_ids(config: Any) -> set[str] | None:
-    """Return every rule id of the config's rule files (disabled too); None: they do not load."""
+def _rule_sets(config: Any) -> AccountRuleSets | None:
+    """Return every account's rule set; None: the rule files do not load."""
     try:
-        ruleset = load_rules(list(config.rule_paths), config.lists)
+        return load_account_rule_sets(config)
     except UserError:
         return None
-    return {r.id for r in ruleset.all_rules()}
 
 
-def _rule_or_none(config: Any, rule_id: str) -> Any:
-    """Return the rule ``rule_id`` of the config's rule files (None: gone, or they do not load)."""
-    try:
-        return load_rules(list(config.rule_paths), config.lists).get(rule_id)
-    except UserError:
+def _rule_ids(sets: AccountRuleSets | None, account: str | None) -> set[str] | None:
+    """Return every rule id of ``account``'s set (None: of every set), disabled too.
+
+    None when the rule files do not load.
+    """
+    if sets is None:
         return None
+    if account is None:
+        return sets.all_ids()
+    return {r.id for r in sets.of(account).all_rules()}
+
+
+def _backlog(
+    rows: list[HeldRow], now: datetime, sets: AccountRuleSets | None, rule_id: str
+) -> Backlog:
+    """Sort held ``rows`` of ``rule_id`` by what a release does, each against its account's rule.
+
+    A pair of a definition other than its account's current one is stale;
+    when the rules do not load, any definition is current.
+    """
+    by_account: dict[str, list[HeldRow]] = {}
+    for row in rows:
+        by_account.setdefault(row.account, []).append(row)
+    live: list[HeldRow] = []
+    expired: list[HeldRow] = []
+    stale: list[HeldRow] = []
+    for account, mine in by_account.items():
+        rule = None if sets is None else sets.of(account).get(rule_id)
+        part = Backlog.of(mine, now, None if rule is None else rule.content_hash)
+        live += part.rows
+        expired += part.expired
+        stale += part.stale
+    return Backlog(tuple(live), tuple(expired), tuple(stale))
 
 
 def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
@@ -351,42 +389,66 @@ def _print_sample(path: Path, rule_id: str, content_hash: str) -> None:
 def handle_promote(args: argparse.Namespace) -> int:
     """Show the rule's held pairs and audit sample, confirm, then record its id and hash.
 
-    The next cycle applies the held pairs of this definition (or none with
-    ``--from-now``); those of earlier definitions are dropped.
+    The promotion holds on every account when every account runs the
+    top-level rules (no ``accounts[].rules``); else on each account whose
+    rule set holds the rule (``--account``: that one), for its definition
+    there. The next cycle applies the held pairs of this definition (or none
+    with ``--from-now``); those of earlier definitions are dropped.
     """
     config = load(args)
-    ruleset = load_rules(list(config.rule_paths), config.lists)
-    rule = ruleset.get(args.rule)
-    if rule is None:
-        raise unknown_rule(args.rule, [r.id for r in ruleset.all_rules()], config.rule_paths)
-    if not rule.enabled:
+    sets = load_account_rule_sets(config)
+    targets = rule_targets(config, sets, args.rule, args.account)
+    disabled = [name for name, rule in targets if not rule.enabled]
+    if disabled:
+        where = "" if not config.per_account_rules else f" on {', '.join(disabled)}"
         raise UserError.single(
-            f"rule {args.rule!r} is disabled (enabled: false): nothing to promote",
+            f"rule {args.rule!r} is disabled (enabled: false){where}: nothing to promote",
             hint="enable it and reload; it then audits until promoted",
         )
+    shared = args.account is None and not config.per_account_rules
     with StateStore.open(config.state_path, lock=False) as store:
         now = _now()
-        rows = [r for r in store.held_rows(rule_ids=[rule.id]) if r.reason == AWAITING]
-        backlog = Backlog.of(rows, now, rule.content_hash)
-        if (rule.id, rule.content_hash) in store.promotions():
-            print(f"rule {rule.id!r} is already promoted in its current definition")
+        names = [name for name, _ in targets]
+        held = store.held_rows(rule_ids=[args.rule])
+        rows = [r for r in held if r.reason == AWAITING and (shared or r.account in names)]
+        backlog = _backlog(rows, now, sets, args.rule)
+        todo = [(n, r) for n, r in targets if (r.id, r.content_hash) not in store.promotions(n)]
+        if not todo:
+            where = "" if shared else _on(names)
+            print(f"rule {args.rule!r} is already promoted in its current definition{where}")
             if backlog.stale:
                 drop_stale(store, backlog, now, config.audit_path)
             return exitcodes.OK
-        print(f"rule {rule.id!r} (hash {rule.content_hash[:12]}) awaits promotion")
+        for rule in _definitions(todo):
+            print(f"rule {rule.id!r} (hash {rule.content_hash[:12]}) awaits promotion")
         for line in describe(backlog, "held until promoted"):
             print(line)
         print("see 'tagger report' on the audit file for each match with its explanation")
         if config.audit_path is not None:
-            _print_sample(config.audit_path, rule.id, rule.content_hash)
-        answer = _release(
-            store, backlog, args, config.audit_path, f"promote {rule.id!r}: it applies its tags"
-        )
+            for rule in _definitions(todo):
+                _print_sample(config.audit_path, rule.id, rule.content_hash)
+        where = "" if shared else _on([n for n, _ in todo])
+        question = f"promote {args.rule!r}{where}: it applies its tags"
+        answer = _release(store, backlog, args, config.audit_path, question)
         if answer is not True:
             return _refused(answer, "promote")
-        store.promote(rule.id, rule.content_hash, _now())
+        at = _now()
+        for name, rule in todo:
+            store.promote(rule.id, rule.content_hash, at, EVERY_ACCOUNT if shared else name)
     print(
-        f"rule {rule.id!r} promoted: it applies its tags from the next cycle;"
-        f" held: {_applied_note(backlog, args.from_now)}"
+        f"rule {args.rule!r} promoted{where}: it applies its tags from the"
+        f" next cycle; held: {_applied_note(backlog, args.from_now)}"
     )
     return exitcodes.OK
+
+
+def _on(accounts: list[str]) -> str:
+    """Return `` on account a, b`` for a message (empty for the single-rule-set case)."""
+    if not accounts:
+        return ""
+    return f" on {plural(len(accounts), 'account')} ({', '.join(accounts)})"
+
+
+def _definitions(targets: list[tuple[str, CompiledRule]]) -> list[CompiledRule]:
+    """Return the distinct definitions (content hashes) of the rule among ``targets``."""
+    return list({r.content_hash: r for _, r in targets}.values())

@@ -34,6 +34,7 @@ from tagger.cli.timeargs import parse_when
 from tagger.config import Config
 from tagger.errors import UserError
 from tagger.rules import RuleSet, load_rules
+from tagger.rules.accountsets import load_account_rule_sets
 
 MODES = ("live", "dry-run", "audit")
 
@@ -79,7 +80,12 @@ def _rules(args: argparse.Namespace) -> tuple[RuleSet | None, Config | None]:
         lists = config.lists if config is not None else lists_from_args(args)
         return load_rules([Path(p) for p in args.rules], lists), config
     if config is not None:
-        return load_rules(list(config.rule_paths), config.lists), config
+        sets = load_account_rule_sets(config)
+        if not sets.own:
+            return sets.default, config
+        # Every account's rules, for their metadata: an id's first definition.
+        rules = {r.id: r for s in (*sets.own.values(), sets.default) for r in s.all_rules()}
+        return RuleSet(tuple(rules.values())), config
     return None, None
 
 

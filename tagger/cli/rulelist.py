@@ -5,6 +5,9 @@ audit only, disabled), level, owner and tags; ``--json`` adds the rest of
 the metadata and the content hash. The states come from the configuration's
 rollout and the state file (read-only: safe next to a running daemon), so a
 listing without a configuration shows the rule files' view only, and says so.
+When accounts run rule sets of their own (``accounts[].rules``), each
+account's rules are listed under its name with the promotions and pauses
+that hold on it (``--account NAME``: that account's alone).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from typing import Any
 
 from tagger import exitcodes
 from tagger.cli.common import add_rule_paths, print_problems
+from tagger.cli.ruletargets import check_account
 from tagger.config import DEFAULT_CONFIG_PATH, Config, load_config
 from tagger.errors import UserError
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import CompiledRule, RuleSet, check_rule_files
+from tagger.rules.accountsets import check_account_rule_sets
 from tagger.state import StateError, StateStore
 
 DEFAULT_RULES_DIR = Path("rules")
@@ -102,6 +107,12 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         "configuration's rollout and the state file, read without the lock.",
     )
     parser.add_argument("--json", action="store_true", help="print the rules as JSON")
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="list the rules this account runs, with its promotions and pauses"
+        " (default: every account's, one listing per account, when accounts differ)",
+    )
     add_rule_paths(parser)
     parser.set_defaults(handler=handle)
 
@@ -136,8 +147,11 @@ def _paths(args: argparse.Namespace, config: Config | None) -> list[Path]:
     return [DEFAULT_RULES_DIR]
 
 
-def _standing(config: Config | None) -> Standing:
-    """Read the rollout, promotions, pauses and kill switch (nothing known without a config)."""
+def _standing(config: Config | None, account: str | None = None) -> Standing:
+    """Read the rollout, promotions, pauses and kill switch (nothing known without a config).
+
+    ``account``: the promotions holding on it and its pauses only (None: all).
+    """
     if config is None:
         return Standing()
     if not config.state_path.exists():
@@ -149,10 +163,12 @@ def _standing(config: Config | None) -> Standing:
             pauses = []
         paused: dict[str, list[str]] = {}
         for pause in pauses:
+            if account is not None and pause.account != account:
+                continue
             paused.setdefault(pause.rule_id, []).append(pause.account)
         return Standing(
             rollout=config.rollout,
-            promoted=frozenset(store.promotions()),
+            promoted=frozenset(store.promotions(account)),
             paused={rule: tuple(accounts) for rule, accounts in paused.items()},
             kill_switch=store.kill_switch(),
         )
@@ -177,12 +193,22 @@ def _table(lines: Sequence[RuleLine]) -> Iterable[str]:
 def handle(args: argparse.Namespace) -> int:
     """List the rules; 0, or 2 when the rule files are invalid."""
     config = find_config(getattr(args, "config", None), os.environ)
-    ruleset, problems = check_rule_files(_paths(args, config))
+    account = getattr(args, "account", None)
+    if config is not None and not args.paths:
+        if account is not None:
+            check_account(config, account)
+        elif config.per_account_rules:
+            return _per_account(args, config)
+    if config is not None and account is not None and not args.paths:
+        paths = list(config.account_rule_paths(account))
+    else:
+        paths = _paths(args, config)
+    ruleset, problems = check_rule_files(paths)
     if ruleset is None:
         errors, _ = print_problems(problems)
         print(f"invalid: {errors} error(s)")
         return exitcodes.USER_ERROR
-    standing = _standing(config)
+    standing = _standing(config, account)
     lines = rule_lines(ruleset, standing)
     if args.json:
         out = {
@@ -196,5 +222,43 @@ def handle(args: argparse.Namespace) -> int:
     if config is None:
         print("\nno configuration: states from the rule files only (-c for promotions and pauses)")
     if standing.kill_switch:
+        print("\nkill switch on: nothing is applied (tagger resume --all)")
+    return exitcodes.OK
+
+
+def _per_account(args: argparse.Namespace, config: Config) -> int:
+    """List each account's rules (its promotions and pauses) when some have their own."""
+    sets, problems = check_account_rule_sets(config)
+    if sets is None:
+        errors, _ = print_problems(problems)
+        print(f"invalid: {errors} error(s)")
+        return exitcodes.USER_ERROR
+    listings = []
+    for acct in config.accounts:
+        standing = _standing(config, acct.name)
+        lines = rule_lines(sets.of(acct.name), standing)
+        listings.append((acct, [str(f) for f in sets.files[acct.name]], standing, lines))
+    kill_switch = any(standing.kill_switch for _, _, standing, _ in listings)
+    if args.json:
+        out = {
+            "rollout": config.rollout,
+            "kill_switch": kill_switch,
+            "rules": [line.as_dict() for line in rule_lines(sets.default, _standing(config))],
+            "accounts": {
+                acct.name: {
+                    "files": files,
+                    "own": acct.rules_mode if acct.rule_paths else None,
+                    "rules": [line.as_dict() for line in lines],
+                }
+                for acct, files, _, lines in listings
+            },
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return exitcodes.OK
+    for index, (acct, files, _, lines) in enumerate(listings):
+        how = f"own rules, {acct.rules_mode}" if acct.rule_paths else "top-level rules"
+        print(("\n" if index else "") + f"account {acct.name} ({how}: {', '.join(files)}):")
+        print("\n".join(_table(lines)))
+    if kill_switch:
         print("\nkill switch on: nothing is applied (tagger resume --all)")
     return exitcodes.OK

@@ -8,8 +8,10 @@ many held pairs, paused since when and why, audit mode, disabled.
 from __future__ import annotations
 
 from tagger.config import Config
+from tagger.errors import UserError
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet
+from tagger.rules.accountsets import load_account_rule_sets
 from tagger.state import StateError, StateStore
 from tagger.state.held import AWAITING, HeldCount
 from tagger.state.railstore import PauseRow
@@ -25,12 +27,15 @@ def rule_states(config: Config, ruleset: RuleSet) -> dict[str, str]:
     try:
         with StateStore.open(config.state_path, lock=False, readonly=True) as store:
             promoted = store.promotions()
+            per_account = {a.name: store.promotions(a.name) for a in config.accounts}
             pauses = store.pauses()
             held = store.held_counts()
     except StateError:
         return {}
     identities = [RuleIdentity(r.id, r.content_hash, r.mode) for r in ruleset.all_rules()]
     waiting = set(awaiting_promotion(identities, config.rollout, promoted))
+    if config.per_account_rules:
+        waiting |= _awaiting_on_some_account(config, per_account)
     out: dict[str, str] = {}
     for rule in ruleset.all_rules():
         mine = [p for p in pauses if p.rule_id == rule.id]
@@ -46,6 +51,22 @@ def rule_states(config: Config, ruleset: RuleSet) -> dict[str, str]:
             out[rule.id] = f"enforcing (hash {rule.content_hash[:12]} promoted)"
         else:
             out[rule.id] = "enforcing"
+    return out
+
+
+def _awaiting_on_some_account(
+    config: Config, promoted: dict[str, set[tuple[str, str]]]
+) -> set[str]:
+    """Return the ids of rules awaiting promotion on at least one account (its own set)."""
+    try:
+        sets = load_account_rule_sets(config)
+    except UserError:
+        return set()
+    out: set[str] = set()
+    for account, pairs in promoted.items():
+        rules = sets.of(account).all_rules()
+        identities = [RuleIdentity(r.id, r.content_hash, r.mode) for r in rules]
+        out.update(awaiting_promotion(identities, config.rollout, pairs))
     return out
 
 

@@ -201,6 +201,34 @@ def quota_lines(snap: Snapshot, account: str) -> list[str]:
     return lines
 
 
+def rules_json(snap: Snapshot, account: str) -> dict[str, Any] | None:
+    """Return which rule set ``account`` runs (None when the rules do not load)."""
+    info = snap.rule_sets.get(account)
+    if info is None:
+        return None
+    return {
+        "files": list(info.files),
+        "rules": info.rules,
+        "own": info.own,
+        "awaiting_promotion": list(info.awaiting),
+    }
+
+
+def rule_set_lines(snap: Snapshot) -> list[str]:
+    """Return a line per account saying which rules it runs, when some have their own."""
+    if not any(info.own for info in snap.rule_sets.values()):
+        return []
+    lines = []
+    for account, info in snap.rule_sets.items():
+        how = f"own rules, {info.own}" if info.own else "top-level rules"
+        waiting = f"; awaiting promotion: {', '.join(info.awaiting)}" if info.awaiting else ""
+        lines.append(
+            f"rules of {account}: {plural(info.rules, 'rule')} ({how}) from"
+            f" {', '.join(info.files)}{waiting}"
+        )
+    return lines
+
+
 def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
     """Return the whole status as JSON-able data."""
     daemon = snap.daemon
@@ -228,6 +256,7 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
                 else None,
                 "backlog": backlog_json(snap, account),
                 "quota": quota_json(snap, account),
+                "rules": rules_json(snap, account),
             }
             for account in snap.accounts
         },
@@ -333,6 +362,7 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         for key, value in sorted(run.counts.items()):
             lines.append(f"  {key}: {value}")
     lines.extend(backlog_line(snap, account) for account in snap.accounts)
+    lines.extend(rule_set_lines(snap))
     for account in snap.accounts:
         lines.extend(quota_lines(snap, account))
     for account, key, mark in snap.watermarks:
@@ -417,6 +447,8 @@ def handle(args: argparse.Namespace) -> int:
         return exitcodes.OK
     if not snap.state_exists:
         print(f"no state yet at {config.state_path}: the daemon has not run")
+        for line in rule_set_lines(snap):
+            print(line)
         return exitcodes.OK
     for line in text_lines(snap, found):
         print(line)

@@ -8,7 +8,10 @@ Each problem prints as ``file:line:col: error: message [path] (hint)``,
 then a summary line. Exit 0 when there is no error (warnings allowed), 2
 otherwise. ``--tags-from FILE`` (a saved Smart Tag list, e.g. the JSON of
 get-smart-tags) or ``--tags-from-account`` (ask every configured account)
-also checks that each tag the rules name exists.
+also checks that each tag the rules name exists. When accounts name rule
+files of their own (``accounts[].rules``), each account's rule set is
+checked, against that account's tags, and a line per account says which
+files it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from tagger.config import Config, default_config_path, load_config
 from tagger.errors import Problem, UserError
 from tagger.mimecast.models import SmartTag
 from tagger.rules import RuleSet, check_rule_files, check_tags
+from tagger.rules.accountsets import AccountRuleSets, check_account_rule_sets
 from tagger.rules.messages import read_json
+from tagger.words import plural
 from tagger.yamldoc.suggest import did_you_mean
 
 
@@ -98,19 +103,77 @@ async def _account_tags(args: argparse.Namespace) -> list[tuple[str, list[SmartT
     return out
 
 
-def _tag_problems(args: argparse.Namespace, ruleset: RuleSet) -> list[Problem]:
+def _tag_problems(
+    args: argparse.Namespace, ruleset: RuleSet, sets: AccountRuleSets | None = None
+) -> list[Problem]:
+    """Return the problems of the rules' tags against the Smart Tags asked for (none: not asked).
+
+    With per-account rule sets (``sets``), each account's tags are checked
+    against that account's rules; a list not named after an account is
+    checked against every account's rules.
+    """
     if args.tags_from:
         found = tags_from_file(Path(args.tags_from))
     elif args.tags_from_account:
         found = asyncio.run(_account_tags(args))
     else:
         return []
-    problems = []
+    problems: list[Problem] = []
     for name, tags in found:
-        for problem in check_tags(ruleset, tags):
-            message = f"account {name}: {problem.message}" if name else problem.message
-            problems.append(dataclasses.replace(problem, message=message))
+        if sets is None:
+            checked = [ruleset]
+        elif name in sets.files:
+            checked = [sets.of(name)]
+        else:
+            checked = list({id(s): s for s in (sets.default, *sets.own.values())}.values())
+        for each in checked:
+            for problem in check_tags(each, tags):
+                message = f"account {name}: {problem.message}" if name else problem.message
+                located = dataclasses.replace(problem, message=message)
+                if located not in problems:
+                    problems.append(located)
     return problems
+
+
+def _account_lines(config: Config, sets: AccountRuleSets) -> list[str]:
+    """Return one line per account: which rule files it runs and how many rules."""
+    base = config.source.parent
+    lines = []
+    for account in config.accounts:
+        files = ", ".join(_shown(p, base) for p in sets.files[account.name])
+        ruleset = sets.of(account.name)
+        how = f"own rules {account.rules_mode}" if account.rule_paths else "top-level rules"
+        lines.append(
+            f"account {account.name}: {plural(len(ruleset.all_rules()), 'rule')}"
+            f" ({how}) from {files}"
+        )
+    return lines
+
+
+def _shown(path: Path, base: Path) -> str:
+    """Return ``path`` relative to ``base`` when it lies below it (as the config names it)."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _handle_accounts(args: argparse.Namespace, config: Config, problems: list[Problem]) -> int:
+    """Validate every account's rule set, each against that account's tags when asked."""
+    sets, rule_problems = check_account_rule_sets(config)
+    problems = problems + rule_problems
+    if sets is not None and not any(p.severity == "error" for p in problems):
+        problems = problems + _tag_problems(args, sets.default, sets)
+    errors, warnings = print_problems(problems)
+    if errors or sets is None:
+        print(f"invalid: {errors} error(s), {warnings} warning(s)")
+        return exitcodes.USER_ERROR
+    for line in _account_lines(config, sets):
+        print(line)
+    rules = len(sets.all_ids())
+    files = len(config.every_rule_path)
+    print(f"ok: {rules} rule(s) in {files} file(s), {warnings} warning(s)")
+    return exitcodes.OK
 
 
 def _check_config(args: argparse.Namespace) -> tuple[Config | None, list[Problem]]:
@@ -137,6 +200,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.paths:
         paths = [Path(p) for p in args.paths]
     elif config is not None:
+        if config.per_account_rules:
+            return _handle_accounts(args, config, problems)
         paths = list(config.rule_paths)
     elif problems:
         errors, warnings = print_problems(problems)

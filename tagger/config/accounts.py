@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from tagger.config.domains import parse_domains
-from tagger.config.model import AccountConfig, SearchScopeMode
+from tagger.config.model import AccountConfig, RulesMode, SearchScopeMode
 from tagger.config.quotas import share_quota_groups
+from tagger.config.rulepaths import expand_rule_paths
 from tagger.config.secrets import SecretError, read_secret, secret_source
 from tagger.mimecast.regions import resolve_base_url
 from tagger.mimecast.settings import (
@@ -109,6 +110,17 @@ def _build_one(
         out.add((*path, "ca_bundle_only"), "ca_bundle_only needs ca_bundle", at_value=False)
     domains = parse_domains(item.get("domains", []), (*path, "domains"), out)
     scope = _search_scope(item, path, out)
+    rule_paths = (
+        expand_rule_paths(item["rules"], (*path, "rules"), out, base_dir) if "rules" in item else ()
+    )
+    mode: RulesMode = "replace" if item.get("rules_mode") == "replace" else "add"
+    if "rules_mode" in item and "rules" not in item:
+        out.add(
+            (*path, "rules_mode"),
+            "rules_mode needs the account's own rules",
+            hint="add rules: [FILE, ...] to this account, or remove rules_mode",
+            at_value=True,
+        )
     for key in ("timeout_s", "max_response_mb", "max_pagination_s"):
         if key in item and not math.isfinite(item[key]):
             out.add((*path, key), "must be a finite number", at_value=True)
@@ -143,7 +155,14 @@ def _build_one(
     own = item.get("limits")
     limits = None if own is None else limits_of(own, Limits())
     return AccountConfig(
-        name, settings, domains, scope, limits=limits, enabled=item.get("enabled", True)
+        name,
+        settings,
+        domains,
+        scope,
+        limits=limits,
+        enabled=item.get("enabled", True),
+        rule_paths=rule_paths,
+        rules_mode=mode,
     )
 
 

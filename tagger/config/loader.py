@@ -7,7 +7,6 @@ and listing rule files.
 
 from __future__ import annotations
 
-import glob
 import ipaddress
 import json
 import os
@@ -35,6 +34,7 @@ from tagger.config.model import (
     WindowConfig,
 )
 from tagger.config.notify import build_notify
+from tagger.config.rulepaths import expand_rule_paths
 from tagger.config.statedir import resolve_path, state_directory
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
@@ -98,7 +98,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         env=environment,
         default_concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
     )
-    rule_paths = _rule_paths(data["rules"], out, base_dir)
+    rule_paths = expand_rule_paths(data["rules"], ("rules",), out, base_dir)
     lists = build_lists(data.get("lists", {}), out, base_dir)
     schedule = _schedule(data.get("schedule", {}), out)
     window = _window(data.get("window", {}), out)
@@ -307,33 +307,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _rule_paths(given: str | list[str], out: Problems, base_dir: Path) -> tuple[Path, ...]:
-    """Expand rule paths, directories and globs (each sorted); each must match a file."""
-    found: dict[Path, None] = {}
-    located = (
-        [(("rules",), given)]
-        if isinstance(given, str)
-        else [(("rules", index), pattern) for index, pattern in enumerate(given)]
-    )
-    for where, pattern in located:
-        target = base_dir / pattern
-        try:
-            if glob.has_magic(pattern):
-                matches = [Path(p) for p in glob.glob(str(target), recursive=True)]
-                matches = [p for p in matches if p.is_file()]
-            elif target.is_dir():
-                matches = [p for p in target.iterdir() if p.suffix in {".yaml", ".yml"}]
-            else:
-                matches = [target] if target.is_file() else []
-        except (OSError, ValueError):
-            matches = []
-        if not matches:
-            what = "matches no files" if glob.has_magic(pattern) else "is not a rule file"
-            out.add(where, f"'{pattern}' {what} (looked in {target})", at_value=True)
-        found.update(dict.fromkeys(sorted(matches)))
-    return tuple(found)
 
 
 def _warn_if_exposed(path: Path, inline: list[PathLike], out: Problems) -> None:

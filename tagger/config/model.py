@@ -31,6 +31,7 @@ DEFAULT_STATE_PATH = Path("/var/lib/tagger/state.db")
 
 LogFormat = Literal["auto", "json", "console"]
 SearchScopeMode = Literal["auto", "domains"]
+RulesMode = Literal["add", "replace"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -51,6 +52,11 @@ class AccountConfig:
     search_scope: SearchScopeMode = "auto"
     limits: Limits | None = None
     enabled: bool = True
+    # The account's own rule files (``accounts[].rules``), expanded like the
+    # top-level ones; ``rules_mode`` says whether they are added to the
+    # top-level rules for this account or replace them.
+    rule_paths: tuple[Path, ...] = ()
+    rules_mode: RulesMode = "add"
 
     def secret_values(self) -> tuple[str, ...]:
         """Return the secret credential values (for the log redactor; never print them)."""
@@ -166,6 +172,28 @@ class Config:
     notify: tuple[NotifyTarget, ...] = ()
     # Shared lists rules test with ``in_list`` (declarations; the files are read with the rules).
     lists: tuple[ListSpec, ...] = ()
+
+    def account_rule_paths(self, name: str) -> tuple[Path, ...]:
+        """Return the rule files account ``name`` runs, in load order.
+
+        The top-level rules, then the account's own (``rules_mode: add``), or
+        only its own (``replace``). Raises ``KeyError`` for an unknown account.
+        """
+        account = self.account(name)
+        if account.rules_mode == "replace" and account.rule_paths:
+            return account.rule_paths
+        return tuple(dict.fromkeys((*self.rule_paths, *account.rule_paths)))
+
+    @property
+    def every_rule_path(self) -> tuple[Path, ...]:
+        """Return every rule file the config names: the top-level ones, then the accounts' own."""
+        own = (p for a in self.accounts for p in a.rule_paths)
+        return tuple(dict.fromkeys((*self.rule_paths, *own)))
+
+    @property
+    def per_account_rules(self) -> bool:
+        """Return whether any account names rule files of its own."""
+        return any(a.rule_paths for a in self.accounts)
 
     def account(self, name: str) -> AccountConfig:
         """Return the account called ``name``; raises ``KeyError`` if there is none."""

@@ -70,20 +70,27 @@ class AccountBook:
         self.state.add_pause(row)
 
     def promotions(self) -> set[tuple[str, str]]:
-        """Return every promoted (rule id, content hash) pair."""
-        return self.state.promotions()
+        """Return the (rule id, content hash) pairs promoted on this account (or on every one)."""
+        return self.state.promotions(self.account)
 
-    def note_enforcing(self, rules: Iterable[tuple[str, str]], at: datetime) -> None:
+    def note_enforcing(
+        self, rules: Iterable[tuple[str, str]], at: datetime, *, own: bool = False
+    ) -> None:
         """Record the (rule id, content hash) pairs enforcing now as promoted (new ones only).
 
         Under ``rollout: enforce`` every enforce-mode rule applies at once; so
         that turning audit-first on later puts only rules new or changed after
-        it under review, the rules enforcing before count as promoted.
+        it under review, the rules enforcing before count as promoted. ``own``:
+        the account runs a rule set of its own, whose rules are promoted on it
+        alone (else on every account, as the shared rule set is).
         """
-        known = self.state.promotions()
+        known = self.state.promotions(self.account)
         for rule_id, content_hash in rules:
             if (rule_id, content_hash) not in known:
-                self.state.promote(rule_id, content_hash, at)
+                if own:
+                    self.state.promote(rule_id, content_hash, at, self.account)
+                else:
+                    self.state.promote(rule_id, content_hash, at)
 
     def rule_history(self, at: datetime, span: timedelta) -> dict[str, tuple[int, int, int]]:
         """Return rule id → (cycles, matches, applies in the last 24 h) before ``at``.

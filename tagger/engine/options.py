@@ -86,7 +86,11 @@ class Account:
 
 @dataclass
 class AccountRuntime:
-    """One account's live client, resolved tag ids and search scope (what it learned)."""
+    """One account's live client, resolved tag ids and search scope (what it learned).
+
+    ``ruleset`` is the account's own rule set when it names rule files of its
+    own (``accounts[].rules``); None: it runs the runtime's.
+    """
 
     name: str
     client: MimecastClient
@@ -94,6 +98,7 @@ class AccountRuntime:
     tags: list[SmartTag]
     stopped_reason: str | None = None
     scope: SearchScope | None = None
+    ruleset: RuleSet | None = None
 
 
 @dataclass
@@ -104,6 +109,19 @@ class Runtime:
     ruleset: RuleSet
     accounts: list[AccountRuntime]
     stack: AsyncExitStack = field(repr=False)
+
+    def ruleset_of(self, account: AccountRuntime) -> RuleSet:
+        """Return the rule set ``account`` runs: its own, else the runtime's."""
+        return self.ruleset if account.ruleset is None else account.ruleset
+
+    def own_rulesets(self) -> list[RuleSet]:
+        """Return the accounts' own rule sets (none when every account runs the runtime's)."""
+        return [a.ruleset for a in self.accounts if a.ruleset is not None]
+
+    def rule_count(self) -> int:
+        """Return how many distinct enabled rules (id and definition) the accounts run."""
+        sets = [self.ruleset, *self.own_rulesets()]
+        return len({(r.id, r.content_hash) for s in sets for r in s.rules})
 
     async def close(self) -> None:
         """Close every client."""

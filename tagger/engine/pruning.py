@@ -19,15 +19,16 @@ __all__ = ["RULE_HISTORY_KEEP", "keep_for", "prune", "retention"]
 log = structlog.get_logger("tagger.engine")
 
 
-def keep_for(config: Config, ruleset: RuleSet) -> timedelta:
+def keep_for(config: Config, ruleset: RuleSet, *more: RuleSet) -> timedelta:
     """Return how long state rows are kept: the longest look-back any search can make.
 
     That is the longest of the first-start look-back, the catch-up limit and
-    every rule's own look-back, plus the overlap and a day (see
-    :func:`retention`). Pure.
+    every rule's own look-back (of ``ruleset`` and of the accounts' own sets
+    in ``more``), plus the overlap and a day (see :func:`retention`). Pure.
     """
     w = config.window
-    longest = max(w.initial_lookback, w.max_catchup, ruleset.longest_lookback or timedelta(0))
+    own = [s.longest_lookback or timedelta(0) for s in (ruleset, *more)]
+    longest = max(w.initial_lookback, w.max_catchup, *own)
     return retention(longest, w.overlap)
 
 

@@ -92,7 +92,9 @@ def prepare(
         return guard
     if getattr(config, "rollout", "enforce") == "enforce":
         ledger.note_enforcing(
-            ((r.id, r.content_hash) for r in ruleset.rules if r.mode == "enforce"), at
+            ((r.id, r.content_hash) for r in ruleset.rules if r.mode == "enforce"),
+            at,
+            own=bool(getattr(acct, "rule_paths", ())),
         )
     problems: list[str] = []
     if config.audit_path is not None:

@@ -102,14 +102,15 @@ async def run_account(
     status is ``ok``, ``partial`` (errors or failed messages), ``interrupted``,
     ``failed`` or ``stopped``.
     """
-    ledger = Ledger(state, acct.name, runtime.ruleset)
+    ruleset = runtime.ruleset_of(acct)
+    ledger = Ledger(state, acct.name, ruleset)
     ledger.begin(kind, now(), verify=verify)
     guard = None
     error: str | None = None
     try:
         guard = prepare(
             runtime.config,
-            runtime.ruleset,
+            ruleset,
             ledger,
             acct.tag_ids,
             acct.client.server_date,
@@ -119,7 +120,7 @@ async def run_account(
         account = Account(
             acct.name,
             acct.client,
-            runtime.ruleset,
+            ruleset,
             acct.tag_ids,
             ledger,
             scope=acct.scope,

@@ -18,7 +18,8 @@ from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
 from tagger.monitor.quotanote import QuotaNote, read_quota
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
-from tagger.rules import RuleSet, load_rules
+from tagger.rules import RuleSet
+from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.state import StateError, StateStore
 from tagger.state.held import HeldCount
 from tagger.state.pausefile import pause_file_on
@@ -27,6 +28,21 @@ from tagger.state.rows import FailureRow, RunRow
 
 # Runs scanned for each account's last completed cycle.
 SCAN_RUNS = 500
+
+
+@dataclass(frozen=True)
+class RuleSetInfo:
+    """Which rule set an account runs: its files, its rules and how it got them.
+
+    ``own`` is None for an account running the top-level rules, else its
+    ``rules_mode`` (``add`` or ``replace``); ``awaiting`` are the ids of its
+    rules awaiting promotion on it.
+    """
+
+    files: tuple[str, ...]
+    rules: int
+    own: str | None = None
+    awaiting: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class Snapshot:
     cycle searches at most (older deferred mail is never searched again).
     ``quota`` is the daemon's note of each endpoint's quota use in its last
     cycle (None when no daemon wrote one).
+    ``rule_sets`` says which rules each account runs (empty when they do not load).
     ``generation`` is the state's (:mod:`tagger.state.generation`) and
     ``unsure_since`` when it was last found lost or older than its marker;
     ``behind`` is (the state's, the marker's generation) while the state is
@@ -84,6 +101,7 @@ class Snapshot:
     generation: int = 0
     unsure_since: datetime | None = None
     behind: tuple[int, int | None] | None = None
+    rule_sets: Mapping[str, RuleSetInfo] = field(default_factory=dict)
 
     def verifying(self) -> tuple[str, ...]:
         """Return the accounts that read each message's tags before applying, for a lost state.
@@ -130,12 +148,55 @@ def awaiting_rules(
     return tuple(awaiting_promotion(identities, rollout, promoted))
 
 
-def _rules(config: Config) -> tuple[RuleSet | None, str | None]:
+def _rules(config: Config) -> tuple[AccountRuleSets | None, str | None]:
     try:
-        return load_rules(list(config.rule_paths), config.lists), None
+        return load_account_rule_sets(config), None
     except UserError as exc:
         first = exc.errors[0] if exc.errors else None
         return None, str(first) if first is not None else exc.summary or "invalid rules"
+
+
+def _every(sets: AccountRuleSets | None) -> RuleSet | None:
+    """Return one rule set holding every account's rules (an id's first definition)."""
+    if sets is None:
+        return None
+    if not sets.own:
+        return sets.default
+    seen = dict.fromkeys(r.id for r in sets.default.all_rules())
+    extra = []
+    for ruleset in sets.own.values():
+        for rule in ruleset.rules:
+            if rule.id not in seen:
+                seen[rule.id] = None
+                extra.append(rule)
+    return RuleSet((*sets.default.rules, *extra), sets.default.disabled)
+
+
+def rule_set_infos(
+    config: Config, sets: AccountRuleSets | None, promoted: Mapping[str, Set[tuple[str, str]]]
+) -> dict[str, RuleSetInfo]:
+    """Return which rule set each account runs, with its rules awaiting promotion on it.
+
+    ``promoted`` maps each account to the pairs promoted on it (an account
+    missing from it: none).
+    """
+    if sets is None:
+        return {}
+    out: dict[str, RuleSetInfo] = {}
+    for account in config.accounts:
+        ruleset = sets.of(account.name)
+        out[account.name] = RuleSetInfo(
+            files=tuple(str(f) for f in sets.files[account.name]),
+            rules=len(ruleset.all_rules()),
+            own=account.rules_mode if account.rule_paths else None,
+            awaiting=awaiting_rules(ruleset, config.rollout, promoted.get(account.name, set())),
+        )
+    return out
+
+
+def _awaiting_anywhere(infos: Mapping[str, RuleSetInfo]) -> tuple[str, ...]:
+    """Return the ids of rules awaiting promotion on any account, each once, in order."""
+    return tuple(dict.fromkeys(r for info in infos.values() for r in info.awaiting))
 
 
 def _single_tag_paths(ruleset: RuleSet, pairs: Mapping[tuple[str, str], int]) -> dict[str, str]:
@@ -174,7 +235,9 @@ def span_runs(
 
 def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
     """Read everything ``status`` shows; raises StateError when the state file is unusable."""
-    ruleset, rules_error = _rules(config)
+    sets, rules_error = _rules(config)
+    ruleset = _every(sets)
+    infos = rule_set_infos(config, sets, {})
     base = Snapshot(
         now=now,
         state_path=config.state_path,
@@ -187,7 +250,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
         daemon=read_info(config.state_path),
         quota=read_quota(config.state_path),
         rules_error=rules_error,
-        awaiting=awaiting_rules(ruleset, config.rollout, set()),
+        awaiting=_awaiting_anywhere(infos),
+        rule_sets=infos,
         disabled=tuple(a.name for a in config.accounts if not a.enabled),
         kill_switch=pause_file_on(config.state_path),
         backlog_span=config.monitor.backlog_warn_after,
@@ -203,6 +267,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             if not run.dry_run and run.status in ("ok", "partial"):
                 completed.setdefault(run.account, run)
         pairs = store.tags_per_rule()
+        promoted = {a.name: store.promotions(a.name) for a in config.accounts}
+        infos = rule_set_infos(config, sets, promoted)
         paths = _single_tag_paths(ruleset, pairs) if ruleset is not None else {}
         if base.daemon is not None:
             paths.update(base.daemon.tags)
@@ -218,7 +284,8 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             paused=paused_rules(store),
             pauses=tuple(_pauses(store)),
             held=tuple(store.held_counts()),
-            awaiting=awaiting_rules(ruleset, config.rollout, store.promotions()),
+            awaiting=_awaiting_anywhere(infos),
+            rule_sets=infos,
             kill_switch=store.kill_switch(),
             generation=store.generation(),
             unsure_since=store.lost_at(),

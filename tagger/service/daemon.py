@@ -161,7 +161,7 @@ class Daemon:
             log.info(
                 "daemon_started",
                 accounts=[a.name for a in self.runtime.accounts],
-                rules=len(self.runtime.ruleset.rules),
+                rules=self.runtime.rule_count(),
                 dry_run=self.dry_run,
                 interval_s=self.config.schedule.interval.total_seconds(),
                 state=str(self.config.state_path),
@@ -279,7 +279,7 @@ class Daemon:
             self._observe_health(settings=True)
         self._schedule()
         self.notifier.ready()
-        self.notifier.status(f"reloaded: {len(runtime.ruleset.rules)} rules")
+        self.notifier.status(f"reloaded: {runtime.rule_count()} rules")
         note_daemon(
             self.config.state_path,
             self.options.config_path,
@@ -288,9 +288,7 @@ class Daemon:
             dry_run=self.dry_run,
             reload_ok=True,
         )
-        log.info(
-            "reload_done", rules=len(runtime.ruleset.rules), ruleset=runtime.ruleset.content_hash
-        )
+        log.info("reload_done", rules=runtime.rule_count(), ruleset=runtime.ruleset.content_hash)
 
     async def cycle(self) -> None:
         """Run one cycle over every account (the scheduled job).
@@ -420,7 +418,9 @@ class Daemon:
         if self.metrics is None:
             return
         if settings:
-            self.metrics.health.observe_settings(self.config, self.runtime.ruleset)
+            self.metrics.health.observe_settings(
+                self.config, self.runtime.ruleset, *self.runtime.own_rulesets()
+            )
         try:
             self.metrics.health.observe_state(self.state, [a.name for a in self.config.accounts])
         except (StateError, sqlite3.Error) as exc:
@@ -433,7 +433,11 @@ class Daemon:
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = now
-        prune(self.state, now, keep_for(self.config, self.runtime.ruleset))
+        prune(
+            self.state,
+            now,
+            keep_for(self.config, self.runtime.ruleset, *self.runtime.own_rulesets()),
+        )
 
     async def _watchdog(self) -> None:
         """Ping the watchdog while cycles keep succeeding on schedule or making progress."""

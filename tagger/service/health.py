@@ -79,10 +79,14 @@ class Health:
             "tagger_reloads", "Reloads of config and rules (SIGHUP), by result.", "result"
         )
 
-    def observe_settings(self, config: Config, ruleset: RuleSet) -> None:
-        """Set the per-account settings the alerts judge against, from ``config``."""
+    def observe_settings(self, config: Config, ruleset: RuleSet, *more: RuleSet) -> None:
+        """Set the per-account settings the alerts judge against, from ``config``.
+
+        ``more`` are the accounts' own rule sets (their schedules count too).
+        """
         interval = config.schedule.interval
-        longest = max((r.schedule for r in ruleset.rules if r.schedule), default=timedelta(0))
+        schedules = [r.schedule for s in (ruleset, *more) for r in s.rules if r.schedule]
+        longest = max(schedules, default=timedelta(0))
         catchup = max(config.window.max_catchup, config.window.initial_lookback)
         for account in config.accounts:
             name = account.name

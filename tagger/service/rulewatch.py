@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tagger.config import Config, load_config
 from tagger.errors import UserError
-from tagger.rules import check_rule_files
+from tagger.rules.accountsets import check_account_rule_sets
 
 Signature = tuple[tuple[str, int, int], ...]
 
@@ -47,8 +47,8 @@ def first_problem(config_path: Path) -> str | None:
         config = load_config(config_path)
     except UserError as exc:
         return str(exc.errors[0]) if exc.errors else str(exc)
-    ruleset, problems = check_rule_files(list(config.rule_paths))
-    if ruleset is not None:
+    sets, problems = check_account_rule_sets(config)
+    if sets is not None:
         return None
     errors = [p for p in problems if p.severity == "error"]
     return str(errors[0]) if errors else "the rule files do not load"
@@ -60,16 +60,16 @@ class RuleFilesWatch:
     def __init__(self, config_path: Path, config: Config) -> None:
         self.config_path = config_path
         self.problem: str | None = None
-        self._seen = signature(config_path, config.rule_paths)
+        self._seen = signature(config_path, config.every_rule_path)
 
     def loaded(self, config: Config) -> None:
         """Note that ``config`` and its rules were just loaded whole (start-up, a reload)."""
-        self._seen = signature(self.config_path, config.rule_paths)
+        self._seen = signature(self.config_path, config.every_rule_path)
         self.problem = None
 
     def changed(self, config: Config) -> bool:
         """Return whether a file changed since the last check (and remember it did)."""
-        now = signature(self.config_path, config.rule_paths)
+        now = signature(self.config_path, config.every_rule_path)
         if now == self._seen:
             return False
         self._seen = now

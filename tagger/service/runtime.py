@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.mimecast.sharedgate import GateRegistry
-from tagger.rules import RuleSet, check_tags, load_rules, resolve_tags
+from tagger.rules import RuleSet, check_tags, resolve_tags
+from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.rules.lists_ref import lists_used
 from tagger.rules.refuse import refuse_unknown_tag_rules
 from tagger.state import StateStore
@@ -36,18 +38,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def load_ruleset(config: Config) -> RuleSet:
-    """Load and compile the rules the config names, with its shared lists.
+def load_rule_sets(config: Config) -> AccountRuleSets:
+    """Load and compile the rules the config names (top-level and each account's), with its lists.
 
     Raises UserError with every problem (rules and list files).
     """
-    ruleset = load_rules(list(config.rule_paths), config.lists)
+    sets = load_account_rule_sets(config)
     users: dict[str, int] = {}
     entries: dict[str, int] = {}
-    for rule in ruleset.all_rules():
-        for name, shared in lists_used((rule.match, rule.unless)).items():
-            users[name] = users.get(name, 0) + 1
-            entries[name] = len(shared.entries)
+    seen: set[tuple[str, str]] = set()
+    for ruleset in (sets.default, *sets.own.values()):
+        for rule in ruleset.all_rules():
+            if (rule.id, rule.content_hash) in seen:
+                continue
+            seen.add((rule.id, rule.content_hash))
+            for name, shared in lists_used((rule.match, rule.unless)).items():
+                users[name] = users.get(name, 0) + 1
+                entries[name] = len(shared.entries)
     for spec in config.lists:
         if spec.name not in users:
             log.warning("list_unused", list=spec.name, file=str(spec.path), hint="no rule tests it")
@@ -60,20 +67,52 @@ def load_ruleset(config: Config) -> RuleSet:
             rules=users[spec.name],
             hashed=spec.hash,
         )
-    return ruleset
+    for account in config.accounts:
+        if account.rule_paths:
+            own = sets.of(account.name)
+            log.info(
+                "account_rules_loaded",
+                account=account.name,
+                mode=account.rules_mode,
+                files=[str(f) for f in sets.files[account.name]],
+                rules=len(own.rules),
+                ruleset=own.content_hash,
+            )
+    return sets
+
+
+def load_ruleset(config: Config) -> RuleSet:
+    """Load the top-level rule set (see :func:`load_rule_sets`); raises UserError."""
+    return load_rule_sets(config).default
+
+
+def _for_account(problems: list[Problem], account: str) -> list[Problem]:
+    """Return ``problems`` each saying which account they were found for."""
+    return [replace(p, message=f"{p.message} (account {account})") for p in problems]
 
 
 async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtime:
     """Connect every account and resolve every rule's tags to Smart Tag ids.
 
-    Given a loaded config (and optionally an already-compiled rule set);
-    returns the runtime. Raises :class:`UserError` when rules are invalid or
-    name tags an account does not have (located in the rule files), and
-    :class:`MimecastError` when an account cannot be reached.
+    Given a loaded config (and optionally an already-compiled top-level rule
+    set); returns the runtime, in which an account with rule files of its own
+    carries its own rule set. Raises :class:`UserError` when rules are
+    invalid or name tags an account does not have (located in the rule
+    files), and :class:`MimecastError` when an account cannot be reached.
     """
-    rules = ruleset if ruleset is not None else load_ruleset(config)
-    lookbacks = [(r.id, r.lookback) for r in rules.rules if r.lookback is not None]
-    warn_long_lookbacks(config.window.initial_lookback, lookbacks)
+    if ruleset is None:
+        sets = load_rule_sets(config)
+        rules, own = sets.default, dict(sets.own)
+    else:
+        rules = ruleset
+        own = dict(load_rule_sets(config).own) if config.per_account_rules else {}
+    lookbacks = {
+        (r.id, r.lookback)
+        for s in (rules, *own.values())
+        for r in s.rules
+        if r.lookback is not None
+    }
+    warn_long_lookbacks(config.window.initial_lookback, sorted(lookbacks))
     stack = AsyncExitStack()
     # Accounts of one quota group (same credentials, or quota_group) pace at shared gates.
     gates = GateRegistry()
@@ -83,28 +122,23 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
         for account in config.accounts:
             client = await stack.enter_async_context(MimecastClient(account.settings, gates=gates))
             tags = await client.list_smart_tags()
+            mine = own.get(account.name)
             if not config.strict_tags:
                 # Only the rules naming tags this account lacks are left out (logged).
-                rules = refuse_unknown_tag_rules(rules, tags, account.name)
-            found = check_tags(rules, tags)
-            for problem in found:
-                problems.append(
-                    Problem(
-                        f"{problem.message} (account {account.name})",
-                        file=problem.file,
-                        line=problem.line,
-                        column=problem.column,
-                        path=problem.path,
-                        severity=problem.severity,
-                        hint=problem.hint,
-                    )
-                )
+                if mine is None:
+                    rules = refuse_unknown_tag_rules(rules, tags, account.name)
+                else:
+                    mine = refuse_unknown_tag_rules(mine, tags, account.name)
+            found = check_tags(rules if mine is None else mine, tags)
+            problems.extend(_for_account(found, account.name))
             if any(p.severity == "error" for p in found):
                 continue
-            resolved = resolve_tags(rules, tags)
+            resolved = resolve_tags(rules if mine is None else mine, tags)
             ids = {ref: tag.id for ref, tag in resolved.items()}
             scope = SearchScope(account.name, account.domains, account.search_scope)
-            accounts.append(AccountRuntime(account.name, client, ids, list(tags), scope=scope))
+            accounts.append(
+                AccountRuntime(account.name, client, ids, list(tags), scope=scope, ruleset=mine)
+            )
         if any(p.severity == "error" for p in problems):
             raise UserError(problems, "rules name Smart Tags the account does not have")
     except BaseException:

@@ -1,6 +1,6 @@
 """The state of the safety rails: pauses, promotions, per-rule cycle history, switches.
 
-A table family of :class:`~tagger.state.store.StateStore` (schema version 4),
+A table family of :class:`~tagger.state.store.StateStore` (schema versions 4 and 7),
 mixed in over the shared plumbing of :mod:`tagger.state.access`. Every
 write is one transaction; the reads are single indexed queries, cheap enough
 for a running daemon to make before each apply (the kill switch).
@@ -24,6 +24,8 @@ PAUSE_ALL = "pause_all"
 # once every apply cleared before the request was seen has ended.
 STOP_REQUEST = "stop_request"
 STOP_ACK = "stop_ack"
+# The account of a promotion that holds for every account.
+EVERY_ACCOUNT = ""
 # The row the preflight writes to prove the state is writable (never a switch).
 WRITE_CHECK = "write_check"
 
@@ -116,18 +118,46 @@ class RailRecords(StateAccess):
 
     # -- promotions --------------------------------------------------------------
 
-    def promote(self, rule_id: str, content_hash: str, at: datetime) -> None:
-        """Record that the rule ``rule_id`` with ``content_hash`` was promoted."""
+    def promote(
+        self, rule_id: str, content_hash: str, at: datetime, account: str = EVERY_ACCOUNT
+    ) -> None:
+        """Record that the rule ``rule_id`` with ``content_hash`` was promoted on ``account``.
+
+        ``account`` :data:`EVERY_ACCOUNT` (the default): on every account.
+        """
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO promotions (rule_id, content_hash, promoted_at)"
-                " VALUES (?, ?, ?)",
-                (rule_id, content_hash, to_us(at)),
+                "INSERT OR IGNORE INTO promotions (rule_id, content_hash, account, promoted_at)"
+                " VALUES (?, ?, ?, ?)",
+                (rule_id, content_hash, account, to_us(at)),
             )
 
-    def promotions(self) -> set[tuple[str, str]]:
-        """Return every promoted (rule id, content hash) pair."""
-        return {(r, h) for r, h in self._rows("SELECT rule_id, content_hash FROM promotions")}
+    def promotions(self, account: str | None = None) -> set[tuple[str, str]]:
+        """Return the promoted (rule id, content hash) pairs that hold on ``account``.
+
+        Those promoted on every account and those promoted on ``account``
+        alone; None: every pair promoted on any account.
+        """
+        if account is None:
+            rows = self._rows("SELECT rule_id, content_hash FROM promotions")
+        else:
+            rows = self._rows(
+                "SELECT rule_id, content_hash FROM promotions WHERE account IN (?, ?)",
+                (EVERY_ACCOUNT, account),
+            )
+        return {(r, h) for r, h in rows}
+
+    def promoted_on(self) -> dict[str, set[tuple[str, str]]]:
+        """Return account → the (rule id, content hash) pairs promoted on it alone.
+
+        The key :data:`EVERY_ACCOUNT` holds those promoted on every account.
+        """
+        out: dict[str, set[tuple[str, str]]] = {}
+        for rule_id, content_hash, account in self._rows(
+            "SELECT rule_id, content_hash, account FROM promotions"
+        ):
+            out.setdefault(account, set()).add((rule_id, content_hash))
+        return out
 
     # -- per-rule cycle history ----------------------------------------------------
 

@@ -217,7 +217,29 @@ V6 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
+# Promotions per account: a rule of an account's own rule set
+# (``accounts[].rules``) is promoted on that account alone. A row whose
+# account is '' holds for every account: every promotion made before this
+# version stays valid for every account.
+V7 = Migration(
+    version=7,
+    name="promotions per account",
+    statements=(
+        """CREATE TABLE promotions_v7 (
+            rule_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            account TEXT NOT NULL DEFAULT '',
+            promoted_at INTEGER NOT NULL,
+            PRIMARY KEY (rule_id, content_hash, account)
+        ) WITHOUT ROWID""",
+        """INSERT INTO promotions_v7 (rule_id, content_hash, account, promoted_at)
+            SELECT rule_id, content_hash, '', promoted_at FROM promotions""",
+        "DROP TABLE promotions",
+        "ALTER TABLE promotions_v7 RENAME TO promotions",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7)
 
 _USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 

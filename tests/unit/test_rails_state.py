@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,3 +85,29 @@ def test_pruning_drops_rule_history_beyond_the_retention_but_keeps_what_the_rail
         assert prune(store, now, timedelta(days=1))["rule_cycles"] == 1
         assert store.rule_history("a", T0) == {"r": (1, 2)}
         assert prune(store, now, timedelta(days=1))["rule_cycles"] == 0
+
+
+def test_promotions_hold_on_every_account_or_on_one(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path / "state.db") as store:
+        store.promote("shared", "h1", T0)
+        store.promote("own", "h2", T0, "acme")
+        store.promote("own", "h2", T0, "acme")
+        assert store.promotions("acme") == {("shared", "h1"), ("own", "h2")}
+        assert store.promotions("globex") == {("shared", "h1")}
+        assert store.promotions() == {("shared", "h1"), ("own", "h2")}
+        assert store.promoted_on() == {"": {("shared", "h1")}, "acme": {("own", "h2")}}
+
+
+def test_a_version_6_file_keeps_its_promotions_for_every_account(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path, migrations=MIGRATIONS[:6]) as old:
+        assert old.schema_version() == 6
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO promotions (rule_id, content_hash, promoted_at) VALUES ('r', 'h', 0)"
+        )
+    with StateStore.open(path) as store:
+        assert store.schema_version() == 7
+        assert store.promotions("any-account") == {("r", "h")}
+        store.promote("r", "h", T0, "acme")
+        assert store.promoted_on() == {"": {("r", "h")}, "acme": {("r", "h")}}
