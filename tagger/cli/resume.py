@@ -25,6 +25,7 @@ from tagger.cli.releaseprompt import (
     rule_backlog,
 )
 from tagger.cli.ruletargets import add_account_option, check_account, unknown_rule
+from tagger.config import Config
 from tagger.errors import UserError
 from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.state import StateStore
@@ -62,70 +63,95 @@ def handle_resume(args: argparse.Namespace) -> int:
             "--account narrows a rule's resume: give the rule",
             hint="tagger resume RULE --account NAME; tagger resume --all lifts the kill switch",
         )
-    audit = config.audit_path
     with StateStore.open(config.state_path, lock=False) as store:
         now = _now()
         if args.all:
-            # A disabled account's pairs wait for the account, not for the switch.
-            enabled = {a.name for a in config.accounts if a.enabled}
-            rows = [
-                r
-                for r in store.held_rows()
-                if r.reason == KILL_SWITCH or (r.reason == DISABLED and r.account in enabled)
-            ]
-            backlog = Backlog.of(rows, now)
-            for line in describe(backlog, "held by the kill switch (or an account since enabled)"):
-                print(line)
-            answer = release_held(store, backlog, args, audit, "lift the kill switch")
-            if answer is not True:
-                return refused(answer, "resume")
-            set_pause_file(config.state_path, False, _now())
-            store.set_switch(PAUSE_ALL, False, _now())
-            print(
-                "the kill switch is off: applies resume with the next cycle;"
-                f" held: {applied_note(backlog, args.from_now)}"
-            )
+            code = _lift_kill_switch(store, config, args, now)
+            if code != exitcodes.OK:
+                return code
         if args.rule:
-            if args.account is not None:
-                check_account(config, args.account)
-            mine = [p for p in store.pauses(args.account)]
-            paused = [p for p in mine if p.rule_id == args.rule]
-            sets = _rule_sets(config)
-            if not paused:
-                ids = _rule_ids(sets, args.account)
-                pauses = {p.rule_id for p in mine}
-                if ids is not None and args.rule not in ids:
-                    files = config.every_rule_path
-                    if sets is not None and args.account is not None:
-                        files = sets.files.get(args.account, files)
-                    raise unknown_rule(args.rule, ids | pauses, files, args.account)
-                others = ", ".join(sorted(pauses)) or "none"
-                where = "" if args.account is None else f" on account {args.account}"
-                print(
-                    f"rule {args.rule!r} is not paused{where} (paused rules: {others})",
-                    file=sys.stderr,
-                )
-                return exitcodes.FAILURE
-            held = store.held_rows(account=args.account, rule_ids=[args.rule])
-            rows = [r for r in held if r.reason in (PAUSED, LIMIT)]
-            backlog = rule_backlog(rows, now, sets, args.rule)
-            why = "; ".join(sorted({f"{p.account}: {p.reason}" for p in paused}))
-            since = min(p.paused_at for p in paused)
-            print(f"rule {args.rule!r} paused since {since:%Y-%m-%d %H:%M}Z ({why})")
-            for line in describe(backlog, "held while paused"):
-                print(line)
-            answer = release_held(store, backlog, args, audit, f"resume {args.rule!r}")
-            if answer is not True:
-                return refused(answer, "resume")
-            lifted = store.lift_pause(args.rule, args.account)
-            print(
-                f"rule {args.rule!r} resumed on {plural(lifted, 'account')};"
-                f" held: {applied_note(backlog, args.from_now)}"
-            )
+            return _resume_rule(store, config, args, now)
     return exitcodes.OK
 
 
-def _rule_sets(config: Any) -> AccountRuleSets | None:
+def _lift_kill_switch(
+    store: StateStore, config: Config, args: argparse.Namespace, now: datetime
+) -> int:
+    """Show what the kill switch held, ask, then lift its file and row; returns the exit code."""
+    # A disabled account's pairs wait for the account, not for the switch.
+    enabled = {a.name for a in config.accounts if a.enabled}
+    rows = [
+        r
+        for r in store.held_rows()
+        if r.reason == KILL_SWITCH or (r.reason == DISABLED and r.account in enabled)
+    ]
+    backlog = Backlog.of(rows, now)
+    for line in describe(backlog, "held by the kill switch (or an account since enabled)"):
+        print(line)
+    answer = release_held(store, backlog, args, config.audit_path, "lift the kill switch")
+    if answer is not True:
+        return refused(answer, "resume")
+    set_pause_file(config.state_path, False, _now())
+    store.set_switch(PAUSE_ALL, False, _now())
+    print(
+        "the kill switch is off: applies resume with the next cycle;"
+        f" held: {applied_note(backlog, args.from_now)}"
+    )
+    return exitcodes.OK
+
+
+def _resume_rule(store: StateStore, config: Config, args: argparse.Namespace, now: datetime) -> int:
+    """Show the rule's pause and what it held, ask, then lift it; returns the exit code."""
+    if args.account is not None:
+        check_account(config, args.account)
+    mine = [p for p in store.pauses(args.account)]
+    paused = [p for p in mine if p.rule_id == args.rule]
+    sets = _rule_sets(config)
+    if not paused:
+        return _not_paused(config, sets, args.rule, args.account, {p.rule_id for p in mine})
+    held = store.held_rows(account=args.account, rule_ids=[args.rule])
+    rows = [r for r in held if r.reason in (PAUSED, LIMIT)]
+    backlog = rule_backlog(rows, now, sets, args.rule)
+    why = "; ".join(sorted({f"{p.account}: {p.reason}" for p in paused}))
+    since = min(p.paused_at for p in paused)
+    print(f"rule {args.rule!r} paused since {since:%Y-%m-%d %H:%M}Z ({why})")
+    for line in describe(backlog, "held while paused"):
+        print(line)
+    answer = release_held(store, backlog, args, config.audit_path, f"resume {args.rule!r}")
+    if answer is not True:
+        return refused(answer, "resume")
+    lifted = store.lift_pause(args.rule, args.account)
+    print(
+        f"rule {args.rule!r} resumed on {plural(lifted, 'account')};"
+        f" held: {applied_note(backlog, args.from_now)}"
+    )
+    return exitcodes.OK
+
+
+def _not_paused(
+    config: Config,
+    sets: AccountRuleSets | None,
+    rule_id: str,
+    account: str | None,
+    pauses: set[str],
+) -> int:
+    """Refuse an unknown rule with a did-you-mean, else say it is not paused; returns FAILURE.
+
+    ``pauses`` are the rules paused (on ``account``, or on any).
+    """
+    ids = _rule_ids(sets, account)
+    if ids is not None and rule_id not in ids:
+        files = config.every_rule_path
+        if sets is not None and account is not None:
+            files = sets.files.get(account, files)
+        raise unknown_rule(rule_id, ids | pauses, files, account)
+    others = ", ".join(sorted(pauses)) or "none"
+    where = "" if account is None else f" on account {account}"
+    print(f"rule {rule_id!r} is not paused{where} (paused rules: {others})", file=sys.stderr)
+    return exitcodes.FAILURE
+
+
+def _rule_sets(config: Config) -> AccountRuleSets | None:
     """Return every account's rule set; None: the rule files do not load."""
     try:
         return load_account_rule_sets(config)
