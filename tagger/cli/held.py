@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tagger.audit.writer import write_entries, write_failure
 from tagger.engine.release import CHANGED, TRACKING_RETENTION
+from tagger.engine.resolved import record_resolved
 from tagger.engine.tally import CycleReport
 from tagger.state import StateStore
 from tagger.state.held import DROPPED, HeldRow
@@ -133,7 +134,7 @@ def drop(
         reports = []
         for account in sorted({r.account for r in dropped}):
             report = CycleReport(account, False, at, at)
-            report.add_resolved([r for r in dropped if r.account == account], "dropped", note)
+            record_resolved(report, [r for r in dropped if r.account == account], "dropped", note)
             reports.append(report)
         try:
             write_entries(audit, reports)
