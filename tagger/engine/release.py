@@ -33,7 +33,7 @@ from tagger.engine.plan import MessagePlan, Wanted, plan_message, present_tag_id
 from tagger.engine.resolved import record_resolved
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
-from tagger.state.held import APPLIED, DROPPED, EXPIRED, HeldRow
+from tagger.state.held import APPLIED, DROPPED, EXPIRED, HeldFilter, HeldRow
 
 __all__ = ["TRACKING_RETENTION", "release_held"]
 
@@ -81,11 +81,12 @@ async def release_held(
     at = now()
     for rule_id, rule_hash in sorted(ledger.held_identities()):
         if current.get(rule_id) != rule_hash:
-            which = {"rule_id": rule_id, "keep_hash": rule_hash}
+            which = HeldFilter(rule_ids=frozenset({rule_id}), rule_hash=rule_hash)
             record_resolved(
-                report, ledger.drop_held(DROPPED, at, CHANGED, **which), "dropped", CHANGED
+                report, ledger.drop_held(DROPPED, at, CHANGED, which), "dropped", CHANGED
             )
-    expired = ledger.drop_held(EXPIRED, at, TOO_OLD, received_before=at - TRACKING_RETENTION)
+    too_old = HeldFilter(received_before=at - TRACKING_RETENTION)
+    expired = ledger.drop_held(EXPIRED, at, TOO_OLD, too_old)
     record_resolved(report, expired, "expired", TOO_OLD)
     if guard.stopped() or not free:
         return
@@ -154,7 +155,7 @@ async def _release(
     for mid, failure in errors.items():
         if ledger.count_failure(mid, failure, max_failures, report, at):
             note = f"set aside after failed applies: {failure.error}"
-            gone = ledger.drop_held(DROPPED, at, note, message_id=mid)
+            gone = ledger.drop_held(DROPPED, at, note, HeldFilter(message_id=mid))
             record_resolved(report, gone, "dropped", note)
     return not waits and not railed
 
