@@ -19,7 +19,8 @@ from tagger.config import Config
 from tagger.config.durations import parse_duration
 from tagger.engine.ledger import Ledger
 from tagger.engine.options import cycle_options
-from tagger.engine.tally import CycleReport, merge_reports
+from tagger.engine.reportmerge import merge_reports
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
 from tagger.errors import UserError
 from tagger.mimecast.retention import warn_backfill_since

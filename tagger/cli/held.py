@@ -19,9 +19,10 @@ from pathlib import Path
 
 from tagger.audit.writer import write_entries, write_failure
 from tagger.engine.release import CHANGED, TRACKING_RETENTION
+from tagger.engine.resolved import record_resolved
 from tagger.engine.tally import CycleReport
 from tagger.state import StateStore
-from tagger.state.held import DROPPED, HeldRow
+from tagger.state.held import DROPPED, HeldFilter, HeldRow
 
 FROM_NOW = "released from now on without the backlog (--from-now)"
 
@@ -120,20 +121,18 @@ def drop(
     for row in rows:
         by_key.setdefault((row.rule_id, row.rule_hash, row.account), []).append(row)
     for (rule_id, rule_hash, account), mine in by_key.items():
-        dropped += store.release_held(
-            DROPPED,
-            at,
-            note,
-            rule_id=rule_id,
+        which = HeldFilter(
             account=account,
-            keep_hash=rule_hash,
-            reasons={r.reason for r in mine},
+            rule_ids=frozenset({rule_id}),
+            reasons=frozenset(r.reason for r in mine),
+            rule_hash=rule_hash,
         )
+        dropped += store.release_held(DROPPED, at, note, which)
     if audit is not None and dropped:
         reports = []
         for account in sorted({r.account for r in dropped}):
             report = CycleReport(account, False, at, at)
-            report.add_resolved([r for r in dropped if r.account == account], "dropped", note)
+            record_resolved(report, [r for r in dropped if r.account == account], "dropped", note)
             reports.append(report)
         try:
             write_entries(audit, reports)

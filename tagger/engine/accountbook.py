@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from tagger.engine.plan import Action
 from tagger.engine.searchcap import CapTracker
 from tagger.state import StateError, StateStore
-from tagger.state.held import HELD, HeldCount, HeldRow
+from tagger.state.held import HELD, HeldCount, HeldFilter, HeldRow
 from tagger.state.railstore import WRITE_CHECK, PauseRow, RuleCycleRow
 
 
@@ -151,12 +150,9 @@ class AccountBook:
         """Mark this account's held pairs ``keys`` (message, tag, rule) as ``status``."""
         return self.state.resolve_held(self.account, keys, status, at)
 
-    def drop_held(self, status: str, at: datetime, note: str, **which: Any) -> list[HeldRow]:
-        """Resolve this account's held pairs selected by ``which`` as ``status``; return them.
-
-        ``which`` takes the filters of :meth:`~tagger.state.held.HeldRecords.release_held`.
-        """
-        return self.state.release_held(status, at, note, account=self.account, **which)
+    def drop_held(self, status: str, at: datetime, note: str, which: HeldFilter) -> list[HeldRow]:
+        """Resolve this account's held pairs that ``which`` selects as ``status``; return them."""
+        return self.state.release_held(status, at, note, replace(which, account=self.account))
 
     def held_identities(self) -> set[tuple[str, str]]:
         """Return the (rule id, content hash) pairs this account holds pairs of."""

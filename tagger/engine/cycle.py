@@ -6,39 +6,34 @@ are pure (``tagger.rules``, ``tagger.engine.plan``); what is recorded, and when
 a watermark may move, is the ledger's (:mod:`tagger.engine.ledger`). This
 module keeps concurrency and ordering: the span of the queries' windows is
 worked through oldest first in slices of bounded size (:mod:`tagger.engine.slices`),
-each slice's searches at once, then its messages in overlapping chunks
-(:mod:`tagger.engine.chunk`); the API calls go through the injected client.
+each slice's searches at once (:mod:`tagger.engine.slicesearch`), then its
+messages in overlapping chunks (:mod:`tagger.engine.chunk`); the API calls go
+through the injected client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import structlog
-
 from tagger.engine.candidate import Candidate
-from tagger.engine.chunk import Chunk, done_before_stop
+from tagger.engine.chunk import Chunk
 from tagger.engine.options import NO_HOOKS, Account, CycleOptions, Hooks
 from tagger.engine.release import release_held
-from tagger.engine.scope import scoped_search
-from tagger.engine.search import SearchOutcome, gather_or_cancel, search_window
-from tagger.engine.searchcap import CapTracker
+from tagger.engine.search import SearchOutcome
 from tagger.engine.slices import LIMIT, SHORTEST, next_slice, span_of, within
+from tagger.engine.slicesearch import merge_outcomes, search_slice
 from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window
-from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
-from tagger.mimecast.models import TrackedEmail
+from tagger.mimecast.errors import MimecastError
 from tagger.mimecast.pacing import cycle_bound
 from tagger.rules.model import Query
 
 __all__ = ["NO_HOOKS", "Account", "CycleOptions", "Hooks", "run_account_cycle"]
 
-log = structlog.get_logger("tagger.engine")
 
 # How many chunks are in flight at once.
 OVERLAP = 2
@@ -203,94 +198,40 @@ class _Cycle:
     async def search(
         self, part: Window, limit: int | None = None
     ) -> list[SearchOutcome | MimecastError] | None:
-        """Search every query's window within ``part`` at once; returns one outcome per query.
+        """Search every query's window within ``part`` at once (:func:`.search_slice`).
 
-        The queries searched (those whose window meets ``part``) are kept in
-        ``searched``, in the order of the outcomes; none when a stop came.
-        Returns None, the searches cancelled, as soon as they found more than
-        ``limit`` messages (None: no limit): the slice is too long to hold.
-
-        The client bounds concurrency; searches only read, so a stop request
-        cancels them safely (the report is marked interrupted and nothing is
-        returned). The searches share what is known of the account's search
-        cap, kept in state for the next cycles.
+        Keeps the queries searched (those whose window meets ``part``) in
+        ``searched``, in the order of the outcomes; returns None when they
+        found more than ``limit`` messages, nothing when a stop came.
         """
-        caps = self.ledger.search_caps(self.options.search_cap)
-        known = _Held(limit)
         parts = {q.key: within(self.windows[q.key], part) for q in self.queries}
         self.searched = [q for q in self.queries if not parts[q.key].empty]
-        searching = asyncio.ensure_future(
-            gather_or_cancel(
-                _search(self.account, self.options, q, parts[q.key], caps, known)
-                for q in self.searched
-            )
+        return await search_slice(
+            self.account,
+            self.options,
+            self.report,
+            [(q, parts[q.key]) for q in self.searched],
+            limit,
+            self.stop,
+            self.now,
         )
-        watch = asyncio.ensure_future(known.full.wait())
-        try:
-            finished = await done_before_stop(
-                asyncio.ensure_future(
-                    asyncio.wait({searching, watch}, return_when=asyncio.FIRST_COMPLETED)
-                ),
-                self.stop,
-            )
-        finally:
-            watch.cancel()
-        outcomes: list[SearchOutcome | MimecastError] | None = []
-        if finished and searching.done():
-            outcomes = searching.result()
-        else:
-            searching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await searching
-            if finished:
-                outcomes = None  # too many messages: nothing of the slice is kept
-            else:
-                self.report.interrupted = True
-        self.ledger.save_search_caps(caps, self.now())
-        return outcomes
 
     def merge(self, outcomes: list[SearchOutcome | MimecastError]) -> dict[str, Candidate]:
-        """Merge the queries' answers into one candidate per message; count the failures.
+        """Merge the queries' answers into one candidate per message (:func:`.merge_outcomes`).
 
         Empties ``outcomes``: each query's answer holds its own copy of every
         message, and only the merged ones are kept.
         """
-        report = self.report
-        candidates: dict[str, Candidate] = {}
-        for query, outcome in zip(self.searched, outcomes, strict=False):
-            if isinstance(outcome, QuotaDeferred):
-                self.deferred_queries.add(query.key)
-                report.searches_deferred += 1
-                report.quota_wait_s = max(report.quota_wait_s, outcome.wait_s)
-                continue
-            if isinstance(outcome, MimecastError):
-                self._search_failed(query, outcome)
-                continue
-            report.search_calls += outcome.calls
-            report.window_splits += outcome.splits
-            report.saturated += len(outcome.saturated)
-            for email in outcome.emails.values():
-                cand = candidates.setdefault(email.id, Candidate(email))
-                cand.rule_ids.update(query.rule_ids)
-                cand.queries.add(query.key)
-            self.hooks.progress(self.account.name)
-        outcomes.clear()
-        report.messages_found += len(candidates)
-        return candidates
-
-    def _search_failed(self, query: Query, error: MimecastError) -> None:
-        self.failed_queries.add(query.key)
-        self.report.search_failures += 1
-        if not error.retryable:
-            self.report.search_refused += 1
-        self.report.errors.append(f"search {query.key}: {error}")
-        log.error(
-            "search_failed",
-            account=self.account.name,
-            query=query.key,
-            error=str(error),
-            transient=error.retryable,
+        candidates = merge_outcomes(
+            self.account,
+            self.report,
+            self.hooks,
+            zip(self.searched, outcomes, strict=False),
+            self.failed_queries,
+            self.deferred_queries,
         )
+        outcomes.clear()
+        return candidates
 
     def select(self, candidates: dict[str, Candidate]) -> deque[Candidate]:
         """Return the candidates to process, in search order; empties ``candidates``.
@@ -439,53 +380,7 @@ class _Cycle:
             ledger.searched(report.watermarks, self.started)
 
 
-class _Held(dict[str, TrackedEmail]):
-    """The messages a slice's searches found so far; ``full`` is set past ``limit`` of them."""
-
-    def __init__(self, limit: int | None) -> None:
-        super().__init__()
-        self.limit = limit
-        self.full = asyncio.Event()
-
-    def __setitem__(self, key: str, value: TrackedEmail) -> None:
-        super().__setitem__(key, value)
-        if self.limit is not None and len(self) > self.limit:
-            self.full.set()
-
-
 def _received_order(cand: Candidate) -> tuple[bool, datetime | None]:
     """Sort key: messages without a received time first (they hold their window), then oldest."""
     received = cand.summary.received
     return (received is not None, received)
-
-
-async def _search(
-    account: Account,
-    options: CycleOptions,
-    query: Query,
-    window: Window,
-    caps: CapTracker | None = None,
-    known: dict[str, TrackedEmail] | None = None,
-) -> SearchOutcome | MimecastError:
-    """Search one query's window; returns what it found, or the error when it failed.
-
-    Raises :class:`AuthenticationError`, which concerns the whole account.
-    """
-    try:
-        return await scoped_search(
-            lambda criteria: search_window(
-                account.client,
-                criteria,
-                window,
-                cap=options.search_cap,
-                split_min_s=options.policy.split_min.total_seconds(),
-                tracker=caps,
-                known=known,
-            ),
-            query.criteria,
-            account.scope,
-        )
-    except AuthenticationError:
-        raise
-    except MimecastError as exc:
-        return exc

@@ -30,9 +30,10 @@ import structlog
 
 from tagger.engine.accountbook import AccountBook
 from tagger.engine.candidate import AccountLevelFailure, Candidate, Failure
+from tagger.engine.counters import run_counts
 from tagger.engine.plan import Action
 from tagger.engine.queries import not_due
-from tagger.engine.tally import CycleReport, run_counts
+from tagger.engine.tally import CycleReport
 from tagger.engine.window import Window, WindowPolicy, next_watermark, plan_window
 from tagger.rules import RuleSet
 from tagger.state import StateStore

@@ -30,9 +30,10 @@ import structlog
 from tagger.engine.apply import apply_plans
 from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import MessagePlan, Wanted, plan_message, present_tag_ids
+from tagger.engine.resolved import record_resolved
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
-from tagger.state.held import APPLIED, DROPPED, EXPIRED, HeldRow
+from tagger.state.held import APPLIED, DROPPED, EXPIRED, HeldFilter, HeldRow
 
 __all__ = ["TRACKING_RETENTION", "release_held"]
 
@@ -80,10 +81,13 @@ async def release_held(
     at = now()
     for rule_id, rule_hash in sorted(ledger.held_identities()):
         if current.get(rule_id) != rule_hash:
-            which = {"rule_id": rule_id, "keep_hash": rule_hash}
-            report.add_resolved(ledger.drop_held(DROPPED, at, CHANGED, **which), "dropped", CHANGED)
-    expired = ledger.drop_held(EXPIRED, at, TOO_OLD, received_before=at - TRACKING_RETENTION)
-    report.add_resolved(expired, "expired", TOO_OLD)
+            which = HeldFilter(rule_ids=frozenset({rule_id}), rule_hash=rule_hash)
+            record_resolved(
+                report, ledger.drop_held(DROPPED, at, CHANGED, which), "dropped", CHANGED
+            )
+    too_old = HeldFilter(received_before=at - TRACKING_RETENTION)
+    expired = ledger.drop_held(EXPIRED, at, TOO_OLD, too_old)
+    record_resolved(report, expired, "expired", TOO_OLD)
     if guard.stopped() or not free:
         return
     rows = [r for r in ledger.open_held(free) if free.get(r.rule_id) == r.rule_hash]
@@ -142,7 +146,7 @@ async def _release(
             elif (row.message_id, row.rule_id) in held_rules:
                 railed.append(row)
     ledger.resolve_held((r.key for r in resolved), APPLIED, at)
-    report.add_resolved(resolved, "released")
+    record_resolved(report, resolved, "released")
     if railed and guard is not None:
         for rule_id in sorted({r.rule_id for r in railed}):
             mine = [r for r in railed if r.rule_id == rule_id]
@@ -151,8 +155,8 @@ async def _release(
     for mid, failure in errors.items():
         if ledger.count_failure(mid, failure, max_failures, report, at):
             note = f"set aside after failed applies: {failure.error}"
-            gone = ledger.drop_held(DROPPED, at, note, message_id=mid)
-            report.add_resolved(gone, "dropped", note)
+            gone = ledger.drop_held(DROPPED, at, note, HeldFilter(message_id=mid))
+            record_resolved(report, gone, "dropped", note)
     return not waits and not railed
 
 

@@ -1,4 +1,4 @@
-"""The audit entry of held pairs resolved in a cycle: released, dropped or expired (pure).
+"""Held pairs resolved in a cycle (released, dropped or expired): counts and audit entry.
 
 A held pair is resolved long after its message was judged: its entry knows
 the message, the rule and its hash, the tags and what became of them, not
@@ -8,14 +8,15 @@ report folds the two: :mod:`tagger.audit.matches`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from tagger.audit.entry import Entry
+from tagger.engine.figures import CycleFigures
 from tagger.state.held import HeldRow
 
-__all__ = ["resolved_entry"]
+__all__ = ["record_resolved", "resolved_entry"]
 
 
 class Run(Protocol):
@@ -62,3 +63,29 @@ def resolved_entry(
         failure=note or None,
         rail=outcome,
     )
+
+
+def record_resolved(
+    report: CycleFigures, rows: Iterable[HeldRow], outcome: str, note: str = ""
+) -> None:
+    """Count held pairs resolved this cycle and keep one audit entry per message and rule.
+
+    Given the cycle's ``report`` and the resolved ``rows``; changes the report.
+
+    ``outcome`` is ``released`` (applied now, or found on the message),
+    ``dropped`` or ``expired``; ``note`` says why (shown as the entry's error).
+    """
+    groups: dict[tuple[str, str, str], list[HeldRow]] = {}
+    for row in rows:
+        groups.setdefault((row.message_id, row.rule_id, row.rule_hash), []).append(row)
+        figures = report.per_rule(row.rule_id)
+        if outcome == "released":
+            figures.released += 1
+        elif outcome == "expired":
+            figures.expired += 1
+        else:
+            figures.dropped += 1
+    if report.keep_entries and groups:
+        at = report.clock()
+        for key, pairs in groups.items():
+            report.entries.append(resolved_entry(key, pairs, outcome, note, at, report))

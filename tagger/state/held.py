@@ -14,7 +14,7 @@ service keeps tracking data): a resolved row stays for the reports until pruned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,43 @@ class HeldCount:
     messages: int
     pairs: int
     oldest: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeldFilter:
+    """Which held pairs a query selects: every field given narrows it (None: any).
+
+    ``rule_ids`` and ``reasons`` take any of theirs (empty: none at all);
+    ``rule_hash`` the pairs of that content hash; ``received_before`` those
+    received (or, when unknown, held) before it; ``status`` what became of them.
+    """
+
+    account: str | None = None
+    message_id: str | None = None
+    rule_ids: frozenset[str] | None = None
+    reasons: frozenset[str] | None = None
+    rule_hash: str | None = None
+    received_before: datetime | None = None
+    status: str = HELD
+
+    def where(self) -> tuple[str, list[object]] | None:
+        """Return the SQL condition and its parameters; None when no pair can match."""
+        clauses, params = where_equal(
+            status=self.status,
+            account=self.account,
+            message_id=self.message_id,
+            rule_hash=self.rule_hash,
+        )
+        for column, chosen in (("rule_id", self.rule_ids), ("reason", self.reasons)):
+            if chosen is not None:
+                if not chosen:
+                    return None
+                clauses.append(f"{column} IN ({marks(len(chosen))})")
+                params.extend(sorted(chosen))
+        if self.received_before is not None:
+            clauses.append("COALESCE(received_at, held_at) < ?")
+            params.append(to_us(self.received_before))
+        return " AND ".join(clauses), params
 
 
 def _row(values: Sequence[Any]) -> HeldRow:
@@ -151,15 +188,13 @@ class HeldRecords(StateAccess):
 
         Oldest received first (then by message), at most ``limit`` of them.
         """
-        clauses, params = where_equal(status=status, account=account)
-        if rule_ids is not None:
-            ids = list(dict.fromkeys(rule_ids))
-            if not ids:
-                return []
-            clauses.append(f"rule_id IN ({marks(len(ids))})")
-            params.extend(ids)
+        ids = None if rule_ids is None else frozenset(rule_ids)
+        query = HeldFilter(account=account, rule_ids=ids, status=status).where()
+        if query is None:
+            return []
+        where, params = query
         sql = (
-            f"SELECT {_COLUMNS} FROM held WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed text
+            f"SELECT {_COLUMNS} FROM held WHERE {where}"  # noqa: S608 - fixed clauses
             " ORDER BY COALESCE(received_at, held_at), message_id, tag_id, rule_id"
         )
         if limit is not None:
@@ -195,54 +230,25 @@ class HeldRecords(StateAccess):
             return conn.total_changes - before
 
     def release_held(
-        self,
-        status: str,
-        at: datetime,
-        note: str,
-        *,
-        rule_id: str | None = None,
-        account: str | None = None,
-        message_id: str | None = None,
-        reasons: Iterable[str] | None = None,
-        keep_hash: str | None = None,
-        other_hash: str | None = None,
-        received_before: datetime | None = None,
+        self, status: str, at: datetime, note: str, which: HeldFilter
     ) -> list[HeldRow]:
-        """Resolve the held pairs that match every filter given as ``status``; return them.
+        """Resolve the held pairs ``which`` selects as ``status``; return them.
 
-        ``rule_id``, ``account``, ``message_id`` and ``reasons`` select; ``keep_hash`` selects
-        the pairs of that content hash, ``other_hash`` those of any other;
-        ``received_before`` those received (or, when unknown, held) before it.
+        Only pairs still held are resolved, whatever ``which.status`` says.
         One transaction: the rows returned are exactly those changed.
         """
-        clauses, params = where_equal(
-            status=HELD, rule_id=rule_id, account=account, message_id=message_id
-        )
-        if reasons is not None:
-            chosen = list(dict.fromkeys(reasons))
-            if not chosen:
-                return []
-            clauses.append(f"reason IN ({marks(len(chosen))})")
-            params.extend(chosen)
-        if keep_hash is not None:
-            clauses.append("rule_hash = ?")
-            params.append(keep_hash)
-        if other_hash is not None:
-            clauses.append("rule_hash != ?")
-            params.append(other_hash)
-        cut: list[object] = []
-        if received_before is not None:
-            clauses.append("COALESCE(received_at, held_at) < ?")
-            cut.append(to_us(received_before))
-        where = " AND ".join(clauses)
+        query = replace(which, status=HELD).where()
+        if query is None:
+            return []
+        where, params = query
         with self._tx() as conn:
             found = conn.execute(
                 f"SELECT {_COLUMNS} FROM held WHERE {where}",  # noqa: S608 - fixed clauses
-                [*params, *cut],
+                params,
             ).fetchall()
             conn.execute(
                 f"UPDATE held SET status = ?, resolved_at = ?, note = ? WHERE {where}",  # noqa: S608
-                [status, to_us(at), note, *params, *cut],
+                [status, to_us(at), note, *params],
             )
         return [_row(r) for r in found]
 
