@@ -117,6 +117,25 @@ class Snapshot:
         return tuple(a for a in self.accounts if a not in done or done[a].started_at < since)
 
 
+def behind_marker(
+    found: tuple[int, int | None] | None, lock_held: bool | None
+) -> tuple[int, int | None] | None:
+    """Return the state's lag behind its marker as status should report it (None: none).
+
+    Given what the state file says (:meth:`GenerationRecords.behind_marker`)
+    and whether a process holds its lock. A cycle writes the marker one
+    generation ahead before its first apply and brings the state level when
+    it ends, so one generation behind while a process holds the lock is a
+    cycle under way, not a copy or a restored backup. Pure.
+    """
+    if found is None:
+        return None
+    mine, theirs = found
+    if lock_held and theirs == mine + 1:
+        return None
+    return found
+
+
 def paused_rules(store: StateStore) -> tuple[str, ...]:
     """Return the ids of rules the state marks as paused.
 
@@ -289,7 +308,7 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
             kill_switch=store.kill_switch(),
             generation=store.generation(),
             unsure_since=store.lost_at(),
-            behind=store.behind_marker(),
+            behind=behind_marker(store.behind_marker(), base.lock_held),
             cycles=span_runs(store, base.accounts, now - base.backlog_span),
         )
     finally:

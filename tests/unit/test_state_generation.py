@@ -10,6 +10,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tagger.monitor.snapshot import behind_marker
 from tagger.state import StateStore
 from tagger.state.generation import marker_generation
 from tagger.state.integrity import marker_path
@@ -112,3 +113,23 @@ def test_a_command_next_to_the_daemon_notes_nothing(tmp_path: Path) -> None:
         with StateStore.open(path, lock=False) as command:
             assert command.lost_at() is None
         assert daemon.lost_at() is None
+
+
+def test_status_reads_one_generation_behind_under_a_lock_as_a_cycle_under_way(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as store:
+        _cycle(store)
+        store.begin_generation()  # a cycle has begun and not ended yet
+        found = store.behind_marker()
+    assert found == (1, 2)
+    # The daemon holds the lock: its cycle is under way, nothing to report.
+    assert behind_marker(found, lock_held=True) is None
+    # Nobody holds it: the cycle was cut off (or the state is a copy), say so.
+    assert behind_marker(found, lock_held=False) == (1, 2)
+    assert behind_marker(found, lock_held=None) == (1, 2)
+    # Two behind under a lock is more than one cycle: a copy put back under a daemon.
+    assert behind_marker((1, 3), lock_held=True) == (1, 3)
+    assert behind_marker((1, None), lock_held=True) == (1, None)
+    assert behind_marker(None, lock_held=True) is None
