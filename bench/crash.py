@@ -56,6 +56,7 @@ from tagger.simulator.search import matches, parse_query
 from testkit import RULES_DIR
 from testkit.expected import expected_pairs
 from testkit.processes import Running, run_tagger, wait_until
+from testkit.quiesce import settle
 from testkit.setup import SUMMARY_ONLY_RULE, write_config
 
 ACCOUNT = "demo"
@@ -155,25 +156,6 @@ class Outcome:
 def apply_calls(sim: Simulator) -> int:
     """Return the number of successful apply calls the simulator has executed."""
     return sum(sim.applied().values())
-
-
-def settle(sim: Simulator, quiet_s: float, timeout: float = 10.0) -> None:
-    """Wait until the simulator answered no request for ``quiet_s`` (bounded by ``timeout``).
-
-    A killed daemon's requests still run to completion inside the simulator
-    (an apply in flight is executed although nobody reads the answer); the
-    checks after a kill must see their effect.
-    """
-    deadline = time.monotonic() + timeout
-    last = sim.stats()["requests"]
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-        now = sim.stats()["requests"]
-        if now != last:
-            last, quiet_since = now, time.monotonic()
-        elif time.monotonic() - quiet_since >= quiet_s:
-            return
 
 
 def state_syscall(pid: int, files: set[str]) -> str | None:

@@ -41,6 +41,7 @@ from tagger.simulator import Simulator, SimulatorConfig
 from testkit import RULES_DIR
 from testkit.expected import expected_pairs
 from testkit.processes import Running, run_tagger
+from testkit.quiesce import settle
 from testkit.setup import SUMMARY_ONLY_RULE, write_config
 
 ACCOUNT = "demo"
@@ -104,20 +105,6 @@ def state_figures(state: Path, now: datetime) -> tuple[int, int, int, int, float
     completed = sum(1 for s, _c in runs if s in ("ok", "partial"))
     lag = None if marks[0] is None else now.timestamp() - int(marks[0]) / 1_000_000
     return int(recorded), counted, completed, len(runs), lag
-
-
-def settle(sim: Simulator, quiet_s: float, timeout: float = 10.0) -> None:
-    """Wait until the simulator answered no request for ``quiet_s`` (bounded)."""
-    deadline = time.monotonic() + timeout
-    last = sim.stats()["requests"]
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-        now = sim.stats()["requests"]
-        if now != last:
-            last, quiet_since = now, time.monotonic()
-        elif time.monotonic() - quiet_since >= quiet_s:
-            return
 
 
 def run_loop(

@@ -29,6 +29,7 @@ from pathlib import Path
 from tagger.simulator import Simulator
 from testkit import ROOT
 from testkit.processes import TAGGER, Running, tagger_env, wait_until
+from testkit.quiesce import settle
 
 Pair = tuple[str, str]
 
@@ -57,24 +58,6 @@ def apply_lines(path: Path) -> int:
     if not path.exists():
         return 0
     return sum(1 for line in path.read_bytes().split(b"\n") if b'"record": "intent"' in line)
-
-
-def settle(sim: Simulator, quiet_s: float = 0.3, timeout: float = 10.0) -> None:
-    """Wait until the simulator answered no request for ``quiet_s`` (bounded by ``timeout``).
-
-    A killed process's requests still run to completion inside the
-    simulator; the checks after a kill must see their effect.
-    """
-    deadline = time.monotonic() + timeout
-    last = sim.stats()["requests"]
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-        now = sim.stats()["requests"]
-        if now != last:
-            last, quiet_since = now, time.monotonic()
-        elif time.monotonic() - quiet_since >= quiet_s:
-            return
 
 
 @dataclass(frozen=True)
