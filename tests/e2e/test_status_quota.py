@@ -43,8 +43,13 @@ def test_status_shows_the_accepted_rate_429s_and_refill_of_each_endpoint(
     search = next(e for e in account["quota"] if e["endpoint"].endswith("/search"))
     assert search["accepted_per_s"] > 0 and info["accepted_per_s"] == 0
     assert sum(e["throttled_total"] for e in account["quota"]) == throttled
-    # The refill the client paces to: the server's 10/s, read or observed.
-    assert info["refill_per_s"] is not None and 7.0 <= info["refill_per_s"] <= 11.0
+    # The refill the client paces to is shown. Read from the leaky bucket's headers
+    # it is the server's 10/s; observed behind bare 429s it depends on the
+    # machine's timing, so only its presence is checked (bench/ratelimit.py
+    # measures how well it is learned).
+    assert info["refill_per_s"] is not None and info["refill_per_s"] > 0
+    if mode == "leaky":
+        assert 9.0 <= info["refill_per_s"] <= 11.0
     text = run_tagger("status", "-c", cfg)
     assert text.returncode in (0, 1), text.stderr
     assert f"{INFO}: " in text.stdout and "calls/s accepted" in text.stdout
