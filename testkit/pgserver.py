@@ -108,8 +108,18 @@ class PgServer:
         server = cls(root, port, pg_ctl, preexec)
         try:
             server._run(
-                [initdb, "-D", str(server.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8"]
-                + ["--no-sync", "--locale=C"]
+                [
+                    initdb,
+                    "-D",
+                    str(server.data),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--locale=C",
+                ]
             )
             conf = {
                 "listen_addresses": "'127.0.0.1'",
@@ -124,8 +134,17 @@ class PgServer:
             with (server.data / "postgresql.conf").open("a", encoding="utf-8") as fh:
                 fh.writelines(f"{name} = {value}\n" for name, value in conf.items())
             server._run(
-                [pg_ctl, "-D", str(server.data), "-l", str(root / "server.log"), "-w"]
-                + ["-t", str(START_TIMEOUT_S), "start"]
+                [
+                    pg_ctl,
+                    "-D",
+                    str(server.data),
+                    "-l",
+                    str(root / "server.log"),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "start",
+                ]
             )
         except BaseException:
             server.stop()
@@ -135,9 +154,9 @@ class PgServer:
     def _run(self, argv: list[str]) -> None:
         """Run a PostgreSQL program as the server's user; PgUnavailable when it fails."""
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - our own PostgreSQL programs
                 argv,
-                preexec_fn=self._preexec,  # noqa: PLW1509 - only drops root to `postgres`
+                preexec_fn=self._preexec,
                 capture_output=True,
                 text=True,
                 timeout=START_TIMEOUT_S + 30,
