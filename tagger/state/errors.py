@@ -21,3 +21,7 @@ class StateGone(StateError):
 
 class StateDamaged(StateError):
     """The state file fails SQLite's integrity check (page-level corruption)."""
+
+
+class LeaseLost(StateError):
+    """This node no longer holds the account's lease at its epoch: the write was refused."""

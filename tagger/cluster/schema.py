@@ -1,0 +1,63 @@
+"""The cluster's tables in the PostgreSQL ledger: nodes, leases and claims.
+
+Created beside the state's tables (``CREATE TABLE IF NOT EXISTS``: every
+node runs it at start, any number of times). Times are microseconds from
+the database's clock (:mod:`tagger.cluster.dbtime`).
+
+- ``cluster_nodes``: one row per running node (``owner`` is the node's name
+  and a random incarnation, so a restarted node or two nodes given one name
+  never share leases), with its last heartbeat;
+- ``leases``: one row per account: who holds it, at which epoch (the fencing
+  token: it grows by one at every takeover), until when;
+- ``claims``: one row per (account, message, tag) an owner is about to
+  apply, written (fenced) before the request is sent. Its outcome is the
+  ``applied`` row of the pair; a definite failure deletes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["STATEMENTS", "ensure_schema"]
+
+STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS cluster_nodes (
+        owner TEXT PRIMARY KEY,
+        node TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        left_at BIGINT
+    )""",
+    """CREATE TABLE IF NOT EXISTS leases (
+        account TEXT PRIMARY KEY,
+        owner TEXT,
+        epoch BIGINT NOT NULL DEFAULT 0,
+        expires_at BIGINT NOT NULL DEFAULT 0,
+        acquired_at BIGINT
+    )""",
+    """CREATE TABLE IF NOT EXISTS claims (
+        account TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        tag_id TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        claimed_at BIGINT NOT NULL,
+        PRIMARY KEY (account, message_id, tag_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS claims_by_owner ON claims (account, owner, epoch)",
+)
+
+# One node at a time creates the tables (concurrent CREATE ... IF NOT EXISTS
+# can still collide on PostgreSQL's catalog); the lock ends with the transaction.
+_SCHEMA_LOCK = 0x7461_6767  # "tagg"
+
+
+def ensure_schema(conn: Any) -> None:
+    """Create the cluster's tables on the psycopg connection ``conn`` if missing (commits)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+        for statement in STATEMENTS:
+            conn.execute(statement)
