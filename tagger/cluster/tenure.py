@@ -98,6 +98,7 @@ class Tenure:
                     held.deadline = self._deadline(sent_mono)
                 else:
                     lost.append(account)
+                    held.deadline = 0.0
                     del self._held[account]
         for account in lost:
             self._note_lost(account, "its lease was taken over or released")
@@ -107,6 +108,8 @@ class Tenure:
         """Forget ``account`` at once (a fenced write found its lease lost)."""
         with self._lock:
             gone = self._held.pop(account, None)
+            if gone is not None:
+                gone.deadline = 0.0
         if gone is not None:
             self._note_lost(account, why)
 
@@ -144,6 +147,8 @@ class Tenure:
         """Forget every holding; returns the (account, epoch) pairs to hand back."""
         with self._lock:
             gone = [(a, h.epoch) for a, h in self._held.items()]
+            for held in self._held.values():
+                held.deadline = 0.0
             self._held.clear()
         return gone
 

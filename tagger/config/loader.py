@@ -26,6 +26,7 @@ from tagger.config.lists import build_lists
 from tagger.config.model import (
     DEFAULT_STATE_PATH,
     AuditRotation,
+    ClusterConfig,
     Config,
     LoggingConfig,
     MetricsConfig,
@@ -104,6 +105,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     window = _window(data.get("window", {}), out)
     metrics = _metrics(data.get("metrics", {}), out)
     monitor = _monitor(data.get("monitor", {}), schedule, out)
+    cluster = _cluster(data.get("cluster", {}), out)
     notify = build_notify(
         data.get("notify", []), out, base_dir=base_dir, env=environment, inline=inline
     )
@@ -126,6 +128,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         logging=LoggingConfig(**data.get("logging", {})),
         metrics=metrics,
         monitor=monitor,
+        cluster=cluster,
         notify=notify,
         lists=lists,
         source=path,
@@ -279,6 +282,26 @@ def _monitor(section: Mapping[str, Any], schedule: ScheduleConfig, out: Problems
     return MonitorConfig(
         backlog_warn_after=span, expect_daemon=None if expect == "auto" else bool(expect)
     )
+
+
+def _cluster(section: Mapping[str, Any], out: Problems) -> ClusterConfig:
+    """Build the cluster settings; renewals must fit three times in a lease.
+
+    Given the ``cluster`` section; returns the settings, adding a problem
+    located at ``renew`` to ``out`` when a lease would expire after fewer than
+    three missed renewals (one slow round would then lose accounts).
+    """
+    default = ClusterConfig()
+    spans = _durations(section, "cluster", {"lease": default.lease, "renew": default.renew}, out)
+    if spans["renew"] * 3 > spans["lease"]:
+        out.add(
+            ("cluster", "renew" if "renew" in section else "lease"),
+            f"cluster.renew ({format_duration(spans['renew'])}) must fit three times in"
+            f" cluster.lease ({format_duration(spans['lease'])})",
+            "a node renews its leases every `renew`; give e.g. lease: 20s, renew: 5s",
+            at_value=True,
+        )
+    return ClusterConfig(node=section.get("node"), lease=spans["lease"], renew=spans["renew"])
 
 
 def _metrics(section: Mapping[str, Any], out: Problems) -> MetricsConfig:

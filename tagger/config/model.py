@@ -135,6 +135,21 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """How this node shares a PostgreSQL ledger with others (see docs/cluster.md).
+
+    ``node`` names this node (None: the host name; ``TAGGER_NODE`` wins);
+    ``lease`` is how long an account's lease lasts without renewal (judged by
+    the database's clock); ``renew`` the period of heartbeats, renewals and
+    balancing.
+    """
+
+    node: str | None = None
+    lease: timedelta = timedelta(seconds=20)
+    renew: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
 class AuditRotation:
     """When the audit report rotates: past ``max_bytes`` (0: never), keeping ``keep`` old files."""
 
@@ -168,6 +183,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     rollout: Rollout = "audit-first"
     monitor: MonitorConfig = MonitorConfig()
+    cluster: ClusterConfig = ClusterConfig()
     # Webhooks (tagger.config.notify); their URLs are secrets.
     notify: tuple[NotifyTarget, ...] = ()
     # Shared lists rules test with ``in_list`` (declarations; the files are read with the rules).

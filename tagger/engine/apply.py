@@ -25,12 +25,25 @@ from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import Action, MessagePlan
 from tagger.engine.tally import CycleReport
 from tagger.mimecast.clearance import Withheld
-from tagger.mimecast.errors import AuthenticationError, MimecastError, QuotaDeferred
+from tagger.mimecast.errors import (
+    ApiFailure,
+    AuthenticationError,
+    MimecastError,
+    QuotaDeferred,
+    RateLimited,
+    TransportError,
+)
 from tagger.mimecast.models import TrackedEmail
 
 __all__ = ["apply_plans"]
 
 log = structlog.get_logger("tagger.engine")
+
+# Why a pair was not sent: its claim is another node's, or in doubt after a takeover.
+IN_DOUBT = (
+    "this (message, tag) is claimed by another node or in doubt after a takeover; "
+    "it is read back, never re-sent blindly (see `tagger status`)"
+)
 
 
 async def apply_plans(
@@ -104,28 +117,41 @@ async def _apply(
         held.add((action.message_id, action.rule_id))
         report.per_rule(action.rule_id).held += 1
         return action, None
+    lease = account.lease
+    if lease is not None and not await lease.claim(
+        action.message_id, action.tag_id, action.rule_id
+    ):
+        if guard is not None:
+            guard.release(action.rule_id)
+        return action, Failure(IN_DOUBT, transient=True)
     clearance = None
     if guard is not None:
         intent = partial(_intent, account, action, report, now, summary)
         clearance = guard.clearance(action.rule_id, intent)
+    if lease is not None:
+        clearance = lease.clearance(clearance)
     try:
         await account.client.apply_smart_tag(action.message_id, action.tag_id, clearance)
     except Withheld as why:
-        assert guard is not None
-        guard.release(action.rule_id)
+        if lease is not None:
+            await lease.withdraw(action.message_id, action.tag_id)
+        if guard is not None:
+            guard.release(action.rule_id)
         if why.rail:
             held.add((action.message_id, action.rule_id))
             report.per_rule(action.rule_id).held += 1
             return action, None
         if why.reason not in report.errors:
             report.errors.append(why.reason)
-            log.error("audit_write_failed", account=account.name, error=why.reason)
+            log.error("apply_withheld", account=account.name, error=why.reason)
         return action, Failure(why.reason, transient=True)
     except AuthenticationError:
         raise
     except MimecastError as exc:
         if guard is not None:
             guard.release(action.rule_id)
+        if lease is not None and _not_applied(exc):
+            await lease.withdraw(action.message_id, action.tag_id)
         if isinstance(exc, QuotaDeferred):
             return action, exc
         return action, Failure.of(exc, "apply failed")
@@ -142,6 +168,18 @@ async def _apply(
         tag_id=action.tag_id,
     )
     return action, None
+
+
+def _not_applied(exc: MimecastError) -> bool:
+    """Return True when ``exc`` says for sure that the apply did not take place.
+
+    Nothing was sent (a deferral, no connection), the service refused it (429),
+    or it answered with a failure. A server error or an answer lost on the way
+    leaves the apply uncertain: its claim stays (in doubt if the lease moves).
+    """
+    if isinstance(exc, TransportError):
+        return exc.connect
+    return isinstance(exc, QuotaDeferred | RateLimited | ApiFailure | AuthenticationError)
 
 
 def _intent(

@@ -18,6 +18,7 @@ from tagger.config import Config
 from tagger.engine.guard import Guard
 from tagger.engine.ledger import Ledger
 from tagger.engine.scope import SearchScope
+from tagger.engine.tenancy import AccountLease, Tenancy
 from tagger.engine.window import Window, WindowPolicy
 from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.models import SmartTag
@@ -82,6 +83,8 @@ class Account:
     ledger: Ledger
     scope: SearchScope | None = None
     guard: Guard | None = None
+    # This node's lease of the account when several nodes share the ledger.
+    lease: AccountLease | None = None
 
 
 @dataclass
@@ -109,6 +112,8 @@ class Runtime:
     ruleset: RuleSet
     accounts: list[AccountRuntime]
     stack: AsyncExitStack = field(repr=False)
+    # The accounts this node holds when several nodes share a PostgreSQL ledger.
+    tenancy: Tenancy | None = None
 
     def ruleset_of(self, account: AccountRuntime) -> RuleSet:
         """Return the rule set ``account`` runs: its own, else the runtime's."""

@@ -12,7 +12,7 @@ ends the run in the ledger.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import structlog
@@ -23,8 +23,11 @@ from tagger.engine.options import NO_HOOKS, Account, AccountRuntime, CycleOption
 from tagger.engine.rails import PreflightFailed, prepare, record
 from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
+from tagger.engine.tenancy import READ_BACK_HASH, AccountLease, Claim
 from tagger.mimecast.errors import AuthenticationError, KeyBindingExpired, MimecastError
 from tagger.state import StateStore
+from tagger.state.errors import LeaseLost, StateError
+from tagger.state.fence import FENCE
 
 __all__ = ["run_account", "run_cycle"]
 
@@ -62,13 +65,25 @@ async def run_cycle(
     # a copy of the file taken from now on is seen as older (tagger.state.generation).
     generation = None if state.dry_run else state.begin_generation()
     active = [a for a in runtime.accounts if a.stopped_reason is None]
+    leases = {a.name: _lease(runtime, a.name) for a in active}
+    held = [a for a in active if runtime.tenancy is None or leases[a.name] is not None]
     reports = list(
         await asyncio.gather(
             *(
                 run_account(
-                    runtime, a, state, options, now, stop, kind, hooks, a.name in verify, sends
+                    runtime,
+                    a,
+                    state,
+                    options,
+                    now,
+                    stop,
+                    kind,
+                    hooks,
+                    a.name in verify,
+                    sends,
+                    leases[a.name],
                 )
-                for a in active
+                for a in held
             )
         )
     )
@@ -90,8 +105,14 @@ async def run_account(
     hooks: Hooks = NO_HOOKS,
     verify: bool = False,
     sends: Sends | None = None,
+    lease: AccountLease | None = None,
 ) -> CycleReport:
     """Run one account's cycle, recorded in the ledger as a run; returns its report.
+
+    With a ``lease`` (several nodes on one ledger), every ledger write of the
+    cycle is fenced by it, claims in doubt are read back first, and a lease
+    found lost ends the cycle at once (nothing more is written or sent for
+    the account: the node that took it over goes on).
 
     An account whose key binding expired is stopped (``acct.stopped_reason``)
     with a clear error while the others go on. An account whose credentials
@@ -102,9 +123,45 @@ async def run_account(
     status is ``ok``, ``partial`` (errors or failed messages), ``interrupted``,
     ``failed`` or ``stopped``.
     """
+    if lease is None:
+        return await _run_account(
+            runtime, acct, state, options, now, stop, kind, hooks, verify, sends, None
+        )
+    token = FENCE.set(lease.fence)
+    try:
+        with lease.using():
+            return await _run_account(
+                runtime, acct, state, options, now, stop, kind, hooks, verify, sends, lease
+            )
+    except LeaseLost as exc:
+        log.warning("account_cycle_cut_off", account=acct.name, why=str(exc))
+        at = now()
+        report = CycleReport(acct.name, False, at, at)
+        report.errors.append(str(exc))
+        return report
+    finally:
+        FENCE.reset(token)
+
+
+async def _run_account(
+    runtime: Runtime,
+    acct: AccountRuntime,
+    state: StateStore,
+    options: CycleOptions,
+    now: Callable[[], datetime],
+    stop: asyncio.Event | None,
+    kind: str,
+    hooks: Hooks,
+    verify: bool,
+    sends: Sends | None,
+    lease: AccountLease | None,
+) -> CycleReport:
+    """Run one account's cycle (see :func:`run_account`)."""
     ruleset = runtime.ruleset_of(acct)
     ledger = Ledger(state, acct.name, ruleset)
     ledger.begin(kind, now(), verify=verify)
+    if lease is not None:
+        await _read_back(lease, acct, ledger, now)
     guard = None
     error: str | None = None
     try:
@@ -125,6 +182,7 @@ async def run_account(
             ledger,
             scope=acct.scope,
             guard=guard,
+            lease=lease,
         )
         report = await run_account_cycle(account, options, now, stop, hooks)
         status = _status(report)
@@ -134,6 +192,36 @@ async def run_account(
     record(ledger, guard, report, now())
     ledger.end(report, status, error, now())
     return report
+
+
+def _lease(runtime: Runtime, account: str) -> AccountLease | None:
+    """Return this node's lease of ``account`` (None without a cluster or when not held)."""
+    return None if runtime.tenancy is None else runtime.tenancy.lease(account)
+
+
+async def _read_back(
+    lease: AccountLease, acct: AccountRuntime, ledger: Ledger, now: Callable[[], datetime]
+) -> None:
+    """Read back the claims an earlier owner left in doubt; record those found tagged."""
+
+    def record(found: Sequence[Claim]) -> None:
+        for claim in found:
+            ledger.state.record_applied(
+                acct.name,
+                claim.message_id,
+                claim.tag_id,
+                rule_id=claim.rule_id,
+                rule_hash=READ_BACK_HASH,
+                mode="enforce",
+                at=now(),
+            )
+
+    try:
+        await lease.resolve(acct.client, record)
+    except (MimecastError, StateError) as exc:
+        if isinstance(exc, LeaseLost):
+            raise
+        log.warning("claims_read_back_failed", account=acct.name, error=str(exc))
 
 
 def _status(report: CycleReport) -> str:

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tagger.errors", "tagger.words"),
     ("tagger.logs", "tagger.yamldoc"),
     ("tagger.mimecast", "tagger.state", "tagger.rails"),
-    ("tagger.simulator", "tagger.config"),
+    ("tagger.simulator", "tagger.config", "tagger.cluster"),
     ("tagger.rules", "tagger.audit"),
     ("tagger.engine",),
     ("tagger.exitcodes",),
