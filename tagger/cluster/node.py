@@ -153,7 +153,7 @@ class ClusterNode:
             if taken is not None:
                 self.tenure.took(account, taken, sent)
                 log.info("lease_taken", account=account, node=self.node, epoch=taken)
-        if self.rounds % 60 == 0:
+        if self.rounds % 60 == 59:
             claims.prune_settled(conn, SETTLED_CLAIMS_KEPT_S)
         self.rounds += 1
         self.last_error = None
