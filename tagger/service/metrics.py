@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import start_http_server
 
+from tagger.cluster.view import ClusterView
 from tagger.engine.tally import CycleReport
 from tagger.errors import UserError
 from tagger.monitor.quotanote import QuotaNote
@@ -124,6 +125,23 @@ class Metrics:
         self._kill = new.gauge(
             "tagger_kill_switch",
             "1 when the last cycle ran with the kill switch on (or the account disabled).",
+        )
+        self._in_doubt = new.gauge(
+            "tagger_claims_in_doubt",
+            "Applies claimed by a node that lost the account's lease with no recorded"
+            " outcome, not yet found tagged by reading back (`tagger claims` lists them).",
+        )
+        self._unheld = new.daemon_gauge(
+            "tagger_cluster_accounts_unheld",
+            "Accounts of the cluster that no node holds a lease on, as this node last saw.",
+        )
+        self._held_leases = new.daemon_gauge(
+            "tagger_cluster_accounts_held",
+            "Accounts whose lease this node holds.",
+        )
+        self._live_nodes = new.daemon_gauge(
+            "tagger_cluster_nodes_live",
+            "Nodes that renewed within one lease, as this node last saw.",
         )
         # How the daemon stands (what status --check judges): see tagger.service.health.
         self.health = Health(new)
@@ -248,6 +266,16 @@ class Metrics:
             for (rule, reason), (_messages, pairs) in report.held_now.items():
                 self._held.labels(account, rule, reason).set(pairs)
             seen.update(report.held_now)
+
+    def observe_cluster(self, view: ClusterView, owner: str) -> None:
+        """Set the cluster gauges from ``view`` as node ``owner`` read it."""
+        for account in {row.account for row in view.leases}:
+            self._in_doubt.labels(account).set(view.in_doubt.get(account, 0))
+        self._unheld.set(len(view.unheld()))
+        self._held_leases.set(
+            sum(1 for row in view.leases if row.owner == owner and row.expires_in_s > 0)
+        )
+        self._live_nodes.set(len(view.live()))
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""

@@ -48,6 +48,8 @@ CHECKS = {
     "last reload rejected": {"TaggerReloadRejected"},
     "rule files do not load now": {"TaggerRuleFilesInvalid"},
     "preflight failed": {"TaggerPreflightFailed"},
+    "claims in doubt": {"TaggerClaimsInDoubt"},
+    "an account no node holds": {"TaggerAccountsUnheld"},
 }
 
 
