@@ -54,8 +54,8 @@ class AppliedRecords(StateAccess):
         ]
         with self._tx() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO applied (account, message_id, tag_id, rule_id,"
-                " rule_hash, mode, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO applied (account, message_id, tag_id, rule_id, rule_hash, mode,"
+                " applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 values,
             )
 

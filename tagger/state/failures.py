@@ -27,8 +27,8 @@ class FailureRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO failures (account, message_id, attempts, first_at, last_at,"
-                " last_error) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                " attempts = attempts + 1, last_at = excluded.last_at,"
+                " last_error) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (account, message_id) DO UPDATE"
+                " SET attempts = failures.attempts + 1, last_at = excluded.last_at,"
                 " last_error = excluded.last_error",
                 (account, message_id, when, when, clean_error(error)),
             )
@@ -53,7 +53,8 @@ class FailureRecords(StateAccess):
             conn.execute(
                 "INSERT INTO failures (account, message_id, attempts, first_at, last_at,"
                 " last_error, set_aside_at) VALUES (?, ?, 0, ?, ?, '', ?)"
-                " ON CONFLICT DO UPDATE SET set_aside_at = excluded.set_aside_at",
+                " ON CONFLICT (account, message_id) DO UPDATE"
+                " SET set_aside_at = excluded.set_aside_at",
                 (account, message_id, when, when, when),
             )
 

@@ -221,13 +221,11 @@ class HeldRecords(StateAccess):
         if not values:
             return 0
         with self._tx() as conn:
-            before = conn.total_changes
-            conn.executemany(
+            return conn.executemany(
                 "UPDATE held SET status = ?, resolved_at = ? WHERE account = ? AND"
                 " message_id = ? AND tag_id = ? AND rule_id = ? AND status = 'held'",
                 values,
-            )
-            return conn.total_changes - before
+            ).rowcount
 
     def release_held(
         self, status: str, at: datetime, note: str, which: HeldFilter
@@ -279,7 +277,7 @@ class HeldRecords(StateAccess):
         """Return how many distinct (account, message) have pairs of ``status`` (of ``rule_id``)."""
         rows = self._rows(
             "SELECT COUNT(*) FROM (SELECT DISTINCT account, message_id FROM held"
-            " WHERE status = ?1 AND (?2 IS NULL OR rule_id = ?2))",
+            " WHERE status = ?1 AND (?2 IS NULL OR rule_id = ?2)) AS pairs",
             [status, rule_id],
         )
         return int(rows[0][0])
