@@ -21,3 +21,10 @@ class StateGone(StateError):
 
 class StateDamaged(StateError):
     """The state file fails SQLite's integrity check (page-level corruption)."""
+
+
+class LeaseLost(StateError):
+    """A fenced write found this node no longer holds the account's lease at its epoch.
+
+    The transaction was rolled back; the node must drop the account at once.
+    """

@@ -77,7 +77,7 @@ class FailureRecords(StateAccess):
         """Return the recorded failures, most recent first."""
         rows = self._rows(
             "SELECT account, message_id, attempts, first_at, last_at, last_error, set_aside_at"
-            " FROM failures WHERE ?1 IS NULL OR account = ?1"
+            " FROM failures WHERE CAST(?1 AS TEXT) IS NULL OR account = ?1"
             " ORDER BY last_at DESC, account, message_id",
             [account],
         )

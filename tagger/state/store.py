@@ -159,7 +159,60 @@ class StateStore(
         """Record now as the moment the state was found unsure, and log ``event``."""
         now = datetime.now(UTC)
         self.set_backfill_progress(LOST_ACCOUNT, LOST_KEY, now, now)
-        log.warning(event, state=str(self.path), **fields)
+        fields.setdefault("state", str(self.path))
+        log.warning(event, **fields)
+
+    @classmethod
+    def open_postgresql(
+        cls,
+        path: Path,
+        dsn: str,
+        *,
+        readonly: bool = False,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> StateStore:
+        """Open the PostgreSQL ledger ``dsn`` names (``path``: the node's local anchor).
+
+        No file lock (the cluster's leases take its place), no marker, no
+        quick check. A ledger just created on a node that used a SQLite file
+        before (the file or its marker is at ``path``) is noted as unsure, as
+        a lost state file is: it does not hold that file's applies, so every
+        account reads the tags already on each message before applying,
+        until one of its cycles completes. Raises StateError (never with the
+        password) when the database cannot be used.
+        """
+        from tagger.state.pgdb import open_pg
+
+        path = Path(path)
+        db, created = open_pg(dsn, readonly=readonly, migrations=migrations)
+        store = cls(path, db)
+        if created and (path.exists() or marker_path(path).exists()):
+            try:
+                store._note_unsure(
+                    "state_ledger_follows_a_file",
+                    state=db.label,
+                    file=str(path),
+                    check="every account reads the tags already on each message before "
+                    "applying, until one of its cycles completes",
+                )
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @classmethod
+    def open_postgresql_copy(
+        cls, path: Path, dsn: str, *, migrations: Sequence[Migration] = MIGRATIONS
+    ) -> StateStore:
+        """Open an in-memory SQLite copy of the PostgreSQL ledger (for dry runs).
+
+        Nothing reaches the server but one read-only snapshot; an empty
+        database gives an empty copy. Raises StateError when it cannot be read.
+        """
+        from tagger.state.pgcopy import copy_pg_into_memory
+
+        conn = copy_pg_into_memory(dsn, Path(path), migrations=migrations)
+        return cls(Path(path), SqliteDb(Path(path), conn, readonly=False), None, copy=True)
 
     @classmethod
     def open_copy(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> StateStore:
