@@ -19,6 +19,10 @@ class StateGone(StateError):
     """The state file was deleted or replaced under the process using it."""
 
 
+class LedgerMissing(StateError):
+    """A read-only open found no ledger yet (tagger has not run against it)."""
+
+
 class StateDamaged(StateError):
     """The state file fails SQLite's integrity check (page-level corruption)."""
 

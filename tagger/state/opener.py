@@ -64,3 +64,14 @@ def open_state(
     if dry_run:
         return StateStore.open_copy(config.state_path, migrations=migrations)
     return StateStore.open(config.state_path, lock=lock, readonly=readonly, migrations=migrations)
+
+
+def may_hold_a_ledger(config: StateConfig) -> bool:
+    """Return whether there may be a ledger to read (without opening it).
+
+    SQLite: whether the file exists (a read-only open never creates it).
+    PostgreSQL: always (opening it says whether it holds one).
+    """
+    if config.state.backend == "postgresql":
+        return True
+    return config.state_path.exists()

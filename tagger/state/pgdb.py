@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from tagger.logs.redact import REDACTOR
 from tagger.state.dsn import DsnInfo, parse_dsn, require_driver, scrub
-from tagger.state.errors import StateError
+from tagger.state.errors import LedgerMissing, StateError
 from tagger.state.fence import FENCE
 from tagger.state.pgschema import BASELINE, check_version, current_version
 from tagger.state.pgschema import migrate as migrate_pg
@@ -191,7 +192,7 @@ def _check_readable(
     with conn.cursor() as cur:
         version = current_version(cur, label)
     if version == 0:
-        raise StateError(f"{label} holds no tagger ledger yet (has tagger run against it?)")
+        raise LedgerMissing(f"{label} holds no tagger ledger yet (has tagger run against it?)")
     check_version(version, newest, label)
     if version < newest:
         raise StateError(
@@ -213,6 +214,8 @@ def open_pg(dsn: str, *, readonly: bool, migrations: Sequence[Migration]) -> tup
     import psycopg_pool
 
     info = parse_dsn(dsn)
+    for secret in info.secrets:
+        REDACTOR.add_secret(secret)
     label = f"state database {info.where}"
     created = False
     try:
