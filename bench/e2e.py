@@ -96,7 +96,7 @@ async def one_cycle(config: Config, overlap: timedelta | None) -> tuple[CycleRep
         if overlap is not None:
             policy = dataclasses.replace(options.policy, overlap=overlap)
             options = dataclasses.replace(options, policy=policy)
-        with open_state(config.state_path, dry_run=False) as state:
+        with open_state(config, dry_run=False) as state:
             began = time.perf_counter()
             reports = await run_cycle(runtime, state, options, utc_now, kind="once")
             return reports[0], time.perf_counter() - began

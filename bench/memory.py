@@ -109,7 +109,7 @@ async def measured_cycle(config_path: Path) -> dict[str, Any]:
     config = load_config(config_path, env={})
     runtime = await open_runtime(config)
     try:
-        with open_state(config.state_path, dry_run=False) as store:
+        with open_state(config, dry_run=False) as store:
             before = peak_rss_mb()
             began = time.perf_counter()
             reports = await run_cycle(

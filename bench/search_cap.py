@@ -158,7 +158,7 @@ def seed_known(config: Config, cap: int) -> None:
     """Record in the state that the account's cap is ``cap`` (0: a server without one)."""
     if SearchCapRow is None:
         return
-    with open_state(config.state_path, dry_run=False) as state:
+    with open_state(config, dry_run=False) as state:
         row = (
             SearchCapRow(cap, cap, 0, START)
             if cap
@@ -178,7 +178,7 @@ async def cycles(config: Config, clock: Clock, count: int, sim: Simulator | None
                 clock.now += timedelta(minutes=5)
                 if sim is not None:
                     sim.add_messages(5)
-            with open_state(config.state_path, dry_run=False) as state:
+            with open_state(config, dry_run=False) as state:
                 [report] = await run_cycle(runtime, state, options, clock, kind="once")
             if report.errors:
                 raise SystemExit(f"cycle failed: {report.errors}")

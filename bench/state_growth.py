@@ -110,7 +110,7 @@ async def measured_cycle(config_dir: Path, state: Path, url: str) -> dict[str, A
     runtime = await open_runtime(config)
     try:
         options = cycle_options(config)
-        with open_state(state, dry_run=False) as store:
+        with open_state(config, dry_run=False) as store:
             rss_before = peak_rss_mb()
             began = time.perf_counter()
             reports = await run_cycle(runtime, store, options, lambda: datetime.now(UTC))

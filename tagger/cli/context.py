@@ -25,11 +25,8 @@ def load(args: argparse.Namespace) -> Config:
     else is logged. Raises :class:`~tagger.errors.UserError` on any problem.
     """
     config = load_config(config_path(args))
-    for account in config.accounts:
-        for secret in account.secret_values():
-            REDACTOR.add_secret(secret)
-    for target in config.notify:
-        REDACTOR.add_secret(target.url)
+    for secret in config.secret_values():
+        REDACTOR.add_secret(secret)
     level = getattr(args, "log_level", None) or config.logging.level
     configure_logging(config.logging.format, level)
     return config

@@ -87,13 +87,14 @@ def _awaiting(args: argparse.Namespace, ruleset: RuleSet) -> set[str] | None:
         return None
     from tagger.cli.context import config_path
     from tagger.config import load_config
-    from tagger.state import StateError, StateStore
+    from tagger.state import StateError
+    from tagger.state.opener import may_hold_a_ledger, open_state
 
     config = load_config(config_path(args))
     promoted: set[tuple[str, str]] = set()
-    if config.state_path.exists():
+    if may_hold_a_ledger(config):
         try:
-            with StateStore.open(config.state_path, lock=False, readonly=True) as store:
+            with open_state(config, lock=False, readonly=True) as store:
                 promoted = store.promotions(getattr(args, "account", None))
         except StateError:
             return None

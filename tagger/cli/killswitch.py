@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from tagger import exitcodes
 from tagger.cli.stopwait import confirm_stop
 from tagger.monitor.lockprobe import lock_held
-from tagger.state import StateError, StateStore
+from tagger.state import StateError
+from tagger.state.opener import StateConfig, open_state
 from tagger.state.pausefile import set_pause_file
 from tagger.state.railstore import PAUSE_ALL
 
@@ -26,7 +26,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def set_kill_switch(state_path: Path, wait_s: float) -> int:
+def set_kill_switch(config: StateConfig, wait_s: float) -> int:
     """Turn the kill switch on (its file beside the state, then its row) and await the confirmation.
 
     Either one stops every apply: a damaged or unreadable state file only
@@ -34,6 +34,7 @@ def set_kill_switch(state_path: Path, wait_s: float) -> int:
     only when a tagger process holds the state). Returns FAILURE, saying what
     to do instead, when neither can be set or a running process did not confirm.
     """
+    state_path = config.state_path
     at = _now()
     problems: list[str] = []
     try:
@@ -42,7 +43,7 @@ def set_kill_switch(state_path: Path, wait_s: float) -> int:
         where = None
         problems.append(str(exc))
     try:
-        with StateStore.open(state_path, lock=False) as store:
+        with open_state(config, lock=False) as store:
             store.set_switch(PAUSE_ALL, True, at)
             confirmed = confirm_stop(store, state_path, wait_s)
     except StateError as exc:

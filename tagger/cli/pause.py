@@ -22,7 +22,7 @@ from tagger.cli.stopwait import DEFAULT_WAIT_S, confirm_stop
 from tagger.engine.guard import MANUAL
 from tagger.errors import UserError
 from tagger.rules.accountsets import load_account_rule_sets
-from tagger.state import StateStore
+from tagger.state.opener import open_state
 from tagger.state.railstore import PauseRow
 from tagger.words import plural
 
@@ -89,8 +89,8 @@ def handle_pause(args: argparse.Namespace) -> int:
             hint="tagger pause RULE --account NAME; the kill switch (--all) stops every account",
         )
     if args.all:
-        return set_kill_switch(config.state_path, args.wait)
-    with StateStore.open(config.state_path, lock=False) as store:
+        return set_kill_switch(config, args.wait)
+    with open_state(config, lock=False) as store:
         sets = load_account_rule_sets(config)
         accounts = [name for name, _ in rule_targets(config, sets, args.rule, args.account)]
         reason = args.reason or "paused by the operator (tagger pause)"

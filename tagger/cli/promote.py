@@ -31,8 +31,8 @@ from tagger.cli.ruletargets import add_account_option, rule_targets
 from tagger.errors import UserError
 from tagger.rules import CompiledRule
 from tagger.rules.accountsets import load_account_rule_sets
-from tagger.state import StateStore
 from tagger.state.held import AWAITING
+from tagger.state.opener import open_state
 from tagger.state.railstore import EVERY_ACCOUNT
 from tagger.words import plural
 
@@ -74,7 +74,7 @@ def handle_promote(args: argparse.Namespace) -> int:
             hint="enable it and reload; it then audits until promoted",
         )
     shared = args.account is None and not config.per_account_rules
-    with StateStore.open(config.state_path, lock=False) as store:
+    with open_state(config, lock=False) as store:
         now = _now()
         names = [name for name, _ in targets]
         held = store.held_rows(rule_ids=[args.rule])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +25,20 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Move the configured state file aside; returns 0 (StateLocked/StateError reach main).
 
+    With a PostgreSQL ledger it moves nothing and says why (exit status USER_ERROR).
+
     Prints where each file went, and that the next run reads the tags already
     on each message before applying any (so nothing is applied twice).
     """
     config = load(args)
+    if config.state.backend == "postgresql":
+        print(
+            f"tagger: error: recover-state does not apply to PostgreSQL (the ledger is in"
+            f" state database {config.state.where}): PostgreSQL keeps its own integrity;"
+            " restore it from your database backups if it is lost",
+            file=sys.stderr,
+        )
+        return exitcodes.USER_ERROR
     moved = move_aside(config.state_path, datetime.now(UTC))
     if not moved:
         print(f"no state file at {config.state_path}: nothing to move")

@@ -30,6 +30,7 @@ from tagger.errors import UserError
 from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.state import StateStore
 from tagger.state.held import DISABLED, KILL_SWITCH, LIMIT, PAUSED
+from tagger.state.opener import open_state
 from tagger.state.pausefile import set_pause_file
 from tagger.state.railstore import PAUSE_ALL
 from tagger.words import plural
@@ -63,7 +64,7 @@ def handle_resume(args: argparse.Namespace) -> int:
             "--account narrows a rule's resume: give the rule",
             hint="tagger resume RULE --account NAME; tagger resume --all lifts the kill switch",
         )
-    with StateStore.open(config.state_path, lock=False) as store:
+    with open_state(config, lock=False) as store:
         now = _now()
         if args.all:
             code = _lift_kill_switch(store, config, args, now)

@@ -29,7 +29,8 @@ from tagger.errors import UserError
 from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import CompiledRule, RuleSet, check_rule_files
 from tagger.rules.accountsets import check_account_rule_sets
-from tagger.state import StateError, StateStore
+from tagger.state import StateError
+from tagger.state.opener import may_hold_a_ledger, open_state
 
 DEFAULT_RULES_DIR = Path("rules")
 
@@ -154,9 +155,9 @@ def _standing(config: Config | None, account: str | None = None) -> Standing:
     """
     if config is None:
         return Standing()
-    if not config.state_path.exists():
+    if not may_hold_a_ledger(config):
         return Standing(rollout=config.rollout)
-    with StateStore.open(config.state_path, lock=False, readonly=True) as store:
+    with open_state(config, lock=False, readonly=True) as store:
         try:
             pauses = store.pauses()
         except StateError:  # a state file older than rule pauses

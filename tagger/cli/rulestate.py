@@ -12,8 +12,9 @@ from tagger.errors import UserError
 from tagger.rails.rollout import RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet
 from tagger.rules.accountsets import load_account_rule_sets
-from tagger.state import StateError, StateStore
+from tagger.state import StateError
 from tagger.state.held import AWAITING, HeldCount
+from tagger.state.opener import may_hold_a_ledger, open_state
 from tagger.state.railstore import PauseRow
 
 
@@ -22,10 +23,10 @@ def rule_states(config: Config, ruleset: RuleSet) -> dict[str, str]:
 
     Given the loaded config (its state file and rollout) and rule set.
     """
-    if not config.state_path.exists():
+    if not may_hold_a_ledger(config):
         return {}
     try:
-        with StateStore.open(config.state_path, lock=False, readonly=True) as store:
+        with open_state(config, lock=False, readonly=True) as store:
             promoted = store.promotions()
             per_account = {a.name: store.promotions(a.name) for a in config.accounts}
             pauses = store.pauses()

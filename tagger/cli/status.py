@@ -97,7 +97,8 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(snap, found), indent=2))
         return exitcodes.OK
     if not snap.state_exists:
-        print(f"no state yet at {config.state_path}: the daemon has not run")
+        where = f"state database {snap.database}" if snap.database else config.state_path
+        print(f"no state yet at {where}: the daemon has not run")
         for line in rule_set_lines(snap):
             print(line)
         return exitcodes.OK

@@ -102,6 +102,8 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
     return {
         "now": _time(snap.now),
         "state": str(snap.state_path),
+        "backend": "postgresql" if snap.database else "sqlite",
+        "database": snap.database or None,
         "state_exists": snap.state_exists,
         "lock_held": snap.lock_held,
         "daemon": None

@@ -112,7 +112,11 @@ def _cycle_line(run: RunRow) -> str:
 def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
     """Return the status for people."""
     now = snap.now
-    lines = [f"state: {snap.state_path}"]
+    lines = [
+        f"state: postgresql {snap.database} (node directory {snap.state_path.parent})"
+        if snap.database
+        else f"state: {snap.state_path}"
+    ]
     daemon = snap.daemon
     if snap.lock_held:
         pid = f" (pid {daemon.pid}, started {_ago(daemon.started, now)})" if daemon else ""

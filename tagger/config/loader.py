@@ -36,6 +36,7 @@ from tagger.config.model import (
 )
 from tagger.config.notify import build_notify
 from tagger.config.rulepaths import expand_rule_paths
+from tagger.config.statebackend import build_state
 from tagger.config.statedir import resolve_path, state_directory
 from tagger.errors import UserError, raise_if_errors
 from tagger.mimecast.retention import beyond_tracking, retention_note
@@ -109,6 +110,9 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     notify = build_notify(
         data.get("notify", []), out, base_dir=base_dir, env=environment, inline=inline
     )
+    state = build_state(
+        data.get("state", {}), out, base_dir=base_dir, env=environment, inline=inline
+    )
     if inline:
         _warn_if_exposed(path, inline, out)
     raise_if_errors(out.problems, _SUMMARY)
@@ -117,6 +121,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         rule_paths=rule_paths,
         state_path=_path(data, "state_path", base_dir, environment)
         or state_directory(environment) / DEFAULT_STATE_PATH.name,
+        state=state,
         schedule=schedule,
         window=window,
         max_failures=data.get("max_failures", 5),

@@ -13,6 +13,7 @@ from tagger.errors import Problem
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 from tagger.rails.budget import Limits
 from tagger.rails.rollout import Rollout
+from tagger.state.target import StateBackend
 
 __all__ = [
     "DEFAULT_STATE_PATH",
@@ -188,6 +189,18 @@ class Config:
     notify: tuple[NotifyTarget, ...] = ()
     # Shared lists rules test with ``in_list`` (declarations; the files are read with the rules).
     lists: tuple[ListSpec, ...] = ()
+    # The ledger's backend (``state:``): SQLite at state_path unless it says postgresql.
+    state: StateBackend = field(default_factory=StateBackend)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Return every secret the config holds (for the log redactor; never print them).
+
+        The accounts' credentials, the webhook URLs and the state DSN with its password.
+        """
+        values = [s for account in self.accounts for s in account.secret_values()]
+        values += [target.url for target in self.notify]
+        values += self.state.secret_values()
+        return tuple(values)
 
     def account_rule_paths(self, name: str) -> tuple[Path, ...]:
         """Return the rule files account ``name`` runs, in load order.

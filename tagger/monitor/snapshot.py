@@ -21,7 +21,9 @@ from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import RuleSet
 from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.state import StateError, StateStore
+from tagger.state.errors import LedgerMissing
 from tagger.state.held import HeldCount
+from tagger.state.opener import open_state
 from tagger.state.pausefile import pause_file_on
 from tagger.state.railstore import PauseRow
 from tagger.state.rows import FailureRow, RunRow
@@ -98,6 +100,8 @@ class Snapshot:
     catchup: timedelta = timedelta(days=7)
     cycles: Mapping[str, tuple[RunRow, ...]] = field(default_factory=dict)
     quota: QuotaNote | None = None
+    # The PostgreSQL ledger as ``HOST:PORT/DBNAME`` (empty: the SQLite file at state_path).
+    database: str = ""
     generation: int = 0
     unsure_since: datetime | None = None
     behind: tuple[int, int | None] | None = None
@@ -257,15 +261,18 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
     sets, rules_error = _rules(config)
     ruleset = _every(sets)
     infos = rule_set_infos(config, sets, {})
+    on_pg = config.state.backend == "postgresql"
     base = Snapshot(
         now=now,
         state_path=config.state_path,
-        state_exists=config.state_path.exists(),
+        state_exists=on_pg or config.state_path.exists(),
+        database=config.state.where if on_pg else "",
         interval=config.schedule.interval,
         ingestion_delay=config.window.ingestion_delay,
         longest_schedule=_longest_schedule(ruleset),
         accounts=tuple(a.name for a in config.accounts),
-        lock_held=lock_held(config.state_path),
+        # PostgreSQL takes no file lock: whether a daemon runs is not known from it.
+        lock_held=None if on_pg else lock_held(config.state_path),
         daemon=read_info(config.state_path),
         quota=read_quota(config.state_path),
         rules_error=rules_error,
@@ -278,7 +285,10 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
     )
     if not base.state_exists:
         return base
-    store = StateStore.open(config.state_path, lock=False, readonly=True)
+    try:
+        store = open_state(config, lock=False, readonly=True)
+    except LedgerMissing:
+        return replace(base, state_exists=False)
     try:
         recent = store.recent_runs(SCAN_RUNS)
         completed: dict[str, RunRow] = {}

@@ -40,11 +40,8 @@ async def load_replacement(config_path: Path) -> tuple[Config, Runtime] | Reject
     """
     try:
         config = load_config(config_path)
-        for account in config.accounts:
-            for secret in account.secret_values():
-                REDACTOR.add_secret(secret)
-        for target in config.notify:
-            REDACTOR.add_secret(target.url)
+        for secret in config.secret_values():
+            REDACTOR.add_secret(secret)
         runtime = await open_runtime(config)
     except UserError as exc:
         problems = [str(p) for p in exc.problems]

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import structlog
 
@@ -29,6 +28,8 @@ from tagger.rules.accountsets import AccountRuleSets, load_account_rule_sets
 from tagger.rules.lists_ref import lists_used
 from tagger.rules.refuse import refuse_unknown_tag_rules
 from tagger.state import StateStore
+from tagger.state.opener import StateConfig
+from tagger.state.opener import open_state as open_ledger
 
 log = structlog.get_logger("tagger.service")
 
@@ -148,17 +149,16 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
 
 
 @contextlib.contextmanager
-def open_state(path: Path, *, dry_run: bool) -> Iterator[StateStore]:
+def open_state(config: StateConfig, *, dry_run: bool) -> Iterator[StateStore]:
     """Open the state a command works on, and close it afterwards.
 
-    Live: the store, holding the single-writer lock (raises StateLocked when
-    another process has it). Dry run: an in-memory copy of the file, read
+    Live: the store (SQLite: holding the single-writer lock, StateLocked when
+    another process has it). Dry run: an in-memory copy of the ledger, read
     without the lock (so a dry run works next to a running daemon) and empty
-    when the file does not exist yet; every write goes to the copy, so a dry
-    run never creates or changes the state file. Raises StateError when the
-    file is unusable.
+    when there is none yet; every write goes to the copy, so a dry run never
+    creates or changes the ledger. Raises StateError when it is unusable.
     """
-    store = StateStore.open_copy(path) if dry_run else StateStore.open(path)
+    store = open_ledger(config, dry_run=dry_run)
     try:
         yield store
     finally:

@@ -189,7 +189,7 @@ async def open_session(
     sends = Sends()
     watcher: asyncio.Task[None] | None = None
     try:
-        with open_state(config.state_path, dry_run=dry_run) as state:
+        with open_state(config, dry_run=dry_run) as state:
             if not state.dry_run:
                 # From the moment the state is open: a pause during start-up is answered too.
                 watcher = asyncio.ensure_future(acknowledge_stops(state, sends, utc_now))

@@ -1,33 +1,31 @@
-"""The shared plumbing of the state file: one connection, one write transaction, one read.
+"""The shared plumbing of the ledger: one write transaction, one read, either dialect.
 
 :class:`StateAccess` is the base of every table family's record class
 (:mod:`~tagger.state.applied`, :mod:`~tagger.state.processed`, …,
 :mod:`~tagger.state.railstore`), and :class:`~tagger.state.store.StateStore`
 mixes those families together. Mixins rather than per-family objects
 composed by the store: the callers keep calling ``store.<method>`` on one
-object, every family shares one connection and one mutex without passing
-them around, and a family needs no forwarding methods. Each family only
-calls :meth:`StateAccess._tx` and :meth:`StateAccess._rows`; opening, closing
-and the lock belong to the store.
+object, every family shares one database without passing it around, and a
+family needs no forwarding methods. Each family only calls
+:meth:`StateAccess._tx` and :meth:`StateAccess._rows`; opening, closing and
+the lock belong to the store.
 
-Every write is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) in a WAL
-file with ``synchronous=FULL``: when it returns, the change survives a
-SIGKILL or power loss; when the process dies inside it, the change is absent
-as a whole.
+The database underneath is a :class:`~tagger.state.sqlconn.Database`: the
+SQLite file (:mod:`tagger.state.sqlitedb`) or PostgreSQL
+(:mod:`tagger.state.pgdb`). Every write is one transaction: when it returns,
+the change is durable; when the process dies inside it, the change is absent
+as a whole. Queries are written in the SQL both dialects accept.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from tagger.logs.redact import REDACTOR
-from tagger.state.errors import StateDamaged, StateError
-from tagger.state.integrity import damaged_message
+from tagger.state.sqlconn import Database, SqlConn
 
 # SQLite's historical limit on bound parameters is 999; stay well below it.
 CHUNK = 500
@@ -47,21 +45,6 @@ def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def damage_error(path: Path, exc: Exception) -> StateError | None:
-    """Return the located StateDamaged for an error that means ``path`` is damaged, else None.
-
-    A damaged file shows as SQLite's plain ``DatabaseError`` ("database disk
-    image is malformed", "file is not a database") or, when a damaged byte
-    lands in text SQLite hands back (the schema text in ``sqlite_master``, an
-    error message quoting it), as a UnicodeDecodeError from the driver.
-    """
-    if isinstance(exc, UnicodeError):
-        return StateDamaged(damaged_message(path, "it holds text that is not valid UTF-8"))
-    if type(exc) is sqlite3.DatabaseError:
-        return StateDamaged(damaged_message(path, str(exc)))
-    return None
-
-
 def where_equal(**columns: object) -> tuple[list[str], list[object]]:
     """Return the conditions ``column = ?`` and their parameters, for each column given a value.
 
@@ -78,53 +61,27 @@ def clean_error(error: str) -> str:
 
 
 class StateAccess:
-    """An open connection to the state file at ``path`` (``readonly``: no writes)."""
+    """An open ledger: ``path`` anchors the node's local files, ``db`` holds the records."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
+    def __init__(self, path: Path, db: Database) -> None:
         self.path = path
-        self.readonly = readonly
-        self._conn: sqlite3.Connection | None = conn
-        # One connection shared by threads: serialise every use of it.
-        self._mutex = threading.RLock()
+        self.readonly = db.readonly
+        self._db = db
 
-    def _live(self) -> sqlite3.Connection:
-        """Return the connection; StateError once it is closed."""
-        if self._conn is None:
-            raise StateError(f"state file {self.path} is closed")
-        return self._conn
+    @property
+    def dialect(self) -> str:
+        """Return ``sqlite`` or ``postgresql``."""
+        return self._db.dialect
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """Run the body as one write transaction; StateError on any SQLite error."""
-        if self.readonly:
-            raise StateError(f"state file {self.path} is open read-only")
-        with self._mutex:
-            conn = self._live()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except (sqlite3.Error, UnicodeError) as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error, UnicodeError):
-                        conn.execute("ROLLBACK")
-                damaged = damage_error(self.path, exc)
-                if damaged is not None:
-                    raise damaged from exc
-                raise StateError(f"cannot write state file {self.path}: {exc}") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error, UnicodeError):
-                        conn.execute("ROLLBACK")
-                raise
+    @property
+    def label(self) -> str:
+        """Return how messages name the ledger (never with a password)."""
+        return self._db.label
+
+    def _tx(self) -> AbstractContextManager[SqlConn]:
+        """Run the body as one write transaction; StateError on any database error."""
+        return self._db.transaction()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query and return its rows; StateError on any SQLite error."""
-        with self._mutex:
-            try:
-                return self._live().execute(sql, params).fetchall()
-            except (sqlite3.Error, UnicodeError) as exc:
-                damaged = damage_error(self.path, exc)
-                if damaged is not None:
-                    raise damaged from exc
-                raise StateError(f"cannot read state file {self.path}: {exc}") from exc
+        """Run a read query and return its rows; StateError on any database error."""
+        return self._db.rows(sql, params)

@@ -54,16 +54,16 @@ class AppliedRecords(StateAccess):
         ]
         with self._tx() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO applied (account, message_id, tag_id, rule_id,"
-                " rule_hash, mode, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO applied (account, message_id, tag_id, rule_id, rule_hash, mode,"
+                " applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 values,
             )
 
     def tags_per_rule(self, account: str | None = None) -> dict[tuple[str, str], int]:
         """Return how many messages each (rule_id, tag_id) has tagged."""
         rows = self._rows(
-            "SELECT rule_id, tag_id, COUNT(*) FROM applied WHERE ?1 IS NULL OR account = ?1"
-            " GROUP BY rule_id, tag_id",
+            "SELECT rule_id, tag_id, COUNT(*) FROM applied"
+            " WHERE CAST(?1 AS TEXT) IS NULL OR account = ?1 GROUP BY rule_id, tag_id",
             [account],
         )
         return {(r, t): int(n) for r, t, n in rows}

@@ -19,9 +19,16 @@ class StateGone(StateError):
     """The state file was deleted or replaced under the process using it."""
 
 
+class LedgerMissing(StateError):
+    """A read-only open found no ledger yet (tagger has not run against it)."""
+
+
 class StateDamaged(StateError):
     """The state file fails SQLite's integrity check (page-level corruption)."""
 
 
 class LeaseLost(StateError):
-    """This node no longer holds the account's lease at its epoch: the write was refused."""
+    """A fenced write found this node no longer holds the account's lease at its epoch.
+
+    The transaction was rolled back; the node must drop the account at once.
+    """

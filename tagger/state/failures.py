@@ -27,8 +27,8 @@ class FailureRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO failures (account, message_id, attempts, first_at, last_at,"
-                " last_error) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                " attempts = attempts + 1, last_at = excluded.last_at,"
+                " last_error) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (account, message_id) DO UPDATE"
+                " SET attempts = failures.attempts + 1, last_at = excluded.last_at,"
                 " last_error = excluded.last_error",
                 (account, message_id, when, when, clean_error(error)),
             )
@@ -53,7 +53,8 @@ class FailureRecords(StateAccess):
             conn.execute(
                 "INSERT INTO failures (account, message_id, attempts, first_at, last_at,"
                 " last_error, set_aside_at) VALUES (?, ?, 0, ?, ?, '', ?)"
-                " ON CONFLICT DO UPDATE SET set_aside_at = excluded.set_aside_at",
+                " ON CONFLICT (account, message_id) DO UPDATE"
+                " SET set_aside_at = excluded.set_aside_at",
                 (account, message_id, when, when, when),
             )
 
@@ -76,7 +77,7 @@ class FailureRecords(StateAccess):
         """Return the recorded failures, most recent first."""
         rows = self._rows(
             "SELECT account, message_id, attempts, first_at, last_at, last_error, set_aside_at"
-            " FROM failures WHERE ?1 IS NULL OR account = ?1"
+            " FROM failures WHERE CAST(?1 AS TEXT) IS NULL OR account = ?1"
             " ORDER BY last_at DESC, account, message_id",
             [account],
         )

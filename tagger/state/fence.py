@@ -1,30 +1,39 @@
-"""The fence a ledger write passes first, set per account task (a cluster's lease check).
+"""The fencing hook: a PostgreSQL write transaction first proves the node still holds its lease.
 
-:data:`FENCE` is a context variable: the engine sets it for the task running
-one account's cycle (context variables follow asyncio tasks and
-``asyncio.to_thread``), and the PostgreSQL store calls its :meth:`Fence.check`
-as the first statement of every write transaction, with a function that runs
-SQL in that transaction. A fence that raises (LeaseLost) rolls the whole
-transaction back. SQLite has one writer by its lock and never calls it.
+The cluster (per-account leases with an epoch) sets :data:`FENCE` for the
+task working on an account; contextvars follow asyncio tasks and
+``asyncio.to_thread``, so every ledger write that task makes sees it. Every
+PostgreSQL write transaction calls :meth:`Fence.check` as its first
+statement when a fence is set (:mod:`tagger.state.pgdb`). ``check`` runs its
+query through the ``execute`` it is given (psycopg ``%s`` marks, rows
+returned) inside that transaction, and raises
+:class:`~tagger.state.errors.LeaseLost` when the lease is gone: the whole
+transaction is rolled back and the error reaches the caller unchanged.
+
+A SQLite ledger ignores the fence: it belongs to one process (its file lock)
+and has no leases.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from typing import Any, Protocol
 
-__all__ = ["FENCE", "Execute", "Fence"]
+from tagger.state.errors import LeaseLost
 
-# Runs one statement (``%s`` marks) in the write transaction; returns its rows.
+__all__ = ["FENCE", "Execute", "Fence", "LeaseLost"]
+
+# Runs one statement (psycopg marks) in the fenced transaction; returns its rows.
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 
 
 class Fence(Protocol):
-    """A check that raises when the write must not happen (see module docstring)."""
+    """Proves, inside a write transaction, that the writer may still write."""
 
     def check(self, execute: Execute) -> None:
-        """Raise (rolling the transaction back) when this writer may no longer write."""
+        """Run the check through ``execute``; raise LeaseLost when the lease is lost."""
+        ...
 
 
-FENCE: ContextVar[Fence | None] = ContextVar("tagger_fence", default=None)
+FENCE: contextvars.ContextVar[Fence | None] = contextvars.ContextVar("tagger_fence", default=None)

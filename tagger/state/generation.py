@@ -92,7 +92,7 @@ class GenerationRecords(StateAccess):
 
         A file opened with fewer migrations (an upgrade test) has no table for it.
         """
-        if not self._rows("SELECT 1 FROM sqlite_master WHERE name = 'state_meta'"):
+        if not self._db.has_table("state_meta"):
             return 0
         rows = self._rows("SELECT value FROM state_meta WHERE name = ?", (GENERATION,))
         return int(rows[0][0]) if rows else 0
@@ -104,6 +104,8 @@ class GenerationRecords(StateAccess):
         and the marker is gone. A marker without a generation (written by an
         older tagger) says nothing.
         """
+        if self.dialect != "sqlite":
+            return None  # no marker: PostgreSQL is restored as a whole, never copied file-wise
         mine = self.generation()
         theirs = marker_generation(self.path)
         if theirs is None:
@@ -118,6 +120,8 @@ class GenerationRecords(StateAccess):
         :meth:`commit_generation`. Raises StateError when the marker cannot be
         written (the cycle must not apply what a restored copy would forget).
         """
+        if self.dialect != "sqlite":
+            return self.generation() + 1
         generation = max(self.generation(), marker_generation(self.path) or 0) + 1
         write_marker_generation(self.path, generation)
         return generation
@@ -127,7 +131,7 @@ class GenerationRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO state_meta (name, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET value = excluded.value,"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
                 " updated_at = excluded.updated_at",
                 (GENERATION, generation, to_us(at)),
             )

@@ -205,7 +205,7 @@ class HeldRecords(StateAccess):
         """Return the (rule id, content hash) pairs that have held pairs (of ``account``)."""
         rows = self._rows(
             "SELECT DISTINCT rule_id, rule_hash FROM held WHERE status = 'held'"
-            " AND (?1 IS NULL OR account = ?1)",
+            " AND (CAST(?1 AS TEXT) IS NULL OR account = ?1)",
             [account],
         )
         return {(str(r), str(h)) for r, h in rows}
@@ -221,13 +221,11 @@ class HeldRecords(StateAccess):
         if not values:
             return 0
         with self._tx() as conn:
-            before = conn.total_changes
-            conn.executemany(
+            return conn.executemany(
                 "UPDATE held SET status = ?, resolved_at = ? WHERE account = ? AND"
                 " message_id = ? AND tag_id = ? AND rule_id = ? AND status = 'held'",
                 values,
-            )
-            return conn.total_changes - before
+            ).rowcount
 
     def release_held(
         self, status: str, at: datetime, note: str, which: HeldFilter
@@ -264,7 +262,8 @@ class HeldRecords(StateAccess):
             rows = self._rows(
                 "SELECT account, rule_id, reason, COUNT(DISTINCT message_id), COUNT(*),"
                 " MIN(held_at) FROM held WHERE status = 'held'"
-                " AND (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR rule_id = ?2)"
+                " AND (CAST(?1 AS TEXT) IS NULL OR account = ?1)"
+                " AND (CAST(?2 AS TEXT) IS NULL OR rule_id = ?2)"
                 " GROUP BY account, rule_id, reason ORDER BY account, rule_id, reason",
                 [account, rule_id],
             )
@@ -279,7 +278,7 @@ class HeldRecords(StateAccess):
         """Return how many distinct (account, message) have pairs of ``status`` (of ``rule_id``)."""
         rows = self._rows(
             "SELECT COUNT(*) FROM (SELECT DISTINCT account, message_id FROM held"
-            " WHERE status = ?1 AND (?2 IS NULL OR rule_id = ?2))",
+            " WHERE status = ?1 AND (CAST(?2 AS TEXT) IS NULL OR rule_id = ?2)) AS pairs",
             [status, rule_id],
         )
         return int(rows[0][0])

@@ -2,8 +2,8 @@
 
 Mixed into :class:`~tagger.state.store.StateStore` over the shared plumbing of
 :mod:`tagger.state.access`, like the table families. These methods span
-tables (pruning deletes from four in one transaction) or none (SQLite's own
-checks), so they live apart from any one family.
+tables (pruning deletes from four in one transaction) or none (the database's
+own checks), so they live apart from any one family.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from tagger.state.access import StateAccess
-from tagger.state.integrity import quick_check
 from tagger.state.times import to_us
 
 
@@ -41,18 +40,22 @@ class StateMaintenance(StateAccess):
         return counts
 
     def check_sound(self) -> None:
-        """Raise StateDamaged when SQLite's quick check finds the file damaged."""
-        with self._mutex:
-            quick_check(self._live(), self.path)
+        """Raise StateDamaged when the ledger is found damaged (SQLite's quick check).
+
+        PostgreSQL keeps its own integrity (checksums, WAL): nothing to check here.
+        """
+        self._db.check_sound()
 
     def quick_report(self) -> str:
-        """Return SQLite's quick integrity report: ``"ok"`` when the file is sound."""
-        return "\n".join(str(r[0]) for r in self._rows("PRAGMA quick_check"))
+        """Return the quick integrity report: ``"ok"`` when the ledger is sound."""
+        return self._db.quick_report()
 
     def integrity_check(self) -> str:
-        """Return SQLite's integrity report: ``"ok"`` when the file is sound."""
-        rows = self._rows("PRAGMA integrity_check")
-        return "\n".join(str(r[0]) for r in rows)
+        """Return the integrity report: ``"ok"`` when the ledger is sound.
+
+        On PostgreSQL it says so and why: the server keeps its own integrity.
+        """
+        return self._db.integrity_report()
 
     def schema_version(self) -> int:
         """Return the schema version of the open file."""

@@ -51,8 +51,9 @@ class ProcessedRecords(StateAccess):
         with self._tx() as conn:
             conn.executemany(
                 "INSERT INTO processed (account, ruleset_hash, message_id, processed_at,"
-                " received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " received_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (account, ruleset_hash, message_id) DO UPDATE SET"
                 " processed_at = excluded.processed_at,"
-                " received_at = COALESCE(excluded.received_at, received_at)",
+                " received_at = COALESCE(excluded.received_at, processed.received_at)",
                 values,
             )

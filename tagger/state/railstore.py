@@ -28,6 +28,10 @@ STOP_ACK = "stop_ack"
 EVERY_ACCOUNT = ""
 # The row the preflight writes to prove the state is writable (never a switch).
 WRITE_CHECK = "write_check"
+_SET_SWITCH = (
+    "INSERT INTO switches (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+    " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +70,10 @@ class RailRecords(StateAccess):
         """Record (or replace) the pause of ``row.rule_id`` on ``row.account``."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO rule_pauses (account, rule_id, reason, limit_value,"
-                " count, kind, paused_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rule_pauses (account, rule_id, reason, limit_value, count, kind,"
+                " paused_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, rule_id)"
+                " DO UPDATE SET reason = excluded.reason, limit_value = excluded.limit_value,"
+                " count = excluded.count, kind = excluded.kind, paused_at = excluded.paused_at",
                 (
                     row.account,
                     row.rule_id,
@@ -127,8 +133,8 @@ class RailRecords(StateAccess):
         """
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO promotions (rule_id, content_hash, account, promoted_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO promotions (rule_id, content_hash, account, promoted_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (rule_id, content_hash, account, to_us(at)),
             )
 
@@ -168,8 +174,10 @@ class RailRecords(StateAccess):
             return
         with self._tx() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO rule_cycles (account, rule_id, cycle_at, matched,"
-                " applied, audited) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rule_cycles (account, rule_id, cycle_at, matched, applied, audited)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, rule_id, cycle_at) DO UPDATE"
+                " SET matched = excluded.matched, applied = excluded.applied,"
+                " audited = excluded.audited",
                 values,
             )
 
@@ -211,7 +219,7 @@ class RailRecords(StateAccess):
         """Set the switch ``name`` on or off."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO switches (name, value, updated_at) VALUES (?, ?, ?)",
+                _SET_SWITCH,
                 (name, int(on), to_us(at)),
             )
 
@@ -233,7 +241,7 @@ class RailRecords(StateAccess):
             ).fetchall()
             number = (int(rows[0][0]) if rows else 0) + 1
             conn.execute(
-                "INSERT OR REPLACE INTO switches (name, value, updated_at) VALUES (?, ?, ?)",
+                _SET_SWITCH,
                 (STOP_REQUEST, number, to_us(at)),
             )
         return number
@@ -247,7 +255,9 @@ class RailRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO switches (name, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value),"
+                " ON CONFLICT (name) DO UPDATE SET value = CASE"
+                " WHEN excluded.value > switches.value THEN excluded.value"
+                " ELSE switches.value END,"
                 " updated_at = excluded.updated_at",
                 (STOP_ACK, number, to_us(at)),
             )

@@ -31,14 +31,12 @@ class RunRecords(StateAccess):
     def start_run(self, kind: str, account: str, at: datetime, dry_run: bool) -> int:
         """Record the start of a cycle; return its run id for :meth:`finish_run`."""
         with self._tx() as conn:
-            cur = conn.execute(
+            row = conn.execute(
                 "INSERT INTO runs (kind, account, dry_run, started_at, status)"
-                " VALUES (?, ?, ?, ?, 'running')",
+                " VALUES (?, ?, ?, ?, 'running') RETURNING id",
                 (kind, account, int(dry_run), to_us(at)),
-            )
-            run_id = cur.lastrowid
-        assert run_id is not None
-        return run_id
+            ).fetchone()
+        return int(row[0])
 
     def finish_run(
         self,

@@ -19,11 +19,18 @@ from tagger.state.errors import StateError
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One step of the schema: reach ``version`` by running ``statements`` in order."""
+    """One step of the schema: reach ``version`` by running ``statements`` in order.
+
+    ``statements`` are SQLite's; ``postgresql`` the same step for a PostgreSQL
+    ledger, required of every version above its baseline
+    (:data:`tagger.state.pgschema.BASELINE`: a fresh PostgreSQL ledger is
+    created at that version in one go, so the steps up to it have none).
+    """
 
     version: int
     name: str
     statements: tuple[str, ...]
+    postgresql: tuple[str, ...] | None = None
 
 
 # Times are integer microseconds since the epoch (UTC), see tagger.state.times.

@@ -41,7 +41,8 @@ class SearchRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO search_caps (account, learned, largest, confirmed, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET learned = excluded.learned,"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
+                " learned = excluded.learned,"
                 " largest = excluded.largest, confirmed = excluded.confirmed,"
                 " updated_at = excluded.updated_at",
                 (account, row.learned, row.largest, row.confirmed, to_us(row.updated_at)),
@@ -62,6 +63,7 @@ class SearchRecords(StateAccess):
         with self._tx() as conn:
             conn.executemany(
                 "INSERT INTO query_searches (account, query_key, searched_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET searched_at = excluded.searched_at",
+                " ON CONFLICT (account, query_key) DO UPDATE"
+                " SET searched_at = excluded.searched_at",
                 [(account, key, when) for key in dict.fromkeys(query_keys)],
             )

@@ -1,6 +1,7 @@
-"""The SQLite state store: opening, closing and locking the file, and its table families.
+"""The state store: opening, closing and locking the ledger, and its table families.
 
-:class:`StateStore` is one object over one connection, mixed together from a
+:class:`StateStore` is one object over one database (the SQLite file, or
+PostgreSQL: see :mod:`tagger.state.opener`), mixed together from a
 record class per table family, each a small module over the shared plumbing
 of :mod:`tagger.state.access` (which says why mixins):
 
@@ -15,17 +16,16 @@ of :mod:`tagger.state.access` (which says why mixins):
 - :mod:`~tagger.state.generation`: the generation, mirrored in the marker;
 - :mod:`~tagger.state.maintenance`: pruning and integrity reports.
 
-This module keeps what concerns the file as a whole: opening (with the
-single-writer lock, or as an in-memory copy for dry runs), closing, noticing
-a lost or replaced file. Every write method is one transaction: when it
-returns, the change survives a SIGKILL or power loss; when the process dies
-inside it, the change is absent as a whole.
+This module keeps what concerns the SQLite file as a whole: opening (with
+the single-writer lock, or as an in-memory copy for dry runs), closing,
+noticing a lost or replaced file; :mod:`tagger.state.pgdb` opens PostgreSQL.
+Every write method is one transaction: when it returns, the change survives
+a SIGKILL or power loss; when the process dies inside it, the change is
+absent as a whole.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,8 @@ from tagger.state.railstore import RailRecords
 from tagger.state.runs import RunRecords
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.searches import SearchRecords
+from tagger.state.sqlconn import Database
+from tagger.state.sqlitedb import SqliteDb
 from tagger.state.watermarks import WatermarkRecords
 
 log = structlog.get_logger("tagger.state")
@@ -74,13 +76,12 @@ class StateStore(
     def __init__(
         self,
         path: Path,
-        conn: sqlite3.Connection,
-        lock: StateLock | None,
-        readonly: bool,
+        db: Database,
+        lock: StateLock | None = None,
         *,
         copy: bool = False,
     ) -> None:
-        super().__init__(path, conn, readonly)
+        super().__init__(path, db)
         # An in-memory copy (a dry run): nothing written here reaches the file,
         # so nothing may reach Mimecast either.
         self.dry_run = copy
@@ -114,7 +115,7 @@ class StateStore(
             if held is not None:
                 held.release()
             raise
-        store = cls(path, conn, held, readonly)
+        store = cls(path, SqliteDb(path, conn, readonly), held)
         if not readonly:
             try:
                 store._note_open(missing)
@@ -158,7 +159,60 @@ class StateStore(
         """Record now as the moment the state was found unsure, and log ``event``."""
         now = datetime.now(UTC)
         self.set_backfill_progress(LOST_ACCOUNT, LOST_KEY, now, now)
-        log.warning(event, state=str(self.path), **fields)
+        fields.setdefault("state", str(self.path))
+        log.warning(event, **fields)
+
+    @classmethod
+    def open_postgresql(
+        cls,
+        path: Path,
+        dsn: str,
+        *,
+        readonly: bool = False,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> StateStore:
+        """Open the PostgreSQL ledger ``dsn`` names (``path``: the node's local anchor).
+
+        No file lock (the cluster's leases take its place), no marker, no
+        quick check. A ledger just created on a node that used a SQLite file
+        before (the file or its marker is at ``path``) is noted as unsure, as
+        a lost state file is: it does not hold that file's applies, so every
+        account reads the tags already on each message before applying,
+        until one of its cycles completes. Raises StateError (never with the
+        password) when the database cannot be used.
+        """
+        from tagger.state.pgdb import open_pg
+
+        path = Path(path)
+        db, created = open_pg(dsn, readonly=readonly, migrations=migrations)
+        store = cls(path, db)
+        if created and (path.exists() or marker_path(path).exists()):
+            try:
+                store._note_unsure(
+                    "state_ledger_follows_a_file",
+                    state=db.label,
+                    file=str(path),
+                    check="every account reads the tags already on each message before "
+                    "applying, until one of its cycles completes",
+                )
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @classmethod
+    def open_postgresql_copy(
+        cls, path: Path, dsn: str, *, migrations: Sequence[Migration] = MIGRATIONS
+    ) -> StateStore:
+        """Open an in-memory SQLite copy of the PostgreSQL ledger (for dry runs).
+
+        Nothing reaches the server but one read-only snapshot; an empty
+        database gives an empty copy. Raises StateError when it cannot be read.
+        """
+        from tagger.state.pgcopy import copy_pg_into_memory
+
+        conn = copy_pg_into_memory(dsn, Path(path), migrations=migrations)
+        return cls(Path(path), SqliteDb(Path(path), conn, readonly=False), None, copy=True)
 
     @classmethod
     def open_copy(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> StateStore:
@@ -171,18 +225,14 @@ class StateStore(
         """
         path = Path(path)
         conn = copy_into_memory(path, migrations=migrations)
-        return cls(path, conn, None, readonly=False, copy=True)
+        return cls(path, SqliteDb(path, conn, readonly=False), None, copy=True)
 
     def close(self) -> None:
-        """Close the file and release the lock (idempotent)."""
-        with self._mutex:
-            if self._conn is not None:
-                conn, self._conn = self._conn, None
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            if self._lock is not None:
-                self._lock.release()
-                self._lock = None
+        """Close the ledger and release the lock (idempotent)."""
+        self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> StateStore:
         return self

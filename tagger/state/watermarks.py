@@ -38,7 +38,8 @@ class WatermarkRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO watermarks (account, query_key, value, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value,"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account, query_key) DO UPDATE SET"
+                " value = excluded.value,"
                 " updated_at = excluded.updated_at",
                 (account, query_key, to_us(value), to_us(at)),
             )
@@ -58,7 +59,8 @@ class WatermarkRecords(StateAccess):
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO backfill_progress (account, job_key, cursor, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET cursor = excluded.cursor,"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account, job_key) DO UPDATE SET"
+                " cursor = excluded.cursor,"
                 " updated_at = excluded.updated_at",
                 (account, job_key, to_us(cursor), to_us(at)),
             )

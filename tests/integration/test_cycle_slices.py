@@ -37,7 +37,7 @@ def _cycles(config_path: Path, count: int) -> list[CycleReport]:
         runtime = await open_runtime(config)
         reports: list[CycleReport] = []
         try:
-            with open_state(config.state_path, dry_run=False) as state:
+            with open_state(config, dry_run=False) as state:
                 for _ in range(count):
                     reports.extend(await run_cycle(runtime, state, cycle_options(config), utc_now))
         finally:

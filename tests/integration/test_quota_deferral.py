@@ -34,7 +34,7 @@ def _cycles(config_path: Path, bounds: list[timedelta | None]) -> list[CycleRepo
         runtime = await open_runtime(config)
         reports: list[CycleReport] = []
         try:
-            with open_state(config.state_path, dry_run=False) as state:
+            with open_state(config, dry_run=False) as state:
                 for bound in bounds:
                     options = cycle_options(config, max_cycle=bound)
                     reports.extend(await run_cycle(runtime, state, options, utc_now))

@@ -42,7 +42,7 @@ def run_cycles(config_path: Path, sim: Simulator, count: int) -> list[Any]:
         try:
             reports = []
             for _ in range(count):
-                with open_state(config.state_path, dry_run=False) as state:
+                with open_state(config, dry_run=False) as state:
                     options = cycle_options(config)
                     reports.extend(await run_cycle(runtime, state, options, lambda: T0))
             return reports

@@ -65,7 +65,7 @@ def test_later_cycles_of_the_process_go_straight_to_scoped_searches(tmp_path: Pa
             runtime = await open_runtime(config)
             calls = []
             try:
-                with open_state(config.state_path, dry_run=True) as state:
+                with open_state(config, dry_run=True) as state:
                     options = cycle_options(config, window=window)
                     for _ in range(2):
                         (report,) = await run_cycle(runtime, state, options, lambda: end)

@@ -19,6 +19,7 @@ from tagger.state.held import (
     HeldFilter,
     HeldRow,
 )
+from tests.support.ledgers import BACKENDS, Ledger, make_ledger
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -35,9 +36,14 @@ def _row(
     return HeldRow(account, mid, "tag-1", rule, rule_hash, "Tag 1", reason, T0, received)
 
 
+@pytest.fixture(params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    return make_ledger(request, tmp_path)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(tmp_path / "state.db") as s:
+def store(ledger: Ledger) -> Iterator[StateStore]:
+    with ledger.open() as s:
         s.hold(
             [
                 _row("m1", received=T0 - timedelta(days=40)),

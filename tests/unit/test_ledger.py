@@ -21,6 +21,8 @@ from tagger.mimecast.errors import ApiFailure, AuthenticationError
 from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet, load_rules
 from tagger.state import StateStore
+from tests.support.ledgers import BACKENDS, make_ledger
+from tests.support.ledgers import Ledger as LedgerAt
 from tests.support.state import at
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +41,14 @@ def ruleset() -> RuleSet:
     return load_rules([ROOT / "rules"])
 
 
+@pytest.fixture(params=BACKENDS)
+def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerAt:
+    return make_ledger(request, tmp_path)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    s = StateStore.open(tmp_path / "state.db")
+def store(ledger_at: LedgerAt) -> StateStore:
+    s = ledger_at.open()
     yield s  # type: ignore[misc]
     s.close()
 

@@ -7,12 +7,20 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tagger.engine.pruning import prune
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow, RuleCycleRow
 from tagger.state.schema import MIGRATIONS
+from tests.support.ledgers import BACKENDS, Ledger, make_ledger
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    return make_ledger(request, tmp_path)
 
 
 def test_a_version_3_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -39,8 +47,8 @@ def test_rules_that_applied_in_enforce_mode_before_the_upgrade_count_as_promoted
         assert store.promotions() == {("r", "h")}
 
 
-def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> None:
-    with StateStore.open(tmp_path / "state.db") as store:
+def test_pauses_promotions_history_and_switches_round_trip(ledger: Ledger) -> None:
+    with ledger.open() as store:
         store.add_pause(PauseRow("a", "r", "per-cycle apply limit", 3, 3, "per_cycle", T0))
         store.add_pause(PauseRow("b", "r", "per-cycle apply limit", 3, 3, "per_cycle", T0))
         assert [p.account for p in store.pauses()] == ["a", "b"]
@@ -62,20 +70,19 @@ def test_pauses_promotions_history_and_switches_round_trip(tmp_path: Path) -> No
         assert store.quick_report() == "ok"
 
 
-def test_the_kill_switch_set_by_another_connection_is_seen_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as daemon:
+def test_the_kill_switch_set_by_another_connection_is_seen_at_once(ledger: Ledger) -> None:
+    with ledger.open() as daemon:
         assert daemon.switch(PAUSE_ALL) is False
-        with StateStore.open(path, lock=False) as operator:
+        with ledger.open(lock=False) as operator:
             operator.set_switch(PAUSE_ALL, True, T0)
         assert daemon.switch(PAUSE_ALL) is True
 
 
 def test_pruning_drops_rule_history_beyond_the_retention_but_keeps_what_the_rails_read(
-    tmp_path: Path,
+    ledger: Ledger,
 ) -> None:
     now = T0 + timedelta(days=30)
-    with StateStore.open(tmp_path / "state.db") as store:
+    with ledger.open() as store:
         for days in (29, 20, 9, 3):  # cycles 29, 20, 9 and 3 days before now
             store.record_rule_cycle("a", [RuleCycleRow("r", 2, 1, 0)], now - timedelta(days=days))
         counts = prune(store, now, timedelta(days=10))
@@ -87,8 +94,8 @@ def test_pruning_drops_rule_history_beyond_the_retention_but_keeps_what_the_rail
         assert prune(store, now, timedelta(days=1))["rule_cycles"] == 0
 
 
-def test_promotions_hold_on_every_account_or_on_one(tmp_path: Path) -> None:
-    with StateStore.open(tmp_path / "state.db") as store:
+def test_promotions_hold_on_every_account_or_on_one(ledger: Ledger) -> None:
+    with ledger.open() as store:
         store.promote("shared", "h1", T0)
         store.promote("own", "h2", T0, "acme")
         store.promote("own", "h2", T0, "acme")

@@ -1,4 +1,8 @@
-"""The SQLite state store: creation, each table's operations, pruning, read-only use."""
+"""The state store: creation, each table's operations, pruning, read-only use.
+
+The tests of the ledger run on both backends (the ``store`` and ``ledger``
+fixtures); those of the SQLite file itself (permissions, WAL, damage) on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,24 @@ import pytest
 from tagger.logs.redact import REDACTOR
 from tagger.state import AppliedRow, StateError, StateStore
 from tagger.state.schema import MIGRATIONS
+from tests.support.ledgers import BACKENDS, Ledger, make_ledger
 from tests.support.state import T0, at
 
 
+@pytest.fixture(params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    return make_ledger(request, tmp_path)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
+def store(ledger: Ledger) -> Iterator[StateStore]:
+    s = ledger.open()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[StateStore]:
     s = StateStore.open(tmp_path / "state.db")
     yield s
     s.close()
@@ -50,12 +67,12 @@ def test_existing_loose_file_is_tightened(tmp_path: Path) -> None:
     assert mode_of(path) == 0o600
 
 
-def test_wal_and_full_sync(store: StateStore) -> None:
-    conn = sqlite3.connect(store.path)
+def test_wal_and_full_sync(sqlite_store: StateStore) -> None:
+    conn = sqlite3.connect(sqlite_store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    assert store.integrity_check() == "ok"
-    assert store.schema_version() == MIGRATIONS[-1].version
+    assert sqlite_store.integrity_check() == "ok"
+    assert sqlite_store.schema_version() == MIGRATIONS[-1].version
 
 
 def test_record_applied_is_idempotent(store: StateStore) -> None:
@@ -172,11 +189,10 @@ def test_prune_deletes_old_rows_but_never_watermarks(store: StateStore) -> None:
     assert store.prune(at(50)) == {"processed": 0, "applied": 0, "runs": 0, "failures": 0}
 
 
-def test_readonly_reads_and_refuses_writes(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as s:
+def test_readonly_reads_and_refuses_writes(ledger: Ledger) -> None:
+    with ledger.open() as s:
         s.set_watermark("a", "q", at(1), at(1))
-    ro = StateStore.open(path, readonly=True)
+    ro = ledger.open(readonly=True)
     assert ro.get_watermark("a", "q") == at(1)
     with pytest.raises(StateError, match="read-only"):
         ro.set_watermark("a", "q", at(2), at(2))
