@@ -43,7 +43,9 @@ class TagSearch(Protocol):
 class AccountLease(Protocol):
     """This node's lease of one account, for one cycle."""
 
-    fence: Fence
+    @property
+    def fence(self) -> Fence:
+        """The check every ledger write of the account's cycle passes first."""
 
     def using(self) -> AbstractContextManager[None]:
         """Mark the account busy for the body (it is not handed back meanwhile)."""

@@ -20,12 +20,14 @@ from typing import TypeVar
 
 import structlog
 
+from tagger.cluster.seat import Seat
 from tagger.config import Config
 from tagger.engine.options import NO_HOOKS, CycleOptions, Hooks, Runtime
 from tagger.engine.run import run_cycle
 from tagger.engine.sends import Sends
 from tagger.engine.tally import CycleReport
 from tagger.service import earlysignals
+from tagger.service.clusterseat import join_cluster
 from tagger.service.runtime import open_runtime, open_state, utc_now
 from tagger.service.stopack import acknowledge_stops
 from tagger.state import StateStore
@@ -172,6 +174,21 @@ class Session:
 
 
 @contextlib.asynccontextmanager
+async def _seat(config: Config, state: StateStore) -> AsyncIterator[Seat | None]:
+    """Join the cluster for a live session on a PostgreSQL ledger; yields None otherwise.
+
+    A PostgreSQL ledger is never written without the account's lease, even
+    by a single node: two processes on one database would otherwise tag twice.
+    """
+    backend = config.state
+    if state.dry_run or backend.backend != "postgresql" or backend.dsn is None:
+        yield None
+        return
+    async with join_cluster(config, backend.dsn, [a.name for a in config.accounts]) as seat:
+        yield seat
+
+
+@contextlib.asynccontextmanager
 async def open_session(
     config: Config, *, dry_run: bool, signals: Signals | None = None
 ) -> AsyncIterator[Session]:
@@ -198,7 +215,9 @@ async def open_session(
                     raise Stopped("stopped during start-up")
                 runtime = await signals.unless_stopped(open_runtime(config))
                 try:
-                    yield Session(config, state, runtime, signals, sends)
+                    async with _seat(config, state) as seat:
+                        runtime.tenancy = seat
+                        yield Session(config, state, runtime, signals, sends)
                 finally:
                     await runtime.close()
             finally:
