@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from tagger import __version__, exitcodes
 from tagger.cli import (
     backfill,
+    claims,
     completion,
     demo,
     explain,
@@ -58,6 +59,7 @@ COMMANDS = (
     backfill,
     status,
     rails,
+    claims,
     recover,
     tags,
     report,

@@ -1,7 +1,8 @@
 """The cluster's tables in the PostgreSQL ledger: nodes, leases and claims.
 
-Created beside the state's tables (``CREATE TABLE IF NOT EXISTS``: every
-node runs it at start, any number of times). Times are microseconds from
+Part of the PostgreSQL ledger's layout (:mod:`tagger.state.clustertables`,
+created with the state's tables), and created again if missing by every
+node at start (``CREATE TABLE IF NOT EXISTS``: any number of times). Times are microseconds from
 the database's clock (:mod:`tagger.cluster.dbtime`).
 
 - ``cluster_nodes``: one row per running node (``owner`` is the node's name
@@ -18,37 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["STATEMENTS", "ensure_schema"]
+from tagger.state.clustertables import STATEMENTS
 
-STATEMENTS = (
-    """CREATE TABLE IF NOT EXISTS cluster_nodes (
-        owner TEXT PRIMARY KEY,
-        node TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        started_at BIGINT NOT NULL,
-        seen_at BIGINT NOT NULL,
-        left_at BIGINT
-    )""",
-    """CREATE TABLE IF NOT EXISTS leases (
-        account TEXT PRIMARY KEY,
-        owner TEXT,
-        epoch BIGINT NOT NULL DEFAULT 0,
-        expires_at BIGINT NOT NULL DEFAULT 0,
-        acquired_at BIGINT
-    )""",
-    """CREATE TABLE IF NOT EXISTS claims (
-        account TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        tag_id TEXT NOT NULL,
-        rule_id TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        epoch BIGINT NOT NULL,
-        claimed_at BIGINT NOT NULL,
-        PRIMARY KEY (account, message_id, tag_id)
-    )""",
-    "CREATE INDEX IF NOT EXISTS claims_by_owner ON claims (account, owner, epoch)",
-)
+__all__ = ["STATEMENTS", "ensure_schema"]
 
 # One node at a time creates the tables (concurrent CREATE ... IF NOT EXISTS
 # can still collide on PostgreSQL's catalog); the lock ends with the transaction.

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from tagger.state.clustertables import STATEMENTS as CLUSTER_TABLES
 from tagger.state.errors import StateError
 from tagger.state.schema import Migration
 
@@ -90,6 +91,8 @@ LAYOUT: tuple[str, ...] = (
         rule_id {_T}, content_hash {_T}, account {_T} DEFAULT '',
         promoted_at BIGINT NOT NULL,
         PRIMARY KEY (rule_id, content_hash, account))""",
+    # The cluster's nodes, leases and claims (tagger.cluster).
+    *CLUSTER_TABLES,
 )
 
 _USER_TABLES = (
