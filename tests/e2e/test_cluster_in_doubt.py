@@ -20,8 +20,8 @@ from tagger import exitcodes
 from tagger.cluster import leases
 from tagger.cluster.schema import ensure_schema
 from tagger.config import load_config
-from tagger.state.opener import open_state
 from tagger.simulator import Simulator, SimulatorConfig
+from tagger.state.opener import open_state
 from testkit.expected import applied_pairs, expected_pairs, repeated_applies
 from testkit.processes import run_tagger
 from testkit.setup import account_yaml, write_config
