@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tagger.cli.statuscluster import cluster_json
 from tagger.monitor.backlog import backlog_of, growth, latest_cycle
 from tagger.monitor.checks import LEVELS, Finding, verdict
 from tagger.monitor.snapshot import Snapshot
@@ -106,6 +107,7 @@ def as_json(snap: Snapshot, found: list[Finding]) -> dict[str, Any]:
         "database": snap.database or None,
         "state_exists": snap.state_exists,
         "lock_held": snap.lock_held,
+        "cluster": cluster_json(snap.cluster, snap.cluster_error),
         "daemon": None
         if daemon is None
         else {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tagger.cli.statuscluster import cluster_lines
 from tagger.monitor.backlog import backlog_of, growth, latest_cycle
 from tagger.monitor.checks import LEVELS, Finding, human, verdict
 from tagger.monitor.snapshot import Snapshot
@@ -127,6 +128,7 @@ def text_lines(snap: Snapshot, found: list[Finding]) -> list[str]:
         lines.append("daemon: not running (no process holds the state file's lock)")
     elif snap.lock_held is False:
         lines.append("daemon: none has run (cycles from `tagger once`)")
+    lines.extend(cluster_lines(snap.cluster, snap.cluster_error))
     if daemon is not None and daemon.reload is not None:
         r = daemon.reload
         verdict_text = "accepted" if r.ok else "REJECTED, running the previous rules"

@@ -146,7 +146,7 @@ def release(conn: Any, account: str, owner: str, epoch: int) -> bool:
     """Hand ``account`` back (free at once) if ``owner`` still holds it at ``epoch``."""
     with conn.transaction():
         row = conn.execute(
-            "UPDATE leases SET owner = NULL, expires_at = 0"
+            f"UPDATE leases SET owner = NULL, expires_at = {NOW_US}"
             " WHERE account = %s AND owner = %s AND epoch = %s RETURNING account",
             [account, owner, epoch],
         ).fetchone()

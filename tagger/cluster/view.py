@@ -34,6 +34,8 @@ class ClusterView:
     in_doubt: dict[str, int]
     doubts: tuple[Claim, ...]
     live_within_s: float
+    # How long an account may go unheld before it is a warning (a takeover's bound).
+    unheld_after_s: float = 0.0
 
     def live(self) -> list[NodeRow]:
         """Return the nodes that beat recently and did not leave."""
@@ -48,19 +50,24 @@ class ClusterView:
                 return node.node
         return owner.split("#", 1)[0]
 
-    def unheld(self, accounts: list[str] | None = None) -> list[LeaseRow]:
-        """Return the leases (of ``accounts``, default all) no node holds now."""
+    def unheld(self, accounts: list[str] | None = None, for_s: float = 0.0) -> list[LeaseRow]:
+        """Return the leases (of ``accounts``, default all) no node has held for ``for_s`` s.
+
+        A lease is unheld from its expiry (a released one expires when released).
+        """
         return [
             row
             for row in self.leases
             if (accounts is None or row.account in accounts)
             and (row.owner is None or row.expires_in_s <= 0)
+            and -row.expires_in_s >= for_s
         ]
 
 
-def read_view(conn: Any, live_within_s: float) -> ClusterView:
+def read_view(conn: Any, live_within_s: float, unheld_after_s: float = 0.0) -> ClusterView:
     """Read the cluster's tables on the psycopg connection ``conn``."""
     return ClusterView(
+        unheld_after_s=unheld_after_s,
         nodes=tuple(leases.nodes(conn)),
         leases=tuple(leases.leases(conn)),
         in_doubt=claims.in_doubt_counts(conn),

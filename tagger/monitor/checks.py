@@ -110,6 +110,7 @@ def findings(snap: Snapshot, limits: Thresholds) -> list[Finding]:
     out += _failure_findings(snap)
     out += _switch_findings(snap)
     out += _rule_file_findings(snap)
+    out += _cluster_findings(snap)
     # Stable: findings of one level keep the order above.
     return sorted(out, key=lambda f: -f.level)
 
@@ -320,6 +321,38 @@ def _switch_findings(snap: Snapshot) -> list[Finding]:
             Finding(
                 exitcodes.NAGIOS_WARNING,
                 f"rules awaiting promotion: {', '.join(texts)} (tagger promote RULE)",
+            )
+        )
+    return out
+
+
+def _cluster_findings(snap: Snapshot) -> list[Finding]:
+    """Return a warning per account no node holds, for applies in doubt, and an unread cluster."""
+    if snap.cluster_error is not None:
+        return [Finding(exitcodes.NAGIOS_WARNING, snap.cluster_error)]
+    view = snap.cluster
+    if view is None:
+        return []
+    out: list[Finding] = []
+    enabled = [a for a in snap.accounts if a not in snap.disabled]
+    known = {row.account for row in view.leases}
+    unheld = [r.account for r in view.unheld(enabled, view.unheld_after_s)]
+    unheld += [a for a in enabled if a not in known]
+    if unheld:
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"accounts held by no node: {', '.join(sorted(unheld))} (nothing tags them:"
+                f" {plural(len(view.live()), 'node')} live; start a node or check that the"
+                " nodes reach PostgreSQL)",
+            )
+        )
+    for account, count in sorted(view.in_doubt.items()):
+        out.append(
+            Finding(
+                exitcodes.NAGIOS_WARNING,
+                f"account {account}: {plural(count, 'apply', 'applies')} in doubt after a"
+                " takeover, not found tagged by reading back (tagger claims)",
             )
         )
     return out

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tagger.cluster.view import ClusterView
 from tagger.config import Config
 from tagger.errors import UserError
+from tagger.monitor.clusterread import read_cluster
 from tagger.monitor.daemoninfo import DaemonInfo, read_info
 from tagger.monitor.lockprobe import lock_held
 from tagger.monitor.quotanote import QuotaNote, read_quota
@@ -106,6 +108,9 @@ class Snapshot:
     unsure_since: datetime | None = None
     behind: tuple[int, int | None] | None = None
     rule_sets: Mapping[str, RuleSetInfo] = field(default_factory=dict)
+    # The cluster (PostgreSQL ledger only), or why it could not be read.
+    cluster: ClusterView | None = None
+    cluster_error: str | None = None
 
     def verifying(self) -> tuple[str, ...]:
         """Return the accounts that read each message's tags before applying, for a lost state.
@@ -262,7 +267,10 @@ def take_snapshot(config: Config, now: datetime, history: int = 10) -> Snapshot:
     ruleset = _every(sets)
     infos = rule_set_infos(config, sets, {})
     on_pg = config.state.backend == "postgresql"
+    cluster, cluster_error = read_cluster(config)
     base = Snapshot(
+        cluster=cluster,
+        cluster_error=cluster_error,
         now=now,
         state_path=config.state_path,
         state_exists=on_pg or config.state_path.exists(),

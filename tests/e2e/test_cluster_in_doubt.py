@@ -68,7 +68,14 @@ def test_in_doubt_claims_are_read_back_listed_and_released(tmp_path: Path, pg_ds
             (lost[0], lost[1], "ghost")
         ]
         status = run_tagger("status", "-c", str(config), env=env)
-        assert "in doubt" in status.stdout, status.stdout
+        assert "account acme: 1 apply in doubt" in status.stdout, status.stdout
+        assert "claimed by ghost" in status.stdout
+        check = run_tagger("status", "--check", "-c", str(config), env=env)
+        assert check.returncode == exitcodes.NAGIOS_WARNING, check.stdout
+        assert "1 apply in doubt" in check.stdout
+        as_json = json.loads(run_tagger("status", "--json", "-c", str(config), env=env).stdout)
+        assert as_json["cluster"]["in_doubt"] == {"acme": 1}
+        assert [r["account"] for r in as_json["cluster"]["leases"]] == ["acme"]
 
         refused = run_tagger("claims", "release", "-c", str(config), env=env)
         assert refused.returncode == 2 and "--all" in refused.stderr
