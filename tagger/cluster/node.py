@@ -78,6 +78,7 @@ class ClusterNode:
         self.tenure = Tenure(self.owner, node, lease_s, margin)
         self.last_error: str | None = None
         self.rounds = 0
+        self._new_accounts = False
         self._conn: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,6 +103,19 @@ class ClusterNode:
             leases.leave(conn, self.owner)
         self._close()
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def serve(self, accounts: Sequence[str]) -> None:
+        """Serve ``accounts`` from the next round on (a reload changed them).
+
+        New accounts get their lease rows and are balanced as any other; the
+        accounts no longer served are handed back once no cycle uses them.
+        """
+        names = tuple(dict.fromkeys(accounts))
+        for account in set(self.tenure.held()) - set(names):
+            self.tenure.mark_releasing(account)
+        self.accounts = names
+        self._new_accounts = True
+        self.wake()
 
     def wake(self) -> None:
         """Run the next round now (e.g. after a cycle ended on an account being handed back)."""
@@ -133,7 +147,9 @@ class ClusterNode:
         conn = self._db()
         if self.rounds == 0:
             ensure_schema(conn)
+        if self.rounds == 0 or self._new_accounts:
             leases.ensure_accounts(conn, self.accounts)
+            self._new_accounts = False
         leases.heartbeat(conn, self.owner, self.node, socket.gethostname(), os.getpid())
         held = self.tenure.held()
         sent = time.monotonic()

@@ -55,6 +55,10 @@ class Seat:
         held = self.node.tenure.holding(account)
         return None if held is None else SeatLease(self, held)
 
+    def serve(self, accounts: Sequence[str]) -> None:
+        """Serve ``accounts`` from the next round on (see :meth:`ClusterNode.serve`)."""
+        self.node.serve(accounts)
+
     def held_accounts(self) -> list[str]:
         """Return the accounts this node holds, in name order."""
         return sorted(self.node.tenure.held())

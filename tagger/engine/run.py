@@ -61,6 +61,9 @@ async def run_cycle(
     ``tagger pause`` to wait on). See :func:`run_account` for what happens per account.
     """
     state.check_file()
+    if state.dialect == "postgresql" and not state.dry_run and runtime.tenancy is None:
+        # Several nodes may share this ledger: never write it without the accounts' leases.
+        raise StateError("a live cycle on a PostgreSQL ledger needs this node's cluster leases")
     # Before the first apply, the marker says which generation this cycle writes:
     # a copy of the file taken from now on is seen as older (tagger.state.generation).
     generation = None if state.dry_run else state.begin_generation()

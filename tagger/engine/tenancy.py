@@ -71,3 +71,6 @@ class Tenancy(Protocol):
 
     def lease(self, account: str) -> AccountLease | None:
         """Return this node's lease of ``account`` if a cycle may run on it now, else None."""
+
+    def serve(self, accounts: Sequence[str]) -> None:
+        """Serve ``accounts`` from now on (a reload changed them)."""

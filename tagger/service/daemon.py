@@ -269,6 +269,10 @@ class Daemon:
             log.warning("reload_dry_run_ignored", dry_run=self.dry_run, hint="restart to change")
         async with self.cycle_lock:
             old = self.runtime
+            # The node's seat outlives a reload: its leases are the same.
+            runtime.tenancy = old.tenancy
+            if runtime.tenancy is not None:
+                runtime.tenancy.serve([a.name for a in config.accounts])
             self.runtime = runtime
             self.config = config
         await old.close()
