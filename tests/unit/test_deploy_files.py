@@ -264,3 +264,21 @@ def test_the_example_config_names_the_cluster_keys(compose: dict[str, Any]) -> N
         assert environment(compose["services"][node])["CREDENTIALS_DIRECTORY"] == "/run/secrets"
     for pattern in config["rules"]:
         assert list(DEPLOY.glob(pattern)), f"{pattern} matches no rule file in deploy/"
+
+
+# -- systemd ---------------------------------------------------------------------------------
+
+
+def test_the_unit_shows_both_ways_to_give_a_node_its_dsn() -> None:
+    unit = (ROOT / "systemd" / "tagger.service").read_text().splitlines()
+    assert "#LoadCredential=tagger-dsn:/etc/tagger/credentials/tagger-dsn" in unit
+    assert "#EnvironmentFile=/etc/tagger/tagger.env" in unit
+    example = (ROOT / "systemd" / "tagger.env.example").read_text()
+    assert "install -m 0600 -o root" in example
+    values = dict(
+        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
+    )
+    assert set(values) == {"TAGGER_DSN", "TAGGER_NODE"}
+    dsn = urlsplit(values["TAGGER_DSN"])
+    assert dsn.password == "CHANGE-ME"
+    assert "sslmode=verify-full" in dsn.query
