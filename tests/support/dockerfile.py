@@ -1,54 +1,31 @@
-"""The Dockerfile and its .dockerignore read as files, for the deploy tests (no Docker)."""
+"""The Dockerfile and its .dockerignore read as Docker reads them, for the deploy tests.
+
+The Dockerfile goes through Docker's own parser (the ``dockerfile`` package
+wraps BuildKit's); ``.dockerignore`` through :class:`DockerIgnore`, which
+follows the builder's matching rules.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import yaml
+import dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def dockerfile() -> list[tuple[str, str]]:
-    """Return the Dockerfile's (INSTRUCTION, arguments) in order, continuations joined."""
-    out: list[tuple[str, str]] = []
-    pending = ""
-    for raw in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = pending + line
-        pending = ""
-        word, _, rest = line.partition(" ")
-        out.append((word.upper(), rest.strip()))
-    assert not pending, "the Dockerfile ends inside a continued line"
-    return out
-
-
-def instructions(name: str) -> list[str]:
-    """Return the arguments of every ``name`` instruction, in order."""
-    return [args for word, args in dockerfile() if word == name]
-
-
-def exec_form(args: str) -> list[str]:
-    """Return a JSON-array instruction's words (``["a", "b"]``)."""
-    words = yaml.safe_load(args)
-    assert isinstance(words, list), f"not the exec (JSON array) form: {args}"
-    return [str(w) for w in words]
+def instructions(name: str) -> list[dockerfile.Command]:
+    """Return every ``name`` instruction of the Dockerfile (upper case), in order."""
+    return [c for c in dockerfile.parse_file(str(ROOT / "Dockerfile")) if c.cmd == name]
 
 
 def healthcheck_command() -> str:
-    """Return the shell command of the Dockerfile's HEALTHCHECK."""
+    """Return the shell command of the Dockerfile's HEALTHCHECK (``CMD`` in shell form)."""
     (check,) = instructions("HEALTHCHECK")
-    _, sep, command = check.partition(" CMD ")
-    assert sep, f"HEALTHCHECK without CMD: {check}"
-    return command.strip()
+    kind, command = check.value
+    assert kind == "CMD", f"HEALTHCHECK without CMD: {check.original}"
+    return command
 
 
 class DockerIgnore:
@@ -63,6 +40,7 @@ class DockerIgnore:
 
     @classmethod
     def read(cls, path: Path) -> DockerIgnore:
+        """Return the rules of the ``.dockerignore`` at ``path``."""
         rules = []
         for raw in path.read_text(encoding="utf-8").splitlines():
             line = raw.strip()
@@ -90,6 +68,7 @@ class DockerIgnore:
         return out
 
     def excluded(self, path: str) -> bool:
+        """Return whether ``path`` (relative, ``/``-separated) stays out of the build context."""
         parts = path.split("/")
         prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
         verdict = False

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tagger.cli.main import build_parser
-from tests.support.dockerfile import DockerIgnore, exec_form, healthcheck_command, instructions
+from tests.support.dockerfile import DockerIgnore, healthcheck_command, instructions
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -33,16 +33,29 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|DSN|_KEY\b", re.IGNORECASE)
 # -- Dockerfile ------------------------------------------------------------------------------
 
 
+def env_values(word: str) -> dict[str, str]:
+    """Return the names and values every ``ENV`` (or ``ARG``, ``LABEL``) instruction sets."""
+    out: dict[str, str] = {}
+    for command in instructions(word):
+        if word == "ARG":
+            for item in command.value:
+                name, _, value = item.partition("=")
+                out[name] = value
+        else:
+            out.update(zip(command.value[::2], command.value[1::2], strict=True))
+    return out
+
+
 def test_the_image_is_python_311_slim_in_two_stages() -> None:
-    args = dict(a.split("=", 1) for a in instructions("ARG") if "=" in a)
     froms = instructions("FROM")
     assert len(froms) == 2
-    assert args["PYTHON_IMAGE"] == "python:3.11-slim"
-    assert all(f.split()[0] == "${PYTHON_IMAGE}" for f in froms)
+    assert env_values("ARG")["PYTHON_IMAGE"] == "python:3.11-slim"
+    assert all(f.value[0] == "${PYTHON_IMAGE}" for f in froms)
+    assert froms[0].value[1:] == ("AS", "build")
 
 
 def test_it_installs_the_checkout_with_the_postgresql_extra() -> None:
-    run = " ".join(instructions("RUN"))
+    run = " ".join(c.value[0] for c in instructions("RUN"))
     assert "pip install '.[postgresql]'" in run
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
@@ -53,11 +66,10 @@ def test_it_installs_the_checkout_with_the_postgresql_extra() -> None:
 def test_every_copied_path_exists_and_reaches_the_builder() -> None:
     ignore = DockerIgnore.read(ROOT / ".dockerignore")
     copied = 0
-    for args in instructions("COPY"):
-        words = args.split()
-        if any(w.startswith("--from=") for w in words):
+    for command in instructions("COPY"):
+        if any(flag.startswith("--from=") for flag in command.flags):
             continue
-        for source in words[:-1]:
+        for source in command.value[:-1]:
             path = ROOT / source
             assert path.exists(), f"the Dockerfile copies {source}, which does not exist"
             files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
@@ -102,20 +114,22 @@ def test_the_build_context_leaves_out(path: str) -> None:
 def test_the_user_is_not_root() -> None:
     users = instructions("USER")
     assert users, "no USER: the container would run as root"
-    user = users[-1].split(":")[0]
+    user = users[-1].value[0].split(":")[0]
     assert user not in ("root", "0")
     assert user.isdigit(), "a numeric uid, so that runAsNonRoot can verify it"
-    run = " ".join(instructions("RUN"))
+    run = " ".join(c.value[0] for c in instructions("RUN"))
     assert f"--uid {user}" in run
 
 
 def test_entrypoint_and_command_run_the_daemon_on_the_mounted_config() -> None:
-    assert exec_form(instructions("ENTRYPOINT")[-1]) == ["tagger"]
-    command = exec_form(instructions("CMD")[-1])
-    assert command == ["run", "--config", "/etc/tagger/config.yaml"]
-    args = build_parser().parse_args(command)
+    (entrypoint,) = instructions("ENTRYPOINT")
+    (command,) = instructions("CMD")
+    (volume,) = instructions("VOLUME")
+    assert entrypoint.json and entrypoint.value == ("tagger",)
+    assert command.json and command.value == ("run", "--config", "/etc/tagger/config.yaml")
+    args = build_parser().parse_args(list(command.value))
     assert args.config == "/etc/tagger/config.yaml"
-    assert exec_form(instructions("VOLUME")[-1]) == ["/var/lib/tagger"]
+    assert volume.value == ("/var/lib/tagger",)
 
 
 def test_the_healthcheck_runs_status_check_and_maps_its_codes() -> None:
@@ -127,19 +141,18 @@ def test_the_healthcheck_runs_status_check_and_maps_its_codes() -> None:
     assert args.check is True
     # Nagios 0/1 (OK, WARNING) healthy; 2/3 unhealthy, as Docker's 1 (2 is reserved).
     assert command.endswith("test $? -le 1")
-    envs = " ".join(instructions("ENV"))
     # status --check finds the config through TAGGER_CONFIG, whatever command runs.
-    assert "TAGGER_CONFIG=/etc/tagger/config.yaml" in envs
+    assert env_values("ENV")["TAGGER_CONFIG"] == "/etc/tagger/config.yaml"
 
 
 def test_no_secret_is_baked_into_the_image() -> None:
     for word in ("ENV", "ARG", "LABEL"):
-        for args in instructions(word):
-            for name in re.findall(r"(\w+)=", args):
-                assert not SECRET_NAME.search(name), f"{word} {name}: secrets come at run time"
+        for name in env_values(word):
+            assert not SECRET_NAME.search(name), f"{word} {name}: secrets come at run time"
     text = (ROOT / "Dockerfile").read_text()
     assert not URL_WITH_PASSWORD.search(text)
-    assert "credentials" not in " ".join(instructions("COPY"))
+    for command in instructions("COPY"):
+        assert not any("credentials" in v or ".env" in v for v in command.value)
 
 
 def test_the_dockerignore_reader_itself() -> None:
