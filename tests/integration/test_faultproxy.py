@@ -177,3 +177,46 @@ def test_bad_input_is_refused_with_the_fix() -> None:
         with pytest.raises(ValueError, match="use one of pass, blackhole, reset"):
             proxy.set_mode("drop")  # type: ignore[arg-type]
         assert proxy.mode == "pass"
+
+
+class Sink:
+    """A loopback TCP server that echoes what it receives and counts the bytes (one client)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.received = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            while data := conn.recv(65536):
+                self.received += len(data)
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_blackhole_reads_everything_and_forwards_nothing() -> None:
+    sink = Sink()
+    try:
+        with (
+            FaultProxy("127.0.0.1", sink.port) as proxy,
+            socket.create_connection((proxy.host, proxy.port), timeout=5) as sock,
+        ):
+            sock.sendall(b"ping")
+            assert sock.recv(4) == b"ping"
+            proxy.set_mode("blackhole")
+            # Far more than the kernel's buffers hold: only a proxy that keeps
+            # reading lets it all through.
+            sock.sendall(b"x" * (8 << 20))
+            assert sink.received == 4
+            sock.settimeout(CLIENT_TIMEOUT_S)
+            with pytest.raises(TimeoutError):
+                sock.recv(1)
+            assert sink.received == 4
+    finally:
+        sink.close()
