@@ -62,8 +62,12 @@ USER 10001:10001
 STOPSIGNAL SIGTERM
 # Healthy while `tagger status --check` says OK (0) or WARNING (1): a warning (a paused rule,
 # the kill switch, a backlog) is nothing a restart mends. CRITICAL (2) and UNKNOWN (3: the
-# config or the state cannot be read) are unhealthy (Docker's 1). Docker keeps the line it
-# prints (docker inspect --format '{{json .State.Health}}').
+# config or the state cannot be read) are unhealthy (Docker's 1). It runs in the container
+# as the daemon does, so it has what it needs: the config (TAGGER_CONFIG), the secrets the
+# config names (environment, /run/secrets) and the state (this volume, or PostgreSQL).
+# Before the first cycle ends it warns "no completed cycle recorded" (healthy); the start
+# period covers loading the config and opening the state. Docker keeps the line it prints
+# (docker inspect --format '{{json .State.Health}}').
 HEALTHCHECK --interval=60s --timeout=30s --start-period=2m --retries=3 \
     CMD tagger status --check; test $? -le 1
 ENTRYPOINT ["tagger"]
