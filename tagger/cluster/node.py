@@ -78,6 +78,8 @@ class ClusterNode:
         self.tenure = Tenure(self.owner, node, lease_s, margin)
         self.last_error: str | None = None
         self.rounds = 0
+        # Called (from the node's thread) after a round that took leases.
+        self.on_taken: Callable[[], None] | None = None
         self._new_accounts = False
         self._conn: Any = None
         self._stop = threading.Event()
@@ -163,12 +165,16 @@ class ClusterNode:
         moves = plan_moves(self.tenure.held(), leases.takeable(conn, self.accounts), share)
         for account in moves.hand_back:
             self.tenure.mark_releasing(account)
+        took = False
         for account in moves.take:
             sent = time.monotonic()
             taken = leases.take(conn, account, self.owner, self.lease_s)
             if taken is not None:
+                took = True
                 self.tenure.took(account, taken, sent)
                 log.info("lease_taken", account=account, node=self.node, epoch=taken)
+        if took and self.on_taken is not None and self.rounds > 0:
+            self.on_taken()
         if self.rounds % 60 == 59:
             claims.prune_settled(conn, SETTLED_CLAIMS_KEPT_S)
         self.rounds += 1

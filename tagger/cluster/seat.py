@@ -28,6 +28,7 @@ from tagger.cluster.claims import Claim
 from tagger.cluster.node import ClusterNode
 from tagger.cluster.readback import ReadBack, TagSearch, read_back
 from tagger.cluster.tenure import Holding, LeaseFence
+from tagger.cluster.view import ClusterView, read_view
 from tagger.mimecast.clearance import Clearance, Withheld
 from tagger.state.errors import StateError
 
@@ -88,6 +89,12 @@ class Seat:
         except Exception as exc:
             first = str(exc).strip().splitlines()
             raise StateError(f"PostgreSQL: {first[0] if first else type(exc).__name__}") from exc
+
+    async def view(self) -> ClusterView:
+        """Return the cluster as the ledger has it now (for the metrics)."""
+        node = self.node
+        grace = node.lease_s + 2 * node.renew_s
+        return await self.call(lambda conn: read_view(conn, node.lease_s, grace))
 
     def close(self) -> None:
         """Close the pool."""

@@ -25,6 +25,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tagger import exitcodes
+from tagger.cluster.seat import Seat
 from tagger.config import Config
 from tagger.engine.cycle import Hooks
 from tagger.engine.options import Runtime, cycle_options
@@ -122,6 +123,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._cycle_task: asyncio.Task[Any] | None = None
+        # The cycle started when this node took an account's lease (see _follow_leases).
+        self._kicked: asyncio.Future[None] | None = None
         # A crashing cycle (e.g. a full disk) is retried later and later, logged once.
         self.crashes = CrashBackoff(self.config.schedule.interval, self.config.state_path, now)
         # Each endpoint's quota use per cycle, beside the state file and in the metrics.
@@ -167,6 +170,7 @@ class Daemon:
                 state=str(self.config.state_path),
             )
             self.session.signals.on_reload(self.request_reload)
+            self._follow_leases()
             watchdog = asyncio.create_task(self._watchdog())
             await self.stop_event.wait()
             asked_to_stop = True
@@ -348,9 +352,44 @@ class Daemon:
             self.crashes.succeeded()
             self.cycles += 1
             self._after_cycle(reports, started)
+            await self._observe_cluster()
             await self._watch_rule_files()
         if self.options.max_cycles is not None and self.cycles >= self.options.max_cycles:
             self.request_stop("max_cycles")
+
+    def _follow_leases(self) -> None:
+        """Start a cycle as soon as this node takes an account's lease (a takeover, a rebalance).
+
+        Without it, an account taken over would wait for the next scheduled
+        cycle; the cycle runs only if none is under way (the one under way
+        already runs on every account held when it started, the next one on
+        the rest).
+        """
+        seat = self.runtime.tenancy
+        if not isinstance(seat, Seat):
+            return
+        loop = asyncio.get_running_loop()
+
+        def kick() -> None:
+            if not self.stop_event.is_set() and not self.cycle_lock.locked():
+                self._kicked = asyncio.ensure_future(self.cycle())
+
+        def kick_soon() -> None:
+            loop.call_soon_threadsafe(kick)
+
+        seat.node.on_taken = kick_soon
+
+    async def _observe_cluster(self) -> None:
+        """Set the cluster's metrics from one read of the ledger (errors are only logged)."""
+        seat = self.runtime.tenancy
+        if self.metrics is None or not isinstance(seat, Seat):
+            return
+        try:
+            view = await seat.view()
+        except StateError as exc:
+            log.warning("cluster_read_failed", error=str(exc))
+            return
+        self.metrics.observe_cluster(view, seat.node.owner)
 
     def _tag_applied(self, account: str, rule: str, tag: str) -> None:
         """Count the applied tag per rule when metrics are on."""
