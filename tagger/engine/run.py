@@ -70,6 +70,13 @@ async def run_cycle(
     active = [a for a in runtime.accounts if a.stopped_reason is None]
     leases = {a.name: _lease(runtime, a.name) for a in active}
     held = [a for a in active if runtime.tenancy is None or leases[a.name] is not None]
+    for acct in active:
+        if acct not in held:
+            log.info(
+                "account_not_held",
+                account=acct.name,
+                why="another node holds its lease (or this node is handing it back): not run here",
+            )
     reports = list(
         await asyncio.gather(
             *(
