@@ -27,7 +27,7 @@ import structlog
 from tagger.logs.redact import REDACTOR
 from tagger.state.dsn import DsnInfo, parse_dsn, require_driver, scrub
 from tagger.state.errors import LedgerMissing, StateError
-from tagger.state.fence import FENCE
+from tagger.state.fence import FENCE, Execute
 from tagger.state.pgschema import BASELINE, check_version, current_version
 from tagger.state.pgschema import migrate as migrate_pg
 from tagger.state.schema import Migration
@@ -123,8 +123,7 @@ class PgDb:
             with self._pool.connection(timeout=POOL_WAIT_S) as raw, raw.transaction():
                 fence = FENCE.get()
                 if fence is not None:
-                    cur = raw.cursor()
-                    fence.check(lambda sql, params: cur.execute(sql, params).fetchall())
+                    fence.check(_executor(raw))
                 yield PgConn(raw)
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise self._error(exc, "write") from None
@@ -168,6 +167,16 @@ class PgDb:
     def close(self) -> None:
         """Close the pool and its connections (idempotent)."""
         self._pool.close()
+
+
+def _executor(conn: psycopg.Connection[Any]) -> Execute:
+    """Return the ``execute`` a fence runs its statements with (``%s`` marks, rows back)."""
+
+    def execute(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description is not None else []
+
+    return execute
 
 
 def _connection_lost(exc: psycopg.Error) -> bool:
