@@ -6,6 +6,7 @@ Every test gets a fresh database on the run's throwaway server (``pg_dsn``).
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tagger.state import AppliedRow, StateError, StateStore
+from tagger.state import AppliedRow, StateError, StateStore, pgdb
 from tagger.state.errors import LeaseLost, LedgerMissing
 from tagger.state.fence import FENCE, Execute
 from tagger.state.integrity import marker_path
@@ -23,6 +24,7 @@ from tagger.state.opener import open_state
 from tagger.state.pgschema import BASELINE
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.target import StateBackend
+from testkit.pgserver import PgServer
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "s3cret-9d41c"
@@ -177,6 +179,47 @@ def test_after_the_server_drops_idle_connections_the_next_write_reconnects(
     assert terminate_others(pg_dsn) >= 1
     store.record_applied_many("a", rows(2, "n"))  # the pool checks, finds it dead, reconnects
     assert len(store.applied_pairs("a", [r.message_id for r in rows(2, "n")])) == 2
+
+
+def test_a_server_restart_costs_no_call(store: StateStore, pg_server: PgServer) -> None:
+    store.record_applied_many("a", rows(1))
+    pg_server.restart()
+    store.record_applied_many("a", rows(3))  # the pooled connection was cut: a new one
+    assert len(store.applied_pairs("a", [r.message_id for r in rows(3)])) == 3
+
+
+def test_while_the_server_refuses_connections_calls_fail_clearly_then_recover(
+    tmp_path: Path, pg_dsn: str, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pgdb, "POOL_WAIT_S", 2.0)
+    dsn = pg_dsn.replace("tagger_test@", f"tagger_test:{PASSWORD}@")
+    name = pg_dsn.rsplit("/", 1)[1]
+    store = StateStore.open_postgresql(tmp_path / "s.db", dsn)
+    try:
+        query(pg_server.admin_dsn, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        query(
+            pg_server.admin_dsn,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (name,),
+        )
+        for call in (lambda: store.record_applied_many("a", rows(1)), store.recent_runs):
+            with pytest.raises(StateError) as info:
+                call()
+            text = str(info.value)
+            assert "no connection within 2 s" in text and PASSWORD not in text
+            assert f"state database 127.0.0.1:{pg_server.port}/{name}" in text
+        query(pg_server.admin_dsn, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        deadline = time.monotonic() + 60  # the pool retries with a growing back-off
+        while True:
+            try:
+                store.record_applied_many("a", rows(1))
+                break
+            except StateError:
+                assert time.monotonic() < deadline, "the pool never reconnected"
+        assert len(store.applied_pairs("a", [rows(1)[0].message_id])) == 1
+    finally:
+        query(pg_server.admin_dsn, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        store.close()
 
 
 @dataclass
