@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.config import ENV, MINIMAL, load, one_problem
+from tagger.config import load_config
+from tests.support.config import ENV, MINIMAL, load, one_problem, write_config
 
 PASSWORD = "s3cret-pw-7f2a"
 DSN = f"postgresql://tagger:{PASSWORD}@127.0.0.1:5439/ledger"
@@ -109,3 +110,13 @@ def test_without_the_driver_the_error_says_how_to_install_it(
     assert problem.path == "state.backend"
     assert "pip install 'tagger[postgresql]'" in str(problem)
     assert PASSWORD not in str(problem)
+
+
+def test_an_inline_dsn_in_a_readable_file_warns_without_showing_it(tmp_path: Path) -> None:
+    text = with_state(f"state:\n  backend: postgresql\n  dsn: {DSN}\n")
+    path = write_config(tmp_path, text, mode=0o644)
+    config = load_config(path, env=ENV)
+    (warning,) = config.warnings
+    assert warning.path == "state.dsn" and warning.severity == "warning"
+    assert "0644" in warning.message and PASSWORD not in str(warning)
+    assert config.state.dsn == DSN
