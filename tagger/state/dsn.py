@@ -8,6 +8,7 @@ libpq's own parse errors quote pieces of the text, so those are masked
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -39,10 +40,32 @@ class DsnError(StateError):
 
 @dataclass(frozen=True)
 class DsnInfo:
-    """A parsed DSN: where it points (no password) and the secrets to mask."""
+    """A parsed DSN: where it points (no password), the secrets to mask, how TLS is asked for.
+
+    ``host`` is the first host named (a directory: a Unix socket); ``sslmode``
+    libpq's setting (``prefer`` when the DSN says nothing).
+    """
 
     where: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    host: str = "localhost"
+    sslmode: str = "prefer"
+
+    @property
+    def unverified_network(self) -> bool:
+        """Return whether the connection crosses a network without verifying the server.
+
+        True unless the host is a Unix socket or a loopback address, or
+        ``sslmode`` is ``verify-full`` (``verify-ca`` does not check the name).
+        """
+        if self.sslmode == "verify-full" or self.host.startswith("/"):
+            return False
+        if self.host.lower() == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return True
 
 
 def require_driver() -> None:
@@ -105,9 +128,10 @@ def parse_dsn(dsn: str) -> DsnInfo:
     except psycopg.Error as exc:
         raise DsnError(f"the DSN does not parse: {scrub(str(exc), dsn)}") from None
     password = str(parts.get("password") or "")
-    host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
+    host = str(parts.get("host") or parts.get("hostaddr") or "localhost").split(",")[0]
     port = str(parts.get("port") or DEFAULT_PORT)
     dbname = str(parts.get("dbname") or parts.get("user") or "")
     where = f"{host}:{port}/{dbname}" if dbname else f"{host}:{port}"
     secrets = tuple(s for s in (password, dsn) if s)
-    return DsnInfo(where=where, secrets=secrets)
+    sslmode = str(parts.get("sslmode") or "prefer")
+    return DsnInfo(where=where, secrets=secrets, host=host, sslmode=sslmode)

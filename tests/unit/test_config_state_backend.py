@@ -120,3 +120,29 @@ def test_an_inline_dsn_in_a_readable_file_warns_without_showing_it(tmp_path: Pat
     assert warning.path == "state.dsn" and warning.severity == "warning"
     assert "0644" in warning.message and PASSWORD not in str(warning)
     assert config.state.dsn == DSN
+
+
+@pytest.mark.parametrize(
+    ("dsn", "warned"),
+    [
+        ("postgresql://tagger@db.internal/ledger", True),
+        ("postgresql://tagger@db.internal/ledger?sslmode=require", True),
+        ("postgresql://tagger@db.internal/ledger?sslmode=verify-ca", True),
+        ("postgresql://tagger@db.internal/ledger?sslmode=verify-full", False),
+        ("postgresql://tagger@127.0.0.1:5432/ledger", False),
+        ("postgresql://tagger@[::1]:5432/ledger", False),
+        ("host=/var/run/postgresql dbname=ledger", False),
+    ],
+)
+def test_a_dsn_that_does_not_verify_a_remote_server_warns(
+    tmp_path: Path, dsn: str, warned: bool
+) -> None:
+    env = {**ENV, "TAGGER_DSN": dsn}
+    config = load(
+        tmp_path, with_state("state:\n  backend: postgresql\n  dsn: {env: TAGGER_DSN}\n"), env
+    )
+    found = [w for w in config.warnings if w.path == "state.dsn"]
+    assert bool(found) is warned
+    if warned:
+        assert "without verifying the server" in found[0].message
+        assert "sslmode=verify-full" in found[0].hint
