@@ -14,6 +14,7 @@ from pathlib import Path
 from tagger import exitcodes
 from tagger.simulator import Simulator, SimulatorConfig
 from tests.support.daemon import (
+    Running,
     applied_pairs,
     expected_pairs,
     repeated_applies,
@@ -65,3 +66,28 @@ def test_once_on_postgresql_tags_what_is_expected_and_status_shows_it(
             assert PASSWORD not in done.stdout + done.stderr
     # The ledger is in PostgreSQL, not in a file.
     assert not (tmp_path / "state.db").exists()
+
+
+def test_pause_all_on_postgresql_is_confirmed_by_the_running_daemon_and_claims_nothing_without(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    env = {"TAGGER_DSN": pg_dsn}
+    with Simulator(SimulatorConfig(seed=73, messages=20)) as sim:
+        cfg = str(
+            write_config(
+                tmp_path, sim, state={"backend": "postgresql", "dsn": {"env": "TAGGER_DSN"}}
+            )
+        )
+        daemon = Running("run", "-c", cfg, env=env)
+        try:
+            daemon.wait_event("cycle_finished", 1, timeout=60)
+            done = run_tagger("pause", "--all", "-c", cfg, env=env)
+            assert done.returncode == exitcodes.OK, done.stderr
+            assert "confirmed it in" in done.stdout
+        finally:
+            daemon.stop()
+        # No daemon now, and no file lock to say so: nothing is claimed.
+        alone = run_tagger("pause", "--all", "--wait", "0.5", "-c", cfg, env=env)
+        assert alone.returncode == exitcodes.FAILURE, alone.stdout
+        assert "no file lock tells whether one runs" in alone.stderr
+        assert "The switch is stored" in alone.stderr
