@@ -6,6 +6,7 @@ Every test gets a fresh database on the run's throwaway server (``pg_dsn``).
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,6 +106,37 @@ def test_a_later_version_runs_its_postgresql_step(tmp_path: Path, pg_dsn: str) -
     # The older tagger refuses the newer ledger instead of writing to it.
     with pytest.raises(StateError, match="schema version 8, but this tagger only knows"):
         StateStore.open_postgresql(tmp_path / "s.db", pg_dsn)
+
+
+def test_nodes_opening_a_fresh_database_together_create_it_once(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    barrier = threading.Barrier(4)
+    opened: list[StateStore] = []
+    errors: list[BaseException] = []
+
+    def node(i: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            opened.append(StateStore.open_postgresql(tmp_path / f"node{i}.db", pg_dsn))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert errors == [] and len(opened) == 4
+        assert query(pg_dsn, "SELECT version FROM schema_version") == [(BASELINE,)]
+        for i, store in enumerate(opened):
+            store.record_applied_many("a", rows(1, f"n{i}"))
+        assert len(opened[0].tags_per_rule()) == 1
+        assert opened[0].tags_per_rule()[("r", "t")] == 4
+    finally:
+        for store in opened:
+            store.close()
 
 
 def test_a_step_without_its_postgresql_text_is_refused(tmp_path: Path, pg_dsn: str) -> None:
