@@ -22,8 +22,6 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tagger.logs.redact import REDACTOR
 from tagger.state.dsn import DsnInfo, parse_dsn, require_driver, scrub
 from tagger.state.errors import LedgerMissing, StateError
@@ -36,8 +34,6 @@ from tagger.state.sqlconn import Dialect, to_pyformat
 if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
-
-log = structlog.get_logger("tagger.state")
 
 # Seconds to establish one connection (libpq's connect_timeout).
 CONNECT_TIMEOUT_S = 5
@@ -64,10 +60,10 @@ class PgConn:
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         """Run one statement per row (pipelined); return the cursor (rowcount summed)."""
-        rows = list(parameters)
-        text, _ = to_pyformat(sql, rows[0] if rows else ())
         cur = self._conn.cursor()
+        rows = list(parameters)
         if rows:
+            text, _ = to_pyformat(sql, rows[0])
             cur.executemany(text, [to_pyformat(sql, row)[1] for row in rows])
         return cur
 
