@@ -6,6 +6,7 @@ Every test gets a fresh database on the run's throwaway server (``pg_dsn``).
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -84,6 +85,39 @@ def test_a_fresh_database_gets_the_whole_layout_at_the_current_version(
         assert again.schema_version() == BASELINE
         assert len(again.applied_pairs("a", [r.message_id for r in rows(3)])) == 3
     assert store.integrity_check().startswith("ok (PostgreSQL keeps its own integrity")
+
+
+def test_both_backends_hold_the_same_tables_columns_and_keys(
+    store: StateStore, pg_dsn: str, tmp_path: Path
+) -> None:
+    """The dry-run copy and the one query text rely on it: a later step must keep it so."""
+    with StateStore.open(tmp_path / "state.db"):
+        pass
+    lite = sqlite3.connect(tmp_path / "state.db")
+    try:
+        names = [
+            r[0]
+            for r in lite.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        sqlite_layout = {
+            t: [(r[1], r[5]) for r in lite.execute(f"PRAGMA table_info({t})")] for t in names
+        }
+    finally:
+        lite.close()
+    pg_layout: dict[str, list[tuple[str, int]]] = {}
+    for table, column, key in query(
+        pg_dsn,
+        "SELECT c.table_name, c.column_name, COALESCE(k.ordinal_position, 0)"
+        " FROM information_schema.columns c LEFT JOIN information_schema.key_column_usage k"
+        " ON k.table_name = c.table_name AND k.column_name = c.column_name"
+        " AND k.constraint_name LIKE '%%_pkey'"
+        " WHERE c.table_schema = 'public' ORDER BY c.table_name, c.ordinal_position",
+    ):
+        pg_layout.setdefault(table, []).append((column, key))
+    assert pg_layout == sqlite_layout
 
 
 def test_a_later_version_runs_its_postgresql_step(tmp_path: Path, pg_dsn: str) -> None:
