@@ -91,3 +91,63 @@ def test_pause_all_on_postgresql_is_confirmed_by_the_running_daemon_and_claims_n
         assert alone.returncode == exitcodes.FAILURE, alone.stdout
         assert "no file lock tells whether one runs" in alone.stderr
         assert "The switch is stored" in alone.stderr
+
+
+def test_a_node_moving_from_sqlite_imports_its_file_and_carries_on_without_rereading(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    env = {"TAGGER_DSN": pg_dsn}
+    with Simulator(SimulatorConfig(seed=75, messages=60)) as sim:
+        expected = expected_pairs(sim)
+        sqlite_cfg = str(write_config(tmp_path, sim))
+        first = run_tagger("once", "-c", sqlite_cfg)
+        assert first.returncode == exitcodes.OK, first.stderr
+        assert applied_pairs(sim) == expected
+
+        refused = run_tagger("import-state", "-c", sqlite_cfg)
+        assert refused.returncode == exitcodes.USER_ERROR
+        assert "this config's state is the SQLite file" in refused.stderr
+
+        cfg = str(
+            write_config(
+                tmp_path, sim, state={"backend": "postgresql", "dsn": {"env": "TAGGER_DSN"}}
+            )
+        )
+        moved = run_tagger("import-state", "-c", cfg, env=env)
+        assert moved.returncode == exitcodes.OK, moved.stderr
+        assert f"applied: {len(expected)} rows" in moved.stdout
+        again = run_tagger("import-state", "-c", cfg, env=env)
+        assert again.returncode == exitcodes.FAILURE
+        assert "only fills an empty ledger" in again.stderr
+
+        carried = run_tagger("once", "-c", cfg, env=env)
+        assert carried.returncode == exitcodes.OK, carried.stderr
+        assert repeated_applies(sim) == {}
+        data = json.loads(run_tagger("status", "--json", "-c", cfg, env=env).stdout)
+        last = data["last_runs"][0]["counts"]
+        # The ledger knew every apply: nothing re-read, nothing applied.
+        assert last.get("applied", 0) == 0 and last.get("info_calls", 0) == 0, last
+        assert sum(row["applied"] for row in data["tags_per_rule"]) == len(expected)
+
+
+def test_a_node_moving_from_sqlite_without_importing_reads_tags_before_applying(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    env = {"TAGGER_DSN": pg_dsn}
+    with Simulator(SimulatorConfig(seed=75, messages=60)) as sim:
+        expected = expected_pairs(sim)
+        first = run_tagger("once", "-c", str(write_config(tmp_path, sim)))
+        assert first.returncode == exitcodes.OK, first.stderr
+        cfg = str(
+            write_config(
+                tmp_path, sim, state={"backend": "postgresql", "dsn": {"env": "TAGGER_DSN"}}
+            )
+        )
+        moved = run_tagger("once", "-c", cfg, env=env)
+        assert moved.returncode == exitcodes.OK, moved.stderr
+        assert "state_ledger_follows_a_file" in moved.stderr
+        assert repeated_applies(sim) == {} and applied_pairs(sim) == expected
+        data = json.loads(run_tagger("status", "--json", "-c", cfg, env=env).stdout)
+        last = data["last_runs"][0]["counts"]
+        # An empty ledger after a file: every planned apply was checked against the message.
+        assert last["info_calls"] > 0 and last.get("applied", 0) == 0, last

@@ -18,11 +18,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from tagger.state import AppliedRow, StateError, StateStore, pgdb
+from tagger.state import AppliedRow, StateError, StateLocked, StateStore, pgdb
 from tagger.state.errors import LeaseLost, LedgerMissing
 from tagger.state.fence import FENCE, Execute
 from tagger.state.integrity import marker_path
 from tagger.state.opener import open_state
+from tagger.state.pgimport import import_file
 from tagger.state.pgschema import BASELINE
 from tagger.state.schema import MIGRATIONS, Migration
 from tagger.state.target import StateBackend
@@ -416,3 +417,45 @@ def test_a_dry_run_on_an_empty_database_starts_empty_and_creates_nothing(
     with open_state(pg_config(tmp_path, pg_dsn), dry_run=True) as copy:
         assert copy.recent_runs() == []
     assert query(pg_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+# -- importing a SQLite file ------------------------------------------------------------------
+
+
+def test_a_sqlite_file_is_imported_whole_and_run_ids_carry_on(tmp_path: Path, pg_dsn: str) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as lite:
+        lite.record_applied_many("a", rows(1200))
+        lite.mark_processed("a", "rs", [r.message_id for r in rows(10)], T0)
+        lite.set_watermark("a", "q", T0, T0)
+        last = 0
+        for _ in range(3):
+            last = lite.start_run("run", "a", T0, dry_run=False)
+            lite.finish_run(last, T0, {"applied": 1}, "ok")
+        lite.promote("r", "h", T0)
+    with StateStore.open_postgresql(path, pg_dsn) as pg:
+        assert pg.lost_at() is not None  # a new ledger after a file: unsure until imported
+        counts = import_file(pg, path)
+        assert counts["applied"] == 1200 and counts["runs"] == 3 and counts["processed"] == 10
+        assert pg.lost_at() is None
+        assert len(pg.applied_pairs("a", [r.message_id for r in rows(1200)])) == 1200
+        assert pg.get_watermark("a", "q") == T0
+        assert pg.promotions("a") == {("r", "h")}
+        assert pg.start_run("run", "a", T0, dry_run=False) == last + 1
+        with pytest.raises(StateError, match="only fills an empty ledger"):
+            import_file(pg, path)
+
+
+def test_an_import_waits_for_no_daemon_and_copies_nothing_on_refusal(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as daemon, StateStore.open_postgresql(path, pg_dsn) as pg:
+        daemon.record_applied_many("a", rows(3))
+        with pytest.raises(StateLocked):
+            import_file(pg, path)
+        assert pg.applied_pairs("a", [r.message_id for r in rows(3)]) == set()
+        with pytest.raises(StateError, match="does not exist"):
+            import_file(pg, tmp_path / "missing.db")
+    with StateStore.open(path) as lite, pytest.raises(StateError, match="PostgreSQL ledger"):
+        import_file(lite, path)
