@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
+
 from tagger import exitcodes
 from tagger.simulator import Simulator, SimulatorConfig
 from tests.support.daemon import (
@@ -21,6 +23,7 @@ from tests.support.daemon import (
     run_tagger,
     write_config,
 )
+from tests.support.state import damage_schema_text
 
 PASSWORD = "s3cret-e2e-51b7"
 
@@ -151,3 +154,24 @@ def test_a_node_moving_from_sqlite_without_importing_reads_tags_before_applying(
         last = data["last_runs"][0]["counts"]
         # An empty ledger after a file: every planned apply was checked against the message.
         assert last["info_calls"] > 0 and last.get("applied", 0) == 0, last
+
+
+def test_a_damaged_file_is_refused_by_import_state_and_nothing_is_copied(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    env = {"TAGGER_DSN": pg_dsn}
+    with Simulator(SimulatorConfig(seed=77, messages=30)) as sim:
+        first = run_tagger("once", "-c", str(write_config(tmp_path, sim)))
+        assert first.returncode == exitcodes.OK, first.stderr
+        damage_schema_text(tmp_path / "state.db")
+        cfg = str(
+            write_config(
+                tmp_path, sim, state={"backend": "postgresql", "dsn": {"env": "TAGGER_DSN"}}
+            )
+        )
+        refused = run_tagger("import-state", "-c", cfg, env=env)
+    assert refused.returncode == exitcodes.FAILURE, refused.stdout
+    assert "Traceback" not in refused.stderr
+    assert str(tmp_path / "state.db") in refused.stderr and "damaged" in refused.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM applied").fetchall() == [(0,)]
