@@ -44,6 +44,13 @@ def test_once_on_postgresql_tags_what_is_expected_and_status_shows_it(
         expected = expected_pairs(sim)
         assert expected
 
+        # Before any run the database holds no ledger: said, not an error.
+        fresh = run_tagger("status", "-c", cfg, env=env)
+        assert fresh.returncode == exitcodes.OK, fresh.stderr
+        assert f"no state yet at state database {where}" in fresh.stdout
+        listed = run_tagger("rules", "-c", cfg, env=env)
+        assert listed.returncode == exitcodes.OK, listed.stderr
+
         dry = run_tagger("once", "--dry-run", "-c", cfg, env=env)
         assert dry.returncode == exitcodes.OK, dry.stderr
         assert applied_pairs(sim) == set()
@@ -65,7 +72,7 @@ def test_once_on_postgresql_tags_what_is_expected_and_status_shows_it(
         # Each expected pair is recorded once in the ledger status reads.
         assert sum(row["applied"] for row in data["tags_per_rule"]) == len(expected)
         assert [r["status"] for r in data["last_runs"]] == ["ok"]
-        for done in (dry, first, again, status, as_json):
+        for done in (fresh, listed, dry, first, again, status, as_json):
             assert PASSWORD not in done.stdout + done.stderr
     # The ledger is in PostgreSQL, not in a file.
     assert not (tmp_path / "state.db").exists()
