@@ -183,6 +183,12 @@ class PgServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.dsn(name)
 
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: every connection is cut) and wait until it is up."""
+        log = str(self.root / "server.log")
+        wait = ["-w", "-t", str(START_TIMEOUT_S)]
+        self._run([self._pg_ctl, "-D", str(self.data), "-l", log, "-m", "fast", *wait, "restart"])
+
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its directory; idempotent."""
         if (self.data / "postmaster.pid").exists():

@@ -30,6 +30,7 @@ from tagger.rails.rollout import Rollout, RuleIdentity, awaiting_promotion
 from tagger.rules import CompiledRule, RuleSet, check_rule_files
 from tagger.rules.accountsets import check_account_rule_sets
 from tagger.state import StateError
+from tagger.state.errors import LedgerMissing
 from tagger.state.opener import may_hold_a_ledger, open_state
 
 DEFAULT_RULES_DIR = Path("rules")
@@ -157,7 +158,11 @@ def _standing(config: Config | None, account: str | None = None) -> Standing:
         return Standing()
     if not may_hold_a_ledger(config):
         return Standing(rollout=config.rollout)
-    with open_state(config, lock=False, readonly=True) as store:
+    try:
+        opened = open_state(config, lock=False, readonly=True)
+    except LedgerMissing:  # a PostgreSQL database tagger has not run against yet
+        return Standing(rollout=config.rollout)
+    with opened as store:
         try:
             pauses = store.pauses()
         except StateError:  # a state file older than rule pauses

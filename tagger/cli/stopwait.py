@@ -48,10 +48,13 @@ def confirm_stop(
     Call after the switch or pause is committed. Confirmed at once when no
     process holds the state's lock; not confirmed when the process holding
     it did not answer in time (the text says what that can mean and what to do).
+    A PostgreSQL ledger has no file lock to tell whether a tagger runs: an
+    acknowledgement confirms, and without one nothing is claimed.
     """
     number = store.request_stop(datetime.now(UTC))
     began = time.monotonic()
-    if lock_held(state_path) is False:
+    on_file = store.dialect == "sqlite"
+    if on_file and lock_held(state_path) is False:
         return Confirmation(
             True,
             "no tagger process has the state open, so none is applying; the next one"
@@ -69,8 +72,16 @@ def confirm_stop(
         if time.monotonic() >= deadline:
             break
         time.sleep(POLL_S)
-    if lock_held(state_path) is False:
+    if on_file and lock_held(state_path) is False:
         return Confirmation(True, "the tagger process that had the state open has exited")
+    if not on_file:
+        return Confirmation(
+            False,
+            f"no tagger confirmed within {wait_s:g} s that it has stopped applying: with a"
+            f" PostgreSQL ledger ({store.label}) no file lock tells whether one runs. The"
+            " switch is stored and every apply of every node reads it first, but one already"
+            " under way may still land. Check 'tagger status' on each node",
+        )
     return Confirmation(
         False,
         f"could not confirm within {wait_s:g} s that {_holder(state_path)} has stopped"

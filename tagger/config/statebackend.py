@@ -78,4 +78,13 @@ def build_state(
     except DsnError as exc:
         out.add(("state", "dsn"), str(exc), hint=_DSN_HINT, at_value=True)
         return StateBackend()
+    if info.unverified_network:
+        out.warn(
+            ("state", "dsn"),
+            f"the state database {info.where} is reached over the network without verifying"
+            f" the server (sslmode {info.sslmode}): the ledger and the password could go to"
+            " an impostor",
+            hint="add sslmode=verify-full (and sslrootcert=... for a private CA) to the DSN",
+            at_value=True,
+        )
     return StateBackend("postgresql", dsn, info.where)

@@ -1,7 +1,8 @@
 """Durable state: applied pairs, processed messages, watermarks, runs, failures.
 
-``StateStore`` is the SQLite file (or, for a dry run, an in-memory copy of
-it: :meth:`StateStore.open_copy`). Only the ledger
+``StateStore`` is the SQLite file or a PostgreSQL database (or, for a dry
+run, an in-memory SQLite copy of either), opened through
+:func:`tagger.state.opener.open_state`. Only the ledger
 (:mod:`tagger.engine.ledger`) writes to it; ``tagger status`` reads it.
 """
 

@@ -8,6 +8,7 @@ libpq's own parse errors quote pieces of the text, so those are masked
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -39,10 +40,37 @@ class DsnError(StateError):
 
 @dataclass(frozen=True)
 class DsnInfo:
-    """A parsed DSN: where it points (no password) and the secrets to mask."""
+    """A parsed DSN: where it points (no password), the secrets to mask, how TLS is asked for.
+
+    ``hosts`` are the hosts named (a directory: a Unix socket); ``sslmode``
+    libpq's setting (``prefer`` when the DSN says nothing).
+    """
 
     where: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    hosts: tuple[str, ...] = ("localhost",)
+    sslmode: str = "prefer"
+
+    @property
+    def unverified_network(self) -> bool:
+        """Return whether a connection may cross a network without verifying the server.
+
+        False when ``sslmode`` is ``verify-full`` (``verify-ca`` does not check
+        the name) or every host is a Unix socket or a loopback address.
+        """
+        if self.sslmode == "verify-full":
+            return False
+        return not all(_local(host) for host in self.hosts)
+
+
+def _local(host: str) -> bool:
+    """Return whether ``host`` is a Unix socket directory or a loopback address (pure)."""
+    if host.startswith("/") or host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def require_driver() -> None:
@@ -68,16 +96,21 @@ def guessed_secrets(dsn: str) -> list[str]:
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
-def scrub(text: str, dsn: str, secrets: tuple[str, ...] = ()) -> str:
+def scrub(
+    text: str, dsn: str, secrets: tuple[str, ...] = (), *, quoted_pieces: bool = False
+) -> str:
     """Return ``text`` (a driver's message) with the DSN's secrets masked and on one line.
 
-    Masks the DSN, its password (``secrets`` and what looks like one), every
-    quoted piece of the DSN that is not a libpq keyword (libpq quotes the text
-    it chokes on) and whatever the log redactor knows.
+    Masks the DSN, its password (``secrets`` and what looks like one) and
+    whatever the log redactor knows; with ``quoted_pieces`` (a parse error,
+    where libpq quotes the text it chokes on) also every quoted piece of the
+    DSN that is not a libpq keyword.
     """
     for secret in sorted({*secrets, *guessed_secrets(dsn)}, key=len, reverse=True):
         if secret:
             text = text.replace(secret, MASK)
+    if not quoted_pieces:
+        return " ".join(REDACTOR.text(text).split())
     keywords = _keywords()
 
     def masked(match: re.Match[str]) -> str:
@@ -103,11 +136,16 @@ def parse_dsn(dsn: str) -> DsnInfo:
     try:
         parts = conninfo_to_dict(dsn)
     except psycopg.Error as exc:
-        raise DsnError(f"the DSN does not parse: {scrub(str(exc), dsn)}") from None
+        detail = scrub(str(exc), dsn, quoted_pieces=True)
+        raise DsnError(f"the DSN does not parse: {detail}") from None
     password = str(parts.get("password") or "")
-    host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
-    port = str(parts.get("port") or DEFAULT_PORT)
+    hosts = str(parts.get("host") or parts.get("hostaddr") or "localhost").split(",")
+    ports = str(parts.get("port") or "").split(",")
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    pairs = [f"{h}:{p or DEFAULT_PORT}" for h, p in zip(hosts, ports, strict=False)]
     dbname = str(parts.get("dbname") or parts.get("user") or "")
-    where = f"{host}:{port}/{dbname}" if dbname else f"{host}:{port}"
+    where = ",".join(pairs) + (f"/{dbname}" if dbname else "")
     secrets = tuple(s for s in (password, dsn) if s)
-    return DsnInfo(where=where, secrets=secrets)
+    sslmode = str(parts.get("sslmode") or "prefer")
+    return DsnInfo(where=where, secrets=secrets, hosts=tuple(hosts), sslmode=sslmode)

@@ -22,12 +22,10 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tagger.logs.redact import REDACTOR
 from tagger.state.dsn import DsnInfo, parse_dsn, require_driver, scrub
 from tagger.state.errors import LedgerMissing, StateError
-from tagger.state.fence import FENCE
+from tagger.state.fence import FENCE, Execute
 from tagger.state.pgschema import BASELINE, check_version, current_version
 from tagger.state.pgschema import migrate as migrate_pg
 from tagger.state.schema import Migration
@@ -36,8 +34,6 @@ from tagger.state.sqlconn import Dialect, to_pyformat
 if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
-
-log = structlog.get_logger("tagger.state")
 
 # Seconds to establish one connection (libpq's connect_timeout).
 CONNECT_TIMEOUT_S = 5
@@ -64,10 +60,10 @@ class PgConn:
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         """Run one statement per row (pipelined); return the cursor (rowcount summed)."""
-        rows = list(parameters)
-        text, _ = to_pyformat(sql, rows[0] if rows else ())
         cur = self._conn.cursor()
+        rows = list(parameters)
         if rows:
+            text, _ = to_pyformat(sql, rows[0])
             cur.executemany(text, [to_pyformat(sql, row)[1] for row in rows])
         return cur
 
@@ -123,8 +119,7 @@ class PgDb:
             with self._pool.connection(timeout=POOL_WAIT_S) as raw, raw.transaction():
                 fence = FENCE.get()
                 if fence is not None:
-                    cur = raw.cursor()
-                    fence.check(lambda sql, params: cur.execute(sql, params).fetchall())
+                    fence.check(_executor(raw))
                 yield PgConn(raw)
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise self._error(exc, "write") from None
@@ -168,6 +163,16 @@ class PgDb:
     def close(self) -> None:
         """Close the pool and its connections (idempotent)."""
         self._pool.close()
+
+
+def _executor(conn: psycopg.Connection[Any]) -> Execute:
+    """Return the ``execute`` a fence runs its statements with (``%s`` marks, rows back)."""
+
+    def execute(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description is not None else []
+
+    return execute
 
 
 def _connection_lost(exc: psycopg.Error) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tagger.state.dsn import guessed_secrets
+
 Backend = Literal["sqlite", "postgresql"]
 BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
 
@@ -26,6 +28,4 @@ class StateBackend:
         """Return the DSN and its password (for the log redactor; never print them)."""
         if self.dsn is None:
             return ()
-        from tagger.state.dsn import guessed_secrets
-
         return tuple(guessed_secrets(self.dsn))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.pgserver import PgServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,3 +105,17 @@ def test_held_rails_bench_prints_per_cycle_cost_and_releases_exactly_the_held_pa
         assert "exact: True" in line and "tagged twice 0" in line, out
         assert "applied after the release cycle 0" in line, out
     assert "possibly incomplete" not in out, out
+
+
+def test_state_backends_bench_prints_import_read_and_write_figures_of_both_backends(
+    pg_server: PgServer,
+) -> None:
+    dsn = pg_server.database()
+    out = run_bench("state_backends", "--statements", "200", "--writes", "20", "--dsn", dsn)
+    assert re.search(r"import tagger\.state: [\d.]+ ms", out), out
+    assert re.search(r"import psycopg: [\d.]+ ms", out), out
+    assert re.search(r"import sqlalchemy: (not installed|[\d.]+ ms)", out), out
+    for name in ("raw sqlite3", r"StateStore \(sqlite\)", r"StateStore \(postgresql\)"):
+        assert re.search(rf"one primary-key read, {name}: [\d.]+ µs", out), out
+    assert re.search(r"write transactions/s, sqlite: \d+", out), out
+    assert re.search(r"write transactions/s, postgresql \(fsync off\): \d+", out), out

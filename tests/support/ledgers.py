@@ -41,6 +41,12 @@ class Ledger:
             )
         return StateStore.open(self.path, lock=lock, readonly=readonly, migrations=migrations)
 
+    def copy(self) -> StateStore:
+        """Open a dry run's in-memory copy of the ledger."""
+        if self.dsn is not None:
+            return StateStore.open_postgresql_copy(self.path, self.dsn)
+        return StateStore.open_copy(self.path)
+
 
 def make_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
     """Return the ledger of the fixture parameter ``request.param`` (a :data:`BACKENDS` name)."""

@@ -86,3 +86,11 @@ def test_only_pairs_still_held_are_released_whatever_the_status_asked(store: Sta
     assert _ids(gone) == ["m2", "m3"]
     assert [r.status for r in store.held_rows(status=APPLIED)] == [APPLIED]
     assert _ids(store.held_rows(status=HELD)) == ["m4"]
+
+
+def test_resolving_counts_the_pairs_that_changed(store: StateStore) -> None:
+    keys = [("m1", "tag-1", "r1"), ("m2", "tag-1", "r1"), ("m9", "tag-1", "r1")]
+    assert store.resolve_held("acme", keys, APPLIED, T0) == 2  # m9 is not held
+    assert store.resolve_held("acme", keys, DROPPED, T0) == 0  # no longer held
+    assert store.resolve_held("acme", [], APPLIED, T0) == 0
+    assert _ids(store.held_rows(status=APPLIED)) == ["m1", "m2"]

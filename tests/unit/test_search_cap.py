@@ -29,6 +29,8 @@ from tagger.mimecast.models import TrackedEmail
 from tagger.rules import RuleSet
 from tagger.state import SearchCapRow, StateStore
 from tagger.state.schema import MIGRATIONS
+from tests.support.ledgers import BACKENDS, make_ledger
+from tests.support.ledgers import Ledger as LedgerAt
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CRITERIA = SearchCriteria()
@@ -177,14 +179,18 @@ def test_a_learned_cap_that_differs_from_the_configured_one_is_warned_about_once
 # -- state -----------------------------------------------------------------------------
 
 
-def test_the_cap_survives_reopening_and_a_dry_run_copy_never_writes_it(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as store:
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerAt:
+    return make_ledger(request, tmp_path)
+
+
+def test_the_cap_survives_reopening_and_a_dry_run_copy_never_writes_it(backend: LedgerAt) -> None:
+    with backend.open() as store:
         assert store.get_search_cap("a") is None
         store.set_search_cap("a", SearchCapRow(None, 120, 1, T0))
-    with StateStore.open(path) as store:
+    with backend.open() as store:
         assert store.get_search_cap("a") == SearchCapRow(None, 120, 1, T0)
-        with StateStore.open_copy(path) as copy:
+        with backend.copy() as copy:
             copy.set_search_cap("a", SearchCapRow(40, 40, 0, T0))
             assert copy.get_search_cap("a") == SearchCapRow(40, 40, 0, T0)
         assert store.get_search_cap("a") == SearchCapRow(None, 120, 1, T0)

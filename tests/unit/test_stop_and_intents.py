@@ -23,13 +23,21 @@ from tagger.rails.budget import Budget, Limits
 from tagger.rules import RuleSet
 from tagger.state import StateStore
 from tagger.state.railstore import PAUSE_ALL, PauseRow
+from tests.support.ledgers import BACKENDS, make_ledger
+from tests.support.ledgers import Ledger as LedgerAt
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-def test_stop_requests_are_numbered_and_acknowledgements_never_go_back(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as daemon, StateStore.open(path, lock=False) as operator:
+@pytest.fixture(params=BACKENDS)
+def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerAt:
+    return make_ledger(request, tmp_path)
+
+
+def test_stop_requests_are_numbered_and_acknowledgements_never_go_back(
+    ledger_at: LedgerAt,
+) -> None:
+    with ledger_at.open() as daemon, ledger_at.open(lock=False) as operator:
         assert daemon.stop_requested() == 0 and daemon.stop_acknowledged() == 0
         assert operator.request_stop(T0) == 1
         assert operator.request_stop(T0) == 2
@@ -41,11 +49,10 @@ def test_stop_requests_are_numbered_and_acknowledgements_never_go_back(tmp_path:
         assert operator.switch(PAUSE_ALL) is False
 
 
-def test_a_rule_pause_made_by_another_connection_is_seen_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as daemon:
+def test_a_rule_pause_made_by_another_connection_is_seen_at_once(ledger_at: LedgerAt) -> None:
+    with ledger_at.open() as daemon:
         assert not daemon.rule_paused("acct", "r")
-        with StateStore.open(path, lock=False) as operator:
+        with ledger_at.open(lock=False) as operator:
             operator.add_pause(PauseRow("acct", "r", "paused by hand", 0, 0, "manual", T0))
         assert daemon.rule_paused("acct", "r")
         assert not daemon.rule_paused("other", "r")
@@ -89,10 +96,9 @@ def _guard(tmp_path: Path, store: StateStore, journal: Journal | None = None) ->
 
 
 def test_the_clearance_reads_the_kill_switch_and_the_pause_as_they_are_now(
-    tmp_path: Path,
+    tmp_path: Path, ledger_at: LedgerAt
 ) -> None:
-    path = tmp_path / "state.db"
-    with StateStore.open(path) as store, StateStore.open(path, lock=False) as operator:
+    with ledger_at.open() as store, ledger_at.open(lock=False) as operator:
         guard = _guard(tmp_path, store)
         with guard.clearance("r")():
             assert guard.sends is not None and guard.sends.under_way() == 1
