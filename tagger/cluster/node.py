@@ -35,6 +35,7 @@ from tagger.cluster import claims, leases
 from tagger.cluster.balance import fair_share, plan_moves
 from tagger.cluster.schema import ensure_schema
 from tagger.cluster.tenure import Tenure
+from tagger.state.pgcut import shut_socket
 
 __all__ = ["ClusterNode", "new_owner"]
 
@@ -195,16 +196,8 @@ class ClusterNode:
 
     def _cut(self) -> None:
         """Shut the socket of a connection stuck waiting, so the blocked round returns."""
-        conn = self._conn
-        if conn is None:
-            return
-        with contextlib.suppress(Exception):
-            fd = conn.pgconn.socket
-            sock = socket.socket(fileno=os.dup(fd))
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            finally:
-                sock.close()
+        if self._conn is not None:
+            shut_socket(self._conn)
 
 
 def _describe(exc: Exception) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -31,6 +29,7 @@ from tagger.cluster.tenure import Holding, LeaseFence
 from tagger.cluster.view import ClusterView, read_view
 from tagger.mimecast.clearance import Clearance, Withheld
 from tagger.state.errors import StateError
+from tagger.state.pgcut import shut_socket
 
 __all__ = ["Seat", "SeatLease"]
 
@@ -78,7 +77,7 @@ class Seat:
             return await asyncio.wait_for(asyncio.shield(task), self.call_timeout_s)
         except TimeoutError:
             for conn in using:
-                _shut(conn)
+                shut_socket(conn)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, self.call_timeout_s)
             raise StateError(
@@ -172,13 +171,3 @@ class SeatLease:
             pairs = [(c.message_id, c.tag_id) for c in found.tagged]
             await self.seat.call(lambda conn: claims.forget(conn, self.account, pairs))
         return found
-
-
-def _shut(conn: Any) -> None:
-    """Shut the socket of ``conn`` so a call blocked on it returns."""
-    with contextlib.suppress(Exception):
-        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        finally:
-            sock.close()

@@ -23,6 +23,7 @@ from tagger.cluster.seat import Seat
 from tagger.config import Config
 from tagger.logs.redact import REDACTOR
 from tagger.state.errors import StateError
+from tagger.state.pgcut import KEEPALIVES
 
 __all__ = ["join_cluster", "node_name"]
 
@@ -53,6 +54,7 @@ async def join_cluster(config: Config, dsn: str, accounts: Sequence[str]) -> Asy
         "autocommit": True,
         "connect_timeout": CONNECT_TIMEOUT_S,
         "application_name": f"tagger {name}"[:63],
+        **KEEPALIVES,
     }
 
     def connect() -> Any:

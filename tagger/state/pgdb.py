@@ -26,6 +26,7 @@ from tagger.logs.redact import REDACTOR
 from tagger.state.dsn import DsnInfo, parse_dsn, require_driver, scrub
 from tagger.state.errors import LedgerMissing, StateError
 from tagger.state.fence import FENCE, Execute
+from tagger.state.pgcut import KEEPALIVES, bounded
 from tagger.state.pgschema import BASELINE, check_version, current_version
 from tagger.state.pgschema import migrate as migrate_pg
 from tagger.state.schema import Migration
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
 
+# Seconds one call may go unanswered before its connection is cut (tagger.state.pgcut).
+CALL_DEADLINE_S = 30.0
+# Seconds the check of a pooled connection before use may take.
+CHECK_DEADLINE_S = 5.0
 # Seconds to establish one connection (libpq's connect_timeout).
 CONNECT_TIMEOUT_S = 5
 # Seconds a call waits for a pooled connection before it fails.
@@ -116,7 +121,11 @@ class PgDb:
         if self.readonly:
             raise StateError(f"{self.label} is open read-only")
         try:
-            with self._pool.connection(timeout=POOL_WAIT_S) as raw, raw.transaction():
+            with (
+                self._pool.connection(timeout=POOL_WAIT_S) as raw,
+                bounded(raw, CALL_DEADLINE_S),
+                raw.transaction(),
+            ):
                 fence = FENCE.get()
                 if fence is not None:
                     fence.check(_executor(raw))
@@ -131,7 +140,10 @@ class PgDb:
 
         text, args = to_pyformat(sql, params)
         try:
-            with self._pool.connection(timeout=POOL_WAIT_S) as raw:
+            with (
+                self._pool.connection(timeout=POOL_WAIT_S) as raw,
+                bounded(raw, CALL_DEADLINE_S),
+            ):
                 rows: list[tuple[Any, ...]] = raw.execute(text, args).fetchall()
                 return rows
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
@@ -240,12 +252,13 @@ def open_pg(dsn: str, *, readonly: bool, migrations: Sequence[Migration]) -> tup
         open=False,
         name="tagger-state",
         timeout=POOL_WAIT_S,
-        check=psycopg_pool.ConnectionPool.check_connection,
+        check=_check,
         configure=_configure,
         kwargs={
             "autocommit": True,
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "tagger",
+            **KEEPALIVES,
         },
     )
     try:
@@ -254,6 +267,14 @@ def open_pg(dsn: str, *, readonly: bool, migrations: Sequence[Migration]) -> tup
         pool.close()
         raise _connect_error(exc, dsn, info) from None
     return PgDb(pool, dsn, info, readonly), created
+
+
+def _check(conn: psycopg.Connection[Any]) -> None:
+    """Check a pooled connection before use, bounded like any call (a cut one is discarded)."""
+    import psycopg_pool
+
+    with bounded(conn, CHECK_DEADLINE_S):
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
