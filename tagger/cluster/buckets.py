@@ -1,0 +1,274 @@
+"""The shared token buckets in PostgreSQL: one per (quota fingerprint, endpoint).
+
+A bucket is kept in "theoretical arrival time" form (GCRA), judged by the
+database's clock only (microseconds since the epoch, :data:`NOW_US`), so the
+nodes' clocks never matter. ``interval_us`` is the time between two requests
+added back (the refill), ``burst`` the bucket's size; ``tat`` is when the
+bucket would be full again; a call may be sent at
+``max(now, not_before, tat - (burst - 1) * interval_us)`` and pushes ``tat``
+one interval on. That is a token bucket refilled by elapsed time and capped
+at ``burst``, and a take is ONE atomic ``UPDATE ... RETURNING`` that reserves
+the call's send time (no polling: the callers sleep until their time, the
+nodes' calls interleave in the order they asked). A call whose time would
+come later than it may wait reserves nothing.
+
+What a node's gate has learned (from the headers, or from observed 429s) is
+published with :func:`learn`. Nodes may disagree (one read a smaller quota
+a moment before the others): the slowest refill and the smallest burst
+reported within :data:`FRESH_US` win, since pacing below the quota costs a
+little throughput and pacing above it costs 429s for every node; a view
+nobody repeats for that long gives way to the next one reported, so a quota
+that was raised is used again. A 429 seen by any node :func:`drain` s the
+bucket: empty until the wait the service asked for (``not_before``), for
+every node.
+
+Only the fingerprint (:func:`~tagger.mimecast.quota.quota_fingerprint`) is
+stored, never a key or a secret. Each function takes an open connection in
+autocommit mode and returns plain values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection
+
+__all__ = [
+    "FRESH_US",
+    "LIVE_US",
+    "NOW_US",
+    "BucketRow",
+    "Grant",
+    "drain",
+    "ensure_schema",
+    "heartbeat",
+    "learn",
+    "read_bucket",
+    "take",
+]
+
+# The database's clock, in microseconds since the epoch (never a node's clock).
+NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+# A learned rate slower than the one reported now stays in force this long.
+FRESH_US = 60_000_000
+# A node that has not taken a turn in this long no longer counts as sharing a bucket.
+LIVE_US = 30_000_000
+# "No bound" on a take's wait, in microseconds (a year).
+NO_BOUND_US = 365 * 86_400 * 1_000_000
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS quota_buckets (
+        credential TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        interval_us DOUBLE PRECISION NOT NULL DEFAULT 0,
+        burst INTEGER NOT NULL DEFAULT 1,
+        tat DOUBLE PRECISION NOT NULL,
+        not_before BIGINT NOT NULL DEFAULT 0,
+        learned_at BIGINT NOT NULL DEFAULT 0,
+        learned_by TEXT NOT NULL DEFAULT '',
+        granted BIGINT NOT NULL DEFAULT 0,
+        throttled BIGINT NOT NULL DEFAULT 0,
+        send_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        taken_at BIGINT NOT NULL DEFAULT 0,
+        granted_last BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (credential, endpoint),
+        CHECK (interval_us >= 0 AND burst >= 1)
+    )""",
+    """CREATE TABLE IF NOT EXISTS quota_nodes (
+        credential TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (credential, owner)
+    )""",
+)
+# Serialises the DDL of nodes starting together (CREATE TABLE IF NOT EXISTS races in
+# the catalog otherwise); a transaction lock for the schema only, never for safety.
+_SCHEMA_LOCK = 0x7461676771756F74  # "tagqquot"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A take's answer: whether a turn was reserved, and how long until it (seconds).
+
+    ``wait_s`` is the time from now until the turn (when ``granted``), or
+    until the earliest turn (when not: nothing was reserved). ``send_at_us``
+    is the turn on the database's clock.
+    """
+
+    granted: bool
+    wait_s: float
+    send_at_us: float
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRow:
+    """A bucket as stored: refill interval (s), burst, turns granted, 429s reported."""
+
+    interval_s: float
+    burst: int
+    granted: int
+    throttled: int
+    not_before_us: int
+    learned_by: str
+
+
+def ensure_schema(conn: Connection[Any]) -> None:
+    """Create the quota tables when missing (idempotent; safe for nodes starting together)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for statement in SCHEMA:
+            conn.execute(statement)
+
+
+def _bound_us(max_wait_s: float) -> int:
+    if math.isnan(max_wait_s) or max_wait_s < 0:
+        return 0
+    return NO_BOUND_US if max_wait_s == math.inf else min(int(max_wait_s * 1e6), NO_BOUND_US)
+
+
+# One "now" per take, read before the row lock is taken and never earlier than the last
+# take's (so the turns handed out are in order); the lock wait it misses is a fraction of
+# a millisecond, far below any refill interval.
+_N = "GREATEST(n.us, b.taken_at)"
+_EARLIEST = f"GREATEST({_N}, b.not_before, b.tat - (b.burst - 1) * b.interval_us)"
+_WITHIN = f"{_EARLIEST} - {_N} <= %(bound)s"
+
+_TAKE = f"""
+UPDATE quota_buckets AS b SET
+    send_at = {_EARLIEST},
+    taken_at = {_N},
+    granted_last = {_WITHIN},
+    tat = CASE WHEN {_WITHIN} THEN GREATEST(b.tat, {_N}) + b.interval_us ELSE b.tat END,
+    granted = b.granted + CASE WHEN {_WITHIN} THEN 1 ELSE 0 END
+FROM (SELECT {NOW_US} AS us) AS n
+WHERE b.credential = %(credential)s AND b.endpoint = %(endpoint)s
+RETURNING b.granted_last, b.send_at, b.taken_at
+"""  # noqa: S608 - constant SQL expressions only
+
+
+def take(conn: Connection[Any], credential: str, endpoint: str, max_wait_s: float) -> Grant:
+    """Reserve one call's turn in the bucket; returns when it is (see :class:`Grant`).
+
+    One atomic statement: concurrent takes (any node) queue on the row and
+    each sees the others' reservations. A bucket nobody has learned yet
+    grants at once (the nodes' own gates probe the service meanwhile).
+    """
+    row = conn.execute(
+        _TAKE, {"bound": _bound_us(max_wait_s), "credential": credential, "endpoint": endpoint}
+    ).fetchone()
+    if row is None:
+        return Grant(True, 0.0, 0.0)
+    granted, send_at, taken_at = row
+    return Grant(bool(granted), max(float(send_at) - float(taken_at), 0.0) / 1e6, float(send_at))
+
+
+_LEARN = f"""
+INSERT INTO quota_buckets AS b (credential, endpoint, interval_us, burst, tat, learned_at,
+                                learned_by)
+VALUES (%(credential)s, %(endpoint)s, %(interval)s, %(burst)s, {NOW_US} + %(full_in)s, {NOW_US},
+        %(node)s)
+ON CONFLICT (credential, endpoint) DO UPDATE SET
+    interval_us = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
+                        OR EXCLUDED.interval_us >= b.interval_us
+                       THEN EXCLUDED.interval_us ELSE b.interval_us END,
+    burst = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s OR b.interval_us = 0
+                 THEN EXCLUDED.burst ELSE LEAST(b.burst, EXCLUDED.burst) END,
+    learned_by = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
+                        OR EXCLUDED.interval_us >= b.interval_us
+                      THEN EXCLUDED.learned_by ELSE b.learned_by END,
+    learned_at = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
+                        OR EXCLUDED.interval_us >= b.interval_us
+                      THEN {NOW_US} ELSE b.learned_at END,
+    tat = GREATEST(b.tat, {NOW_US} + %(full_in)s)
+"""  # noqa: S608 - constant SQL expressions only
+
+
+def learn(
+    conn: Connection[Any],
+    credential: str,
+    endpoint: str,
+    refill_per_s: float,
+    burst: int,
+    node: str,
+    full_in_s: float = 0.0,
+) -> None:
+    """Publish one node's view of the endpoint's quota (the slowest recent view wins).
+
+    ``refill_per_s`` > 0 and ``burst`` >= 1 are what the node's gate learned;
+    ``node`` names the reporting node (shown, never used for safety);
+    ``full_in_s`` is when the service's own bucket is full again by its last
+    headers (0: not known): a bucket the service says is emptier than the
+    shared one (calls made before it was learned, or by another client of
+    the key) is emptied to match, never filled.
+    """
+    if not refill_per_s > 0 or math.isinf(refill_per_s):
+        raise ValueError(f"learn: refill_per_s must be a positive number, not {refill_per_s!r}")
+    full_in = 0.0 if math.isnan(full_in_s) else min(max(full_in_s, 0.0), 86_400.0)
+    conn.execute(
+        _LEARN,
+        {
+            "credential": credential,
+            "endpoint": endpoint,
+            "interval": 1e6 / refill_per_s,
+            "burst": max(int(burst), 1),
+            "fresh": FRESH_US,
+            "node": node,
+            "full_in": int(full_in * 1e6),
+        },
+    )
+
+
+_DRAIN = f"""
+INSERT INTO quota_buckets AS b (credential, endpoint, tat, not_before, throttled)
+VALUES (%(credential)s, %(endpoint)s, {NOW_US} + %(wait)s, {NOW_US} + %(wait)s, 1)
+ON CONFLICT (credential, endpoint) DO UPDATE SET
+    not_before = GREATEST(b.not_before, {NOW_US} + %(wait)s),
+    tat = GREATEST(b.tat, {NOW_US} + %(wait)s + (b.burst - 1) * b.interval_us),
+    throttled = b.throttled + 1
+"""  # noqa: S608 - constant SQL expressions only
+
+
+def drain(conn: Connection[Any], credential: str, endpoint: str, wait_s: float) -> None:
+    """A 429: the bucket is empty for every node until ``wait_s`` from now (DB clock)."""
+    wait_us = 0 if math.isnan(wait_s) else int(min(max(wait_s, 0.0), 86_400.0) * 1e6)
+    conn.execute(_DRAIN, {"credential": credential, "endpoint": endpoint, "wait": wait_us})
+
+
+_HEARTBEAT = f"""
+INSERT INTO quota_nodes (credential, owner, seen_at) VALUES (%(credential)s, %(owner)s, {NOW_US})
+ON CONFLICT (credential, owner) DO UPDATE SET seen_at = EXCLUDED.seen_at
+"""  # noqa: S608 - constant SQL expressions only
+_LIVE = f"""
+SELECT count(*) FROM quota_nodes
+WHERE credential = %(credential)s AND (seen_at > {NOW_US} - %(live)s OR owner = %(owner)s)
+"""  # noqa: S608 - constant SQL expressions only
+
+
+def heartbeat(conn: Connection[Any], credential: str, owner: str) -> int:
+    """Say ``owner`` shares the bucket ``credential``; returns how many nodes do (``owner`` too)."""
+    params = {"credential": credential, "owner": owner, "live": LIVE_US}
+    conn.execute(_HEARTBEAT, params)
+    row = conn.execute(_LIVE, params).fetchone()
+    return max(int(row[0]) if row else 1, 1)
+
+
+def read_bucket(conn: Connection[Any], credential: str, endpoint: str) -> BucketRow | None:
+    """Return the bucket of (``credential``, ``endpoint``), None when there is none."""
+    row = conn.execute(
+        "SELECT interval_us, burst, granted, throttled, not_before, learned_by"
+        " FROM quota_buckets WHERE credential = %s AND endpoint = %s",
+        (credential, endpoint),
+    ).fetchone()
+    if row is None:
+        return None
+    interval_us, burst, granted, throttled, not_before, learned_by = row
+    return BucketRow(
+        float(interval_us) / 1e6,
+        int(burst),
+        int(granted),
+        int(throttled),
+        int(not_before),
+        str(learned_by),
+    )
