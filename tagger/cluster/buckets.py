@@ -13,12 +13,16 @@ nodes' calls interleave in the order they asked). A call whose time would
 come later than it may wait reserves nothing.
 
 What a node's gate has learned (from the headers, or from observed 429s) is
-published with :func:`learn`. Nodes may disagree (one read a smaller quota
-a moment before the others): the slowest refill and the smallest burst
-reported within :data:`FRESH_US` win, since pacing below the quota costs a
-little throughput and pacing above it costs 429s for every node; a view
-nobody repeats for that long gives way to the next one reported, so a quota
-that was raised is used again. A 429 seen by any node :func:`drain` s the
+published with :func:`learn`. Nodes may disagree. A refill read from a full
+bucket's first dip (``exact``: the service's Reset is then the whole
+interval) beats the others, which are bounds or estimates: a partial Reset
+gives too short an interval, and a refill measured from one node's own
+calls is that node's share, not the quota, once several nodes spend it.
+Between views alike, the slowest refill and the smallest burst reported
+within :data:`FRESH_US` win, since pacing below the quota costs a little
+throughput and pacing above it costs 429s for every node; a view nobody
+repeats for that long gives way to the next one reported, so a quota that
+was raised is used again. A 429 seen by any node :func:`drain` s the
 bucket: empty until the wait the service asked for (``not_before``), for
 every node.
 
@@ -68,6 +72,7 @@ SCHEMA = (
         not_before BIGINT NOT NULL DEFAULT 0,
         learned_at BIGINT NOT NULL DEFAULT 0,
         learned_by TEXT NOT NULL DEFAULT '',
+        exact BOOLEAN NOT NULL DEFAULT FALSE,
         granted BIGINT NOT NULL DEFAULT 0,
         throttled BIGINT NOT NULL DEFAULT 0,
         send_at DOUBLE PRECISION NOT NULL DEFAULT 0,
@@ -94,12 +99,14 @@ class Grant:
 
     ``wait_s`` is the time from now until the turn (when ``granted``), or
     until the earliest turn (when not: nothing was reserved). ``send_at_us``
-    is the turn on the database's clock.
+    is the turn on the database's clock. ``known`` is False when no node has
+    learned the endpoint's refill yet (the turn is then only a 429's wait).
     """
 
     granted: bool
     wait_s: float
     send_at_us: float
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,7 @@ UPDATE quota_buckets AS b SET
     granted = b.granted + CASE WHEN {_WITHIN} THEN 1 ELSE 0 END
 FROM (SELECT {NOW_US} AS us) AS n
 WHERE b.credential = %(credential)s AND b.endpoint = %(endpoint)s
-RETURNING b.granted_last, b.send_at, b.taken_at
+RETURNING b.granted_last, b.send_at, b.taken_at, b.interval_us > 0
 """  # noqa: S608 - constant SQL expressions only
 
 
@@ -159,29 +166,40 @@ def take(conn: Connection[Any], credential: str, endpoint: str, max_wait_s: floa
         _TAKE, {"bound": _bound_us(max_wait_s), "credential": credential, "endpoint": endpoint}
     ).fetchone()
     if row is None:
-        return Grant(True, 0.0, 0.0)
-    granted, send_at, taken_at = row
-    return Grant(bool(granted), max(float(send_at) - float(taken_at), 0.0) / 1e6, float(send_at))
+        return Grant(True, 0.0, 0.0, known=False)
+    granted, send_at, taken_at, known = row
+    wait_s = max(float(send_at) - float(taken_at), 0.0) / 1e6
+    return Grant(bool(granted), wait_s, float(send_at), known=bool(known))
 
+
+# Whether a node's view replaces the bucket's: the bucket's is stale or has no rate, or the
+# new one was read exactly where the old one was not, or both are alike and it is slower.
+_ADOPT = f"""(b.learned_at < {NOW_US} - %(fresh)s OR b.interval_us = 0
+    OR (EXCLUDED.exact AND NOT b.exact)
+    OR (EXCLUDED.exact = b.exact AND EXCLUDED.interval_us >= b.interval_us))"""
+
+# Whether a node's view replaces the bucket's outright (else the smallest burst is kept).
+_REPLACE = f"""(b.learned_at < {NOW_US} - %(fresh)s OR b.interval_us = 0
+    OR (EXCLUDED.exact AND NOT b.exact))"""
 
 _LEARN = f"""
-INSERT INTO quota_buckets AS b (credential, endpoint, interval_us, burst, tat, learned_at,
+INSERT INTO quota_buckets AS b (credential, endpoint, interval_us, burst, exact, tat, learned_at,
                                 learned_by)
-VALUES (%(credential)s, %(endpoint)s, %(interval)s, %(burst)s, {NOW_US} + %(full_in)s, {NOW_US},
-        %(node)s)
+VALUES (%(credential)s, %(endpoint)s, %(interval)s, %(burst)s, %(exact)s,
+        {NOW_US} + CASE WHEN %(remaining)s::integer IS NULL THEN 0
+                        ELSE GREATEST(%(burst)s - %(remaining)s - 1, 0) * %(interval)s
+                             + COALESCE(%(reset)s, %(interval)s) END,
+        {NOW_US}, %(node)s)
 ON CONFLICT (credential, endpoint) DO UPDATE SET
-    interval_us = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
-                        OR EXCLUDED.interval_us >= b.interval_us
-                       THEN EXCLUDED.interval_us ELSE b.interval_us END,
-    burst = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s OR b.interval_us = 0
-                 THEN EXCLUDED.burst ELSE LEAST(b.burst, EXCLUDED.burst) END,
-    learned_by = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
-                        OR EXCLUDED.interval_us >= b.interval_us
-                      THEN EXCLUDED.learned_by ELSE b.learned_by END,
-    learned_at = CASE WHEN b.learned_at < {NOW_US} - %(fresh)s
-                        OR EXCLUDED.interval_us >= b.interval_us
-                      THEN {NOW_US} ELSE b.learned_at END,
-    tat = GREATEST(b.tat, {NOW_US} + %(full_in)s)
+    interval_us = CASE WHEN {_ADOPT} THEN EXCLUDED.interval_us ELSE b.interval_us END,
+    burst = CASE WHEN {_REPLACE} THEN EXCLUDED.burst ELSE LEAST(b.burst, EXCLUDED.burst) END,
+    exact = CASE WHEN {_ADOPT} THEN EXCLUDED.exact ELSE b.exact END,
+    learned_by = CASE WHEN {_ADOPT} THEN EXCLUDED.learned_by ELSE b.learned_by END,
+    learned_at = CASE WHEN {_ADOPT} THEN {NOW_US} ELSE b.learned_at END,
+    tat = CASE WHEN %(remaining)s::integer IS NULL OR b.interval_us = 0 THEN b.tat
+               ELSE GREATEST(b.tat, {NOW_US} + GREATEST(b.burst - %(remaining)s - 1, 0)
+                                                * b.interval_us
+                                               + COALESCE(%(reset)s, b.interval_us)) END
 """  # noqa: S608 - constant SQL expressions only
 
 
@@ -192,20 +210,25 @@ def learn(
     refill_per_s: float,
     burst: int,
     node: str,
-    full_in_s: float = 0.0,
+    *,
+    exact: bool = False,
+    remaining: int | None = None,
+    reset_s: float | None = None,
 ) -> None:
-    """Publish one node's view of the endpoint's quota (the slowest recent view wins).
+    """Publish one node's view of the endpoint's quota (see the module docstring).
 
-    ``refill_per_s`` > 0 and ``burst`` >= 1 are what the node's gate learned;
-    ``node`` names the reporting node (shown, never used for safety);
-    ``full_in_s`` is when the service's own bucket is full again by its last
-    headers (0: not known): a bucket the service says is emptier than the
-    shared one (calls made before it was learned, or by another client of
-    the key) is emptied to match, never filled.
+    ``refill_per_s`` > 0 and ``burst`` >= 1 are what the node's gate learned,
+    ``exact`` True when the gate read the refill from a full bucket's first
+    dip (its other readings are bounds or estimates); ``node`` names the
+    reporting node (shown, never used for safety). ``remaining`` and
+    ``reset_s`` are the response's ``X-RateLimit-Remaining`` and ``-Reset``
+    (None: not sent): a bucket the service says is emptier than the shared
+    one (calls made before it was learned, or by another client of the key)
+    is emptied to match, never filled.
     """
     if not refill_per_s > 0 or math.isinf(refill_per_s):
         raise ValueError(f"learn: refill_per_s must be a positive number, not {refill_per_s!r}")
-    full_in = 0.0 if math.isnan(full_in_s) else min(max(full_in_s, 0.0), 86_400.0)
+    reset = None if not reset_s or math.isnan(reset_s) else min(max(reset_s, 0.0), 86_400.0)
     conn.execute(
         _LEARN,
         {
@@ -215,7 +238,9 @@ def learn(
             "burst": max(int(burst), 1),
             "fresh": FRESH_US,
             "node": node,
-            "full_in": int(full_in * 1e6),
+            "exact": exact,
+            "remaining": None if remaining is None else max(int(remaining), 0),
+            "reset": None if reset is None else int(reset * 1e6),
         },
     )
 

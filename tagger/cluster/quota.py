@@ -43,7 +43,7 @@ import structlog
 from psycopg_pool import ConnectionPool
 
 from tagger.cluster.buckets import Grant, drain, ensure_schema, heartbeat, learn, take
-from tagger.mimecast.ratelimit import OutOfTime, RateLimitInfo
+from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo
 
 __all__ = ["RETRY_S", "SharedQuota", "ensure_schema"]
 
@@ -57,6 +57,8 @@ RETRY_S = 5.0
 HEARTBEAT_S = 5.0
 # How often a node repeats an unchanged view of a quota (it stays "fresh" for the others).
 REPUBLISH_S = 20.0
+# How long a node waits for the answer to the one call it let out to an unlearned bucket.
+PROBE_WAIT_S = 5.0
 # A view that differs by less than this share is not news.
 CHANGED = 0.01
 
@@ -82,9 +84,12 @@ class _Lane:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     own_interval: float = 0.0  # seconds between calls the node's gate paces to (0: unknown)
     shared_interval: float = 0.0  # the bucket's, last seen published (0: unknown)
-    published: tuple[float, int] | None = None
+    published: tuple[float, int, bool] | None = None
     published_at: float = -math.inf
     publishing: bool = False
+    first: asyncio.Task[None] | None = None  # the first view published, while it is written
+    # Set while a call the bucket could not pace (nothing learned yet) awaits its answer.
+    probe: asyncio.Event | None = None
     next_alone: float = 0.0  # the next call's time when pacing alone (monotonic)
 
 
@@ -184,6 +189,7 @@ class SharedQuota:
         except TimeoutError:
             raise OutOfTime(max_wait_s) from None
         try:
+            await self._learning(lane, max_wait_s - (self._clock() - asked))
             left = max_wait_s - (self._clock() - asked)
             grant = await self._take(bucket, endpoint, left)
             if grant is None:
@@ -191,10 +197,34 @@ class SharedQuota:
                 return
             if not grant.granted:
                 raise OutOfTime(grant.wait_s)
+            if not grant.known:
+                lane.probe = asyncio.Event()
             if grant.wait_s > 0:
                 await self._sleep(grant.wait_s)
         finally:
             lane.lock.release()
+
+    async def _learning(self, lane: _Lane, left: float) -> None:
+        """Wait while the bucket is being learned: one call out, then its view written.
+
+        Until a node has learned the endpoint's refill the bucket cannot pace,
+        so a node lets one call out and waits for its answer (at most
+        :data:`PROBE_WAIT_S`: a call may end without one) and for its first
+        view of the bucket to be written, rather than spend the whole burst
+        its gate saw while the other nodes spend it too. Raises
+        :class:`OutOfTime` when that would take longer than ``left``.
+        """
+        if lane.probe is not None:
+            try:
+                async with asyncio.timeout(min(left, PROBE_WAIT_S)):
+                    await lane.probe.wait()
+            except TimeoutError:
+                if left < PROBE_WAIT_S:
+                    raise OutOfTime(PROBE_WAIT_S) from None
+            lane.probe = None
+        if lane.first is not None:
+            await asyncio.wait({lane.first})
+            lane.first = None
 
     async def _take(self, bucket: str, endpoint: str, left: float) -> Grant | None:
         """Take a turn in the bucket; None when the database cannot be reached."""
@@ -250,18 +280,22 @@ class SharedQuota:
         self,
         bucket: str,
         endpoint: str,
-        refill_per_s: float | None,
-        capacity: int | None,
+        gate: RateLimitGate,
         info: RateLimitInfo,
-        throttled_wait_s: float | None,
+        throttled: bool,
     ) -> None:
         """Publish what a response taught (see :meth:`CrossNodeQuota.learned`); never blocks.
 
         A changed view is published at once, an unchanged one every
         :data:`REPUBLISH_S`, and the service's word that its bucket is empty
-        each time it says so (one write at a time per bucket).
+        each time it says so (one write at a time per bucket); a 429 drains
+        the bucket for every node.
         """
+        refill_per_s, capacity = gate.refill_per_s(), gate.capacity
+        throttled_wait_s = gate.delay() if throttled else None
         lane = self._lane(bucket, endpoint)
+        if lane.probe is not None:
+            lane.probe.set()
         now = self._clock()
         if refill_per_s is not None and refill_per_s > 0 and math.isfinite(refill_per_s):
             lane.own_interval = 1.0 / refill_per_s
@@ -273,23 +307,28 @@ class SharedQuota:
             return
         if refill_per_s is None or lane.own_interval <= 0 or now < self._retry_at:
             return
-        view = (refill_per_s, max(capacity or 1, 1))
+        view = (refill_per_s, max(capacity or 1, 1), gate.exact)
         old = lane.published
-        news = old is None or abs(old[0] - view[0]) > CHANGED * old[0] or old[1] != view[1]
+        news = old is None or abs(old[0] - view[0]) > CHANGED * old[0] or old[1:] != view[1:]
         empty = info.remaining == 0
         if lane.publishing or not (news or empty or now - lane.published_at >= REPUBLISH_S):
             return
-        full_in = 0.0
-        if info.remaining is not None:
-            # When the service's bucket is full again, by its headers (as the gate reads them).
-            full_in = max(view[1] - info.remaining - 1, 0) * lane.own_interval
-            full_in += info.reset_s or lane.own_interval
         lane.publishing = True
         lane.published, lane.published_at = view, now
 
         def publish(conn: psycopg.Connection[Any]) -> None:
             try:
-                learn(conn, bucket, endpoint, view[0], view[1], self.owner, full_in)
+                learn(
+                    conn,
+                    bucket,
+                    endpoint,
+                    view[0],
+                    view[1],
+                    self.owner,
+                    exact=view[2],
+                    remaining=info.remaining,
+                    reset_s=info.reset_s,
+                )
                 row = conn.execute(
                     "SELECT interval_us FROM quota_buckets WHERE credential = %s AND endpoint = %s",
                     (bucket, endpoint),
@@ -299,9 +338,11 @@ class SharedQuota:
             finally:
                 lane.publishing = False
 
-        self._spawn(publish)
+        task = self._spawn(publish)
+        if old is None:
+            lane.first = task
 
-    def _spawn(self, work: Callable[[psycopg.Connection[Any]], None]) -> None:
+    def _spawn(self, work: Callable[[psycopg.Connection[Any]], None]) -> asyncio.Task[None]:
         """Run ``work`` on a pooled connection in a worker thread, in the background."""
 
         def run() -> None:
@@ -318,6 +359,7 @@ class SharedQuota:
         task = asyncio.get_running_loop().create_task(background())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def settled(self) -> None:
         """Wait until the reports sent in the background are written (or failed)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tagger.mimecast.ratelimit import RateLimitInfo
+from tagger.mimecast.ratelimit import RateLimitGate, RateLimitInfo
 
 __all__ = ["CrossNodeQuota"]
 
@@ -40,15 +40,14 @@ class CrossNodeQuota(Protocol):
         self,
         bucket: str,
         endpoint: str,
-        refill_per_s: float | None,
-        capacity: int | None,
+        gate: RateLimitGate,
         info: RateLimitInfo,
-        throttled_wait_s: float | None,
+        throttled: bool,
     ) -> None:
-        """Report what one response taught the node's gate; must not block.
+        """Report what one response taught the node's ``gate`` (already settled); never blocks.
 
-        ``refill_per_s`` and ``capacity`` are the gate's (None: not known);
-        ``info`` the response's rate-limit headers; ``throttled_wait_s`` the
-        wait the gate holds after a 429 (None: the call was not refused).
+        ``info`` holds the response's rate-limit headers; ``throttled`` says
+        it was a 429 (the gate's :meth:`~RateLimitGate.delay` is then the wait
+        it holds).
         """
         ...

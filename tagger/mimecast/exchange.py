@@ -255,9 +255,7 @@ class Exchange:
             info = None if response is None else RateLimitInfo.from_headers(response.headers)
             gate.settle(ticket, info, throttled)
             if self._cross is not None and info is not None:
-                wait = gate.delay() if throttled else None
-                refill, capacity = gate.refill_per_s(), gate.capacity
-                self._cross.learned(self._bucket, path, refill, capacity, info, wait)
+                self._cross.learned(self._bucket, path, gate, info, throttled)
         resent = len(response.history)
         stats.requests += resent
         if response.status_code == 429:

@@ -26,7 +26,7 @@ from tagger.mimecast.client import MimecastClient
 from tagger.mimecast.errors import QuotaDeferred
 from tagger.mimecast.pacing import cycle_bound
 from tagger.mimecast.quota import quota_fingerprint
-from tagger.mimecast.ratelimit import OutOfTime, RateLimitInfo
+from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo
 from tagger.mimecast.settings import AccountSettings, OAuthCredentials
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.simulator import Simulator, SimulatorConfig
@@ -44,6 +44,17 @@ def _conn(dsn: str) -> psycopg.Connection[Any]:
     conn = psycopg.connect(dsn, autocommit=True)
     ensure_schema(conn)
     return conn
+
+
+async def _answer(gate: RateLimitGate, info: RateLimitInfo, throttled: bool = False) -> None:
+    """Send one call through ``gate`` and settle it with the headers ``info``."""
+    ticket = await gate.acquire(math.inf)
+    assert gate.claim(ticket)
+    gate.settle(ticket, info, throttled)
+
+
+def _gate() -> RateLimitGate:
+    return RateLimitGate(time.monotonic, asyncio.sleep, name=PATH)
 
 
 def _conforms(send_at_us: list[float], rate: float, burst: int) -> list[tuple[int, int]]:
@@ -103,10 +114,31 @@ def test_a_turn_beyond_the_wait_allowed_reserves_nothing(pg_dsn: str) -> None:
     assert later.granted and later.send_at_us - first.send_at_us == pytest.approx(1e6, abs=1)
 
 
-def test_a_bucket_nobody_learned_grants_at_once(pg_dsn: str) -> None:
+def test_a_bucket_nobody_learned_grants_at_once_and_says_so(pg_dsn: str) -> None:
     with _conn(pg_dsn) as conn:
-        assert take(conn, BUCKET, PATH, 0.0).granted
+        grant = take(conn, BUCKET, PATH, 0.0)
+        assert grant.granted and not grant.known
         assert read_bucket(conn, BUCKET, PATH) is None
+
+
+def test_a_node_lets_one_call_out_to_an_unlearned_bucket_until_it_is_answered(
+    pg_dsn: str,
+) -> None:
+    async def scenario() -> None:
+        quota = SharedQuota.connect(pg_dsn, "node-a#1")
+        try:
+            await quota.turn(BUCKET, PATH, math.inf)  # nothing learned: out at once
+            with pytest.raises(OutOfTime):
+                await quota.turn(BUCKET, PATH, 0.2)  # the first call is not answered yet
+            second = asyncio.create_task(quota.turn(BUCKET, PATH, math.inf))
+            await asyncio.sleep(0.05)
+            assert not second.done()
+            quota.learned(BUCKET, PATH, _gate(), NO_HEADERS, False)  # its answer came
+            await asyncio.wait_for(second, 10)
+        finally:
+            await asyncio.to_thread(quota.close)
+
+    asyncio.run(scenario())
 
 
 def test_the_slowest_recent_view_of_the_quota_wins_until_it_is_stale(pg_dsn: str) -> None:
@@ -123,6 +155,30 @@ def test_the_slowest_recent_view_of_the_quota_wins_until_it_is_stale(pg_dsn: str
         learn(conn, BUCKET, PATH, 8.0, 30, "node-a")  # nobody repeated b's: a's counts now
         row = read_bucket(conn, BUCKET, PATH)
     assert row is not None and (row.interval_s, row.burst, row.learned_by) == (0.125, 30, "node-a")
+
+
+def test_a_refill_read_exactly_beats_the_estimates_of_nodes_sharing_it(pg_dsn: str) -> None:
+    with _conn(pg_dsn) as conn:
+        # A node measuring its own calls sees its share: half the refill with two nodes.
+        learn(conn, BUCKET, PATH, 2.5, 10, "node-b")
+        learn(conn, BUCKET, PATH, 5.0, 10, "node-a", exact=True)
+        learn(conn, BUCKET, PATH, 2.5, 10, "node-b")  # the estimate again: the exact one stays
+        row = read_bucket(conn, BUCKET, PATH)
+    assert row is not None and (row.interval_s, row.learned_by) == (0.2, "node-a")
+
+
+def test_a_service_that_says_its_bucket_is_empty_empties_the_shared_one(pg_dsn: str) -> None:
+    with _conn(pg_dsn) as conn:
+        learn(conn, BUCKET, PATH, 5.0, 10, "node-a", exact=True)
+        assert take(conn, BUCKET, PATH, 0.0).granted  # the shared bucket thinks 9 are left
+        # The service says 0 remain and the next returns in 0.2 s (another client spent them).
+        learn(conn, BUCKET, PATH, 5.0, 10, "node-a", exact=True, remaining=0, reset_s=0.2)
+        refused = take(conn, BUCKET, PATH, 0.05)
+        # Never filled by a fuller view: 9 remaining changes nothing now.
+        learn(conn, BUCKET, PATH, 5.0, 10, "node-a", exact=True, remaining=9, reset_s=0.2)
+        again = take(conn, BUCKET, PATH, 0.05)
+    assert not refused.granted and 0.1 < refused.wait_s <= 0.2
+    assert not again.granted
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan])
@@ -154,10 +210,15 @@ def test_a_429_seen_by_one_node_holds_back_the_other(pg_dsn: str) -> None:
         a = SharedQuota.connect(pg_dsn, "node-a#1")
         b = SharedQuota.connect(pg_dsn, "node-b#1")
         try:
-            a.learned(BUCKET, PATH, 100.0, 10, NO_HEADERS, None)
+            gate = _gate()
+            full = RateLimitInfo(limit=10, remaining=9, reset_s=0.01)  # 100/s, read exactly
+            await _answer(gate, full)
+            a.learned(BUCKET, PATH, gate, full, False)
             await a.settled()
             await b.turn(BUCKET, PATH, 1.0)  # the bucket is full: at once
-            a.learned(BUCKET, PATH, 100.0, 10, NO_HEADERS, 30.0)  # a 429 asked node a to wait 30 s
+            refused = RateLimitInfo(limit=10, remaining=0, reset_s=30.0)
+            await _answer(gate, refused, throttled=True)  # a 429 asked node a to wait 30 s
+            a.learned(BUCKET, PATH, gate, refused, True)
             await a.settled()
             with pytest.raises(OutOfTime) as out:
                 await b.turn(BUCKET, PATH, 2.0)
@@ -253,7 +314,10 @@ def test_an_unreachable_database_paces_the_node_alone_at_its_share(
         node = SharedQuota(pool, "node-a#1", clock=vt.clock, sleep=vt.sleep)
         try:
             await other.turn(BUCKET, PATH, math.inf)  # node b shares the bucket
-            node.learned(BUCKET, PATH, 10.0, 5, NO_HEADERS, None)
+            gate = _gate()
+            full = RateLimitInfo(limit=5, remaining=4, reset_s=0.1)  # 10/s
+            await _answer(gate, full)
+            node.learned(BUCKET, PATH, gate, full, False)
             await node.settled()
             await node.turn(BUCKET, PATH, math.inf)
             assert node.reachable and node.nodes(BUCKET) == 2
