@@ -21,6 +21,7 @@ from tagger.engine.options import AccountRuntime, Runtime
 from tagger.engine.scope import SearchScope
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.crossnode import CrossNodeQuota
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.rules import RuleSet, check_tags, resolve_tags
@@ -92,11 +93,15 @@ def _for_account(problems: list[Problem], account: str) -> list[Problem]:
     return [replace(p, message=f"{p.message} (account {account})") for p in problems]
 
 
-async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtime:
+async def open_runtime(
+    config: Config, ruleset: RuleSet | None = None, cross: CrossNodeQuota | None = None
+) -> Runtime:
     """Connect every account and resolve every rule's tags to Smart Tag ids.
 
     Given a loaded config (and optionally an already-compiled top-level rule
-    set); returns the runtime, in which an account with rule files of its own
+    set, and ``cross``, the quota shared with other nodes, e.g. a
+    :class:`~tagger.cluster.quota.SharedQuota`; None for one process);
+    returns the runtime, in which an account with rule files of its own
     carries its own rule set. Raises :class:`UserError` when rules are
     invalid or name tags an account does not have (located in the rule
     files), and :class:`MimecastError` when an account cannot be reached.
@@ -116,7 +121,7 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     warn_long_lookbacks(config.window.initial_lookback, sorted(lookbacks))
     stack = AsyncExitStack()
     # Accounts of one quota group (same credentials, or quota_group) pace at shared gates.
-    gates = GateRegistry()
+    gates = GateRegistry(cross)
     accounts: list[AccountRuntime] = []
     problems: list[Problem] = []
     try:
