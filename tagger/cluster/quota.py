@@ -6,9 +6,12 @@ call takes its turn in the bucket of its quota and endpoint in PostgreSQL
 (:mod:`tagger.cluster.buckets`: one atomic statement, judged by the
 database's clock) and sleeps until it; the node's own gates still pace to the
 headers and back off on 429s as they do for one process. What the gates
-learn is published to the bucket (the slowest recent view wins), and a 429
-seen by any node empties the bucket for every node until the wait the
-service asked for.
+learn is published to the bucket (a refill read exactly beats estimates,
+else the slowest recent view wins: :mod:`tagger.cluster.buckets`), headers
+saying the service's bucket is empty empty the shared one, and a 429 seen by
+any node empties it for every node until the wait the service asked for.
+Until the bucket is learned a node lets one call out and waits for its
+answer, rather than spend the burst its own gate saw.
 
 A node holds at most one turn per bucket at a time, from asking until its
 time comes: the nodes' calls interleave in the order they asked (no node
