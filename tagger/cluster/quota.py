@@ -155,8 +155,16 @@ class SharedQuota:
         pool.open(wait=False)
         return cls(pool, node_owner)
 
+    async def aclose(self) -> None:
+        """Write what is still being reported, then :meth:`close` (in a worker thread)."""
+        await self.settled()
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
-        """Say this node no longer shares any bucket (best effort) and close the pool."""
+        """Say this node no longer shares any bucket (best effort) and close the pool.
+
+        Blocking (at most a few seconds): async code calls :meth:`aclose`.
+        """
         try:
             with self._pool.connection(timeout=CALL_TIMEOUT_S) as conn:
                 conn.execute("DELETE FROM quota_nodes WHERE owner = %s", (self.owner,))
@@ -226,8 +234,10 @@ class SharedQuota:
                     raise OutOfTime(PROBE_WAIT_S) from None
             lane.probe = None
         if lane.first is not None:
-            await asyncio.wait({lane.first})
-            lane.first = None
+            # Bounded by the write's own timeout (CALL_TIMEOUT_S), and by the call's.
+            await asyncio.wait({lane.first}, timeout=None if left == math.inf else max(left, 0))
+            if lane.first.done():
+                lane.first = None
 
     async def _take(self, bucket: str, endpoint: str, left: float) -> Grant | None:
         """Take a turn in the bucket; None when the database cannot be reached."""

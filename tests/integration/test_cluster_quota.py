@@ -225,8 +225,8 @@ def test_a_429_seen_by_one_node_holds_back_the_other(pg_dsn: str) -> None:
                 await b.turn(BUCKET, PATH, 2.0)
             assert out.value.delay_s > 20
         finally:
-            await asyncio.to_thread(a.close)
-            await asyncio.to_thread(b.close)
+            await a.aclose()
+            await b.aclose()
 
     asyncio.run(scenario())
     with _conn(pg_dsn) as conn:
