@@ -22,9 +22,12 @@ Between views alike, the slowest refill and the smallest burst reported
 within :data:`FRESH_US` win, since pacing below the quota costs a little
 throughput and pacing above it costs 429s for every node; a view nobody
 repeats for that long gives way to the next one reported, so a quota that
-was raised is used again. A 429 seen by any node :func:`drain` s the
+was raised is used again. A view that carries the service's
+``X-RateLimit-Remaining`` empties the bucket to match when the service's is
+emptier (never fills it), and a 429 seen by any node :func:`drain` s the
 bucket: empty until the wait the service asked for (``not_before``), for
-every node.
+every node. ``quota_nodes`` says which nodes shared a bucket lately
+(:func:`heartbeat`): a node that cannot reach the database paces at its share.
 
 Only the fingerprint (:func:`~tagger.mimecast.quota.quota_fingerprint`) is
 stored, never a key or a secret. Each function takes an open connection in
