@@ -158,18 +158,31 @@ RETURNING b.granted_last, b.send_at, b.taken_at, b.interval_us > 0
 """  # noqa: S608 - constant SQL expressions only
 
 
+_FIRST = f"""
+INSERT INTO quota_buckets (credential, endpoint, tat, granted, send_at, taken_at, granted_last)
+VALUES (%(credential)s, %(endpoint)s, {NOW_US}, 1, {NOW_US}, {NOW_US}, TRUE)
+ON CONFLICT (credential, endpoint) DO NOTHING
+RETURNING send_at
+"""  # noqa: S608 - constant SQL expressions only
+
+
 def take(conn: Connection[Any], credential: str, endpoint: str, max_wait_s: float) -> Grant:
     """Reserve one call's turn in the bucket; returns when it is (see :class:`Grant`).
 
     One atomic statement: concurrent takes (any node) queue on the row and
     each sees the others' reservations. A bucket nobody has learned yet
-    grants at once (the nodes' own gates probe the service meanwhile).
+    grants at once (the nodes' own gates probe the service meanwhile) and
+    counts it: the first view learned allows for those calls.
     """
-    row = conn.execute(
-        _TAKE, {"bound": _bound_us(max_wait_s), "credential": credential, "endpoint": endpoint}
-    ).fetchone()
+    params = {"bound": _bound_us(max_wait_s), "credential": credential, "endpoint": endpoint}
+    row = conn.execute(_TAKE, params).fetchone()
     if row is None:
-        return Grant(True, 0.0, 0.0, known=False)
+        # Nothing known yet: the call goes out, counted (the first view allows for it).
+        first = conn.execute(_FIRST, params).fetchone()
+        if first is not None:
+            return Grant(True, 0.0, float(first[0]), known=False)
+        row = conn.execute(_TAKE, params).fetchone()  # another node made the bucket meanwhile
+        assert row is not None  # buckets are never deleted
     granted, send_at, taken_at, known = row
     wait_s = max(float(send_at) - float(taken_at), 0.0) / 1e6
     return Grant(bool(granted), wait_s, float(send_at), known=bool(known))
@@ -199,7 +212,14 @@ ON CONFLICT (credential, endpoint) DO UPDATE SET
     exact = CASE WHEN {_ADOPT} THEN EXCLUDED.exact ELSE b.exact END,
     learned_by = CASE WHEN {_ADOPT} THEN EXCLUDED.learned_by ELSE b.learned_by END,
     learned_at = CASE WHEN {_ADOPT} THEN {NOW_US} ELSE b.learned_at END,
-    tat = CASE WHEN %(remaining)s::integer IS NULL OR b.interval_us = 0 THEN b.tat
+    tat = CASE WHEN %(remaining)s::integer IS NULL THEN b.tat
+               WHEN b.interval_us = 0
+               -- The first view: the calls let out unpaced by the other nodes meanwhile
+               -- (granted while nothing was known, this node's one excepted) may not be
+               -- in its Remaining yet.
+               THEN GREATEST(b.tat, {NOW_US} + (GREATEST(%(burst)s - %(remaining)s - 1, 0)
+                                                + GREATEST(b.granted - 1, 0)) * %(interval)s
+                                              + COALESCE(%(reset)s, %(interval)s))
                ELSE GREATEST(b.tat, {NOW_US} + GREATEST(b.burst - %(remaining)s - 1, 0)
                                                 * b.interval_us
                                                + COALESCE(%(reset)s, b.interval_us)) END

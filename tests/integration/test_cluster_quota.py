@@ -119,7 +119,21 @@ def test_a_bucket_nobody_learned_grants_at_once_and_says_so(pg_dsn: str) -> None
     with _conn(pg_dsn) as conn:
         grant = take(conn, BUCKET, PATH, 0.0)
         assert grant.granted and not grant.known
-        assert read_bucket(conn, BUCKET, PATH) is None
+        row = read_bucket(conn, BUCKET, PATH)
+    assert row is not None and (row.interval_s, row.granted) == (0.0, 1)  # counted, unpaced
+
+
+def test_the_first_view_allows_for_the_calls_other_nodes_let_out_meanwhile(pg_dsn: str) -> None:
+    with _conn(pg_dsn) as conn:
+        for _node in range(3):  # three nodes let one call out each, nothing known yet
+            assert not take(conn, BUCKET, PATH, 0.0).known
+        # One node's answer: 9 of 10 left (its own call); the two others may not be in it.
+        # (One request back every 2 s: the loop below is far quicker than a refill.)
+        learn(conn, BUCKET, PATH, 0.5, 10, "node-a", exact=True, remaining=9, reset_s=2.0)
+        granted = 0
+        while take(conn, BUCKET, PATH, 0.0).granted and granted < 20:
+            granted += 1
+    assert granted == 7
 
 
 def test_a_node_lets_one_call_out_to_an_unlearned_bucket_until_it_is_answered(
