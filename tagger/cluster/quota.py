@@ -27,8 +27,8 @@ or the bucket's last) times the number of nodes last seen sharing the
 bucket: the nodes together stay under the quota while none of them can
 coordinate, at the price of a share each that nobody else may be using.
 That is the safe side: a 429 costs every node, an idle share only this one.
-The database is tried again every :data:`RETRY_S`; ``cluster_quota_reachable``
-says when it answers again.
+The database is tried again every :data:`RETRY_S`, in the background (no
+call waits on it); ``cluster_quota_reachable`` says when it answers again.
 """
 
 from __future__ import annotations
@@ -242,7 +242,12 @@ class SharedQuota:
     async def _take(self, bucket: str, endpoint: str, left: float) -> Grant | None:
         """Take a turn in the bucket; None when the database cannot be reached."""
         now = self._clock()
-        if now < self._retry_at:
+        if self.down_since is not None:
+            # Calls never wait on a database that did not answer: they pace alone while
+            # one attempt in the background finds out whether it answers again.
+            if now >= self._retry_at:
+                self._retry_at = now + RETRY_S
+                self._spawn(lambda conn: None)
             return None
         beat = now - self._beat_at.get(bucket, -math.inf) >= HEARTBEAT_S
         try:
@@ -356,7 +361,10 @@ class SharedQuota:
             lane.first = task
 
     def _spawn(self, work: Callable[[psycopg.Connection[Any]], None]) -> asyncio.Task[None]:
-        """Run ``work`` on a pooled connection in a worker thread, in the background."""
+        """Run ``work`` on a pooled connection in a worker thread, in the background.
+
+        Its outcome says whether the database answers (see :attr:`reachable`).
+        """
 
         def run() -> None:
             with self._pool.connection(timeout=CALL_TIMEOUT_S) as conn:
@@ -368,6 +376,8 @@ class SharedQuota:
                 await asyncio.wait_for(asyncio.to_thread(run), CALL_TIMEOUT_S)
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 self._unreachable(exc)
+            else:
+                self._reachable()
 
         task = asyncio.get_running_loop().create_task(background())
         self._tasks.add(task)

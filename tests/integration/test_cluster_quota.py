@@ -359,27 +359,48 @@ def test_an_unreachable_database_paces_the_node_alone_at_its_share(
     assert "hunter2" not in repr(logs) and "hunter2" not in caplog.text
 
 
-def test_the_node_uses_the_bucket_again_once_the_database_answers(pg_dsn: str) -> None:
+def test_the_node_uses_the_bucket_again_once_the_database_answers(
+    pg_server: Any, pg_dsn: str
+) -> None:
+    relay = CuttableRelay(pg_server.port)
+    dsn = psycopg.conninfo.make_conninfo(pg_dsn, port=relay.port, connect_timeout=2)
     vt = FakeTime()
 
     async def scenario() -> list[dict[str, Any]]:
         pool: ConnectionPool[Any] = ConnectionPool(
-            pg_dsn, min_size=1, max_size=2, kwargs={"autocommit": True}, timeout=2, open=True
+            dsn,
+            min_size=1,
+            max_size=2,
+            kwargs={"autocommit": True},
+            timeout=2,
+            check=ConnectionPool.check_connection,
+            open=True,
         )
         node = SharedQuota(pool, "node-a#1", clock=vt.clock, sleep=vt.sleep)
         try:
             with structlog.testing.capture_logs() as logs:
-                node._unreachable(OSError("connection refused"))  # an outage just began
+                await node.turn(BUCKET, PATH, math.inf)
+                assert node.reachable
+                relay.cut()
+                await node.turn(BUCKET, PATH, math.inf)  # the outage begins: alone
+                assert not node.reachable
+                relay.restore()
                 await node.turn(BUCKET, PATH, math.inf)  # within the retry delay: alone
                 assert not node.reachable
                 vt.now += 10
-                await node.turn(BUCKET, PATH, math.inf)
+                await node.turn(BUCKET, PATH, math.inf)  # alone, the database tried meanwhile
+                await node.settled()
                 assert node.reachable
+                await node.turn(BUCKET, PATH, math.inf)  # in the bucket again
             return logs
         finally:
             pool.close()
 
     logs = asyncio.run(scenario())
     assert [e["event"] for e in logs] == ["cluster_quota_unreachable", "cluster_quota_reachable"]
+    assert logs[1]["paced_alone"] == 3
+    with _conn(pg_dsn) as conn:
+        row = read_bucket(conn, BUCKET, PATH)
+    assert row is not None and row.granted == 2  # the turns taken while it answered
     with _conn(pg_dsn) as conn:
         assert conn.execute("SELECT owner FROM quota_nodes").fetchall() == [("node-a#1",)]

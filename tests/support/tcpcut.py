@@ -11,7 +11,8 @@ import threading
 class CuttableRelay:
     """Relays connections on ``127.0.0.1:port`` to ``127.0.0.1:target``; :meth:`cut` ends it.
 
-    Once cut, open connections are reset and new ones are refused.
+    Once cut, open connections are reset and new ones are refused, until
+    :meth:`restore` listens on the same port again.
     """
 
     def __init__(self, target: int) -> None:
@@ -23,10 +24,18 @@ class CuttableRelay:
         self._cut = False
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def restore(self) -> None:
+        """Accept connections again, on the same port."""
+        with self._lock:
+            self._listener = socket.create_server(("127.0.0.1", self.port))
+            self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
     def _accept(self) -> None:
+        listener = self._listener
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             try:
@@ -41,6 +50,7 @@ class CuttableRelay:
                     upstream.close()
                     return
                 self._sockets += [client, upstream]
+                self._sockets = [s for s in self._sockets if s.fileno() != -1]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
