@@ -155,7 +155,7 @@ UPDATE quota_buckets AS b SET
 FROM (SELECT {NOW_US} AS us) AS n
 WHERE b.credential = %(credential)s AND b.endpoint = %(endpoint)s
 RETURNING b.granted_last, b.send_at, b.taken_at, b.interval_us > 0
-"""  # noqa: S608 - constant SQL expressions only
+"""
 
 
 _FIRST = f"""
@@ -163,7 +163,7 @@ INSERT INTO quota_buckets (credential, endpoint, tat, granted, send_at, taken_at
 VALUES (%(credential)s, %(endpoint)s, {NOW_US}, 1, {NOW_US}, {NOW_US}, TRUE)
 ON CONFLICT (credential, endpoint) DO NOTHING
 RETURNING send_at
-"""  # noqa: S608 - constant SQL expressions only
+"""
 
 
 def take(conn: Connection[Any], credential: str, endpoint: str, max_wait_s: float) -> Grant:
@@ -223,7 +223,7 @@ ON CONFLICT (credential, endpoint) DO UPDATE SET
                ELSE GREATEST(b.tat, {NOW_US} + GREATEST(b.burst - %(remaining)s - 1, 0)
                                                 * b.interval_us
                                                + COALESCE(%(reset)s, b.interval_us)) END
-"""  # noqa: S608 - constant SQL expressions only
+"""
 
 
 def learn(
@@ -275,7 +275,7 @@ ON CONFLICT (credential, endpoint) DO UPDATE SET
     not_before = GREATEST(b.not_before, {NOW_US} + %(wait)s),
     tat = GREATEST(b.tat, {NOW_US} + %(wait)s + (b.burst - 1) * b.interval_us),
     throttled = b.throttled + 1
-"""  # noqa: S608 - constant SQL expressions only
+"""
 
 
 def drain(conn: Connection[Any], credential: str, endpoint: str, wait_s: float) -> None:
@@ -287,11 +287,11 @@ def drain(conn: Connection[Any], credential: str, endpoint: str, wait_s: float) 
 _HEARTBEAT = f"""
 INSERT INTO quota_nodes (credential, owner, seen_at) VALUES (%(credential)s, %(owner)s, {NOW_US})
 ON CONFLICT (credential, owner) DO UPDATE SET seen_at = EXCLUDED.seen_at
-"""  # noqa: S608 - constant SQL expressions only
+"""
 _LIVE = f"""
 SELECT count(*) FROM quota_nodes
 WHERE credential = %(credential)s AND (seen_at > {NOW_US} - %(live)s OR owner = %(owner)s)
-"""  # noqa: S608 - constant SQL expressions only
+"""
 
 
 def heartbeat(conn: Connection[Any], credential: str, owner: str) -> int:

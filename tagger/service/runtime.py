@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,6 +34,10 @@ from tagger.state.opener import StateConfig
 from tagger.state.opener import open_state as open_ledger
 
 log = structlog.get_logger("tagger.service")
+
+# The quota shared with other nodes for the session under way (None: this process alone);
+# a runtime opened in the session (a reload) takes it too.
+CROSS_QUOTA: ContextVar[CrossNodeQuota | None] = ContextVar("tagger_cross_quota", default=None)
 
 
 def utc_now() -> datetime:
@@ -100,7 +105,8 @@ async def open_runtime(
 
     Given a loaded config (and optionally an already-compiled top-level rule
     set, and ``cross``, the quota shared with other nodes, e.g. a
-    :class:`~tagger.cluster.quota.SharedQuota`; None for one process);
+    :class:`~tagger.cluster.quota.SharedQuota`; None: the session's,
+    :data:`CROSS_QUOTA`, if any);
     returns the runtime, in which an account with rule files of its own
     carries its own rule set. Raises :class:`UserError` when rules are
     invalid or name tags an account does not have (located in the rule
@@ -121,7 +127,7 @@ async def open_runtime(
     warn_long_lookbacks(config.window.initial_lookback, sorted(lookbacks))
     stack = AsyncExitStack()
     # Accounts of one quota group (same credentials, or quota_group) pace at shared gates.
-    gates = GateRegistry(cross)
+    gates = GateRegistry(cross if cross is not None else CROSS_QUOTA.get())
     accounts: list[AccountRuntime] = []
     problems: list[Problem] = []
     try:
