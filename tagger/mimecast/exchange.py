@@ -8,6 +8,11 @@ gate, takes a slot, sends the request (authenticated by the given
 :class:`httpx.Auth` as it goes out), reads the answer within the time and
 size bounds and tells the gate what the service said. It neither retries
 nor interprets the answer, and never logs or raises a header value.
+
+When the registry carries a quota shared with other processes
+(:mod:`tagger.mimecast.crossnode`), a call takes its turn there too, after
+its place in its quota group and before its turn at the gate, and every
+answer tells it what the gate learned.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from tagger.mimecast.clearance import Clearance
 from tagger.mimecast.errors import QuotaDeferred, RateLimited, TransportError
 from tagger.mimecast.httperrors import transport_error
 from tagger.mimecast.pacing import turn_deadline
-from tagger.mimecast.quota import quota_key
+from tagger.mimecast.quota import quota_fingerprint, quota_key
 from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate, RateLimitInfo, Stalled, Ticket
 from tagger.mimecast.retry import RetryBudget
 from tagger.mimecast.settings import AccountSettings
@@ -61,6 +66,9 @@ class Exchange:
         self._first = frozenset({settings.endpoints.apply_smart_tag})
         self._gates: dict[str, SharedGate] = {}
         self._member = None if gates is None else gates.join(quota_key(settings))
+        # The quota shared with other processes, and this account's bucket in it.
+        self._cross = None if gates is None else gates.cross
+        self._bucket = quota_fingerprint(settings) if self._cross is not None else ""
         # The last ``Date`` header the server sent: preflight compares the host clock to it.
         self.last_date: str | None = None
 
@@ -116,6 +124,9 @@ class Exchange:
         with self._queueing(path, budget):
             hold = await shared.enter(self, turn_deadline())
         try:
+            if self._cross is not None:
+                with self._queueing(path, budget):
+                    await self._cross.turn(self._bucket, path, turn_deadline() - self._clock())
             while True:
                 ticket = await self._turn(gate, path, budget)
                 try:
@@ -243,6 +254,8 @@ class Exchange:
             throttled = response is not None and response.status_code == 429
             info = None if response is None else RateLimitInfo.from_headers(response.headers)
             gate.settle(ticket, info, throttled)
+            if self._cross is not None and info is not None:
+                self._cross.learned(self._bucket, path, gate, info, throttled)
         resent = len(response.history)
         stats.requests += resent
         if response.status_code == 429:

@@ -150,6 +150,9 @@ class RateLimitGate:
         # The interval was read from a Reset that is part of one (Reset 0 while requests
         # remain): measured again from two empty buckets (see _emptied).
         self._partial = False
+        # The interval was read from a full bucket's first dip: the service's refill exactly
+        # (not a lower bound from a partial Reset, nor a measure of this client's own calls).
+        self.exact = False
         self._served = 0  # responses with headers that spent a request
         self._dry: tuple[float, int] | None = None  # (next request back, _served) when empty
         self._waiters: list[asyncio.Future[None]] = []
@@ -301,6 +304,7 @@ class RateLimitGate:
             changed = self.observed.accepted_call(now, self.interval if self.learned else None)
             if changed is not None:
                 self.interval = changed
+                self.exact = False
             # While the refill is measured, calls go one at a time.
             self.probing = self.learned and self.observed.measuring
             return
@@ -314,6 +318,10 @@ class RateLimitGate:
             full = info.remaining + 1 >= self.capacity
             if full or not self.interval or reset > self.interval:
                 self._partial = not full
+            if full:
+                self.exact = True
+            elif not self.interval or reset > self.interval:
+                self.exact = False
             self.interval = reset if full or not self.interval else max(self.interval, reset)
             if info.remaining == 0:
                 self._emptied(now + reset)
@@ -346,6 +354,7 @@ class RateLimitGate:
         if served >= 1 and back > first:
             self.interval = max(self.interval or 0.0, (back - first) / served)
             self._partial = False
+            self.exact = False  # what this client was served: the refill if it is alone
             self._dry = None
 
     def _sync(self, now: float, remaining: int, reset: float) -> None:
@@ -382,6 +391,7 @@ class RateLimitGate:
             self.capacity = max(info.limit, 1)
         if not self.interval and reset:
             self.interval = reset  # provisional: a served response will correct it
+            self.exact = False
             self._partial = True
         if reset:
             self._emptied(now + reset)
@@ -407,6 +417,7 @@ class RateLimitGate:
         if not self.learned or sent >= self._paced_at:
             pace = self.observed.refused(now, self.interval if self.learned else None, wait)
             self.interval = pace.interval
+            self.exact = False
             self._paced_at = now
             hold = max(hold, pace.wait)
             log.debug(

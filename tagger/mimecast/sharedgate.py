@@ -11,6 +11,10 @@ the account's own FIFO queue and enter as its held ones are sent. The gate's
 order then alternates between the accounts that have calls waiting: each
 gets an equal share of the turns, and an account alone in its group (or with
 idle partners) gets all of them.
+
+A registry may also carry the quota shared with other processes
+(:class:`~tagger.mimecast.crossnode.CrossNodeQuota`, None for one process):
+every exchange made through it then takes its turn there as well.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
+from tagger.mimecast.crossnode import CrossNodeQuota
 from tagger.mimecast.ratelimit import OutOfTime, RateLimitGate
 
 __all__ = ["PER_ACCOUNT", "GateRegistry", "Hold", "Member", "SharedGate"]
@@ -130,10 +135,12 @@ class GateRegistry:
 
     A gate is made by the first account of its group that calls the
     endpoint (its clock, sleep and ``max_wait_s``); the keys are opaque
-    (:func:`~tagger.mimecast.quota.quota_key`).
+    (:func:`~tagger.mimecast.quota.quota_key`). ``cross`` is the quota
+    shared with other processes (None: this process alone spends it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cross: CrossNodeQuota | None = None) -> None:
+        self.cross = cross
         self._members: dict[str, int] = {}
         self._gates: dict[tuple[str, str], SharedGate] = {}
 

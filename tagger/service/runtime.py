@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from tagger.engine.options import AccountRuntime, Runtime
 from tagger.engine.scope import SearchScope
 from tagger.errors import Problem, UserError
 from tagger.mimecast.client import MimecastClient
+from tagger.mimecast.crossnode import CrossNodeQuota
 from tagger.mimecast.retention import warn_long_lookbacks
 from tagger.mimecast.sharedgate import GateRegistry
 from tagger.rules import RuleSet, check_tags, resolve_tags
@@ -32,6 +34,10 @@ from tagger.state.opener import StateConfig
 from tagger.state.opener import open_state as open_ledger
 
 log = structlog.get_logger("tagger.service")
+
+# The quota shared with other nodes for the session under way (None: this process alone);
+# a runtime opened in the session (a reload) takes it too.
+CROSS_QUOTA: ContextVar[CrossNodeQuota | None] = ContextVar("tagger_cross_quota", default=None)
 
 
 def utc_now() -> datetime:
@@ -92,11 +98,16 @@ def _for_account(problems: list[Problem], account: str) -> list[Problem]:
     return [replace(p, message=f"{p.message} (account {account})") for p in problems]
 
 
-async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtime:
+async def open_runtime(
+    config: Config, ruleset: RuleSet | None = None, cross: CrossNodeQuota | None = None
+) -> Runtime:
     """Connect every account and resolve every rule's tags to Smart Tag ids.
 
     Given a loaded config (and optionally an already-compiled top-level rule
-    set); returns the runtime, in which an account with rule files of its own
+    set, and ``cross``, the quota shared with other nodes, e.g. a
+    :class:`~tagger.cluster.quota.SharedQuota`; None: the session's,
+    :data:`CROSS_QUOTA`, if any);
+    returns the runtime, in which an account with rule files of its own
     carries its own rule set. Raises :class:`UserError` when rules are
     invalid or name tags an account does not have (located in the rule
     files), and :class:`MimecastError` when an account cannot be reached.
@@ -116,7 +127,7 @@ async def open_runtime(config: Config, ruleset: RuleSet | None = None) -> Runtim
     warn_long_lookbacks(config.window.initial_lookback, sorted(lookbacks))
     stack = AsyncExitStack()
     # Accounts of one quota group (same credentials, or quota_group) pace at shared gates.
-    gates = GateRegistry()
+    gates = GateRegistry(cross if cross is not None else CROSS_QUOTA.get())
     accounts: list[AccountRuntime] = []
     problems: list[Problem] = []
     try:

@@ -29,6 +29,7 @@ from tagger.engine.tally import CycleReport
 from tagger.service import earlysignals
 from tagger.service.clusterseat import join_cluster
 from tagger.service.runtime import open_runtime, open_state, utc_now
+from tagger.service.sharedquota import shared_quota
 from tagger.service.stopack import acknowledge_stops
 from tagger.state import StateStore
 
@@ -213,13 +214,14 @@ async def open_session(
             try:
                 if signals.stop.is_set():
                     raise Stopped("stopped during start-up")
-                runtime = await signals.unless_stopped(open_runtime(config))
-                try:
-                    async with _seat(config, state) as seat:
-                        runtime.tenancy = seat
-                        yield Session(config, state, runtime, signals, sends)
-                finally:
-                    await runtime.close()
+                async with shared_quota(config, dry_run=state.dry_run) as quota:
+                    runtime = await signals.unless_stopped(open_runtime(config, cross=quota))
+                    try:
+                        async with _seat(config, state) as seat:
+                            runtime.tenancy = seat
+                            yield Session(config, state, runtime, signals, sends)
+                    finally:
+                        await runtime.close()
             finally:
                 if watcher is not None:
                     watcher.cancel()

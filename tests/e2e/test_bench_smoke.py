@@ -119,3 +119,26 @@ def test_state_backends_bench_prints_import_read_and_write_figures_of_both_backe
         assert re.search(rf"one primary-key read, {name}: [\d.]+ µs", out), out
     assert re.search(r"write transactions/s, sqlite: \d+", out), out
     assert re.search(r"write transactions/s, postgresql \(fsync off\): \d+", out), out
+
+
+@pytest.mark.timeout(120)
+def test_cluster_quota_bench_prints_the_429_share_and_the_quota_used(pg_server: object) -> None:
+    # pg_server: skipped like the other PostgreSQL tests when no server can be started.
+    out = run_bench(
+        "cluster_quota",
+        "--nodes",
+        "2",
+        "--seconds",
+        "2",
+        "--rate",
+        "10",
+        "--accounts",
+        "1",
+        "--messages",
+        "40",
+        "--no-baseline",
+        "--no-targets",
+    )
+    assert re.search(r"shared N=2 +accepted +\d+ +429 +\d+ \( *[\d.]+%\) +used +[\d.]+%", out), out
+    assert re.search(r"per node +\d+% +\d+%", out), out
+    assert len(re.findall(r"^load [\d.]+ [\d.]+ on \d+ cores", out, re.M)) == 2, out

@@ -39,3 +39,35 @@ def test_a_short_429_does_not_shut_the_gate_for_long() -> None:
     # The bucket's own credit is honoured at once, then calls wait for the refill.
     assert asyncio.run(scenario()) == 250
     assert gate.delay() > 0
+
+
+def test_the_gate_says_when_its_refill_was_read_exactly() -> None:
+    """Exact only from a full bucket's first dip: a partial Reset or a 429 is a bound."""
+    clock = [100.0]
+
+    async def no_sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    async def answer(gate: RateLimitGate, info: RateLimitInfo, throttled: bool = False) -> None:
+        ticket = await gate.acquire(deadline=1e9)
+        assert gate.claim(ticket)
+        gate.settle(ticket, info, throttled)
+
+    async def scenario() -> list[bool]:
+        seen = []
+        partial = RateLimitGate(lambda: clock[0], no_sleep)
+        # Another client spent some: 5 of 10 left, the next back in 0.05 s (part of 0.2 s).
+        await answer(partial, RateLimitInfo(limit=10, remaining=5, reset_s=0.05))
+        seen.append(partial.exact)
+        full = RateLimitGate(lambda: clock[0], no_sleep)
+        await answer(full, RateLimitInfo(limit=10, remaining=9, reset_s=0.2))
+        seen.append(full.exact)
+        clock[0] += 0.1
+        await answer(full, RateLimitInfo(limit=10, remaining=8, reset_s=0.1))  # a part: stays
+        seen.append(full.exact)
+        clock[0] += 1.0
+        await answer(full, RateLimitInfo(), throttled=True)  # a bare 429: learned from refusals
+        seen.append(full.exact)
+        return seen
+
+    assert asyncio.run(scenario()) == [False, True, True, False]
