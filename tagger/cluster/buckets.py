@@ -42,6 +42,9 @@ from typing import Any
 
 from psycopg import Connection
 
+from tagger.cluster.dbtime import NOW_US
+from tagger.state.clustertables import QUOTA_STATEMENTS as SCHEMA
+
 __all__ = [
     "FRESH_US",
     "LIVE_US",
@@ -57,7 +60,6 @@ __all__ = [
 ]
 
 # The database's clock, in microseconds since the epoch (never a node's clock).
-NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
 # A learned rate slower than the one reported now stays in force this long.
 FRESH_US = 60_000_000
 # A node that has not taken a turn in this long no longer counts as sharing a bucket.
@@ -65,32 +67,6 @@ LIVE_US = 30_000_000
 # "No bound" on a take's wait, in microseconds (a year).
 NO_BOUND_US = 365 * 86_400 * 1_000_000
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS quota_buckets (
-        credential TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        interval_us DOUBLE PRECISION NOT NULL DEFAULT 0,
-        burst INTEGER NOT NULL DEFAULT 1,
-        tat DOUBLE PRECISION NOT NULL,
-        not_before BIGINT NOT NULL DEFAULT 0,
-        learned_at BIGINT NOT NULL DEFAULT 0,
-        learned_by TEXT NOT NULL DEFAULT '',
-        exact BOOLEAN NOT NULL DEFAULT FALSE,
-        granted BIGINT NOT NULL DEFAULT 0,
-        throttled BIGINT NOT NULL DEFAULT 0,
-        send_at DOUBLE PRECISION NOT NULL DEFAULT 0,
-        taken_at BIGINT NOT NULL DEFAULT 0,
-        granted_last BOOLEAN NOT NULL DEFAULT FALSE,
-        PRIMARY KEY (credential, endpoint),
-        CHECK (interval_us >= 0 AND burst >= 1)
-    )""",
-    """CREATE TABLE IF NOT EXISTS quota_nodes (
-        credential TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        seen_at BIGINT NOT NULL,
-        PRIMARY KEY (credential, owner)
-    )""",
-)
 # Serialises the DDL of nodes starting together (CREATE TABLE IF NOT EXISTS races in
 # the catalog otherwise); a transaction lock for the schema only, never for safety.
 _SCHEMA_LOCK = 0x7461676771756F74  # "tagqquot"

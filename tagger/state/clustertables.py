@@ -6,7 +6,7 @@ creates them with every other table; the cluster's modules use them.
 
 from __future__ import annotations
 
-__all__ = ["STATEMENTS"]
+__all__ = ["QUOTA_STATEMENTS", "STATEMENTS"]
 
 STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS cluster_nodes (
@@ -36,4 +36,32 @@ STATEMENTS = (
         PRIMARY KEY (account, message_id, tag_id)
     )""",
     "CREATE INDEX IF NOT EXISTS claims_by_owner ON claims (account, owner, epoch)",
+)
+
+# The shared quota's buckets and who shares them (tagger.cluster.buckets).
+QUOTA_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS quota_buckets (
+        credential TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        interval_us DOUBLE PRECISION NOT NULL DEFAULT 0,
+        burst INTEGER NOT NULL DEFAULT 1,
+        tat DOUBLE PRECISION NOT NULL,
+        not_before BIGINT NOT NULL DEFAULT 0,
+        learned_at BIGINT NOT NULL DEFAULT 0,
+        learned_by TEXT NOT NULL DEFAULT '',
+        exact BOOLEAN NOT NULL DEFAULT FALSE,
+        granted BIGINT NOT NULL DEFAULT 0,
+        throttled BIGINT NOT NULL DEFAULT 0,
+        send_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        taken_at BIGINT NOT NULL DEFAULT 0,
+        granted_last BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (credential, endpoint),
+        CHECK (interval_us >= 0 AND burst >= 1)
+    )""",
+    """CREATE TABLE IF NOT EXISTS quota_nodes (
+        credential TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (credential, owner)
+    )""",
 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from tagger.state.clustertables import QUOTA_STATEMENTS
 from tagger.state.clustertables import STATEMENTS as CLUSTER_TABLES
 from tagger.state.errors import StateError
 from tagger.state.schema import Migration
@@ -93,6 +94,7 @@ LAYOUT: tuple[str, ...] = (
         PRIMARY KEY (rule_id, content_hash, account))""",
     # The cluster's nodes, leases and claims (tagger.cluster).
     *CLUSTER_TABLES,
+    *QUOTA_STATEMENTS,
 )
 
 _USER_TABLES = (

@@ -119,7 +119,7 @@ def test_both_backends_hold_the_same_tables_columns_and_keys(
     ):
         pg_layout.setdefault(table, []).append((column, key))
     # The cluster's own tables (nodes, leases, claims) exist only where nodes share a ledger.
-    cluster = {"cluster_nodes", "leases", "claims"}
+    cluster = {"cluster_nodes", "leases", "claims", "quota_buckets", "quota_nodes"}
     assert cluster <= pg_layout.keys()
     assert {t: c for t, c in pg_layout.items() if t not in cluster} == sqlite_layout
 
