@@ -90,3 +90,11 @@ def test_in_doubt_claims_are_read_back_listed_and_released(tmp_path: Path, pg_ds
         assert not repeated_applies(sim)
         after = run_tagger("claims", "-c", str(config), env=env)
         assert "no apply is in doubt" in after.stdout
+
+
+def test_claims_on_a_sqlite_ledger_says_there_are_none_to_have(tmp_path: Path) -> None:
+    with Simulator(SimulatorConfig(seed=82, messages=5)) as sim:
+        config = write_config(tmp_path, sim)
+        done = run_tagger("claims", "-c", str(config))
+    assert done.returncode == exitcodes.USER_ERROR
+    assert "only with a PostgreSQL ledger" in done.stderr

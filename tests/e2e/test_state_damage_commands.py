@@ -58,8 +58,9 @@ WITHOUT_CONFIG: dict[str, tuple[str, ...]] = {
 # until stopped (tests/integration/test_simulator_process.py) and the demo
 # makes its own state in a temporary folder (tests/e2e/test_cli_output.py).
 # import-state needs a PostgreSQL ledger: its damaged file is refused in
-# tests/e2e/test_pg_once.py.
-ELSEWHERE = {"simulate", "demo", "import-state"}
+# tests/e2e/test_pg_once.py. claims reads only a PostgreSQL ledger (the cluster's
+# claims): with a SQLite file it says so (tests/e2e/test_cluster_in_doubt.py).
+ELSEWHERE = {"simulate", "demo", "import-state", "claims"}
 SPECIAL = {"status --check", "pause --all", "recover-state"}
 
 
