@@ -33,10 +33,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import IO, Any
 
+from bench.simproc import first_line
 from testkit import ROOT
 
 READY_TIMEOUT_S = 120.0
@@ -104,19 +104,6 @@ def node(args: argparse.Namespace) -> int:
     return 0
 
 
-def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
-    got: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        got.append(proc.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return got[0] if got else ""
-
-
 def run(
     args: argparse.Namespace, url: str, ids: list[str], n: int, dsn: str | None
 ) -> dict[str, Any]:
@@ -143,7 +130,7 @@ def _nodes(args: argparse.Namespace, cmd: list[str], n: int, logs: IO[str]) -> d
     ]
     try:
         for proc in procs:
-            line = _readline(proc, READY_TIMEOUT_S)
+            line = first_line(proc, READY_TIMEOUT_S)
             if line.strip() != "ready":
                 logs.seek(0)
                 raise RuntimeError(f"a node did not start: {line!r}\n{logs.read()[-3000:]}")
@@ -152,7 +139,7 @@ def _nodes(args: argparse.Namespace, cmd: list[str], n: int, logs: IO[str]) -> d
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        lines = [_readline(proc, args.seconds + READY_TIMEOUT_S) for proc in procs]
+        lines = [first_line(proc, args.seconds + READY_TIMEOUT_S) for proc in procs]
         elapsed = time.monotonic() - started
         try:
             counts = [json.loads(line) for line in lines]

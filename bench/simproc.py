@@ -101,7 +101,7 @@ def child_simulator(
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert proc.stdout is not None
-        line = _first_line(proc, START_TIMEOUT_S)
+        line = first_line(proc, START_TIMEOUT_S)
         if not line.startswith("listening on "):
             raise RuntimeError(f"benchmark simulator did not start: {line!r}")
         yield SimHandle(line.split(" ", 2)[2].strip())
@@ -115,8 +115,8 @@ def child_simulator(
             proc.wait(timeout=15)
 
 
-def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """Return the child's first line of output, or "" when none comes within ``timeout``."""
+def first_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """Return the child's next line of output, or "" when none comes within ``timeout``."""
     got: list[str] = []
 
     def read() -> None:
