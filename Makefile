@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tagger demo
 
-## test: lint, type-check and run the whole test suite
+## test: lint, type-check and run the whole test suite (two workers: one per core)
 test: check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 ## check: ruff (lint + format check) and mypy --strict on the package and testkit/
 check: $(STAMP)
