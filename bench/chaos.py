@@ -400,6 +400,8 @@ class Harness:
         """Wait until every account is held by a live node (the cluster has formed)."""
 
         def formed() -> bool:
+            if not all(n.alive() for n in self.nodes.values()):
+                raise RuntimeError("a node exited: " + self._node_tails())
             try:
                 held = self.ledger.leases()
             except psycopg.errors.UndefinedTable:
@@ -744,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.trials < 1 or args.nodes < 2:
         parser.error("--trials must be at least 1 and --nodes at least 2")
+    if args.lease != int(args.lease) or args.renew != int(args.renew) or args.renew < 1:
+        parser.error("--lease and --renew are whole seconds (the config's durations are)")
     faults = tuple(f for f in args.faults.split(",") if f) or None
     if faults and not set(faults) <= set(FAULTS):
         parser.error(f"--faults: choose among {', '.join(FAULTS)}")
