@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tagger.cluster.dbtime import NOW_US
+from tagger.cluster.tenure import IDLE_LIMIT, idle_limit
 from tagger.state.errors import LeaseLost
 
 __all__ = ["Claim", "ClaimAnswer", "claim", "forget", "in_doubt", "in_doubt_counts", "withdraw"]
@@ -49,10 +50,22 @@ _LEASE_CHECK = (
 
 
 def claim(
-    conn: Any, account: str, message_id: str, tag_id: str, rule_id: str, owner: str, epoch: int
+    conn: Any,
+    account: str,
+    message_id: str,
+    tag_id: str,
+    rule_id: str,
+    owner: str,
+    epoch: int,
+    idle_s: float = 5.0,
 ) -> ClaimAnswer:
-    """Claim one pair for ``owner`` at ``epoch``; LeaseLost when the lease is not ours then."""
+    """Claim one pair for ``owner`` at ``epoch``; LeaseLost when the lease is not ours then.
+
+    ``idle_s``: PostgreSQL ends the transaction if it sits idle longer (a
+    node stopped mid-claim), so a takeover does not wait on its lease row.
+    """
     with conn.transaction():
+        conn.execute(IDLE_LIMIT, [idle_limit(idle_s)])
         if conn.execute(_LEASE_CHECK, [account, owner, epoch]).fetchone() is None:
             raise LeaseLost(f"this node no longer holds the lease of account {account!r}")
         row = conn.execute(

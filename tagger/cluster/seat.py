@@ -117,8 +117,11 @@ class SeatLease:
     async def claim(self, message_id: str, tag_id: str, rule_id: str) -> bool:
         """Claim a pair (fenced); False when another owner's or in doubt. LeaseLost when lost."""
         owner, epoch = self.held.owner, self.held.epoch
+        idle_s = self.seat.node.tenure.margin_s
         answer = await self.seat.call(
-            lambda conn: claims.claim(conn, self.account, message_id, tag_id, rule_id, owner, epoch)
+            lambda conn: claims.claim(
+                conn, self.account, message_id, tag_id, rule_id, owner, epoch, idle_s
+            )
         )
         if answer != "mine":
             log.warning(

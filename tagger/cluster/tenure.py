@@ -9,7 +9,8 @@ node that cannot renew stops sending for the account before any other node
 can take it (self-fence). :class:`LeaseFence` is the database side: every
 ledger write for the account first checks, in its own transaction, that this
 owner still holds the lease at its epoch (and holds the lease row FOR SHARE
-until it commits, so a takeover waits for it); a write that finds the lease
+until it commits, so a takeover waits for it, never longer than the
+self-fence margin: see :data:`IDLE_LIMIT`); a write that finds the lease
 lost raises LeaseLost and the account is dropped at once.
 """
 
@@ -27,9 +28,22 @@ import structlog
 from tagger.cluster.dbtime import NOW_US
 from tagger.state.errors import LeaseLost
 
-__all__ = ["Holding", "LeaseFence", "Tenure"]
+__all__ = ["IDLE_LIMIT", "Holding", "LeaseFence", "Tenure", "idle_limit"]
 
 log = structlog.get_logger("tagger.cluster")
+
+# The first statement of a fenced transaction: PostgreSQL ends the session if
+# the transaction then sits idle longer than the limit (a node stopped or cut
+# off mid-write), which rolls it back and frees the lease row it holds FOR
+# SHARE: a takeover never waits on a writer that cannot finish. The limit is
+# the self-fence margin (``renew``), shorter than ``lease - renew``, the
+# earliest a stalled node's lease can expire, so the row is free by then.
+IDLE_LIMIT = "SELECT set_config('idle_in_transaction_session_timeout', %s, true)"
+
+
+def idle_limit(seconds: float) -> str:
+    """Return ``seconds`` as an ``idle_in_transaction_session_timeout`` value (ms, at least 100)."""
+    return f"{max(100, round(seconds * 1000))}ms"
 
 
 @dataclass(slots=True)
@@ -173,6 +187,7 @@ class LeaseFence:
 
     def check(self, execute: Callable[[str, Sequence[object]], list[tuple[Any, ...]]]) -> None:
         """Raise LeaseLost (and drop the account) unless the lease is still ours at our epoch."""
+        execute(IDLE_LIMIT, [idle_limit(self.tenure.margin_s)])
         rows = execute(
             "SELECT 1 FROM leases WHERE account = %s AND owner = %s AND epoch = %s"
             f" AND expires_at > {NOW_US} FOR SHARE",

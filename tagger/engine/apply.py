@@ -12,7 +12,9 @@ loses nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -24,7 +26,7 @@ from tagger.engine.candidate import Failure
 from tagger.engine.options import Account, Hooks
 from tagger.engine.plan import Action, MessagePlan
 from tagger.engine.tally import CycleReport
-from tagger.mimecast.clearance import Withheld
+from tagger.mimecast.clearance import Clearance, Withheld
 from tagger.mimecast.errors import (
     ApiFailure,
     AuthenticationError,
@@ -128,12 +130,14 @@ async def _apply(
     if guard is not None:
         intent = partial(_intent, account, action, report, now, summary)
         clearance = guard.clearance(action.rule_id, intent)
+    sent = _Sent(None)
     if lease is not None:
-        clearance = lease.clearance(clearance)
+        sent = _Sent(lease.clearance(clearance))
+        clearance = sent.clearance
     try:
         await account.client.apply_smart_tag(action.message_id, action.tag_id, clearance)
     except Withheld as why:
-        if lease is not None:
+        if lease is not None and sent.attempts == 0:
             await lease.withdraw(action.message_id, action.tag_id)
         if guard is not None:
             guard.release(action.rule_id)
@@ -150,7 +154,7 @@ async def _apply(
     except MimecastError as exc:
         if guard is not None:
             guard.release(action.rule_id)
-        if lease is not None and _not_applied(exc):
+        if lease is not None and _not_applied(exc) and sent.attempts <= _sent_by_last(exc):
             await lease.withdraw(action.message_id, action.tag_id)
         if isinstance(exc, QuotaDeferred):
             return action, exc
@@ -168,6 +172,38 @@ async def _apply(
         tag_id=action.tag_id,
     )
     return action, None
+
+
+class _Sent:
+    """A clearance that counts the attempts it let go out (None: every attempt goes out).
+
+    A claim may be withdrawn only when no attempt could have applied the tag:
+    a retry refused at the moment of sending (the lease ran out meanwhile)
+    says nothing of the attempt before it, whose answer may have been lost.
+    """
+
+    def __init__(self, inner: Clearance | None) -> None:
+        self.inner = inner
+        self.attempts = 0
+
+    @contextlib.contextmanager
+    def _cleared(self) -> Iterator[None]:
+        if self.inner is None:
+            self.attempts += 1
+            yield
+            return
+        with self.inner():
+            self.attempts += 1
+            yield
+
+    def clearance(self) -> AbstractContextManager[None]:
+        """Enter the inner clearance (Withheld passes through), counting the attempt."""
+        return self._cleared()
+
+
+def _sent_by_last(exc: MimecastError) -> int:
+    """Return how many counted attempts ``exc``'s own attempt accounts for (0: it went nowhere)."""
+    return 0 if isinstance(exc, QuotaDeferred) else 1
 
 
 def _not_applied(exc: MimecastError) -> bool:

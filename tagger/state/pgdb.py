@@ -30,7 +30,7 @@ from tagger.state.pgcut import KEEPALIVES, bounded
 from tagger.state.pgschema import BASELINE, check_version, current_version
 from tagger.state.pgschema import migrate as migrate_pg
 from tagger.state.schema import Migration
-from tagger.state.sqlconn import Dialect, to_pyformat
+from tagger.state.sqlconn import Dialect, SqlCursor, to_pyformat
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,14 +63,35 @@ class PgConn:
         text, args = to_pyformat(sql, parameters)
         return self._conn.execute(text, args)
 
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
-        """Run one statement per row (pipelined); return the cursor (rowcount summed)."""
-        cur = self._conn.cursor()
-        rows = list(parameters)
-        if rows:
-            text, _ = to_pyformat(sql, rows[0])
-            cur.executemany(text, [to_pyformat(sql, row)[1] for row in rows])
-        return cur
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> SqlCursor:
+        """Run one statement per row, each answered before the next; rowcount summed.
+
+        Not pipelined: PostgreSQL arms a transaction's idle limit (the
+        fence's, :data:`tagger.cluster.tenure.IDLE_LIMIT`) only once a
+        statement is synced. A process frozen in the middle of a pipeline
+        left its transaction, and the lease row it holds FOR SHARE, with no
+        limit at all: another node's takeover waited until it woke.
+        """
+        total = 0
+        for row in parameters:
+            text, args = to_pyformat(sql, row)
+            total += max(0, self._conn.execute(text, args).rowcount)
+        return _Summed(total)
+
+
+class _Summed:
+    """The result of :meth:`PgConn.executemany`: the rows changed, and no rows to fetch."""
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        """Return None: the statements return no rows."""
+        return None
+
+    def fetchall(self) -> list[Any]:
+        """Return no rows."""
+        return []
 
 
 class PgDb:
