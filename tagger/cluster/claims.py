@@ -25,6 +25,12 @@ from tagger.state.errors import LeaseLost
 
 __all__ = ["Claim", "ClaimAnswer", "claim", "forget", "in_doubt", "in_doubt_counts", "withdraw"]
 
+# Why a pair was not sent: its claim is another owner's, or in doubt after a takeover.
+IN_DOUBT = (
+    "this (message, tag) is claimed by another node or in doubt after a takeover; "
+    "it is read back, never re-sent blindly (see `tagger claims`)"
+)
+
 # ``mine``: claimed now (or already this owner's at this epoch): send it.
 # ``taken``: another owner's at the current epoch, or in doubt: do not send.
 ClaimAnswer = Literal["mine", "taken"]

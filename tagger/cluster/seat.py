@@ -29,7 +29,7 @@ from tagger.cluster.tenure import Holding, LeaseFence
 from tagger.cluster.view import ClusterView, read_view
 from tagger.mimecast.clearance import Clearance, Withheld
 from tagger.state.errors import StateError
-from tagger.state.pgcut import shut_socket
+from tagger.state.pgcut import bounded, shut_socket
 
 __all__ = ["Seat", "SeatLease"]
 
@@ -95,6 +95,24 @@ class Seat:
         grace = node.lease_s + 2 * node.renew_s
         return await self.call(lambda conn: read_view(conn, node.lease_s, grace))
 
+    def call_now(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` here, on a pooled connection, bounded like :meth:`call`.
+
+        For the one database call made at the moment of sending (a claim):
+        a short transaction, run where the send waits for it.
+        """
+        try:
+            with (
+                self.pool.connection(timeout=self.call_timeout_s) as conn,
+                bounded(conn, self.call_timeout_s),
+            ):
+                return work(conn)
+        except StateError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()
+            raise StateError(f"PostgreSQL: {first[0] if first else type(exc).__name__}") from exc
+
     def close(self) -> None:
         """Close the pool."""
         with contextlib.suppress(Exception):
@@ -114,11 +132,54 @@ class SeatLease:
         """Mark the account busy for the body (it is not handed back meanwhile)."""
         return self.seat.node.tenure.using(self.account)
 
-    async def claim(self, message_id: str, tag_id: str, rule_id: str) -> bool:
-        """Claim a pair (fenced); False when another owner's or in doubt. LeaseLost when lost."""
+    async def withdraw(self, message_id: str, tag_id: str) -> None:
+        """Delete this node's claim of a pair not sent or failed for sure (best effort)."""
+        owner, epoch = self.held.owner, self.held.epoch
+        try:
+            await self.seat.call(
+                lambda conn: claims.withdraw(conn, self.account, message_id, tag_id, owner, epoch)
+            )
+        except StateError as exc:
+            log.warning("claim_withdraw_failed", account=self.account, error=str(exc))
+
+    def clearance(
+        self, inner: Clearance | None, pair: tuple[str, str, str] | None = None
+    ) -> Clearance:
+        """Wrap ``inner``: at the moment of sending, check the lease and claim ``pair``.
+
+        Entered right before the request goes out, after every wait (the
+        quota's turn, a connection slot): the send is refused (Withheld)
+        once the lease may have run out, then the (message, tag, rule)
+        ``pair`` is claimed in a fenced transaction, so a claim exists only
+        for an apply about to be sent, never for one still queued (a node
+        killed with a queue leaves no claim in doubt for it). A pair another
+        owner claimed, or left in doubt, is refused (Withheld); a lost lease
+        raises LeaseLost. ``inner`` (the rails, the audit record) comes last.
+        """
+
+        @contextlib.contextmanager
+        def cleared() -> Iterator[None]:
+            if not self.held.valid():
+                raise Withheld(
+                    f"this node's lease of account {self.account!r} may have run out "
+                    "(it could not renew it in time); another node takes the account over",
+                    rail=False,
+                )
+            if pair is not None and not self.claim_now(*pair):
+                raise Withheld(claims.IN_DOUBT, rail=False)
+            if inner is None:
+                yield
+            else:
+                with inner():
+                    yield
+
+        return cleared
+
+    def claim_now(self, message_id: str, tag_id: str, rule_id: str) -> bool:
+        """Claim a pair at once, from the sending thread (see :meth:`clearance`); bounded."""
         owner, epoch = self.held.owner, self.held.epoch
         idle_s = self.seat.node.tenure.margin_s
-        answer = await self.seat.call(
+        answer = self.seat.call_now(
             lambda conn: claims.claim(
                 conn, self.account, message_id, tag_id, rule_id, owner, epoch, idle_s
             )
@@ -132,35 +193,6 @@ class SeatLease:
                 why="claimed by another owner or in doubt",
             )
         return answer == "mine"
-
-    async def withdraw(self, message_id: str, tag_id: str) -> None:
-        """Delete this node's claim of a pair not sent or failed for sure (best effort)."""
-        owner, epoch = self.held.owner, self.held.epoch
-        try:
-            await self.seat.call(
-                lambda conn: claims.withdraw(conn, self.account, message_id, tag_id, owner, epoch)
-            )
-        except StateError as exc:
-            log.warning("claim_withdraw_failed", account=self.account, error=str(exc))
-
-    def clearance(self, inner: Clearance | None) -> Clearance:
-        """Wrap ``inner``: refuse the send (Withheld) once the lease may have run out."""
-
-        @contextlib.contextmanager
-        def cleared() -> Iterator[None]:
-            if not self.held.valid():
-                raise Withheld(
-                    f"this node's lease of account {self.account!r} may have run out "
-                    "(it could not renew it in time); another node takes the account over",
-                    rail=False,
-                )
-            if inner is None:
-                yield
-            else:
-                with inner():
-                    yield
-
-        return cleared
 
     async def resolve(
         self, client: TagSearch, record: Callable[[Sequence[Claim]], None]

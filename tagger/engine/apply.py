@@ -41,12 +41,6 @@ __all__ = ["apply_plans"]
 
 log = structlog.get_logger("tagger.engine")
 
-# Why a pair was not sent: its claim is another node's, or in doubt after a takeover.
-IN_DOUBT = (
-    "this (message, tag) is claimed by another node or in doubt after a takeover; "
-    "it is read back, never re-sent blindly (see `tagger status`)"
-)
-
 
 async def apply_plans(
     account: Account,
@@ -120,19 +114,15 @@ async def _apply(
         report.per_rule(action.rule_id).held += 1
         return action, None
     lease = account.lease
-    if lease is not None and not await lease.claim(
-        action.message_id, action.tag_id, action.rule_id
-    ):
-        if guard is not None:
-            guard.release(action.rule_id)
-        return action, Failure(IN_DOUBT, transient=True)
     clearance = None
     if guard is not None:
         intent = partial(_intent, account, action, report, now, summary)
         clearance = guard.clearance(action.rule_id, intent)
     sent = _Sent(None)
     if lease is not None:
-        sent = _Sent(lease.clearance(clearance))
+        # The pair is claimed at the moment of sending (see SeatLease.clearance).
+        pair = (action.message_id, action.tag_id, action.rule_id)
+        sent = _Sent(lease.clearance(clearance, pair))
         clearance = sent.clearance
     try:
         await account.client.apply_smart_tag(action.message_id, action.tag_id, clearance)

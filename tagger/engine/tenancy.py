@@ -50,17 +50,18 @@ class AccountLease(Protocol):
     def using(self) -> AbstractContextManager[None]:
         """Mark the account busy for the body (it is not handed back meanwhile)."""
 
-    async def claim(self, message_id: str, tag_id: str, rule_id: str) -> bool:
-        """Claim a pair before applying it; False: another owner's or in doubt (do not send).
-
-        Raises LeaseLost when the lease is no longer this node's.
-        """
-
     async def withdraw(self, message_id: str, tag_id: str) -> None:
         """Delete this node's claim of a pair whose apply was not sent or failed for sure."""
 
-    def clearance(self, inner: Clearance | None) -> Clearance:
-        """Wrap ``inner`` so the send is refused (Withheld) once the lease may have run out."""
+    def clearance(
+        self, inner: Clearance | None, pair: tuple[str, str, str] | None = None
+    ) -> Clearance:
+        """Wrap ``inner``: at the moment of sending, check the lease and claim ``pair``.
+
+        ``pair`` is (message, tag, rule). The send is refused (Withheld) once
+        the lease may have run out, or when the pair is another owner's or in
+        doubt; LeaseLost when the lease is lost.
+        """
 
     async def resolve(self, client: TagSearch, record: Callable[[Sequence[Claim]], None]) -> object:
         """Read back the claims in doubt on the account; ``record`` those found tagged."""

@@ -30,23 +30,25 @@ ACTION = Action("m1", "st-1", "Review/Needs triage", "r1", "hash", "enforce")
 
 
 class Lease:
-    """A lease that grants claims and refuses every send once ``valid`` turns False."""
+    """A lease that grants claims (at the send) and refuses every send once ``valid`` is False."""
 
     def __init__(self) -> None:
         self.valid = True
         self.withdrawn: list[tuple[str, str]] = []
-
-    async def claim(self, message_id: str, tag_id: str, rule_id: str) -> bool:
-        return True
+        self.claimed: list[tuple[str, str, str]] = []
 
     async def withdraw(self, message_id: str, tag_id: str) -> None:
         self.withdrawn.append((message_id, tag_id))
 
-    def clearance(self, inner: Clearance | None) -> Clearance:
+    def clearance(
+        self, inner: Clearance | None, pair: tuple[str, str, str] | None = None
+    ) -> Clearance:
         @contextlib.contextmanager
         def cleared() -> Iterator[None]:
             if not self.valid:
                 raise Withheld("the lease may have run out", rail=False)
+            assert pair is not None
+            self.claimed.append(pair)
             yield
 
         return cleared
