@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.simproc import sim_config
+from bench.simproc import first_line, sim_config
 from tagger.rules import load_rules
 from tagger.simulator import Credentials, Simulator
 from tagger.simulator.config import APPLY_TAG
@@ -100,7 +100,7 @@ class Farm:
         with self._lock:
             self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
             self.proc.stdin.flush()
-            line = _line(self.proc, ANSWER_TIMEOUT_S)
+            line = first_line(self.proc, ANSWER_TIMEOUT_S)
         if not line:
             raise RuntimeError(f"simulator farm gave no answer to {op!r}")
         answer = json.loads(line)
@@ -158,7 +158,7 @@ def sim_farm(
         cmd += ["--rules", str(rule)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        line = _line(proc, START_TIMEOUT_S)
+        line = first_line(proc, START_TIMEOUT_S)
         if not line.startswith("{"):
             raise RuntimeError(f"simulator farm did not start: {line!r}")
         listed = json.loads(line)["accounts"]
@@ -171,20 +171,6 @@ def sim_farm(
         except subprocess.TimeoutExpired:
             proc.terminate()
             proc.wait(timeout=15)
-
-
-def _line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """Return the child's next line of output, or "" when none comes within ``timeout``."""
-    got: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        got.append(proc.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return got[0] if got else ""
 
 
 def _answer(sims: dict[str, Simulator], rules: list[Path], command: dict[str, Any]) -> Any:
